@@ -1,0 +1,68 @@
+# linky: MicroPython firmware for the ESP32 that reads a Linky TIC and publishes it to MQTT.
+#
+#   make sim     run the firmware on this PC (MicroPython unix port), fed by a TIC capture
+#   make test    every test: ruff, pyright (ESP32 HAL), pytest on CPython and on the unix port
+#   make build   compile the device image into build/device/ (.mpy made by mpy-cross)
+#   make deploy PORT=/dev/ttyUSB0                         copy build/device/ to a board
+#   make flash  PORT=/dev/ttyUSB0 FIRMWARE=ESP32_GENERIC-OTA-v1.27.0.bin   write MicroPython
+#   make bench   parser speed and memory on both interpreters
+#
+# Both `make sim` and `make test` create or refresh .venv from the pinned requirements and
+# install the Debian packages the tests need (as root; otherwise they print the command).
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+DEB_PACKAGES := mosquitto
+PORT ?= /dev/ttyUSB0
+SIM_ARGS ?=
+PYTEST_ARGS ?=
+
+.PHONY: all venv deps build test lint typecheck pytest sim bench deploy flash clean
+
+all: build
+
+# The venv is rebuilt when a requirements file changes; the stamp records that it completed.
+$(VENV)/.stamp: requirements-dev.txt requirements-stubs.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check -r requirements-dev.txt
+	rm -rf typings
+	$(BIN)/pip install -q --disable-pip-version-check --no-user --target typings -r requirements-stubs.txt
+	touch $@
+
+venv: $(VENV)/.stamp
+
+deps:
+	sh tools/ensure_deps.sh $(DEB_PACKAGES)
+
+build: venv
+	$(BIN)/python tools/build.py
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: venv
+	$(BIN)/pyright -p pyrightconfig.json
+
+pytest: venv deps build
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test: venv deps lint typecheck pytest
+
+sim: venv build
+	$(BIN)/python tools/sim.py $(SIM_ARGS)
+
+bench: venv build
+	$(BIN)/python tools/bench.py
+
+deploy: build
+	$(BIN)/python tools/deploy.py --port $(PORT)
+
+flash: venv
+	@test -n "$(FIRMWARE)" || { echo "usage: make flash PORT=/dev/ttyUSB0 FIRMWARE=path/to/ESP32_GENERIC-OTA-*.bin"; exit 2; }
+	$(BIN)/esptool --chip esp32 --port $(PORT) erase-flash
+	$(BIN)/esptool --chip esp32 --port $(PORT) --baud 460800 write-flash -z 0x1000 $(FIRMWARE)
+
+clean:
+	rm -rf build .pytest_cache .ruff_cache .hypothesis

@@ -1,0 +1,1 @@
+"""linky firmware: the application and its hardware abstraction layer (firmware/hal)."""

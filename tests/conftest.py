@@ -1,0 +1,128 @@
+"""pytest set-up: import paths, and device-side tests run under the MicroPython unix port.
+
+Two kinds of files run on MicroPython:
+- `test_*.py` whose first lines contain `# micropython: also` run on CPython (as usual) and on
+  the unix port; each function is reported a second time as `name[micropython]`;
+- `mptest_*.py` run only on the unix port (heap_lock proofs and other MicroPython-only facts).
+The module is run once per file (`micropython tests/x.py`, via tests/mpunit.py) and each
+function's PASS/FAIL line becomes one pytest result, so a failure there fails `make test`.
+"""
+
+import ast
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT / "lib"), str(ROOT), str(ROOT / "tools"), str(ROOT / "tests")]
+
+import upy  # noqa: E402 (needs the path above)
+
+MP_TIMEOUT = 600  # seconds for one whole module on the unix port
+
+
+def _runs_on_micropython(path):
+    if path.suffix != ".py":
+        return False
+    if path.name.startswith("mptest_"):
+        return True
+    if path.name.startswith("test_"):
+        with open(path, encoding="utf-8") as f:
+            head = f.read(600)
+        return "# micropython: also" in head
+    return False
+
+
+def pytest_collect_file(file_path, parent):
+    if _runs_on_micropython(file_path):
+        return MicroPythonFile.from_parent(
+            parent, path=file_path, name=file_path.name + "[micropython]"
+        )
+    return None
+
+
+class MicroPythonFile(pytest.File):
+    def collect(self):
+        tree = ast.parse(self.path.read_text(encoding="utf-8"))
+        names = [
+            n.name
+            for n in tree.body
+            if isinstance(n, ast.FunctionDef) and n.name.startswith("test_")
+        ]
+        for name in sorted(names):
+            yield MicroPythonItem.from_parent(self, name=name + "[micropython]", fn=name)
+
+    def results(self):
+        """Run the module once under the unix port; map test name -> (ok, text)."""
+        if getattr(self, "_results", None) is None:
+            proc = subprocess.run(
+                [upy.require_micropython(), str(self.path)],
+                cwd=ROOT,
+                env=upy.env_with(upy.micropypath(ROOT / "lib", ROOT, ROOT / "tests")),
+                capture_output=True,
+                text=True,
+                timeout=MP_TIMEOUT,
+            )
+            self._results = parse_mpunit(proc.stdout)
+            self._output = proc.stdout + proc.stderr
+        return self._results
+
+
+def parse_mpunit(text):
+    results = {}
+    current = None
+    buf = []
+    for line in text.splitlines():
+        if line.startswith("PASS "):
+            results[line[5:].strip()] = (True, "")
+        elif line.startswith("FAIL "):
+            current = line[5:].strip()
+            buf = []
+        elif line.startswith("END ") and current:
+            results[current] = (False, "\n".join(buf))
+            current = None
+        elif current:
+            buf.append(line)
+    return results
+
+
+class MicroPythonItem(pytest.Item):
+    def __init__(self, *, fn, **kw):
+        super().__init__(**kw)
+        self.fn = fn
+
+    def runtest(self):
+        results = self.parent.results()
+        if self.fn not in results:
+            raise MicroPythonFailure(
+                "%s did not report under MicroPython; output:\n%s"
+                % (self.fn, self.parent._output[-4000:])
+            )
+        ok, text = results[self.fn]
+        if not ok:
+            raise MicroPythonFailure(text)
+
+    def repr_failure(self, excinfo):
+        if isinstance(excinfo.value, MicroPythonFailure):
+            return "MicroPython failure in %s:\n%s" % (self.fn, excinfo.value)
+        return super().repr_failure(excinfo)
+
+    def reportinfo(self):
+        return self.path, None, "%s[micropython]" % self.fn
+
+
+class MicroPythonFailure(Exception):
+    pass
+
+
+@pytest.fixture(autouse=True)
+def _cwd_root(monkeypatch):
+    """Tests open fixtures relative to the repository root, as the MicroPython runs do."""
+    monkeypatch.chdir(ROOT)
+    yield
+
+
+os.environ.setdefault("HYPOTHESIS_STORAGE_DIRECTORY", str(ROOT / ".hypothesis"))
