@@ -11,3 +11,15 @@ MODE_STANDARD = 2
 
 MODE_NAMES = ("unknown", "historique", "standard")
 BAUD = (0, 1200, 9600)
+
+
+def label_hash(label):
+    """A small-int hash of a label's bytes, identical to the one the parser stores per group.
+
+    20 bits keep every intermediate value a small int on the ESP32 (31-bit), so computing it
+    never allocates. tic.labels checks at import that the known labels do not collide.
+    """
+    h = 0
+    for b in label:
+        h = (h * 33 + b) & 0xFFFFF
+    return h
