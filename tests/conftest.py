@@ -36,11 +36,24 @@ def _runs_on_micropython(path):
     return False
 
 
+def _mp_file(file_path, parent):
+    name = file_path.name + "[micropython]"
+    return MicroPythonFile.from_parent(parent, path=file_path, name=name)
+
+
 def pytest_collect_file(file_path, parent):
     if _runs_on_micropython(file_path):
-        return MicroPythonFile.from_parent(
-            parent, path=file_path, name=file_path.name + "[micropython]"
-        )
+        # An mptest_ file named on the command line goes through pytest_pycollect_makemodule.
+        if file_path.name.startswith("mptest_") and parent.session.isinitpath(file_path):
+            return None
+        return _mp_file(file_path, parent)
+    return None
+
+
+def pytest_pycollect_makemodule(module_path, parent):
+    """Never import an mptest_ file into CPython, even when named on the command line."""
+    if module_path.name.startswith("mptest_"):
+        return _mp_file(module_path, parent)
     return None
 
 
@@ -59,7 +72,8 @@ class MicroPythonFile(pytest.File):
         """Run the module once under the unix port; map test name -> (ok, text)."""
         if getattr(self, "_results", None) is None:
             proc = subprocess.run(
-                [upy.require_micropython(), str(self.path)],
+                [upy.require_micropython(), "-X", "heapsize=16M", str(self.path)],
+                check=False,
                 cwd=ROOT,
                 env=upy.env_with(upy.micropypath(ROOT / "lib", ROOT, ROOT / "tests")),
                 capture_output=True,
@@ -97,16 +111,16 @@ class MicroPythonItem(pytest.Item):
     def runtest(self):
         results = self.parent.results()
         if self.fn not in results:
-            raise MicroPythonFailure(
+            raise MicroPythonError(
                 "%s did not report under MicroPython; output:\n%s"
                 % (self.fn, self.parent._output[-4000:])
             )
         ok, text = results[self.fn]
         if not ok:
-            raise MicroPythonFailure(text)
+            raise MicroPythonError(text)
 
     def repr_failure(self, excinfo):
-        if isinstance(excinfo.value, MicroPythonFailure):
+        if isinstance(excinfo.value, MicroPythonError):
             return "MicroPython failure in %s:\n%s" % (self.fn, excinfo.value)
         return super().repr_failure(excinfo)
 
@@ -114,7 +128,7 @@ class MicroPythonItem(pytest.Item):
         return self.path, None, "%s[micropython]" % self.fn
 
 
-class MicroPythonFailure(Exception):
+class MicroPythonError(Exception):
     pass
 
 

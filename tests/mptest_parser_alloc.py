@@ -1,0 +1,109 @@
+"""Proof on the MicroPython unix port: after warm-up the parser allocates nothing.
+
+Every feed below runs between micropython.heap_lock() and heap_unlock(): any allocation raises
+MemoryError. At least 100 frames of each mode, clean, noisy (bit flips) and interrupted (EOT and
+new STX), fed in several chunk sizes, with a consumer that reads ints in the frame callback.
+"""
+
+import gc
+
+import micropython
+from tic import MODE_HISTORIQUE, MODE_STANDARD
+from tic.encode import frame
+from tic.parser import Parser
+from tic_helpers import CAPTURES, read
+
+STD = read(CAPTURES + "std-tri-tempo-teleinfo-nom.raw")
+HIST = read(CAPTURES + "hist-mono-tempo-teleinfo-nom.raw")
+STD_NOISY = read(CAPTURES + "std-tri-tempo-stream-errors-teleinfo-nom.raw")
+
+
+def flip_bits(data, every, seed):
+    """Deterministic bit flips (an LCG, same on both interpreters)."""
+    out = bytearray(data)
+    x = seed
+    for i in range(len(out)):
+        x = (x * 1103515245 + 12345) & 0x7FFFFFFF
+        if x % every == 0:
+            out[i] ^= 1 << (x >> 8) % 7
+    return out
+
+
+def interrupted(mode, label, value):
+    f = frame(mode, [(label, value), (label, value)])
+    return f[:-1] + b"\x04" + f[: len(f) // 2] + f  # EOT, then STX inside a frame
+
+
+def build(mode):
+    if mode == MODE_STANDARD:
+        clean = STD * 100
+        noisy = flip_bits(clean, 300, 7) + STD_NOISY * 15
+        cut = interrupted(mode, "EAST", "000000001") * 100
+    else:
+        clean = HIST * 100
+        noisy = flip_bits(clean, 150, 11)
+        cut = interrupted(mode, "BASE", "000000001") * 100
+    return bytearray(clean + noisy + cut)
+
+
+def run_locked(data, chunk):
+    acc = [0, 0]
+
+    def consume(f):
+        acc[0] += 1
+        i = f.find(b"EAST")
+        if i < 0:
+            i = f.find(b"BBRHCJB")
+        if i >= 0:
+            acc[1] += f.int_value(i)
+        for j in range(f.n):
+            acc[1] += f.label_hash(j) & 1
+
+    p = Parser(on_frame=consume)
+    p.feed(data)  # warm-up: a first pass over everything
+    n = len(data)
+    before = gc.mem_alloc()
+    micropython.heap_lock()
+    try:
+        i = 0
+        while i < n:
+            k = chunk if n - i > chunk else n - i
+            p.feed(data, k, i)
+            i += k
+    finally:
+        micropython.heap_unlock()
+    if gc.mem_alloc() != before:
+        raise AssertionError("heap grew by %d bytes" % (gc.mem_alloc() - before))
+    return p, acc
+
+
+def check(mode):
+    data = build(mode)
+    for chunk in (1, 17, 256, 4096):
+        p, acc = run_locked(data, chunk)
+        if acc[0] < 200:  # warm-up frames + locked frames
+            raise AssertionError("too few frames: %d" % acc[0])
+        if p.checksum_errors == 0 or p.interrupted < 100:
+            raise AssertionError("noise/interruptions not exercised: %r" % p.stats())
+
+
+def test_standard_feed_allocates_nothing():
+    check(MODE_STANDARD)
+
+
+def test_historique_feed_allocates_nothing():
+    check(MODE_HISTORIQUE)
+
+
+def test_counters_wrap_instead_of_growing_into_big_ints():
+    p = Parser()
+    p.bytes = 0x3FFFFFF0
+    p.feed(b"\x00" * 32)
+    if p.bytes != 0x10:
+        raise AssertionError(p.bytes)
+
+
+if __name__ == "__main__":
+    import mpunit
+
+    mpunit.main(globals())

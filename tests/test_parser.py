@@ -1,0 +1,204 @@
+# micropython: also
+"""lib/tic/parser.py: framing, checksums, modes, counters, on real captures and built frames."""
+
+from tic import MODE_HISTORIQUE, MODE_STANDARD, label_hash
+from tic.encode import checksum, frame, group
+from tic.parser import MAX_GROUP, Parser
+from tic_helpers import CAPTURES, parse_all, read
+
+H = MODE_HISTORIQUE
+S = MODE_STANDARD
+
+
+def test_standard_tri_capture_one_complete_frame_of_55_groups():
+    frames, p = parse_all(read(CAPTURES + "std-tri-tempo-teleinfo-nom.raw"))
+    assert len(frames) == 1
+    mode, groups = frames[0]
+    assert mode == S and len(groups) == 55
+    assert groups[0] == ("ADSC", None, "041776199277")
+    assert ("STGE", None, "463A0800") in groups
+    # DPM1 carries a horodate whose season is a space; two groups have a space checksum.
+    assert ("DPM1", " 200214060000", "00") in groups
+    assert p.frames == 1 and p.interrupted == 0
+
+
+def test_standard_noisy_stream_counts_match_provenance():
+    frames, p = parse_all(read(CAPTURES + "std-tri-tempo-stream-errors-teleinfo-nom.raw"))
+    assert len(frames) == 7
+    assert sum(len(g) for _, g in frames) == 373  # SOURCES.md: 373 valid groups
+    # 10 checksum errors inside the 7 frames, 2 more in the partial tail (a 0 -> SP flip in
+    # EAST, seen by hand); 2 groups whose CR became FF, + 1 in the tail.
+    assert p.checksum_errors == 12
+    assert p.format_errors == 3
+    for _, groups in frames:
+        assert ("EAST", None, " 21849107") not in groups
+
+
+def test_standard_mono_capture_and_horodate():
+    frames, _ = parse_all(read(CAPTURES + "std-mono-hchp-goteleinfo.raw"))
+    assert len(frames) == 1 and len(frames[0][1]) == 38
+    date = frames[0][1][2]
+    assert date[0] == "DATE" and date[2] == "" and len(date[1]) == 13
+
+
+def test_historique_capture_16_groups():
+    frames, _ = parse_all(read(CAPTURES + "hist-mono-tempo-teleinfo-nom.raw"))
+    assert len(frames) == 1
+    mode, groups = frames[0]
+    assert mode == H and len(groups) == 16
+    assert ("OPTARIF", None, "BBR(") in groups
+    assert ("DEMAIN", None, "BLEU") in groups
+
+
+def test_historique_incomplete_frame_is_never_reported():
+    frames, p = parse_all(read(CAPTURES + "hist-mono-tempo-incomplete-teleinfo-nom.raw"))
+    assert frames == [] and p.frames == 0
+
+
+def test_historique_bad_checksum_drops_exactly_that_group():
+    frames, p = parse_all(read(CAPTURES + "hist-mono-hchp-badchecksum-teleinfo-parser.raw"))
+    assert len(frames) == 1 and len(frames[0][1]) == 10
+    assert p.checksum_errors == 1
+    assert all(g[0] != "ADCO" for g in frames[0][1])
+
+
+def test_any_chunking_gives_identical_results():
+    data = read(CAPTURES + "std-tri-tempo-stream-errors-teleinfo-nom.raw")
+    whole, p0 = parse_all(data)
+    for chunk in (1, 2, 3, 7, 64, 255):
+        frames, p = parse_all(data, chunk)
+        assert frames == whole
+        assert p.stats() == p0.stats()
+
+
+def test_bit7_set_by_8n1_reader_is_masked():
+    data = read(CAPTURES + "hist-mono-tempo-teleinfo-nom.raw")
+    high = bytes(b | 0x80 for b in data)
+    assert parse_all(high)[0] == parse_all(data)[0]
+
+
+def test_checksum_space_and_empty_date_and_plus_minus_labels():
+    f = frame(S, [("DATE", "", "E180716103423"), ("NJOURF+1", "00"), ("SMAXSN-1", "09562",
+              "H200213085118"), ("SMAXSN1-1", "01234", "H200213085118")])  # fmt: skip
+    frames, _ = parse_all(f)
+    assert frames[0][1] == [
+        ("DATE", "E180716103423", ""),
+        ("NJOURF+1", None, "00"),
+        ("SMAXSN-1", "H200213085118", "09562"),
+        ("SMAXSN1-1", "H200213085118", "01234"),
+    ]
+    assert group(H, "PTEC", "HPJR").endswith(b"  \r")  # space checksum
+    frames, _ = parse_all(frame(H, [("PTEC", "HPJR"), ("HCHC", "000723392")]))
+    assert [g[0] for g in frames[0][1]] == ["PTEC", "HCHC"]
+
+
+def test_bytes_before_first_stx_are_ignored():
+    f = frame(H, [("PAPP", "00750")])
+    frames, p = parse_all(b"\nPAPP 00750 ,\r garbage" + f)
+    assert len(frames) == 1 and p.ignored == 22 and p.groups == 1
+
+
+def test_eot_interrupts_frame():
+    f = frame(H, [("PAPP", "00750"), ("IINST", "003")], end=b"\x04")
+    frames, p = parse_all(f + frame(H, [("PAPP", "00760")]))
+    assert [g for _, g in frames] == [[("PAPP", None, "00760")]]
+    assert p.interrupted == 1 and p.frames == 1
+
+
+def test_new_stx_inside_frame_means_interrupted():
+    cut = frame(H, [("PAPP", "00750"), ("IINST", "003")])[:-5]
+    frames, p = parse_all(cut + frame(H, [("PAPP", "00760")]))
+    assert len(frames) == 1 and frames[0][1] == [("PAPP", None, "00760")]
+    assert p.interrupted == 1
+
+
+def test_lf_inside_group_restarts_it():
+    # CR of the first group turned into FF by noise: only that group is lost.
+    bad = group(H, "PAPP", "00750").replace(b"\r", b"\x0c")
+    frames, p = parse_all(b"\x02" + bad + group(H, "IINST", "003") + b"\x03")
+    assert frames[0][1] == [("IINST", None, "003")]
+    assert p.format_errors == 1
+
+
+def test_group_longer_than_legal_is_format_error_then_resync():
+    longest = group(S, "PJOURF+1", "X" * 98)
+    assert len(longest) - 2 == MAX_GROUP
+    too_long = group(S, "PJOURF+1", "X" * 99)
+    frames, p = parse_all(b"\x02" + longest + too_long + group(S, "EAST", "000000001") + b"\x03")
+    assert [g[0] for g in frames[0][1]] == ["PJOURF+1", "EAST"]
+    assert p.format_errors == 1
+
+
+def test_mode_is_detected_and_fixed_mode_rejects_the_other():
+    hist = frame(H, [("PAPP", "00750")])
+    std = frame(S, [("SINSTS", "00750")])
+    p = Parser()
+    p.feed(hist)
+    assert p.mode == H
+    p.feed(std)
+    assert p.mode == S
+    fixed = Parser(mode=H)
+    fixed.feed(std)
+    assert fixed.frame.n == 0 and fixed.format_errors == 1
+
+
+def test_mixed_modes_in_one_frame_keep_the_first():
+    data = b"\x02" + group(H, "PAPP", "00750") + group(S, "SINSTS", "00750") + b"\x03"
+    frames, p = parse_all(data)
+    assert frames[0] == (H, [("PAPP", None, "00750")]) and p.format_errors == 1
+
+
+def test_frame_readers():
+    p = Parser()
+    groups = [
+        ("ADSC", "041776199277"),
+        ("EAST", "021849106"),
+        ("STGE", "463A0800"),
+        ("SMAXSN", "09562", "H200213085118"),
+        ("PRM", "12345678901234"),
+    ]
+    p.feed(frame(S, groups))
+    f = p.frame
+    assert f.n == 5 and f.mode == S and f.seq == 1
+    assert f.find(b"EAST") == 1 and f.find(b"EAS") == -1
+    assert f.int_of(b"EAST") == 21849106
+    assert f.int_of(b"STGE") == -1  # hex, not decimal
+    assert f.int_of(b"PRM") == -1  # over 9 digits: read as text
+    assert f.int_of(b"NOPE") == -1
+    assert f.label_is(3, b"SMAXSN") and f.has_horodate(3) and not f.has_horodate(1)
+    assert f.horodate(3) == "H200213085118" and f.horodate(1) is None
+    assert f.label_hash(1) == label_hash(b"EAST")
+    assert f.value(0) == "041776199277" and f.label(4) == "PRM"
+
+
+def test_last_frame_stays_readable_while_next_fills():
+    p = Parser()
+    p.feed(frame(H, [("PAPP", "00750")]))
+    first = p.frame
+    p.feed(frame(H, [("PAPP", "00990")])[:-1])  # second frame not finished yet
+    assert p.frame is first and first.int_of(b"PAPP") == 750
+    p.feed(b"\x03")
+    assert p.frame is not first and p.frame.int_of(b"PAPP") == 990
+
+
+def test_reset_drops_partial_frame():
+    p = Parser()
+    p.feed(frame(H, [("PAPP", "00750")])[:-1])
+    p.reset()
+    p.feed(b"\x03")
+    assert p.frames == 0
+
+
+def test_checksum_rule_is_mode_specific():
+    # The other mode's rule never matches (differs by SP or HT): a wrong rule fails every group.
+    covered = b"PAPP 00750"
+    assert checksum(covered) != checksum(covered + b" ")
+    g = b"\x02\nPAPP 00750 " + bytes([checksum(covered + b" ")]) + b"\r\x03"
+    frames, p = parse_all(g)
+    assert frames[0][1] == [] and p.checksum_errors == 1
+
+
+if __name__ == "__main__":
+    import mpunit
+
+    mpunit.main(globals())
