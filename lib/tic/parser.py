@@ -115,6 +115,10 @@ class Frame:
         i = self.find(name)
         return -1 if i < 0 else self.int_value(i)
 
+    def checksum(self, i):
+        """The checksum character received with group i (an int; 0x20 to 0x5F)."""
+        return self.buf[self.idx[i * _W + 4] + 1]
+
     def has_horodate(self, i):
         return self.idx[i * _W + 2] != 0
 
