@@ -1,0 +1,207 @@
+# micropython: also
+"""lib/tic/labels.py: completeness against tic-protocol.md §5/§6, hashes, lookups."""
+
+from tic import MODE_HISTORIQUE, MODE_STANDARD, label_hash
+from tic import labels as lbl
+
+
+class FakeFrame:
+    """The part of tic.parser.Frame that labels uses, built from (label, value) pairs."""
+
+    def __init__(self, pairs):
+        self.names = [p[0].encode() for p in pairs]
+        self.n = len(pairs)
+
+    def label_hash(self, i):
+        return label_hash(self.names[i])
+
+    def label_is(self, i, name):
+        return self.names[i] == name
+
+
+HISTORIQUE = (
+    "ADCO OPTARIF ISOUSC BASE HCHC HCHP EJPHN EJPHPM BBRHCJB BBRHPJB BBRHCJW BBRHPJW "
+    "BBRHCJR BBRHPJR PEJP PTEC DEMAIN IINST IINST1 IINST2 IINST3 ADPS ADIR1 ADIR2 ADIR3 "
+    "IMAX IMAX1 IMAX2 IMAX3 PMAX PAPP HHPHC MOTDETAT PPOT"
+).split()
+
+STANDARD = (
+    "ADSC VTIC DATE NGTF LTARF EAST EASF01 EASF02 EASF03 EASF04 EASF05 EASF06 EASF07 "
+    "EASF08 EASF09 EASF10 EASD01 EASD02 EASD03 EASD04 EAIT ERQ1 ERQ2 ERQ3 ERQ4 IRMS1 IRMS2 "
+    "IRMS3 URMS1 URMS2 URMS3 PREF PCOUP SINSTS SINSTS1 SINSTS2 SINSTS3 SMAXSN SMAXSN1 "
+    "SMAXSN2 SMAXSN3 SMAXSN-1 SMAXSN1-1 SMAXSN2-1 SMAXSN3-1 SINSTI SMAXIN SMAXIN-1 CCASN "
+    "CCASN-1 CCAIN CCAIN-1 UMOY1 UMOY2 UMOY3 STGE DPM1 FPM1 DPM2 FPM2 DPM3 FPM3 MSG1 MSG2 "
+    "PRM RELAIS NTARF NJOURF NJOURF+1 PJOURF+1 PPOINTE"
+).split()
+
+HORODATED = (
+    "DATE SMAXSN SMAXSN1 SMAXSN2 SMAXSN3 SMAXSN-1 SMAXSN1-1 SMAXSN2-1 SMAXSN3-1 SMAXIN "
+    "SMAXIN-1 CCASN CCASN-1 CCAIN CCAIN-1 UMOY1 UMOY2 UMOY3 DPM1 FPM1 DPM2 FPM2 DPM3 FPM3"
+).split()
+
+ENERGY = (
+    "BASE HCHC HCHP EJPHN EJPHPM BBRHCJB BBRHPJB BBRHCJW BBRHPJW BBRHCJR BBRHPJR EAST "
+    "EASF01 EASF02 EASF03 EASF04 EASF05 EASF06 EASF07 EASF08 EASF09 EASF10 EASD01 EASD02 "
+    "EASD03 EASD04 EAIT ERQ1 ERQ2 ERQ3 ERQ4"
+).split()
+
+UNITS = ("Wh", "VArh", "VA", "W", "A", "V", "kVA", "min", None)
+
+
+def test_every_label_of_both_modes_in_order():
+    assert [r[lbl.NAME] for r in lbl.rows_for_mode(MODE_HISTORIQUE)] == HISTORIQUE
+    assert [r[lbl.NAME] for r in lbl.rows_for_mode(MODE_STANDARD)] == STANDARD
+    assert lbl.COUNT == len(HISTORIQUE) + len(STANDARD) == 105
+    assert len(lbl.ROWS) == lbl.COUNT
+
+
+def test_rows_are_well_formed():
+    for r in lbl.ROWS:
+        assert len(r) == 9
+        assert r[lbl.MODE] in (MODE_HISTORIQUE, MODE_STANDARD)
+        assert 0 <= r[lbl.SIZE] <= 98
+        assert r[lbl.UNIT] in UNITS, r
+        assert r[lbl.KIND] in (lbl.KIND_INT, lbl.KIND_TEXT, lbl.KIND_HEX)
+        assert 0 < len(r[lbl.DESC]) <= 40, r
+        # numbers read as small ints: 9 digits at most
+        if r[lbl.KIND] == lbl.KIND_INT:
+            assert r[lbl.SIZE] <= 9, r
+        if r[lbl.UNIT] is not None:
+            assert r[lbl.KIND] == lbl.KIND_INT, r
+
+
+def test_names_unique_and_bytes_match():
+    names = [r[lbl.NAME] for r in lbl.ROWS]
+    assert len(set(names)) == len(names)
+    for i in range(lbl.COUNT):
+        assert lbl.NAMES_B[i] == names[i].encode()
+
+
+def test_no_hash_collision_between_known_labels():
+    hashes = [label_hash(b) for b in lbl.NAMES_B]
+    assert len(set(hashes)) == lbl.COUNT
+    for i in range(lbl.COUNT):
+        assert lbl.index_by_hash(hashes[i]) == i
+        assert lbl.by_hash(hashes[i]) is lbl.ROWS[i]
+
+
+def _colliding_unknown(known):
+    """An unknown label with the same 20-bit hash as `known` (h*33 + b: shift one char)."""
+    b = bytearray(known)
+    b[-2] += 1
+    b[-1] -= 33
+    return bytes(b)
+
+
+def test_collision_check_raises():
+    bad = _colliding_unknown(b"PAPP")
+    assert len(lbl.build_hash_index([b"PAPP", b"IINST"])) == 2
+    try:
+        lbl.build_hash_index([b"PAPP", b"IINST", bad])
+    except ValueError:
+        pass
+    else:
+        raise AssertionError("collision not detected")
+
+
+def test_sizes_and_units_from_the_protocol():
+    def chk(name, size, unit, kind):
+        r = lbl.lookup(name)
+        assert (r[lbl.SIZE], r[lbl.UNIT], r[lbl.KIND]) == (size, unit, kind), name
+
+    chk("ADCO", 12, None, lbl.KIND_TEXT)
+    chk("ISOUSC", 2, "A", lbl.KIND_INT)
+    chk("PEJP", 2, "min", lbl.KIND_INT)
+    chk("PMAX", 5, "W", lbl.KIND_INT)
+    chk("PAPP", 5, "VA", lbl.KIND_INT)
+    chk("MOTDETAT", 6, None, lbl.KIND_HEX)
+    chk("DATE", 0, None, lbl.KIND_TEXT)
+    chk("ERQ3", 9, "VArh", lbl.KIND_INT)
+    chk("PREF", 2, "kVA", lbl.KIND_INT)
+    chk("CCASN-1", 5, "W", lbl.KIND_INT)
+    chk("URMS2", 3, "V", lbl.KIND_INT)
+    chk("STGE", 8, None, lbl.KIND_HEX)
+    chk("MSG1", 32, None, lbl.KIND_TEXT)
+    chk("MSG2", 16, None, lbl.KIND_TEXT)
+    chk("PRM", 14, None, lbl.KIND_TEXT)
+    chk("PJOURF+1", 98, None, lbl.KIND_TEXT)
+    chk("PPOINTE", 98, None, lbl.KIND_TEXT)
+
+
+def test_horodated_exactly_the_h_labels():
+    got = [r[lbl.NAME] for r in lbl.ROWS if lbl.is_horodated(r)]
+    assert sorted(got) == sorted(HORODATED)
+
+
+def test_energy_indexes_are_guarded_and_total_increasing():
+    got = [r[lbl.NAME] for r in lbl.ROWS if lbl.is_energy_index(r)]
+    assert got == ENERGY
+    for r in lbl.ROWS:
+        if r[lbl.UNIT] in ("Wh", "VArh"):
+            assert lbl.is_energy_index(r), r
+            assert r[lbl.STATE_CLASS] == "total_increasing"
+            assert r[lbl.DEVICE_CLASS] == ("energy" if r[lbl.UNIT] == "Wh" else "reactive_energy")
+        else:
+            assert not lbl.is_energy_index(r), r
+
+
+def test_home_assistant_classes_follow_units():
+    expect = {"VA": "apparent_power", "W": "power", "A": "current", "V": "voltage"}
+    for r in lbl.ROWS:
+        u = r[lbl.UNIT]
+        if u in expect:
+            assert r[lbl.DEVICE_CLASS] == expect[u], r
+    assert lbl.lookup("SINSTS")[lbl.STATE_CLASS] == "measurement"
+    assert lbl.lookup("IRMS1")[lbl.STATE_CLASS] == "measurement"
+    assert lbl.lookup("DATE")[lbl.DEVICE_CLASS] == "timestamp"
+    assert lbl.lookup("PTEC")[lbl.DEVICE_CLASS] is None
+    assert lbl.ha_unit(lbl.lookup("ERQ1")) == "varh"
+    assert lbl.ha_unit(lbl.lookup("EAST")) == "Wh"
+    assert lbl.ha_unit(lbl.lookup("OPTARIF")) is None
+
+
+def test_flags():
+    def f(name):
+        return lbl.lookup(name)[lbl.FLAGS]
+
+    assert f("IRMS2") & lbl.F_TRI and not f("IRMS1") & lbl.F_TRI
+    assert f("SMAXSN1-1") & lbl.F_TRI and f("SMAXSN1-1") & lbl.F_HORODATE
+    assert f("IINST") & lbl.F_MONO and f("ADPS") & lbl.F_MONO
+    for name in ("EAIT", "ERQ1", "ERQ4", "SINSTI", "SMAXIN", "SMAXIN-1", "CCAIN", "CCAIN-1"):
+        assert f(name) & lbl.F_PRODUCER, name
+    assert not f("CCASN") & lbl.F_PRODUCER
+    short = [r[lbl.NAME] for r in lbl.ROWS if r[lbl.FLAGS] & lbl.F_SHORT]
+    assert short == ["ADCO", "IINST1", "IINST2", "IINST3", "ADIR1", "ADIR2", "ADIR3"]
+    for name in ("ADPS", "PEJP", "MSG2", "PPOINTE", "DPM1", "ADIR2"):
+        assert lbl.is_event(lbl.lookup(name)), name
+    assert not lbl.is_event(lbl.lookup("EAST"))
+
+
+def test_lookup_str_bytes_and_unknown():
+    assert lbl.lookup("EAST")[lbl.NAME] == "EAST"
+    assert lbl.lookup(b"SMAXSN1-1")[lbl.NAME] == "SMAXSN1-1"
+    assert lbl.lookup("SMAXSN-1-1") is None
+    assert lbl.lookup("east") is None
+    assert lbl.lookup("") is None
+    assert lbl.index("ADCO") == 0
+    assert lbl.row_index(lbl.lookup("PPOINTE")) == lbl.COUNT - 1
+    assert lbl.is_numeric(lbl.lookup("EAST")) and not lbl.is_numeric(lbl.lookup("STGE"))
+
+
+def test_for_frame_confirms_the_name():
+    bad = _colliding_unknown(b"EAST")  # b"EAT3"
+    assert label_hash(bad) == label_hash(b"EAST")
+    assert lbl.lookup(bad) is None
+    assert lbl.by_hash(label_hash(bad))[lbl.NAME] == "EAST"  # the hash alone is fooled
+    fr = FakeFrame([("EAST", "1"), (bad.decode(), "2"), ("NOPE", "3"), ("PRM", "4")])
+    assert lbl.for_frame(fr, 0)[lbl.NAME] == "EAST"
+    assert lbl.for_frame(fr, 1) is None
+    assert lbl.index_for_frame(fr, 1) == -1
+    assert lbl.for_frame(fr, 2) is None
+    assert lbl.index_for_frame(fr, 3) == lbl.index("PRM")
+
+
+if __name__ == "__main__":
+    import mpunit
+
+    mpunit.main(globals())
