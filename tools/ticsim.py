@@ -241,13 +241,26 @@ class TtyOutput(Output):
         import termios
 
         self.baud = baud
+        speed = termios.B9600 if baud == 9600 else termios.B1200
+        cbaud = getattr(termios, "CBAUD", 0)  # Linux keeps the speed in cflag too
         attrs = termios.tcgetattr(self.fd)
         attrs[0] = termios.IGNBRK  # iflag: no XON/XOFF, no CR/LF mapping, no stripping
         attrs[1] = 0  # oflag: raw output (no LF -> CR LF)
-        attrs[2] = termios.CS7 | termios.PARENB | termios.CREAD | termios.CLOCAL
         attrs[3] = 0  # lflag: no echo, not canonical
-        attrs[4] = attrs[5] = termios.B9600 if baud == 9600 else termios.B1200
-        termios.tcsetattr(self.fd, termios.TCSADRAIN, attrs)
+        attrs[4] = attrs[5] = speed
+        current = attrs[2]
+        # cflag: 7 data bits, even parity, 1 stop bit, no RTS/CTS.
+        framing = termios.CSIZE | termios.PARODD | termios.CSTOPB | termios.PARENB
+        framing |= getattr(termios, "CRTSCTS", 0)
+        want = termios.CS7 | termios.PARENB | termios.CREAD | termios.CLOCAL
+        attrs[2] = current & ~(framing | cbaud) | want | (speed if cbaud else 0)
+        try:
+            termios.tcsetattr(self.fd, termios.TCSADRAIN, attrs)
+        except termios.error:
+            # A pseudo-terminal forces 8 bits without parity and may then refuse any framing
+            # change: keep its framing, change the speed only.
+            attrs[2] = current & ~cbaud | (speed if cbaud else 0)
+            termios.tcsetattr(self.fd, termios.TCSADRAIN, attrs)
 
     def send(self, data, gap):
         import termios
