@@ -88,11 +88,11 @@ class PeriodAverage:
     legal time differs by whole hours, so the periods are aligned on the local clock too.
     """
 
-    def __init__(self, period, start, value):
+    def __init__(self, period, start, value, prev=None):
         self.period = period
         end = (start // period) * period
         self.last = (value, end)
-        self.prev = (value, end - period)
+        self.prev = (value if prev is None else prev, end - period)
         self.sum = value * (start - end)
         self.begin = end
 
@@ -178,7 +178,9 @@ class Meter:
 
     def _init_averages(self):
         t = self.utc
-        self.cc_draw = PeriodAverage(1800, t, self.p_draw)
+        self.cc_draw = PeriodAverage(
+            1800, t, self.p_draw, self.p_draw * self.rng.uniform(0.7, 1.3)
+        )
         self.cc_inj = PeriodAverage(1800, t, self.p_inj)
         self.umoy = [PeriodAverage(600, t, v) for v in self.volts]
         # A plausible max already reached today and yesterday's (synthesised, then tracked).
