@@ -1,0 +1,253 @@
+"""Keep corrupt energy indexes away from energy dashboards.
+
+The TIC checksum is a 6-bit sum: it misses bit-6 flips, permutations and compensating errors
+(tic-protocol.md §3, §13). A wrong energy index that reaches Home Assistant is expensive: a
+`total_increasing` sensor that goes down is taken as a meter reset, so one bad value can add
+the whole index to the statistics. IndexGuard therefore checks every energy index (the rows of
+tic.labels with F_GUARDED: all Wh and VArh registers of both modes) against the last accepted
+value of the same label:
+
+* a value must be all digits (the parser gives -1 otherwise: a bit-6 flip of a digit is never
+  a digit, so these are all caught here);
+* it must not decrease;
+* it must not grow faster than the meter's power allows: at most
+  power_VA * margin * (elapsed_s + jitter_s) / 3600 + slack_wh.
+  The power is PCOUP (else PREF) kVA in standard mode; ISOUSC A x 200 V (x 3 on three-phase)
+  or else IMAX A x 240 V (x 3) in historique; `default_va` (36 kVA) until known. Injected
+  and reactive energies (producer rows) use the larger of that and `default_va`, as
+  injection is not bounded by the subscription.
+
+Start-up: the first value of a label has nothing to compare with, and a corrupt first value
+would become the reference (then every good value is "wrong"). So a label is trusted only
+once two successive values are consistent with each other: the first value is held back
+(PENDING) and published one frame later. Cost: one frame of latency at start.
+
+Recovery: if values keep disagreeing with the reference but agree with each other for
+`resync_frames` frames in a row, the reference was wrong or the meter really jumped (TIC cut
+for a long time, clock aliasing) and the guard re-anchors. Downwards only for a drop of at
+least `resync_drop_wh` (meter replaced): a small drop is what follows a slightly-high corrupt
+value that slipped through, and re-anchoring there would publish a decrease; the guard waits
+until the real index catches up instead. Call reset() when the meter address changes.
+
+Time: `now_ms` is time.ticks_ms() (or any increasing ms counter); differences are taken modulo
+2^30 like ticks_diff, so gaps over 2^29 ms (6.2 days) alias to "no time" (then the resync
+path recovers). Values are < 10^9 < 2^30 and every intermediate stays below 2^30: no long ints,
+so check_frame allocates nothing after construction (tests/mptest_guard.py proves it).
+"""
+
+from tic import MODE_STANDARD, labels
+
+try:
+    from micropython import const
+except ImportError:  # CPython
+
+    def const(x):
+        return x
+
+
+# Per-group results of check_frame / accept: publish the value iff (code & 1).
+REJECT = const(0)  # guarded, inconsistent: do not publish
+ACCEPT = const(1)  # guarded, consistent: publish
+PENDING = const(2)  # guarded, not trusted yet (start-up): do not publish
+FREE = const(3)  # not an energy index: the guard has no opinion
+
+_MASK = const(0x3FFFFFFF)  # ticks period and counter wrap: 2^30
+_HALF = const(0x20000000)
+_MAX_VA_M = const(250000)  # cap on power x margin (VA): keeps 3599 s x it below 2^30
+_NONE = const(0xFF)
+
+# Guarded label row -> slot (0xFF: not guarded), and which slots are producer registers.
+_slot_of = bytearray(b"\xff" * labels.COUNT)
+_n = 0
+_prod = []
+for _r in range(labels.COUNT):
+    if labels.ROWS[_r][labels.FLAGS] & labels.F_GUARDED:
+        _slot_of[_r] = _n
+        _prod.append(1 if labels.ROWS[_r][labels.FLAGS] & labels.F_PRODUCER else 0)
+        _n += 1
+SLOTS = _n
+_PRODUCER = bytes(_prod)
+del _n, _prod, _r
+
+# Rows that set the power limit.
+_R_PCOUP = labels.index("PCOUP")
+_R_PREF = labels.index("PREF")
+_R_ISOUSC = labels.index("ISOUSC")
+_R_IMAX = labels.index("IMAX")
+_R_IMAX1 = labels.index("IMAX1")
+
+
+class IndexGuard:
+    """Per-label plausibility check of energy indexes. See the module docstring."""
+
+    def __init__(
+        self,
+        *,
+        default_va=36000,
+        margin_pct=150,
+        jitter_s=3,
+        slack_wh=2,
+        resync_frames=10,
+        resync_drop_wh=100000,
+        max_groups=96,
+    ):
+        self.default_va = default_va
+        self.margin_pct = margin_pct
+        self.jitter_s = jitter_s
+        self.slack_wh = slack_wh
+        self.resync_frames = resync_frames
+        self.resync_drop_wh = resync_drop_wh
+        self.limit_va = 0  # 0: not known yet (default_va applies)
+        self._va_m = self._va_m_prod = 0
+        self.set_limit(0)
+        self._tri = False
+        self.ok = bytearray(max_groups)  # per-group result of the last check_frame
+        # Counters, wrapped at 2^30 to stay small ints.
+        self.accepted = 0
+        self.rejected = 0
+        self.resyncs = 0
+        # Per slot: reference value and time, trusted flag, follower (candidate) value, time
+        # and run length (successive mutually consistent values).
+        self._last = [0] * SLOTS
+        self._ltime = [0] * SLOTS
+        self._trusted = bytearray(SLOTS)
+        self._cand = [0] * SLOTS
+        self._ctime = [0] * SLOTS
+        self._run = bytearray(SLOTS)
+
+    def reset(self):
+        """Forget every reference (new meter, mode change): the next values start over."""
+        for s in range(SLOTS):
+            self._trusted[s] = 0
+            self._run[s] = 0
+        self.set_limit(0)
+        self._tri = False
+
+    def set_limit(self, va):
+        """Set the meter's power limit in VA (0: unknown, use default_va). check_frame calls
+        it with what the frame says; call it yourself when using accept() alone."""
+        self.limit_va = va
+        va = va or self.default_va
+        prod = max(va, self.default_va)
+        # power x margin, capped so that 3599 s x it stays below 2^30
+        self._va_m = min(va * self.margin_pct // 100, _MAX_VA_M)
+        self._va_m_prod = min(prod * self.margin_pct // 100, _MAX_VA_M)
+
+    def last(self, row_index):
+        """The last accepted value of a guarded label (row index), or -1."""
+        s = _slot_of[row_index]
+        if s == _NONE or not self._trusted[s]:
+            return -1
+        return self._last[s]
+
+    def _allow(self, s, dt):
+        """Largest plausible growth in Wh for dt ms (ticks difference, may be negative)."""
+        d = dt & _MASK
+        if d >= _HALF:  # "negative": time went back or aliased; count no time
+            d = 0
+        sec = (d + 999) // 1000 + self.jitter_s
+        va_m = self._va_m_prod if _PRODUCER[s] else self._va_m
+        return (sec // 3600) * va_m + (sec % 3600) * va_m // 3600 + self.slack_wh
+
+    def _follow(self, s, v, now):
+        """Track the candidate run; return its length including v."""
+        run = self._run[s]
+        c = self._cand[s]
+        if run and v >= c and v - c <= self._allow(s, now - self._ctime[s]):
+            if run < 255:
+                run += 1
+        else:
+            run = 1
+        self._cand[s] = v
+        self._ctime[s] = now
+        self._run[s] = run
+        return run
+
+    def _take(self, s, v, now):
+        self._last[s] = v
+        self._ltime[s] = now
+        self._trusted[s] = 1
+        self._run[s] = 0
+        self.accepted = (self.accepted + 1) & _MASK
+        return ACCEPT
+
+    def _check(self, s, v, now):
+        if v < 0:  # not all digits (or empty)
+            self.rejected = (self.rejected + 1) & _MASK
+            return REJECT
+        if not self._trusted[s]:
+            if self._follow(s, v, now) >= 2:
+                return self._take(s, v, now)
+            return PENDING
+        last = self._last[s]
+        if v >= last and v - last <= self._allow(s, now - self._ltime[s]):
+            return self._take(s, v, now)
+        if self._follow(s, v, now) >= self.resync_frames and (
+            v > last or last - v >= self.resync_drop_wh
+        ):
+            self.resyncs = (self.resyncs + 1) & _MASK
+            return self._take(s, v, now)
+        self.rejected = (self.rejected + 1) & _MASK
+        return REJECT
+
+    def accept(self, row, value, now_ms):
+        """Check one value of a label (a tic.labels row or row index); returns a code.
+        Unlike check_frame it does not learn the power limit: call set_limit() for that."""
+        r = row if isinstance(row, int) else labels.row_index(row)
+        s = _slot_of[r] if r >= 0 else _NONE
+        if s == _NONE:
+            return FREE
+        return self._check(s, value, now_ms & _MASK)
+
+    def check_frame(self, frame, now_ms):
+        """Check every group of a tic.parser Frame; returns self.ok, a bytearray where ok[i] is
+        the code of group i (publish iff ok[i] & 1). No allocation (unless the frame has more
+        groups than max_groups, which grows self.ok once).
+
+        The power limit found in this frame (PCOUP, PREF, ISOUSC, IMAX) applies from the next
+        frame on; the first frame only makes the values PENDING anyway.
+        """
+        n = frame.n
+        if n > len(self.ok):
+            self.ok = bytearray(n)
+        ok = self.ok
+        now = now_ms & _MASK
+        pcoup = pref = isousc = imax = -1
+        for i in range(n):
+            r = labels.index_for_frame(frame, i)
+            if r < 0:
+                ok[i] = FREE
+                continue
+            s = _slot_of[r]
+            if s != _NONE:
+                ok[i] = self._check(s, frame.int_value(i), now)
+                continue
+            ok[i] = FREE
+            if r == _R_PCOUP:
+                pcoup = frame.int_value(i)
+            elif r == _R_PREF:
+                pref = frame.int_value(i)
+            elif r == _R_ISOUSC:
+                isousc = frame.int_value(i)
+            elif r == _R_IMAX:
+                imax = frame.int_value(i)
+            elif r == _R_IMAX1:
+                imax = frame.int_value(i)
+                self._tri = True
+            elif labels.ROWS[r][labels.FLAGS] & labels.F_TRI:
+                self._tri = True
+        va = self.limit_va
+        if frame.mode == MODE_STANDARD:
+            if pcoup > 0:
+                va = pcoup * 1000
+            elif pref > 0:
+                va = pref * 1000
+        else:
+            phases = 3 if self._tri else 1
+            if isousc > 0:
+                va = isousc * 200 * phases
+            elif imax > 0:
+                va = imax * 240 * phases
+        if va != self.limit_va:
+            self.set_limit(va)
+        return ok
