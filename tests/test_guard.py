@@ -247,6 +247,13 @@ def test_non_digits_rejected():
     assert g.rejected == 1
 
 
+def test_counters_wrap_below_2_30():
+    g = IndexGuard()
+    g.rejected = (1 << 30) - 1
+    g.accept(BASE, -1, 0)
+    assert g.rejected == 0
+
+
 def test_ok_grows_for_a_huge_frame():
     g = IndexGuard(max_groups=2)
     fr = Feeder(MODE_STANDARD)(std(5))

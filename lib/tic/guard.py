@@ -33,6 +33,16 @@ Time: `now_ms` is time.ticks_ms() (or any increasing ms counter); differences ar
 2^30 like ticks_diff, so gaps over 2^29 ms (6.2 days) alias to "no time" (then the resync
 path recovers). Values are < 10^9 < 2^30 and every intermediate stays below 2^30: no long ints,
 so check_frame allocates nothing after construction (tests/mptest_guard.py proves it).
+
+Use:
+    guard = IndexGuard()                  # options: see __init__
+    ok = guard.check_frame(frame, time.ticks_ms())   # in the parser's on_frame
+    for i in range(frame.n):
+        if ok[i] & 1: publish group i     # ACCEPT (checked) or FREE (not an energy index)
+    guard.accept(row_or_index, value, now_ms) -> code, for one value outside a frame
+    guard.accepted / .rejected / .resyncs  counters (wrap at 2^30); rejected counts values
+        that contradict a trusted reference or are not digits (PENDING ones are not counted)
+    guard.last(row_index) -> last accepted value or -1; guard.limit_va; reset(); set_limit(va)
 """
 
 from tic import MODE_STANDARD, labels
@@ -55,6 +65,12 @@ _MASK = const(0x3FFFFFFF)  # ticks period and counter wrap: 2^30
 _HALF = const(0x20000000)
 _MAX_VA_M = const(250000)  # cap on power x margin (VA): keeps 3599 s x it below 2^30
 _NONE = const(0xFF)
+
+
+def _inc(n):
+    """n + 1, wrapping to 0 after 2^30 - 1 without ever forming 2^30 (a long int on ESP32)."""
+    return n + 1 if n < _MASK else 0
+
 
 # Guarded label row -> slot (0xFF: not guarded), and which slots are producer registers.
 _slot_of = bytearray(b"\xff" * labels.COUNT)
@@ -168,12 +184,12 @@ class IndexGuard:
         self._ltime[s] = now
         self._trusted[s] = 1
         self._run[s] = 0
-        self.accepted = (self.accepted + 1) & _MASK
+        self.accepted = _inc(self.accepted)
         return ACCEPT
 
     def _check(self, s, v, now):
         if v < 0:  # not all digits (or empty)
-            self.rejected = (self.rejected + 1) & _MASK
+            self.rejected = _inc(self.rejected)
             return REJECT
         if not self._trusted[s]:
             if self._follow(s, v, now) >= 2:
@@ -185,9 +201,9 @@ class IndexGuard:
         if self._follow(s, v, now) >= self.resync_frames and (
             v > last or last - v >= self.resync_drop_wh
         ):
-            self.resyncs = (self.resyncs + 1) & _MASK
+            self.resyncs = _inc(self.resyncs)
             return self._take(s, v, now)
-        self.rejected = (self.rejected + 1) & _MASK
+        self.rejected = _inc(self.rejected)
         return REJECT
 
     def accept(self, row, value, now_ms):
