@@ -5,10 +5,14 @@ STX/ETX/EOT and LF/CR (never on timing), checks every group's checksum, finds th
 bytes (a group with HT is standard, with SP only historique) and keeps the valid groups of a
 frame. At each ETX it calls `on_frame(frame)`; `parser.frame` is the last complete frame.
 
-Why it allocates nothing: group bytes are written straight into a preallocated frame buffer;
-positions go into a preallocated array; numbers are accumulated as small ints; labels are
-compared byte by byte or by a 20-bit hash. Two frame buffers alternate, so the last complete
-frame stays readable while the next one fills. Everything that allocates (strings, lists) is
+Why it allocates nothing: each chunk is copied whole into a preallocated frame buffer (a
+slice assignment from an existing buffer, done in C, allocates nothing since MicroPython 1.26)
+and scanned there in place; positions go into a preallocated array; numbers are accumulated
+as small ints; labels are compared byte by byte or by a 20-bit hash. Two frame buffers
+alternate, so the last complete frame stays readable while the next one fills.
+
+Why it is fast: the per-byte work is one loop that classifies the byte and adds it to the
+checksum; copying is done in C; control bytes (2 to 5 per group) take the slower paths. Everything that allocates (strings, lists) is
 on demand only: `frame.label(i)`, `frame.value(i)`, `frame.groups()`, `parser.stats()`.
 
 Reference: ../../docs (tic-protocol.md §2, §3, §13 in the project's shared notes).
@@ -40,14 +44,16 @@ MAX_GROUP = const(109)
 # Longest label: SMAXSN1-1 (9). Horodates are always 13 characters (SAAMMJJhhmmss).
 _MAX_LABEL = const(9)
 _HORODATE_LEN = const(13)
-# Frame buffer: a three-phase producer frame in standard mode is about 1,900 bytes.
+# Frame buffer: a three-phase producer frame in standard mode is about 1,900 bytes; the
+# buffer also holds the last chunk fed (up to CHUNK bytes are copied in one C-speed move).
 FRAME_SIZE = const(2560)
+CHUNK = const(512)
 MAX_GROUPS = const(96)
 # Counters that can grow past 2^30 in a device's life wrap there to stay small ints (ESP32
 # small ints are 31-bit); compare them by difference modulo 2^30.
 _WRAP = const(0x3FFFFFFF)
 
-# `_lim` states besides a buffer limit >= 0 (inside a group):
+# `_gs` (group start) states besides a position >= 0 (inside a group):
 _BETWEEN = const(-1)  # between groups, or outside a frame
 _BAD = const(-2)  # inside a group already known bad: skip to its end
 
@@ -62,14 +68,20 @@ class Frame:
     def __init__(self, size=FRAME_SIZE, max_groups=MAX_GROUPS):
         self.buf = bytearray(size)
         self.idx = array("H", [0] * (_W * max_groups))
-        self.hashes = array("L", [0] * max_groups)
         self.max_groups = max_groups
         self.n = 0
         self.mode = MODE_UNKNOWN
         self.seq = 0
 
     def label_hash(self, i):
-        return self.hashes[i]
+        """tic.label_hash of group i's label, computed on demand (the parser's hot path is
+        spared the work for consumers that never ask)."""
+        k = i * _W
+        b = self.buf
+        h = 0
+        for j in range(self.idx[k], self.idx[k + 1]):
+            h = (h * 33 + b[j]) & 0xFFFFF
+        return h
 
     def label_is(self, i, name):
         """True if group i's label is `name` (bytes)."""
@@ -151,11 +163,15 @@ class Parser:
                  max_groups=MAX_GROUPS):  # fmt: skip
         self.on_frame = on_frame
         self.fixed_mode = mode
-        self._frames = (Frame(frame_size, max_groups), Frame(frame_size, max_groups))
+        size = frame_size + CHUNK
+        self._frames = (Frame(size, max_groups), Frame(size, max_groups))
         self._k = 0  # which of the two buffers is filling
         self.frame = None  # last complete frame
         self.mode = mode  # mode of the last valid group
-        self._ht = array("H", [0, 0, 0])  # positions of the first 3 HT of the current group
+        self._one = bytearray(1)  # the byte to look for when the fast path needs a position
+        # Groups seen but not yet checked: (start, end, byte sum) each; a frame's worth.
+        self._pend = array("H", [0] * (3 * max_groups))
+        self._np = 0
         # Counters.
         self.bytes = 0  # wraps at 2^30
         self.frames = 0
@@ -163,18 +179,21 @@ class Parser:
         self.checksum_errors = 0
         self.format_errors = 0
         self.interrupted = 0
-        self.ignored = 0  # bytes that belong to no group: before STX, between groups
+        self.ignored = 0  # bytes outside frames: before the first STX, after ETX/EOT
+        self._outside_from = 0  # stream offset where the current outside-frame run began
+        self._off = 0  # stream offset of buffer position 0 for the chunk being scanned
         self.reset()
 
     def reset(self):
         """Forget any partial frame (after a baud-rate change, say). Counters are kept."""
+        if getattr(self, "_in_frame", False):
+            self._outside_from = self.bytes
         self._in_frame = False
-        self._lim = _BETWEEN
-        self._gl = 0  # write position of the current group in the frame buffer
-        self._gstart = 0
-        self._fpos = 0  # end of the last valid group
+        self._gs = _BETWEEN
         self._sum = 0
-        self._nht = 0
+        self._np = 0
+        self._wpos = 0  # where the next chunk goes in the filling buffer
+        self._fresh = True  # nothing before _wpos is needed: a chunk may land anywhere
         self._frames[self._k].n = 0
 
     def stats(self):
@@ -191,179 +210,282 @@ class Parser:
 
     def feed(self, buf, n=-1, start=0):
         """Parse buf[start:start+n] (n=-1: to the end). Never raises on bad input."""
-        if n < 0:
-            n = len(buf) - start
-        self.bytes = (self.bytes + n) & _WRAP
-        # The hot loop works on locals; state goes back to self around the rare control bytes.
-        g = self._frames[self._k].buf
-        gl = self._gl
-        lim = self._lim
-        s = self._sum
-        for i in range(start, start + n):
-            c = buf[i] & 0x7F  # 8N1 readers see the parity bit as bit 7
-            if c > 0x1F:
-                if gl < lim:  # the common case: a data byte inside a group
-                    g[gl] = c
-                    gl += 1
-                    s += c
-                elif lim >= 0:  # group too long (or frame buffer full)
-                    lim = _BAD
-                elif lim == _BETWEEN:
-                    self.ignored += 1
-            elif c == _HT:
-                if gl < lim:
-                    if self._nht < 3:
-                        self._ht[self._nht] = gl
-                    self._nht += 1
-                    g[gl] = c
-                    gl += 1
-                    s += c
-                elif lim >= 0:
-                    lim = _BAD
-                elif lim == _BETWEEN:
-                    self.ignored += 1
+        end = len(buf) if n < 0 else start + n
+        stream = self.bytes  # stream offset of buf[start]
+        self.bytes = (stream + end - start) & _WRAP
+        i = start
+        whole = len(buf)  # C copies move the whole buffer (a slice of it would allocate)
+        while i < end:
+            fb = self._frames[self._k].buf
+            size = len(fb)
+            w = self._wpos
+            if self._fresh and whole <= size:
+                p = 0  # a new frame buffer: the chunk at position 0, scanning from i
+            elif i == 0 and w + whole <= size:
+                p = w  # the common case: the chunk right after the previous one
             else:
-                self._gl = gl
-                self._lim = lim
-                self._sum = s
-                self._control(c)
-                g = self._frames[self._k].buf
-                gl = self._gl
-                lim = self._lim
-                s = self._sum
-        self._gl = gl
-        self._lim = lim
-        self._sum = s
-
-    def _control(self, c):
-        in_group = self._lim != _BETWEEN
-        if c == _CR:
-            if in_group:
-                bad = self._lim == _BAD
-                self._lim = _BETWEEN
-                if bad:
-                    self.format_errors += 1
+                p = -1
+            if p >= 0:
+                fb[p : p + whole] = buf  # C copy; bytes outside [i, end) are not looked at
+                self._off = stream - start - p
+                self._fresh = False
+                if i == 0 and end == whole:
+                    r = self._scan_all(buf, fb, p, p + whole)
                 else:
-                    self._end_group()
+                    r = self._scan(fb, p + i, p + end)
+                i = r - p
             else:
-                self.ignored += 1
-        elif c == _LF:
-            if not self._in_frame:
-                self.ignored += 1
-                return
-            if in_group:  # no CR: the previous group is lost (e.g. CR turned into FF)
+                # A slice of the caller's buffer would allocate: copy byte by byte instead,
+                # at most what fits; a frame too long for the buffer is dropped.
+                k = end - i if end - i < CHUNK else CHUNK
+                if w + k > size:
+                    self._overflow()
+                    continue
+                for j in range(k):
+                    fb[w + j] = buf[i + j]
+                self._off = stream + i - start - w
+                self._fresh = False
+                r = self._scan(fb, w, w + k)
+                i += r - w
+            if not self._fresh:  # else an event moved parsing to a fresh buffer
+                self._wpos = r
+        self._check_pending()
+
+    def _overflow(self):
+        # No room for the next bytes: the frame is longer than any legal one.
+        self._check_pending()
+        self.format_errors += 1
+        self.reset()
+
+    def _scan_all(self, buf, fb, p, lim):
+        """The fast path: scan the whole chunk `buf`, whose copy is fb[p:lim].
+
+        Iterating the bytes directly is the cheapest loop MicroPython has; positions are only
+        needed at control bytes, and a C `find` recovers them there. A Python call costs
+        about as much as ten bytes of this loop, so LF and CR are handled inline (the same
+        logic as _lf/_cr, which the byte-by-byte path uses) and complete groups are only
+        recorded here, then checked in one batch per chunk by _check_pending.
+        Returns lim, or the position after an event that moved parsing to a fresh buffer.
+        """
+        s = self._sum
+        gs = self._gs
+        inf = self._in_frame
+        pend = self._pend
+        np = self._np
+        maxp = len(pend)
+        pos = p - 1  # position of the last control byte handled
+        for c in buf:
+            if c > 0x1F:
+                if c < 0x7F:  # printable: by far the commonest byte
+                    s += c
+                    continue
+            elif c == _HT:
+                s += c
+                continue
+            elif c == _CR:
+                pos = fb.find(b"\r", pos + 1, lim)
+                if gs >= 0 and np < maxp:
+                    pend[np] = gs
+                    pend[np + 1] = pos
+                    pend[np + 2] = s
+                    np += 3
+                elif gs != _BETWEEN:  # a bad group, or more groups than a frame holds
+                    self.format_errors += 1
+                gs = _BETWEEN
+                continue
+            elif c == _LF:
+                pos = fb.find(b"\n", pos + 1, lim)
+                if inf:
+                    if gs != _BETWEEN:  # no CR: that group is lost (e.g. CR turned into FF)
+                        self.format_errors += 1
+                    gs = pos + 1
+                    s = 0
+                continue
+            one = self._one
+            one[0] = c
+            pos = fb.find(one, pos + 1, lim)
+            self._sum = s
+            self._gs = gs
+            self._np = np
+            if self._control(fb, c, pos):
+                return pos + 1
+            s = self._sum
+            gs = self._gs
+            np = self._np
+            inf = self._in_frame
+        self._sum = s
+        self._gs = gs
+        self._np = np
+        return lim
+
+    def _scan(self, fb, a, b):
+        """Scan fb[a:b] in place (partial chunks, and the rest of a chunk after a frame
+        boundary). Same result as _scan_all, byte by byte."""
+        s = self._sum
+        for j in range(a, b):
+            c = fb[j]
+            if c > 0x1F:
+                if c < 0x7F:
+                    s += c
+                    continue
+            elif c == _HT:
+                s += c
+                continue
+            self._sum = s
+            if self._control(fb, c, j):
+                return j + 1
+            s = self._sum
+        self._sum = s
+        return b
+
+    def _lf(self, j):
+        if self._in_frame:
+            if self._gs != _BETWEEN:
                 self.format_errors += 1
-            st = self._fpos
-            self._gstart = st
-            self._gl = st
-            lim = st + MAX_GROUP
-            size = len(self._frames[self._k].buf)
-            self._lim = lim if lim < size else size
+            self._gs = j + 1
             self._sum = 0
-            self._nht = 0
+
+    def _cr(self, j):
+        gs = self._gs
+        np = self._np
+        if gs >= 0 and np < len(self._pend):
+            self._pend[np] = gs
+            self._pend[np + 1] = j
+            self._pend[np + 2] = self._sum
+            self._np = np + 3
+        elif gs != _BETWEEN:
+            self.format_errors += 1
+        self._gs = _BETWEEN
+
+    def _control(self, fb, c, j):
+        """Byte c at fb[j] is not printable ASCII. True when parsing moved to a fresh buffer."""
+        if c > 0x7E:  # an 8N1 reader sees the parity bit as bit 7: strip it in place
+            c &= 0x7F
+            fb[j] = c
+            if 0x1F < c < 0x7F or c == _HT:
+                self._sum += c
+                return False
+        if c == _LF:
+            self._lf(j)
+        elif c == _CR:
+            self._cr(j)
         elif c == _STX:
             if self._in_frame:  # a new frame inside a frame: the first one was cut
+                self._check_pending()
                 self.interrupted += 1
-            self.reset()
-            self._in_frame = True
-        elif c == _ETX:
-            if not self._in_frame:
-                self.ignored += 1
-                return
-            if in_group:
-                self.format_errors += 1
-            self._complete()
-        elif c == _EOT:
-            if self._in_frame:
-                self.interrupted += 1
-                self.reset()
             else:
-                self.ignored += 1
-        elif in_group:  # any other control byte in a group is noise: drop the group
-            if self._lim != _BAD:
-                self._lim = _BAD
-        else:
-            self.ignored += 1
+                self.ignored = (self.ignored + self._off + j - self._outside_from) & _WRAP
+            self._in_frame = True
+            self._gs = _BETWEEN
+            self._frames[self._k].n = 0
+            if j > CHUNK:  # start the frame at the front of the buffer, so that it fits
+                self._wpos = 0
+                self._fresh = True
+                return True
+        elif not self._in_frame:
+            pass  # outside frames: everything waits for an STX
+        elif c == _ETX:
+            if self._gs != _BETWEEN:
+                self.format_errors += 1
+            self._check_pending()
+            self._complete(j)
+            return True
+        elif c == _EOT:
+            self._check_pending()
+            self.interrupted += 1
+            self._in_frame = False
+            self._gs = _BETWEEN
+            self._frames[self._k].n = 0
+            self._outside_from = self._off + j + 1
+        elif self._gs >= 0:  # any other control byte in a group is noise: drop the group
+            self._gs = _BAD
+        return False
 
-    def _end_group(self):
+    def _check_pending(self):
+        """Check the groups recorded since the last call (start, end, byte sum each) and keep
+        the valid ones in the filling frame. One call per chunk, not per group."""
+        np = self._np
+        if not np:
+            return
+        self._np = 0
+        pend = self._pend
         f = self._frames[self._k]
         g = f.buf
-        st = self._gstart
-        end = self._gl
-        nht = self._nht
-        if end - st < 4:
-            self.format_errors += 1
-            return
-        chk = g[end - 1]
-        if nht:
-            # Standard: label HT [horodate HT] value HT checksum; the sum includes the last HT.
-            if nht > 3 or nht < 2 or self._ht[nht - 1] != end - 2:
+        idx = f.idx
+        for q in range(0, np, 3):
+            st = pend[q]
+            end = pend[q + 1]
+            if end - st < 4 or end - st > MAX_GROUP:
                 self.format_errors += 1
-                return
-            label_end = self._ht[0]
-            if nht == 3:
-                hs = label_end + 1
-                vs = self._ht[1] + 1
-                if vs - 1 - hs != _HORODATE_LEN:
-                    self.format_errors += 1
-                    return
+                continue
+            chk = g[end - 1]
+            label_end = g.find(b"\t", st, end)
+            if label_end >= 0:
+                # Standard: label HT [horodate HT] value HT checksum; the sum includes the
+                # last HT.
+                t1 = g.find(b"\t", label_end + 1, end)
+                t2 = g.find(b"\t", t1 + 1, end) if t1 >= 0 else -1
+                if t2 < 0:  # label HT value HT checksum
+                    last = t1
+                    hs = 0
+                    vs = label_end + 1
+                else:  # label HT horodate HT value HT checksum
+                    last = t2
+                    hs = label_end + 1
+                    vs = t1 + 1
+                if last != end - 2 or (hs and t1 - hs != _HORODATE_LEN):
+                    self.format_errors += 1  # 1 or 4+ HT, or a horodate of the wrong size
+                    continue
+                mode = MODE_STANDARD
+                calc = ((pend[q + 2] - chk) & 0x3F) + 0x20
             else:
+                # Historique: label SP value SP checksum; the sum stops before the last SP.
+                label_end = g.find(b" ", st, end - 2)
+                if label_end < 0 or g[end - 2] != _SP:
+                    self.format_errors += 1
+                    continue
                 hs = 0
                 vs = label_end + 1
-            mode = MODE_STANDARD
-            calc = ((self._sum - chk) & 0x3F) + 0x20
-        else:
-            # Historique: label SP value SP checksum; the sum stops before the last SP.
-            if g[end - 2] != _SP:
+                mode = MODE_HISTORIQUE
+                calc = ((pend[q + 2] - chk - _SP) & 0x3F) + 0x20
+            if label_end == st or label_end - st > _MAX_LABEL:
                 self.format_errors += 1
-                return
-            label_end = g.find(b" ", st, end - 2)
-            if label_end < 0:
+                continue
+            if calc != chk:
+                self.checksum_errors += 1
+                continue
+            # One stream never mixes modes: a group of the other mode is noise, or the
+            # wrong setting.
+            n = f.n
+            if (
+                n >= f.max_groups
+                or (self.fixed_mode and mode != self.fixed_mode)
+                or (n and mode != f.mode)
+            ):
                 self.format_errors += 1
-                return
-            hs = 0
-            vs = label_end + 1
-            mode = MODE_HISTORIQUE
-            calc = ((self._sum - chk - _SP) & 0x3F) + 0x20
-        if label_end == st or label_end - st > _MAX_LABEL:
-            self.format_errors += 1
-            return
-        if calc != chk:
-            self.checksum_errors += 1
-            return
-        # One stream never mixes modes: a group of the other mode is noise, or the wrong setting.
-        if (self.fixed_mode and mode != self.fixed_mode) or (f.n and mode != f.mode):
-            self.format_errors += 1
-            return
-        n = f.n
-        if n >= f.max_groups:
-            self.format_errors += 1
-            return
-        k = n * _W
-        idx = f.idx
-        idx[k] = st
-        idx[k + 1] = label_end
-        idx[k + 2] = hs
-        idx[k + 3] = vs
-        idx[k + 4] = end - 2
-        h = 0
-        for j in range(st, label_end):
-            h = (h * 33 + g[j]) & 0xFFFFF  # same as tic.label_hash
-        f.hashes[n] = h
-        f.n = n + 1
-        f.mode = mode
-        self.mode = mode
-        self._fpos = end
-        self.groups = (self.groups + 1) & _WRAP
+                continue
+            k = n * _W
+            idx[k] = st
+            idx[k + 1] = label_end
+            idx[k + 2] = hs
+            idx[k + 3] = vs
+            idx[k + 4] = end - 2
+            f.n = n + 1
+            f.mode = mode
+            self.mode = mode
+            self.groups = (self.groups + 1) & _WRAP
 
-    def _complete(self):
+    def _complete(self, j):
         f = self._frames[self._k]
         self.frames += 1
         f.seq = self.frames
         self.frame = f
         self._k ^= 1
         self._in_frame = False
-        self._lim = _BETWEEN
+        self._gs = _BETWEEN
+        self._wpos = 0
+        self._fresh = True
+        self._outside_from = self._off + j + 1
         self._frames[self._k].n = 0
         cb = self.on_frame
         if cb is not None:
