@@ -40,10 +40,13 @@ STATS_KEYS = (
     "ignored",
     "bytes",
 )
-USAGE = "usage: ticdump.py [--mode auto|historique|standard] [--decode] [--check-alloc] [--bench] FILE|-"
+USAGE = (
+    "usage: ticdump.py [--mode auto|historique|standard] [--decode] [--check-alloc]"
+    " [--bench] FILE|-"
+)
 
 
-class Usage(Exception):
+class UsageError(Exception):
     pass
 
 
@@ -54,7 +57,7 @@ def _str(s):
     out = ['"']
     for ch in s:
         o = ord(ch)
-        if ch == '"' or ch == "\\":
+        if ch in ('"', "\\"):
             out.append("\\" + ch)
         elif o < 0x20 or o > 0x7E:
             out.append("\\u%04x" % o)
@@ -105,10 +108,10 @@ def parse_args(argv):
             else:
                 i += 1
                 if i >= len(argv):
-                    raise Usage("--mode needs a value: auto, historique or standard")
+                    raise UsageError("--mode needs a value: auto, historique or standard")
                 v = argv[i]
             if v not in ("auto", "historique", "standard"):
-                raise Usage("--mode must be auto, historique or standard, not %r" % v)
+                raise UsageError("--mode must be auto, historique or standard, not %r" % v)
             opts["mode"] = {"auto": MODE_UNKNOWN, "historique": MODE_HISTORIQUE}.get(
                 v, MODE_STANDARD
             )
@@ -119,18 +122,18 @@ def parse_args(argv):
         elif a == "--bench":
             opts["bench"] = True
         elif a in ("-h", "--help"):
-            raise Usage(USAGE)
+            raise UsageError(USAGE)
         elif a.startswith("-") and a != "-":
-            raise Usage("unknown option %s" % a)
+            raise UsageError("unknown option %s" % a)
         elif path is None:
             path = a
         else:
-            raise Usage("only one input: FILE or -")
+            raise UsageError("only one input: FILE or -")
         i += 1
     if path is None:
-        raise Usage(USAGE)
+        raise UsageError(USAGE)
     if opts["check_alloc"] and not MICROPYTHON:
-        raise Usage("--check-alloc needs MicroPython: micropython tools/ticdump.py --check-alloc")
+        raise UsageError("--check-alloc needs MicroPython: micropython tools/ticdump.py ...")
     return opts, path
 
 
@@ -140,7 +143,7 @@ def open_input(path):
     try:
         return open(path, "rb")
     except OSError as e:
-        raise Usage("cannot read %s: %s" % (path, e))
+        raise UsageError("cannot read %s: %s" % (path, e))
 
 
 def read_all(src):
@@ -346,10 +349,10 @@ def main(argv):
         if opts["check_alloc"] or opts["bench"]:
             data = read_all(src)
             if not data:
-                raise Usage("empty input: %s" % path)
+                raise UsageError("empty input: %s" % path)
             return check_alloc(data, opts) if opts["check_alloc"] else bench(data, opts)
         dump(src, opts)
-    except Usage as e:
+    except UsageError as e:
         sys.stderr.write("ticdump: %s\n" % e)
         return 2
     except OSError as e:

@@ -12,10 +12,11 @@ as small ints; labels are compared byte by byte or by a 20-bit hash. Two frame b
 alternate, so the last complete frame stays readable while the next one fills.
 
 Why it is fast: the per-byte work is one loop that classifies the byte and adds it to the
-checksum; copying is done in C; control bytes (2 to 5 per group) take the slower paths. Everything that allocates (strings, lists) is
-on demand only: `frame.label(i)`, `frame.value(i)`, `frame.groups()`, `parser.stats()`.
+checksum; copying is done in C; control bytes (2 to 5 per group) take the slower paths.
+Everything that allocates (strings, lists) is on demand only: `frame.label(i)`,
+`frame.value(i)`, `frame.groups()`, `parser.stats()`.
 
-Reference: ../../docs (tic-protocol.md §2, §3, §13 in the project's shared notes).
+Protocol reference: tic-protocol.md §2, §3 and §13 (the project's shared notes).
 """
 
 from array import array
