@@ -1,0 +1,37 @@
+"""Hardware abstraction layer: the only code that knows whether it runs on a board or a PC.
+
+Rule: nothing outside firmware/hal/ imports machine, network or esp32. Both sides offer the
+same small interface:
+
+  PLATFORM                          "esp32" or "host"
+  RXBUF                             default receive buffer of the TIC input, bytes
+  open_tic(profile, baud, rxbuf=RXBUF) -> port with:
+      readinto(buf[, nbytes]) -> int or None   non-blocking, no allocation
+      any() -> int                             bytes waiting
+      set_baud(baud)                           re-init; buffered input (partial frame) lost
+      await wait()                             returns when data may be available
+      deinit()
+      baud                                     current speed
+  reset()                           restart the device (host: exit 75, tools/sim.py restarts)
+  reset_cause() -> str              "power", "hard", "wdt", "soft", "deepsleep" or "unknown"
+  watchdog(timeout_ms) -> object with feed()
+  unique_id() -> str                hex chip id
+  setting(name, default=None)       host-only run-time options (LINKY_<name> environment
+                                    variables set by tools/sim.py); the default on the device
+"""
+
+import sys
+
+if sys.platform == "esp32":
+    from firmware.hal import esp32 as _impl
+else:
+    from firmware.hal import host as _impl
+
+PLATFORM = _impl.PLATFORM
+RXBUF = _impl.RXBUF
+open_tic = _impl.open_tic
+reset = _impl.reset
+reset_cause = _impl.reset_cause
+watchdog = _impl.watchdog
+unique_id = _impl.unique_id
+setting = _impl.setting
