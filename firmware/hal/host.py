@@ -222,7 +222,9 @@ class FileSource(_Source):
         self._pos = self._done(t)
         self._gap_at = -1
         self._rt = t
-        self._need_high = True  # a receiver started mid-character waits for idle first
+        # A receiver started while the line runs waits for idle first; before the line's
+        # first character (t == 0) it has been idle.
+        self._need_high = t > 0
 
     def any(self):
         t = self._advance()
@@ -365,6 +367,12 @@ _VTIME = 5
 _VMIN = 6
 
 
+def serial_cflag(cflag, baud):
+    """termios c_cflag for the TIC: 7 data bits, even parity, 1 stop bit, no flow control."""
+    cflag &= ~(_CBAUD | _CSIZE | _CSTOPB | _PARODD | _CRTSCTS)
+    return cflag | _CS7 | _PARENB | _CREAD | _CLOCAL | _SPEEDS[baud]
+
+
 class SerialSource(_Source):
     """A tty at 1200/9600 Bd 7E1, raw, read without blocking.
 
@@ -394,8 +402,7 @@ class SerialSource(_Source):
         termios = self._termios
         a = termios.tcgetattr(self._fd)
         speed = _SPEEDS[baud]
-        cflag = a[2] & ~(_CBAUD | _CSIZE | _CSTOPB | _PARODD | _CRTSCTS)
-        cflag |= _CS7 | _PARENB | _CREAD | _CLOCAL | speed
+        cflag = serial_cflag(a[2], baud)
         cc = a[6]
         cc[_VMIN] = 0
         cc[_VTIME] = 0
@@ -429,7 +436,7 @@ class TcpSource(_Source):
     on them (set_baud only flushes).
     """
 
-    def __init__(self, host, port, baud=9600, retry_ms=2000, clock=None):
+    def __init__(self, host, port, baud=9600, retry_ms=1000, clock=None):
         self.host = host
         self.port = port
         self.baud = baud

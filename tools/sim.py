@@ -1,0 +1,225 @@
+#!/usr/bin/env python3
+"""Run the device firmware on this PC: the MicroPython unix port, fed by a TIC source.
+
+    python3 tools/sim.py [--tic FILE|/dev/ttyX|tcp://HOST:PORT] [--baud N] [--heap SIZE]
+        [--state DIR] [--board NAME] [--set NAME=VALUE ...] [--run-for S]
+        [--exit-after-frames N] [--reset-after-frames N [--resets K]] [--no-build]
+
+It runs build/device/main.py (the exact image `make deploy` copies, compiled by tools/build.py)
+with MICROPYPATH = the build, cwd = the state directory (the simulated flash filesystem) and an
+ESP32-sized heap. The firmware uses the host HAL (firmware/hal/host.py), which reads the TIC
+source from LINKY_TIC and its other options from LINKY_* variables set here.
+
+The firmware asks for a device reset by exiting with status 75 (upy.RESET_EXIT_CODE): the
+simulator starts it again, as the board would reboot. Ctrl-C stops both cleanly. Any other
+exit status ends the simulator with that status.
+"""
+
+import argparse
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+import upy
+
+DEFAULT_CAPTURE = (
+    upy.ROOT / "tests" / "fixtures" / "captures" / "std-tri-tempo-stream-errors-teleinfo-nom.raw"
+)
+
+# 64-bit unix objects take about twice the RAM of the ESP32's (8-byte pointers, 32-byte GC
+# blocks against 4 and 16), and an ESP32_GENERIC image gives Python ~100 KB once its heap has
+# grown (56 KB at boot, + one growth; esp32-micropython notes §4.1). So the default is twice
+# 96 KB. Byte buffers do not double, so the simulator is a little more generous than the board
+# for buffer-heavy code: treat a sim that runs close to this limit as too big for the device.
+DEFAULT_HEAP = "192K"
+
+# A firmware that resets again within this time is restarted only after this delay, so a crash
+# loop does not spin the CPU.
+MIN_BOOT_S = 1.0
+
+
+def file_spec(tic):
+    """(spec for the firmware, natural baud) of a capture path with optional @BAUD / ,once."""
+    body = tic[5:] if tic.startswith("file:") else tic
+    opts = ""
+    if body.endswith((",once", ",loop")):
+        body, opts = body[:-5], body[-5:]
+    baud = None
+    i = body.rfind("@")
+    if i > 0 and body[i + 1 :].isdigit():
+        body, baud = body[:i], int(body[i + 1 :])
+    path = os.path.abspath(body)
+    if not os.path.isfile(path):
+        raise SystemExit("sim: no such TIC capture: %s" % body)
+    if baud is None:
+        with open(path, "rb") as f:
+            baud = 9600 if b"\t" in f.read() else 1200
+    return "file:%s@%d%s" % (path, baud, opts), baud
+
+
+def parse_args(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument(
+        "--tic",
+        default=str(DEFAULT_CAPTURE),
+        help="TIC source: a capture FILE[@BAUD][,once] (replayed at line speed, looped "
+        "unless ,once), a serial device /dev/ttyX, or tcp://HOST:PORT (default: %(default)s)",
+    )
+    ap.add_argument(
+        "--baud",
+        type=int,
+        help="the firmware's TIC speed (default: the capture's own speed for files, "
+        "the firmware's default otherwise); a wrong speed garbles the bytes like a real UART",
+    )
+    ap.add_argument("--heap", default=DEFAULT_HEAP, help="MicroPython heap (default %(default)s)")
+    ap.add_argument(
+        "--state",
+        help="directory used as the device's filesystem (default: a fresh temporary one, "
+        "deleted at exit)",
+    )
+    ap.add_argument("--board", help="board profile name (firmware/boards.py)")
+    ap.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="extra firmware setting, passed as LINKY_NAME=VALUE (e.g. HEARTBEAT_S=5)",
+    )
+    ap.add_argument("--run-for", type=float, help="stop (as with Ctrl-C) after S seconds")
+    ap.add_argument(
+        "--exit-after-frames", type=int, help="the firmware stops after N frames (test hook)"
+    )
+    ap.add_argument(
+        "--reset-after-frames",
+        type=int,
+        help="the firmware requests a device reset after N frames, in the first --resets "
+        "boots (test hook)",
+    )
+    ap.add_argument("--resets", type=int, default=1, help="see --reset-after-frames")
+    ap.add_argument("--no-build", action="store_true", help="do not run tools/build.py first")
+    return ap.parse_args(argv)
+
+
+def firmware_env(args, spec, boot, cause):
+    env = upy.env_with(upy.build_path())
+    env["LINKY_TIC"] = spec
+    env["LINKY_BOOT"] = str(boot)
+    env["LINKY_RESET_CAUSE"] = cause
+    if args.baud:
+        env["LINKY_BAUD"] = str(args.baud)
+    if args.board:
+        env["LINKY_BOARD"] = args.board
+    if args.exit_after_frames:
+        env["LINKY_EXIT_AFTER_FRAMES"] = str(args.exit_after_frames)
+    if args.reset_after_frames and boot <= args.resets:
+        env["LINKY_RESET_AFTER_FRAMES"] = str(args.reset_after_frames)
+    for item in args.set:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise SystemExit("sim: --set expects NAME=VALUE, got %r" % item)
+        env["LINKY_" + name.upper()] = value
+    return env
+
+
+def say(msg):
+    print("[sim] " + msg, flush=True)
+
+
+def stop_child(proc, interrupted=False, timeout=5.0):
+    """Ctrl-C the firmware (it exits cleanly on KeyboardInterrupt); kill it if it hangs.
+
+    After a Ctrl-C in the terminal the firmware got the SIGINT too: give it a moment before
+    sending another, which could interrupt its clean exit."""
+    if interrupted:
+        try:
+            proc.wait(2.0)
+        except subprocess.TimeoutExpired:
+            pass
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def run(args):
+    spec = args.tic
+    if not spec.startswith(("tcp://", "/dev/", "serial:")):
+        spec, natural = file_spec(spec)
+        if args.baud is None:
+            # Until the firmware auto-detects the mode, give it the capture's speed.
+            args.baud = natural
+    if not args.no_build:
+        subprocess.run([sys.executable, str(upy.ROOT / "tools" / "build.py")], check=True)
+    main_py = upy.BUILD / "main.py"
+    if not main_py.exists():
+        raise SystemExit("sim: %s missing: run `make build`" % main_py)
+    micropython = upy.require_micropython()
+
+    temp = None
+    if args.state:
+        state = os.path.abspath(args.state)
+        os.makedirs(state, exist_ok=True)
+    else:
+        state = temp = tempfile.mkdtemp(prefix="linky-sim-")
+    say(
+        "TIC %s, firmware at %s Bd, heap %s, state %s"
+        % (spec, args.baud or "default", args.heap, state)
+    )
+
+    deadline = time.monotonic() + args.run_for if args.run_for else None
+    boot = 1
+    cause = "power"
+    proc = None
+    try:
+        while True:
+            started = time.monotonic()
+            proc = subprocess.Popen(
+                [micropython, "-X", "heapsize=" + args.heap, str(main_py)],
+                cwd=state,
+                env=firmware_env(args, spec, boot, cause),
+            )
+            try:
+                rc = proc.wait(None if deadline is None else max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                say("ran for %g s: stopping" % args.run_for)
+                stop_child(proc)
+                return 0
+            if rc == upy.RESET_EXIT_CODE:
+                if deadline is not None and time.monotonic() >= deadline:
+                    return 0
+                boot += 1
+                cause = "hard"
+                say("firmware requested a reset: starting boot %d" % boot)
+                if time.monotonic() - started < MIN_BOOT_S:
+                    time.sleep(MIN_BOOT_S)
+                continue
+            if rc < 0:  # killed by a signal
+                say("firmware killed by signal %d" % -rc)
+                return 128 - rc
+            if rc:
+                say("firmware exited with status %d" % rc)
+            return rc
+    except KeyboardInterrupt:
+        # The terminal sent SIGINT to the firmware too; give it time to finish.
+        if proc is not None:
+            stop_child(proc, interrupted=True)
+        say("stopped")
+        return 0
+    finally:
+        if temp is not None:
+            shutil.rmtree(temp, ignore_errors=True)
+
+
+def main(argv=None):
+    sys.exit(run(parse_args(argv)))
+
+
+if __name__ == "__main__":
+    main()
