@@ -33,22 +33,24 @@ PRESERVE = frozenset(
 CODE_SUFFIXES = (".py", ".mpy")
 
 # Printed by the listing script before each file: "F <size> <path>", and "D <path>" for dirs.
+# Paths are relative to ROOT ("/" on the board; tests run it on the unix port elsewhere).
 LIST_SCRIPT = """
 import os
+ROOT = %r
 try:
     import machine
     if hasattr(machine, 'WDT'):
         machine.WDT(timeout=1800000)
 except Exception:
     pass
-def walk(d):
-    for e in os.ilistdir(d or '/'):
-        p = d + '/' + e[0]
+def walk(rel):
+    for e in os.ilistdir(ROOT + rel):
+        r = rel + e[0]
         if e[1] & 0x4000:
-            print('D', p[1:])
-            walk(p)
+            print('D', r)
+            walk(r + '/')
         else:
-            print('F', e[3] if len(e) > 3 else -1, p[1:])
+            print('F', e[3] if len(e) > 3 else -1, r)
 walk('')
 """
 
@@ -135,7 +137,9 @@ def main(argv=None):
     if not (BUILD / "main.py").exists():
         sys.exit("deploy: build/device is empty: run `make build`")
     files = build_files()
-    board_files, board_dirs = parse_listing(mpremote(args.port, "exec", LIST_SCRIPT, capture=True))
+    board_files, board_dirs = parse_listing(
+        mpremote(args.port, "exec", LIST_SCRIPT % "/", capture=True)
+    )
     p = plan(files, board_files, board_dirs)
     for f in p["remove"]:
         print("remove  :%s" % f)
