@@ -14,17 +14,18 @@ MICROPYTHON = BIN / "micropython"
 MPY_CROSS = BIN / "mpy-cross"
 BUILD = ROOT / "build" / "device"
 
-# Exit code by which the firmware asks the simulator for a "device reset" (see firmware/hal/host.py).
+# Exit code by which the firmware asks the simulator for a "device reset"
+# (see firmware/hal/host.py, which must use the same value).
 RESET_EXIT_CODE = 75
 
 
 def micropypath(*dirs):
-    """MICROPYPATH replaces sys.path entirely on the unix port: keep `.frozen` or asyncio is gone."""
+    """MICROPYPATH replaces sys.path entirely on the unix port: keep `.frozen` (asyncio)."""
     return ":".join([str(d) for d in dirs] + [".frozen"])
 
 
 def source_path():
-    """Device modules from the source tree: lib/ (pure libraries) and the root (firmware package)."""
+    """Device modules from the source tree: lib/ (pure libraries) and the root (firmware/)."""
     return micropypath(ROOT / "lib", ROOT)
 
 
