@@ -84,7 +84,8 @@ class TicUart:
             self._enable = Pin(profile.enable, Pin.OUT, value=1)
         if profile.pullup:
             # Open-drain stage (PiTInfo style): internal pull-up on the RX pad, set before the
-            # UART takes the pin through the GPIO matrix.
+            # UART takes the pin through the GPIO matrix. (The IDF may enable an RX pull-up
+            # itself in uart_set_pin; not relied upon. [not verified on hardware])
             Pin(profile.rx, Pin.IN, Pin.PULL_UP)
         args = self._uart_args()
         args["rxbuf"] = rxbuf
@@ -118,9 +119,8 @@ class TicUart:
         if flag is not None:
             flag.set()
 
-    async def _tick(self):
-        flag = self._flag
-        while flag is not None:
+    async def _tick(self, flag):
+        while True:  # until deinit() cancels it
             await asyncio.sleep_ms(TICK_MS)
             flag.set()
 
@@ -131,7 +131,7 @@ class TicUart:
         if flag is None:
             return asyncio.sleep_ms(TICK_MS)
         if self._ticker is None:
-            self._ticker = asyncio.create_task(self._tick())
+            self._ticker = asyncio.create_task(self._tick(flag))
         return flag.wait()
 
     def readinto(self, buf, nbytes=-1):
