@@ -327,8 +327,12 @@ def bench(data, opts):
         for c in chunks:
             p.feed(c)
 
-    parse_rate = _rate(parse, data)
-    floor_rate = _rate(_floor, data)
+    # Best of 9 short interleaved runs of each: timings on a shared machine are noisy, and
+    # the best run is the one least disturbed.
+    parse_rate = floor_rate = 0
+    for _ in range(9):
+        parse_rate = max(parse_rate, _rate(parse, data, 100_000))
+        floor_rate = max(floor_rate, _rate(_floor, data, 100_000))
     heap, frames = _heap_per_frame(data, opts["mode"])
     pairs = [
         ("bytes_per_s", parse_rate),

@@ -58,9 +58,10 @@ _WRAP = const(0x3FFFFFFF)
 _BETWEEN = const(-1)  # between groups, or outside a frame
 _BAD = const(-2)  # inside a group already known bad: skip to its end
 
-# Per-group entries in Frame.idx: label start, label end, horodate start (0: none),
-# value start, value end. The separator and checksum follow the value in the buffer.
-_W = const(5)
+# Per-group entries in Frame.idx: label start, label end, value start, value end. A horodate,
+# when there is one, sits between label end and value start (value start = label end + 15);
+# the separator and the checksum follow the value.
+_W = const(4)
 
 
 class Frame:
@@ -111,8 +112,8 @@ class Frame:
         digits: read them as text).
         """
         k = i * _W
-        a = self.idx[k + 3]
-        e = self.idx[k + 4]
+        a = self.idx[k + 2]
+        e = self.idx[k + 3]
         if e <= a or e - a > 9:
             return -1
         b = self.buf
@@ -130,13 +131,16 @@ class Frame:
 
     def checksum(self, i):
         """The checksum character received with group i (an int; 0x20 to 0x5F)."""
-        return self.buf[self.idx[i * _W + 4] + 1]
+        return self.buf[self.idx[i * _W + 3] + 1]
 
     def has_horodate(self, i):
-        return self.idx[i * _W + 2] != 0
+        k = i * _W
+        return self.idx[k + 2] - self.idx[k + 1] > 1
 
     def _text(self, a, e):  # allocates
-        return bytes(self.buf[a:e]).decode()
+        # Bit 7 is masked here too: a stray high byte on a 7-bit reader (line noise that the
+        # checksum cannot see, since it sums modulo 64) must not break decoding.
+        return bytes(b & 0x7F for b in self.buf[a:e]).decode()
 
     def label(self, i):
         k = i * _W
@@ -145,12 +149,13 @@ class Frame:
     def value(self, i):
         """The raw value, padding included (trim for display only)."""
         k = i * _W
-        return self._text(self.idx[k + 3], self.idx[k + 4])
+        return self._text(self.idx[k + 2], self.idx[k + 3])
 
     def horodate(self, i):
-        k = i * _W
-        h = self.idx[k + 2]
-        return self._text(h, h + _HORODATE_LEN) if h else None
+        if not self.has_horodate(i):
+            return None
+        h = self.idx[i * _W + 1] + 1
+        return self._text(h, h + _HORODATE_LEN)
 
     def groups(self):
         """[(label, horodate or None, value)] for tools and tests; allocates."""
@@ -182,6 +187,8 @@ class Parser:
         self.interrupted = 0
         self.ignored = 0  # bytes outside frames: before the first STX, after ETX/EOT
         self._outside_from = 0  # stream offset where the current outside-frame run began
+        self._fast = -1  # while the fast path runs: where its chunk starts in the buffer
+        self._chunk = None  # and the chunk itself
         self._off = 0  # stream offset of buffer position 0 for the chunk being scanned
         self.reset()
 
@@ -195,6 +202,12 @@ class Parser:
         self._np = 0
         self._wpos = 0  # where the next chunk goes in the filling buffer
         self._fresh = True  # nothing before _wpos is needed: a chunk may land anywhere
+        # Until the first STX shows whether bit 7 carries parity (8N1 reader), scan byte by
+        # byte, masking; the fast path assumes a 7-bit reader.
+        self._probing = True
+        self._bytewise = True
+        if self.frame is self._frames[self._k]:  # keep the last complete frame readable
+            self._k ^= 1
         self._frames[self._k].n = 0
 
     def stats(self):
@@ -230,11 +243,17 @@ class Parser:
                 fb[p : p + whole] = buf  # C copy; bytes outside [i, end) are not looked at
                 self._off = stream - start - p
                 self._fresh = False
-                if i == 0 and end == whole:
-                    r = self._scan_all(buf, fb, p, p + whole)
+                if i == 0 and end == whole and not self._bytewise:
+                    self._fast = p
+                    self._chunk = buf
+                    # Consumes the whole chunk, even across a move to another buffer.
+                    self._wpos = self._scan_all(buf, fb, p, p + whole)
+                    self._fast = -1
+                    self._chunk = None
+                    break
                 else:
                     r = self._scan(fb, p + i, p + end)
-                i = r - p
+                    i = r - p
             else:
                 # A slice of the caller's buffer would allocate: copy byte by byte instead,
                 # at most what fits; a frame too long for the buffer is dropped.
@@ -253,9 +272,11 @@ class Parser:
         self._check_pending()
 
     def _overflow(self):
-        # No room for the next bytes: the frame is longer than any legal one.
+        # No room for the next bytes: a frame longer than any legal one, or a long run of
+        # bytes outside frames.
         self._check_pending()
-        self.format_errors += 1
+        if self._in_frame:
+            self.format_errors += 1
         self.reset()
 
     def _scan_all(self, buf, fb, p, lim):
@@ -276,14 +297,13 @@ class Parser:
         maxp = len(pend)
         pos = p - 1  # position of the last control byte handled
         for c in buf:
-            if c > 0x1F:
-                if c < 0x7F:  # printable: by far the commonest byte
-                    s += c
-                    continue
-            elif c == _HT:
+            if c > 0x1F:  # printable; bit 7 is clear on a 7-bit reader (see _bytewise)
                 s += c
                 continue
-            elif c == _CR:
+            if c == _HT:
+                s += c
+                continue
+            if c == _CR:
                 pos = fb.find(b"\r", pos + 1, lim)
                 if gs >= 0 and np < maxp:
                     pend[np] = gs
@@ -294,7 +314,7 @@ class Parser:
                     self.format_errors += 1
                 gs = _BETWEEN
                 continue
-            elif c == _LF:
+            if c == _LF:
                 pos = fb.find(b"\n", pos + 1, lim)
                 if inf:
                     if gs != _BETWEEN:  # no CR: that group is lost (e.g. CR turned into FF)
@@ -309,7 +329,13 @@ class Parser:
             self._gs = gs
             self._np = np
             if self._control(fb, c, pos):
-                return pos + 1
+                # An STX moved parsing to the front of a buffer, where _control copied the
+                # chunk again: same bytes, positions shifted; go on from there.
+                d = self._fast
+                fb = self._frames[self._k].buf
+                pos -= d
+                lim -= d
+                self._fast = 0
             s = self._sum
             gs = self._gs
             np = self._np
@@ -360,6 +386,7 @@ class Parser:
 
     def _control(self, fb, c, j):
         """Byte c at fb[j] is not printable ASCII. True when parsing moved to a fresh buffer."""
+        raw = c
         if c > 0x7E:  # an 8N1 reader sees the parity bit as bit 7: strip it in place
             c &= 0x7F
             fb[j] = c
@@ -371,6 +398,11 @@ class Parser:
         elif c == _CR:
             self._cr(j)
         elif c == _STX:
+            # The first STX tells the reader: 0x82 means 8N1 with the parity bit in bit 7,
+            # so every byte must be masked, byte by byte; 0x02 means a 7-bit reader.
+            if self._probing:
+                self._probing = False
+                self._bytewise = raw > 0x7F
             if self._in_frame:  # a new frame inside a frame: the first one was cut
                 self._check_pending()
                 self.interrupted += 1
@@ -378,11 +410,22 @@ class Parser:
                 self.ignored = (self.ignored + self._off + j - self._outside_from) & _WRAP
             self._in_frame = True
             self._gs = _BETWEEN
-            self._frames[self._k].n = 0
-            if j > CHUNK:  # start the frame at the front of the buffer, so that it fits
-                self._wpos = 0
-                self._fresh = True
+            # The buffer holds the last complete frame (keep it readable: use the other
+            # one), or has too little room left: start the frame at the front of a buffer.
+            if self.frame is self._frames[self._k] or j > CHUNK:
+                if self.frame is self._frames[self._k]:
+                    self._k ^= 1
+                nf = self._frames[self._k]
+                nf.n = 0
+                if self._fast >= 0:  # the fast path goes on at the front of nf.buf
+                    chunk = self._chunk
+                    nf.buf[0 : len(chunk)] = chunk
+                    self._off += self._fast
+                else:
+                    self._wpos = 0
+                    self._fresh = True
                 return True
+            self._frames[self._k].n = 0
         elif not self._in_frame:
             pass  # outside frames: everything waits for an STX
         elif c == _ETX:
@@ -390,7 +433,6 @@ class Parser:
                 self.format_errors += 1
             self._check_pending()
             self._complete(j)
-            return True
         elif c == _EOT:
             self._check_pending()
             self.interrupted += 1
@@ -404,7 +446,8 @@ class Parser:
 
     def _check_pending(self):
         """Check the groups recorded since the last call (start, end, byte sum each) and keep
-        the valid ones in the filling frame. One call per chunk, not per group."""
+        the valid ones in the filling frame. One call per chunk, not per group; the loop
+        touches locals only (an attribute costs a dictionary look-up on MicroPython)."""
         np = self._np
         if not np:
             return
@@ -413,29 +456,33 @@ class Parser:
         f = self._frames[self._k]
         g = f.buf
         idx = f.idx
+        n = f.n
+        maxg = f.max_groups
+        # The mode every group of this frame must have: the frame's, else the configured
+        # one (0: any). One stream never mixes modes; a group of the other is noise.
+        want = f.mode if n else self.fixed_mode
+        bad = 0
+        wrong_sum = 0
         for q in range(0, np, 3):
             st = pend[q]
             end = pend[q + 1]
             if end - st < 4 or end - st > MAX_GROUP:
-                self.format_errors += 1
+                bad += 1
                 continue
             chk = g[end - 1]
             label_end = g.find(b"\t", st, end)
             if label_end >= 0:
-                # Standard: label HT [horodate HT] value HT checksum; the sum includes the
-                # last HT.
-                t1 = g.find(b"\t", label_end + 1, end)
-                t2 = g.find(b"\t", t1 + 1, end) if t1 >= 0 else -1
-                if t2 < 0:  # label HT value HT checksum
-                    last = t1
-                    hs = 0
-                    vs = label_end + 1
-                else:  # label HT horodate HT value HT checksum
-                    last = t2
-                    hs = label_end + 1
-                    vs = t1 + 1
-                if last != end - 2 or (hs and t1 - hs != _HORODATE_LEN):
-                    self.format_errors += 1  # 1 or 4+ HT, or a horodate of the wrong size
+                # Standard: label HT [horodate HT] value HT checksum, the last HT just before
+                # the checksum (the sum includes it), and no other HT.
+                vs = g.find(b"\t", label_end + 1, end) + 1  # after the 2nd HT
+                if vs == end - 1:
+                    vs = label_end + 1  # no horodate: that was the last HT
+                elif (
+                    vs != label_end + 2 + _HORODATE_LEN
+                    or g[end - 2] != _HT
+                    or (g.find(b"\t", vs, end - 2) >= 0)
+                ):
+                    bad += 1
                     continue
                 mode = MODE_STANDARD
                 calc = ((pend[q + 2] - chk) & 0x3F) + 0x20
@@ -443,51 +490,47 @@ class Parser:
                 # Historique: label SP value SP checksum; the sum stops before the last SP.
                 label_end = g.find(b" ", st, end - 2)
                 if label_end < 0 or g[end - 2] != _SP:
-                    self.format_errors += 1
+                    bad += 1
                     continue
-                hs = 0
                 vs = label_end + 1
                 mode = MODE_HISTORIQUE
                 calc = ((pend[q + 2] - chk - _SP) & 0x3F) + 0x20
             if label_end == st or label_end - st > _MAX_LABEL:
-                self.format_errors += 1
+                bad += 1
                 continue
             if calc != chk:
-                self.checksum_errors += 1
+                wrong_sum += 1
                 continue
-            # One stream never mixes modes: a group of the other mode is noise, or the
-            # wrong setting.
-            n = f.n
-            if (
-                n >= f.max_groups
-                or (self.fixed_mode and mode != self.fixed_mode)
-                or (n and mode != f.mode)
-            ):
-                self.format_errors += 1
+            if (want and mode != want) or n >= maxg:
+                bad += 1
                 continue
+            want = mode
             k = n * _W
             idx[k] = st
             idx[k + 1] = label_end
-            idx[k + 2] = hs
-            idx[k + 3] = vs
-            idx[k + 4] = end - 2
-            f.n = n + 1
-            f.mode = mode
-            self.mode = mode
-            self.groups = (self.groups + 1) & _WRAP
+            idx[k + 2] = vs
+            idx[k + 3] = end - 2
+            n += 1
+        kept = n - f.n
+        if kept:
+            f.n = n
+            f.mode = want
+            self.mode = want
+            self.groups = (self.groups + kept) & _WRAP
+        if bad:
+            self.format_errors += bad
+        if wrong_sum:
+            self.checksum_errors += wrong_sum
 
     def _complete(self, j):
+        # The buffer keeps the frame; the next STX moves parsing to the other buffer.
         f = self._frames[self._k]
         self.frames += 1
         f.seq = self.frames
         self.frame = f
-        self._k ^= 1
         self._in_frame = False
         self._gs = _BETWEEN
-        self._wpos = 0
-        self._fresh = True
         self._outside_from = self._off + j + 1
-        self._frames[self._k].n = 0
         cb = self.on_frame
         if cb is not None:
             cb(f)
