@@ -94,7 +94,13 @@ class Logger:
             except (TypeError, ValueError):
                 msg = "%s %r" % (msg, args)
         t = _ticks_ms()
-        line = "%d.%03d %s %s: %s" % (t // 1000, t % 1000, _NAMES.get(level, level), self.name, msg)
+        line = "%d.%03d %s %s: %s" % (
+            t // 1000,
+            t % 1000,
+            _NAMES.get(level, level),
+            self.name,
+            msg,
+        )
         ring.add(line)
         if _state["console"]:
             print(line)
