@@ -171,8 +171,21 @@ def frame_json(f, decode):
             pairs.append(("decoded", decode.decode_group(f.label(i), f.value(i), f.horodate(i))))
         groups.append(Obj(pairs))
     pairs = [("mode", MODE_NAMES[f.mode]), ("groups", groups)]
-    if decode is not None and hasattr(decode, "decode_frame"):
-        pairs.append(("frame", decode.decode_frame(f.groups(), f.mode)))
+    if decode is not None:
+        # What several groups say together: Tempo colours, EJP notice/peak, overloads.
+        whole = []
+        for name, fn in (
+            ("tempo", decode.tempo),
+            ("ejp", decode.ejp),
+            ("overload", decode.overload),
+        ):
+            try:
+                v = fn(f)
+            except ValueError as e:
+                v = {"error": str(e)}
+            if v is not None:
+                whole.append((name, v))
+        pairs.append(("frame", Obj(whole)))
     return dumps(Obj(pairs))
 
 
