@@ -5,7 +5,9 @@ a source named by a spec string, normally the environment variable LINKY_TIC set
 tools/sim.py:
 
   file:PATH[@BAUD][,once]   a capture replayed at line speed (default: looped forever); BAUD
-                            is the line's speed, inferred when absent (HT present: 9600)
+                            is the line's speed, inferred frame by frame when absent (a frame
+                            with HT separators is standard, 9600 Bd; else 1200 Bd), so a
+                            capture whose mode changes (ticsim --switch-after) changes speed
   PATH                      same, when the file exists
   /dev/ttyXXX               a serial TIC dongle (Linux termios), e.g. on a Raspberry Pi
   tcp://HOST:PORT           raw TIC bytes over TCP (ser2net and the like), reconnecting
@@ -143,6 +145,37 @@ def infer_baud(data):
     return 9600 if b"\t" in data else 1200
 
 
+def infer_segments(data):
+    """[(first byte, baud)] of a capture, frame by frame: a frame (STX to the next STX) is at
+    9600 Bd when it has at least as many HT as LF (a standard group has two or three HT, a
+    historique one none; a bit flip can make one HT: the majority decides), else 1200 Bd.
+    Parts with neither take the speed of the frame before (the first: of the first decided
+    one). A capture of one mode gives one segment; ticsim --switch-after gives two."""
+    segs = []
+    n = len(data)
+    a = 0
+    while a < n:
+        ht = lf = 0
+        b = a + 1
+        while b < n:
+            c = data[b] & 0x7F
+            if c == 2:
+                break
+            if c == 9:
+                ht += 1
+            elif c == 10:
+                lf += 1
+            b += 1
+        if ht or lf:
+            baud = 9600 if ht >= lf else 1200
+            if not segs:
+                segs.append((0, baud))
+            elif segs[-1][1] != baud:
+                segs.append((a, baud))
+        a = b
+    return segs or [(0, infer_baud(data))]
+
+
 class FileSource(_Source):
     """Replays `data` as a UART on a TIC line would deliver it, without threads.
 
@@ -162,15 +195,25 @@ class FileSource(_Source):
     waits for the line to go high again. So 9600 Bd on a 1200 Bd line reads mostly 0x00/0x7F
     bursts, 1200 on 9600 reads a few random characters: no valid group, as on real hardware.
     Bytes are masked to 7 bits in both paths (a 7-bit UART cannot deliver bit 7).
+
+    Speed changes: `segments` [(first byte, baud)] gives the line's speed from that byte on
+    (default: infer_segments, or `line_baud` for the whole capture). When the speed changes
+    (a meter switched from historique to standard) only the bit-level model is used, at any
+    firmware speed: at the right one it decodes the bytes exactly, as a UART does; a receiver
+    that was mid-character at the change may misread a few characters before it resyncs.
     """
 
-    def __init__(self, data, *, line_baud=None, baud=9600, loop=True, rxbuf=RXBUF, clock=None):
+    def __init__(
+        self, data, *, line_baud=None, segments=None, baud=9600, loop=True, rxbuf=RXBUF,
+        clock=None,
+    ):  # fmt: skip
         if not data:
             raise ValueError("empty TIC capture")
         self._data = data
         self._n = len(data)
-        self.line_baud = _check_baud(line_baud or infer_baud(data))
-        self._lb = UNITS_PER_S // self.line_baud  # units per line bit
+        if segments is None:
+            segments = [(0, line_baud)] if line_baud else infer_segments(data)
+        self._set_segments(segments)
         self.loop = loop
         self.rxbuf = rxbuf
         self.overflows = 0
@@ -196,6 +239,34 @@ class FileSource(_Source):
         self._need_high = False
         self.set_baud(baud)
 
+    def _set_segments(self, segments):
+        segs = tuple((int(b), _check_baud(r)) for b, r in segments)
+        if not segs or segs[0][0] != 0:
+            raise ValueError("line segments must start at byte 0")
+        for i in range(1, len(segs)):
+            if not segs[i - 1][0] < segs[i][0] < self._n:
+                raise ValueError("line segments must be increasing byte offsets in the capture")
+        self.segments = segs
+        self.line_baud = segs[0][1]  # the speed the line starts at
+        self._uniform = all(r == self.line_baud for _, r in segs)
+        self._lb = UNITS_PER_S // self.line_baud  # units per line bit (uniform line)
+        # Non-uniform line: per segment its first character, units per bit, start time.
+        self._sb = [b for b, _ in segs]
+        self._slb = [UNITS_PER_S // r for _, r in segs]
+        st = [0]
+        for i in range(1, len(segs)):
+            st.append(st[-1] + (self._sb[i] - self._sb[i - 1]) * 10 * self._slb[i - 1])
+        self._st = st
+        self._dur = st[-1] + (self._n - self._sb[-1]) * 10 * self._slb[-1]  # one pass, units
+        self._lb_last = self._slb[-1]
+
+    def char_time(self, i):
+        """When character i of the capture (first pass) starts on the line, in units."""
+        k = 0
+        while k + 1 < len(self._sb) and self._sb[k + 1] <= i:
+            k += 1
+        return self._st[k] + (i - self._sb[k]) * 10 * self._slb[k]
+
     # -- clock
     def _advance(self):
         c = self._clock()
@@ -218,8 +289,10 @@ class FileSource(_Source):
         """Re-init at another speed: what was buffered is dropped, as a UART re-init does."""
         self.baud = _check_baud(baud)
         self._rb = UNITS_PER_S // baud  # units per receiver bit
+        # The exact character path needs one line speed all along, equal to ours.
+        self._matched = self._uniform and baud == self.line_baud
         t = self._advance()
-        self._pos = self._done(t)
+        self._pos = self._done(t) if self._uniform else 0
         self._gap_at = -1
         self._rt = t
         # A receiver started while the line runs waits for idle first; before the line's
@@ -228,7 +301,7 @@ class FileSource(_Source):
 
     def any(self):
         t = self._advance()
-        if self.baud == self.line_baud:
+        if self._matched:
             end = self._gap_at if self._gap_at >= 0 else self._done(t)
             return min(end - self._pos, self.rxbuf)
         return min((t - self._rt) // (10 * self._rb), self.rxbuf)
@@ -237,7 +310,7 @@ class FileSource(_Source):
         """Copy the characters received since the last read into buf; None if none."""
         t = self._advance()
         lim = len(buf) if nbytes < 0 else min(nbytes, len(buf))
-        if self.baud == self.line_baud:
+        if self._matched:
             n = self._read_matched(buf, lim, t)
         else:
             n = self._read_garbled(buf, lim, t)
@@ -287,29 +360,63 @@ class FileSource(_Source):
             return self._parity[b]
         return (b >> (i - 1)) & 1
 
+    def _bit_index(self, t):
+        """The line bit being sent at time t (bits counted from the start, loops included)."""
+        if self._uniform:
+            return t // self._lb
+        dur = self._dur
+        nb = 10 * self._n
+        if t >= dur and not self.loop:  # after the capture: idle bits at the last speed
+            return nb + (t - dur) // self._lb_last
+        q = t // dur
+        r = t - q * dur
+        st = self._st
+        i = len(st) - 1
+        while st[i] > r:
+            i -= 1
+        return q * nb + 10 * self._sb[i] + (r - st[i]) // self._slb[i]
+
+    def _bit_time(self, k):
+        """When line bit k starts (inverse of _bit_index)."""
+        if self._uniform:
+            return k * self._lb
+        nb = 10 * self._n
+        if k >= nb and not self.loop:
+            return self._dur + (k - nb) * self._lb_last
+        q = k // nb
+        kk = k - q * nb
+        c = kk // 10
+        sb = self._sb
+        i = len(sb) - 1
+        while sb[i] > c:
+            i -= 1
+        return q * self._dur + self._st[i] + (kk - 10 * sb[i]) * self._slb[i]
+
     def _level(self, t):
-        return self._bit(t // self._lb)
+        return self._bit(self._bit_index(t))
 
     def _decode(self, t):
         """The next character received by time t; -1 if none yet, -2 after a glitch."""
-        lb = self._lb
         rb = self._rb
         s = self._rt
-        k = s // lb
+        k = self._bit_index(s)
         if self._need_high:
             while self._bit(k) == 0:
                 k += 1
-                if k * lb > t:
-                    self._rt = (k - 1) * lb if (k - 1) * lb > s else s
+                if self._bit_time(k) > t:
+                    prev = self._bit_time(k - 1)
+                    self._rt = prev if prev > s else s
                     return -1
             self._need_high = False
-            s = max(s, k * lb)
+            s = max(s, self._bit_time(k))
         while self._bit(k) == 1:
             k += 1
-            if k * lb > t:
-                self._rt = (k - 1) * lb if (k - 1) * lb > s else s
+            if self._bit_time(k) > t:
+                prev = self._bit_time(k - 1)
+                self._rt = prev if prev > s else s
                 return -1
-        start = k * lb if k * lb > s else s
+        bt = self._bit_time(k)
+        start = bt if bt > s else s
         mid = start + rb // 2
         if mid + 9 * rb > t:  # stop bit not received yet: resume from this start next time
             self._rt = start
