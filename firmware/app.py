@@ -1,6 +1,7 @@
 """The application: one asyncio loop, a few long-lived tasks.
 
-Now: the TIC reader (UART -> tic.parser.Parser, one log line per frame) and a heartbeat.
+Now: the TIC reader (firmware/tic_reader.py: UART -> parser -> index guard, mode and speed
+auto-detection, signal state; one log line per frame and per state change) and a heartbeat.
 Later features (MQTT, web page, OTA) add their tasks with `App.add_task(name, coro)` before
 the loop starts; a task that crashes is logged and the device resets, which is the only
 recovery that also works when nobody is watching.
@@ -12,21 +13,10 @@ Settings come from defaults and, on the host, from tools/sim.py through hal.sett
 import asyncio
 import gc
 
-from firmware import boards, hal
+from firmware import boards, hal, tic_reader
 from log import getLogger
 from tic import MODE_NAMES
 
-try:
-    from tic.parser import Parser
-except ImportError:  # the parser is optional for the skeleton: count bytes only
-    Parser = None
-
-# Historique (1200 Bd) is the mode a Linky leaves the factory in; mode/speed auto-detection
-# is planned, until then the host passes LINKY_BAUD.
-DEFAULT_BAUD = 1200
-# Bytes taken from the UART per read: at most the parser's CHUNK (512) so it copies the
-# chunk in one C move; 256 B is ~0.27 s of line at 9600 Bd.
-READ_SIZE = 256
 HEARTBEAT_S = 60
 
 log = getLogger("app")
@@ -45,17 +35,22 @@ def _int_setting(name, default):
 class App:
     def __init__(self):
         self.boot = _int_setting("BOOT", 1)
-        self.baud = _int_setting("BAUD", DEFAULT_BAUD)
+        # TIC: MODE auto|historique|standard; BAUD forces the start speed (0: the fixed
+        # mode's, or the last detected one); SIGNAL_LOST_S: no valid frame for that long.
+        self.mode = tic_reader.parse_mode(hal.setting("MODE", "auto"))
+        self.baud = _int_setting("BAUD", 0)
+        self.signal_lost_s = _int_setting("SIGNAL_LOST_S", tic_reader.SIGNAL_LOST_MS // 1000)
+        if self.signal_lost_s <= 0:
+            raise ValueError("setting SIGNAL_LOST_S: expected seconds > 0")
         self.profile = boards.profile(hal.setting("BOARD", boards.DEFAULT_BOARD))
         self.heartbeat_s = _int_setting("HEARTBEAT_S", HEARTBEAT_S)
         # Test and simulator hooks (host only; 0 = off).
         self.exit_after_frames = _int_setting("EXIT_AFTER_FRAMES", 0)
         self.reset_after_frames = _int_setting("RESET_AFTER_FRAMES", 0)
-        self.buf = bytearray(READ_SIZE)
-        self.parser = Parser(on_frame=self._on_frame) if Parser is not None else None
-        self.tic = None
-        self.rx_bytes = 0  # received this boot (wraps at 2^30 to stay a small int)
-        self.frames = 0  # complete frames this boot
+        self.tic = None  # the HAL port
+        self.reader = None  # its tic_reader.TicReader
+        self.parser = None  # the reader's parser
+        self.frames = 0  # valid frames handed to _on_frame this boot
         self.exit_code = None  # set to stop the loop: 0 = stop, "reset" = reset the device
         self._stop = asyncio.Event()
         self._tasks = []
@@ -78,18 +73,29 @@ class App:
             self.stop("reset")
 
     async def main(self):
+        baud = tic_reader.start_baud(self.mode, self.baud, tic_reader.STATE_FILE)
+        self.tic = hal.open_tic(self.profile, baud)
+        self.reader = tic_reader.TicReader(
+            self.tic,
+            self.mode,
+            baud=self.baud,
+            state_path=tic_reader.STATE_FILE,
+            signal_lost_ms=self.signal_lost_s * 1000,
+            on_frame=self._on_frame,
+        )
+        self.parser = self.reader.parser
         log.info(
-            "linky on %s, boot %d (%s), id %s, board %s, TIC at %d Bd, mem free %d",
+            "linky on %s, boot %d (%s), id %s, board %s, TIC mode %s at %d Bd, mem free %d",
             hal.PLATFORM,
             self.boot,
             hal.reset_cause(),
             hal.unique_id(),
             self.profile.name,
-            self.baud,
+            tic_reader.SETTINGS[self.mode],
+            self.tic.baud,
             gc.mem_free(),
         )
-        self.tic = hal.open_tic(self.profile, self.baud)
-        self._tasks[:0] = [("tic", self.read_tic()), ("heartbeat", self.heartbeat())]
+        self._tasks[:0] = [("tic", self.reader.run()), ("heartbeat", self.heartbeat())]
         running = [asyncio.create_task(self._guard(name, coro)) for name, coro in self._tasks]
         await self._stop.wait()
         for task in running:
@@ -97,23 +103,10 @@ class App:
         self.tic.deinit()
 
     # -- tasks
-    async def read_tic(self):
-        """Drain the UART into the parser; yield between chunks so other tasks run."""
-        tic = self.tic
-        buf = self.buf
-        parser = self.parser
-        while True:
-            n = tic.readinto(buf)
-            if n:
-                self.rx_bytes = (self.rx_bytes + n) & 0x3FFFFFFF
-                if parser is not None:
-                    parser.feed(buf, n)
-                await asyncio.sleep_ms(0)
-            else:
-                await tic.wait()
-
-    def _on_frame(self, frame):
-        # Called by the parser at each complete frame: one log line, then the test hooks.
+    def _on_frame(self, frame, ok):
+        # Called by the reader (outside its allocation-free poll) after each valid frame;
+        # `ok` holds the index guard's code per group (publishing comes later): one log
+        # line, then the test hooks.
         self.frames += 1
         p = self.parser
         log.info(
@@ -138,13 +131,19 @@ class App:
             await asyncio.sleep(self.heartbeat_s)
             t += self.heartbeat_s
             p = self.parser
+            r = self.reader
             log.info(
-                "up %d s: %d bytes, %d frames, %d groups, %d checksum errors, mem free %d",
+                "up %d s: %d bytes, %d frames, %d groups, %d checksum errors, %d rejected "
+                "indexes, TIC %s, %s at %d Bd, mem free %d",
                 t,
-                self.rx_bytes,
-                self.frames,
-                p.groups if p is not None else 0,
-                p.checksum_errors if p is not None else 0,
+                p.bytes,
+                r.frames,
+                p.groups,
+                p.checksum_errors,
+                r.guard.rejected,
+                tic_reader.STATE_NAMES[r.state],
+                MODE_NAMES[r.mode],
+                r.port.baud,
                 gc.mem_free(),
             )
 

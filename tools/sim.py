@@ -1,14 +1,17 @@
 #!/usr/bin/env python3
 """Run the device firmware on this PC: the MicroPython unix port, fed by a TIC source.
 
-    python3 tools/sim.py [--tic FILE|/dev/ttyX|tcp://HOST:PORT] [--baud N] [--heap SIZE]
-        [--state DIR] [--board NAME] [--set NAME=VALUE ...] [--run-for S]
+    python3 tools/sim.py [--tic FILE|/dev/ttyX|tcp://HOST:PORT] [--mode M] [--baud N]
+        [--heap SIZE] [--state DIR] [--board NAME] [--set NAME=VALUE ...] [--run-for S]
         [--exit-after-frames N] [--reset-after-frames N [--resets K]] [--no-build]
 
 It runs build/device/main.py (the exact image `make deploy` copies, compiled by tools/build.py)
 with MICROPYPATH = the build, cwd = the state directory (the simulated flash filesystem) and an
 ESP32-sized heap. The firmware uses the host HAL (firmware/hal/host.py), which reads the TIC
-source from LINKY_TIC and its other options from LINKY_* variables set here.
+source from LINKY_TIC and its other options from LINKY_* variables set here. The firmware finds
+the TIC mode and speed itself (--mode auto, the default): a capture is replayed at its own
+speed(s), whatever speed the firmware listens at, and bytes read at a wrong speed are garbled
+as a real UART would garble them.
 
 The firmware asks for a device reset by exiting with status 75 (upy.RESET_EXIT_CODE): the
 simulator starts it again, as the board would reboot. Ctrl-C stops both cleanly. Any other
@@ -43,7 +46,9 @@ MIN_BOOT_S = 1.0
 
 
 def file_spec(tic):
-    """(spec for the firmware, natural baud) of a capture path with optional @BAUD / ,once."""
+    """(spec for the firmware, line baud or None) of a capture path with optional @BAUD and
+    ,once. Without @BAUD the firmware's host HAL infers the speed frame by frame, so a capture
+    whose mode changes (ticsim --switch-after) changes speed on the simulated line."""
     body = tic[5:] if tic.startswith("file:") else tic
     opts = ""
     if body.endswith((",once", ",loop")):
@@ -56,8 +61,7 @@ def file_spec(tic):
     if not os.path.isfile(path):
         raise SystemExit("sim: no such TIC capture: %s" % body)
     if baud is None:
-        with open(path, "rb") as f:
-            baud = 9600 if b"\t" in f.read() else 1200
+        return "file:%s%s" % (path, opts), None
     return "file:%s@%d%s" % (path, baud, opts), baud
 
 
@@ -70,10 +74,16 @@ def parse_args(argv=None):
         "unless ,once), a serial device /dev/ttyX, or tcp://HOST:PORT (default: %(default)s)",
     )
     ap.add_argument(
+        "--mode",
+        choices=("auto", "historique", "standard"),
+        help="the firmware's TIC mode setting (default: auto, it detects the mode and speed)",
+    )
+    ap.add_argument(
         "--baud",
         type=int,
-        help="the firmware's TIC speed (default: the capture's own speed for files, "
-        "the firmware's default otherwise); a wrong speed garbles the bytes like a real UART",
+        help="the speed the firmware starts at (default: the last one it detected, kept in "
+        "the state directory, else the fixed mode's, else 1200); with --mode auto it moves "
+        "to the right one, with a fixed mode a wrong speed stays garbled",
     )
     ap.add_argument("--heap", default=DEFAULT_HEAP, help="MicroPython heap (default %(default)s)")
     ap.add_argument(
@@ -109,6 +119,8 @@ def firmware_env(args, spec, boot, cause):
     env["LINKY_TIC"] = spec
     env["LINKY_BOOT"] = str(boot)
     env["LINKY_RESET_CAUSE"] = cause
+    if args.mode:
+        env["LINKY_MODE"] = args.mode
     if args.baud:
         env["LINKY_BAUD"] = str(args.baud)
     if args.board:
@@ -151,10 +163,7 @@ def stop_child(proc, interrupted=False, timeout=5.0):
 def run(args):
     spec = args.tic
     if not spec.startswith(("tcp://", "/dev/", "serial:")):
-        spec, natural = file_spec(spec)
-        if args.baud is None:
-            # Until the firmware auto-detects the mode, give it the capture's speed.
-            args.baud = natural
+        spec = file_spec(spec)[0]
     if not args.no_build:
         subprocess.run([sys.executable, str(upy.ROOT / "tools" / "build.py")], check=True)
     main_py = upy.BUILD / "main.py"
@@ -169,8 +178,8 @@ def run(args):
     else:
         state = temp = tempfile.mkdtemp(prefix="linky-sim-")
     say(
-        "TIC %s, firmware at %s Bd, heap %s, state %s"
-        % (spec, args.baud or "default", args.heap, state)
+        "TIC %s, firmware mode %s at %s Bd, heap %s, state %s"
+        % (spec, args.mode or "auto", args.baud or "default", args.heap, state)
     )
 
     deadline = time.monotonic() + args.run_for if args.run_for else None

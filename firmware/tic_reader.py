@@ -1,0 +1,400 @@
+"""TIC acquisition: drain the UART into the parser, find the meter's mode and speed, watch the
+signal, and check every frame's energy indexes.
+
+    reader = TicReader(port, MODE_UNKNOWN, state_path="tic_state.json", on_frame=cb)
+    await reader.run()              # the drain task: poll(), service(), await port.wait()
+
+    reader.poll(now_ms) -> n        # one synchronous step: read, feed, update state; no alloc
+    reader.service()                # what poll() left to do: logs, saving, on_frame(frame, ok)
+    reader.state, STATE_NAMES[...]  # STARTING, OK, NO_SIGNAL, GARBLED, SIGNAL_LOST
+    reader.mode, reader.port.baud   # the mode of the last valid frame, the current speed
+    reader.frame, reader.ok         # last valid frame and its IndexGuard codes (publish ok[i] & 1)
+    reader.status() -> dict         # for the status page and MQTT (allocates)
+
+Mode and speed (setting "auto"): a Linky sends historique at 1200 Bd or standard at 9600 Bd,
+and Enedis can switch it remotely at any time, so the reader keeps checking. It starts at the
+last speed that worked (a small state file, see firmware/state.py), else 1200 Bd (the factory
+mode). When no valid group has arrived for DETECT_MS since the last switch (or the last valid
+group), it re-inits the UART at the other speed. A fixed setting ("historique", "standard")
+never switches.
+
+Why DETECT_MS = 5 s. At the right speed the parser counts a group only inside a frame, so
+after a switch it must first see an STX: in the worst case we switch just after one and wait a
+whole frame. The longest frames are historique three-phase Tempo, ~360 characters = 3.0 s at
+1200 Bd (10 bits a character); a standard three-phase producer frame is ~1,900 characters =
+2.0 s at 9600 Bd. Then the first group (ADCO or ADSC, ~21 characters: 0.18 s at 1200 Bd) and
+the reader's own latency (a poll every 0.1 s on the ESP32) give ~3.3 s in the worst case, a
+few tenths in the usual one. 5 s leaves room for a first group lost to noise and for the UART
+re-init, so a right speed is never left before it had its chance; a longer bound only slows
+detection. Expected detection: from boot at the wrong speed 5 s + up to 3.3 s; after the meter
+changes mode, the same counted from its last valid group. This is below SIGNAL_LOST_MS, so a
+mode change does not show as a lost signal. A window in which not one byte arrived does not
+switch: a silent line is silent at any speed (no edges for a UART to decode), and the speed
+that last worked is the best guess for when the signal comes back.
+
+Signal states (the support question "no signal or garbled?" answered by the device):
+  starting     since boot, nothing decided yet
+  ok           a valid frame within SIGNAL_LOST_MS
+  no signal    no frame yet and no byte at all for no_signal_ms (default DETECT_MS): wiring,
+               the TIC stage's power or enable pin, the RX pull-up
+  garbled      no frame yet, bytes arrive but no valid group at either speed (auto: one
+               window at each) or at the fixed one: inverted signal, wrong pin, noise; the
+               reader keeps alternating speeds meanwhile
+  signal lost  had frames, but none for SIGNAL_LOST_MS (whatever arrives: nothing or noise)
+
+Allocation: poll() allocates nothing after warm-up (tests/mptest_tic_reader.py proves it with
+the heap locked, on the host HAL, including speed switches); it only sets bits in `events`.
+The work that allocates (log lines, the state file, the frame callback) happens in service(),
+which the drain task calls after a poll that set events. Time: poll(now_ms) takes a
+time.ticks_ms() value; differences are taken modulo 2^30 like ticks_diff, and the ages kept
+are capped at 2^28 ms (3 days) so that they never alias.
+"""
+
+import asyncio
+import time
+
+from firmware import state as persist
+from log import getLogger
+from tic import BAUD, MODE_HISTORIQUE, MODE_NAMES, MODE_STANDARD, MODE_UNKNOWN
+from tic.guard import IndexGuard
+from tic.parser import Parser
+
+try:
+    from micropython import const
+except ImportError:  # CPython
+
+    def const(x):
+        return x
+
+
+# Signal states (small ints for MQTT and the web page; STATE_NAMES gives the text).
+STARTING = const(0)
+OK = const(1)
+NO_SIGNAL = const(2)
+GARBLED = const(3)
+SIGNAL_LOST = const(4)
+STATE_NAMES = ("starting", "ok", "no signal", "garbled", "signal lost")
+
+# Bits of TicReader.events: what a poll() saw that service() has to act on.
+EV_FRAME = const(1)  # a valid frame completed: reader.frame, reader.ok
+EV_STATE = const(2)  # the signal state changed
+EV_DETECT = const(4)  # a frame's mode differs from the one saved: save it
+EV_SWITCH = const(8)  # auto-detection changed the speed
+
+# The "MODE" setting: "auto" is MODE_UNKNOWN (the parser then takes either mode).
+SETTINGS = ("auto", "historique", "standard")
+
+DEFAULT_BAUD = const(1200)  # a Linky leaves the factory in historique mode
+# Bytes per read: at most the parser's CHUNK (512) so it copies a chunk in one C move; when a
+# read fills the buffer the parser also takes its fast path. 256 B is 0.27 s at 9600 Bd.
+READ_SIZE = const(256)
+DETECT_MS = const(5000)  # see the module docstring
+SIGNAL_LOST_MS = const(10000)
+STATE_FILE = "tic_state.json"
+
+_MASK = const(0x3FFFFFFF)  # time.ticks_ms period, counter wrap: 2^30
+_HALF = const(0x20000000)
+_AGE_CAP = const(0x10000000)  # 2^28 ms: ages saturate here
+
+log = getLogger("tic")
+
+try:
+    _ticks_ms = time.ticks_ms  # MicroPython
+except AttributeError:  # CPython (tests)
+    _t0 = time.monotonic()
+
+    def _ticks_ms():
+        return int((time.monotonic() - _t0) * 1000) & _MASK
+
+
+def _diff(a, b):
+    """a - b for ticks modulo 2^30, in [-2^29, 2^29). No intermediate reaches 2^30 (a long
+    int on the ESP32, whose small ints have 31 bits)."""
+    d = (a - b) & _MASK
+    if d >= _HALF:
+        d = d - _MASK - 1
+    return d
+
+
+def _inc(n):
+    return n + 1 if n < _MASK else 0
+
+
+def parse_mode(text):
+    """MODE_UNKNOWN (auto), MODE_HISTORIQUE or MODE_STANDARD from a setting's text."""
+    t = (text or "auto").strip().lower()
+    if t not in SETTINGS:
+        raise ValueError("setting MODE: expected %s, got %r" % (" | ".join(SETTINGS), text))
+    return SETTINGS.index(t)  # the order of SETTINGS is that of the MODE_* constants
+
+
+def load_saved(path):
+    """(mode, baud) saved by a previous detection, or (MODE_UNKNOWN, 0)."""
+    d = persist.load(path) if path else None
+    if d is not None:
+        name = d.get("mode")
+        if name in ("historique", "standard"):
+            m = MODE_NAMES.index(name)
+            if d.get("baud") == BAUD[m]:
+                return m, BAUD[m]
+    return MODE_UNKNOWN, 0
+
+
+def start_baud(mode, baud=0, path=None):
+    """The speed to open the TIC port at: `baud` if given (a test or a forced speed), else the
+    fixed mode's, else (auto) the one saved in `path`, else DEFAULT_BAUD."""
+    if baud:
+        if baud not in (1200, 9600):
+            raise ValueError("TIC speed must be 1200 or 9600 Bd, got %r" % (baud,))
+        return baud
+    if mode:
+        return BAUD[mode]
+    return load_saved(path)[1] or DEFAULT_BAUD
+
+
+class TicReader:
+    """Reads one TIC port. `mode`: MODE_UNKNOWN (auto-detect), MODE_HISTORIQUE or
+    MODE_STANDARD. Options: `baud` (start speed, see start_baud), `state_path` (where the
+    detected mode is kept; None: nowhere), `window_ms` (DETECT_MS), `no_signal_ms`,
+    `signal_lost_ms`, `guard` (an IndexGuard), `on_frame(frame, ok)` (called by service())."""
+
+    def __init__(
+        self,
+        port,
+        mode=MODE_UNKNOWN,
+        *,
+        baud=0,
+        state_path=None,
+        window_ms=DETECT_MS,
+        no_signal_ms=0,
+        signal_lost_ms=SIGNAL_LOST_MS,
+        guard=None,
+        on_frame=None,
+    ):
+        if mode not in (MODE_UNKNOWN, MODE_HISTORIQUE, MODE_STANDARD):
+            raise ValueError("unknown TIC mode %r" % (mode,))
+        self.port = port
+        self.setting = mode
+        self.auto = mode == MODE_UNKNOWN
+        self.state_path = state_path if self.auto else None
+        self.window_ms = window_ms
+        self.no_signal_ms = no_signal_ms or window_ms
+        self.signal_lost_ms = signal_lost_ms
+        self.on_frame = on_frame
+        self.guard = guard if guard is not None else IndexGuard()
+        self.buf = bytearray(READ_SIZE)
+        self.parser = Parser(on_frame=self._frame, mode=mode)
+        self.saved_mode = load_saved(self.state_path)[0]
+        b = start_baud(mode, baud, self.state_path)
+        if port.baud != b:
+            port.set_baud(b)
+        # Published state.
+        self.state = STARTING
+        self.events = 0
+        self.mode = MODE_UNKNOWN  # of the last valid frame
+        self.frame = None  # last valid frame; valid until the next poll
+        self.ok = self.guard.ok  # its IndexGuard codes
+        self.frames = 0  # valid frames (at least one valid group); wraps at 2^30
+        self.switches = 0  # speed changes by auto-detection; wraps at 2^30
+        # Detection and signal bookkeeping (times are ticks_ms values).
+        self._started = False
+        self._now = 0
+        self._t_byte = 0  # last byte (or start)
+        self._t_frame = 0  # last valid frame
+        self._had_byte = False
+        self._had_frame = False
+        self._ref = 0  # start of the current window: last switch or last valid group
+        self._win_bytes = 0  # parser.bytes at the start of the window
+        self._groups = 0  # parser.groups last seen
+        self._bad = 0  # windows in a row with bytes but no valid group
+        self._bad_needed = 2 if self.auto else 1  # to call it garbled: each speed once
+        self._align = 0  # a speed to set after this feed (see _frame)
+
+    # -- the synchronous step
+    def poll(self, now_ms):
+        """Read what the port has (one read), feed the parser, update detection and state.
+
+        Returns the number of bytes read (0 if none); a full buffer means more may be waiting.
+        Allocates nothing after warm-up; logging and saving are left to service()."""
+        now = now_ms & _MASK
+        self._now = now
+        if not self._started:
+            self._started = True
+            self._t_byte = now
+            self._new_window(now)
+        port = self.port
+        p = self.parser
+        n = port.readinto(self.buf)
+        if n:
+            p.feed(self.buf, n)
+            self._t_byte = now
+            self._had_byte = True
+        else:
+            n = 0
+        if self._align:
+            # The frame's mode says the line runs at another speed than ours: only possible
+            # when the bytes come decoded from elsewhere (tcp: ser2net). Follow it, so that
+            # `baud` and the saved state tell the truth.
+            port.set_baud(self._align)
+            p.reset()
+            self._align = 0
+            self._new_window(now)
+        g = p.groups
+        if g != self._groups:
+            self._groups = g
+            self._bad = 0
+            self._new_window(now)
+        elif _diff(now, self._ref) >= self.window_ms:
+            got_bytes = p.bytes != self._win_bytes
+            if got_bytes and self._bad < 255:
+                self._bad += 1
+            self._new_window(now)
+            if self.auto and got_bytes:
+                port.set_baud(9600 if port.baud == 1200 else 1200)
+                p.reset()  # the partial frame was at the old speed
+                self.switches = _inc(self.switches)
+                self.events |= EV_SWITCH
+        self._update(now)
+        return n
+
+    def _new_window(self, now):
+        self._ref = now
+        self._win_bytes = self.parser.bytes
+
+    def _frame(self, f):
+        # The parser's callback, inside feed(): no allocation here either.
+        if not f.n:
+            return  # STX..ETX with no valid group: noise
+        now = self._now
+        m = f.mode
+        if m != self.mode:
+            if self.mode:
+                self.guard.reset()  # other labels, other meaning: start the references over
+            self.mode = m
+        self.ok = self.guard.check_frame(f, now)
+        self.frame = f
+        self.frames = _inc(self.frames)
+        self._t_frame = now
+        self._had_frame = True
+        self.events |= EV_FRAME
+        if self.auto:
+            if BAUD[m] != self.port.baud:
+                self._align = BAUD[m]
+            elif m != self.saved_mode:
+                self.events |= EV_DETECT
+
+    def _age(self, now, t):
+        d = _diff(now, t)
+        return _AGE_CAP if d > _AGE_CAP else d
+
+    def _update(self, now):
+        # Saturate the ages kept, so a very old time never aliases into a recent one.
+        if _diff(now, self._t_frame) > _AGE_CAP:
+            self._t_frame = (now - _AGE_CAP) & _MASK
+        if _diff(now, self._t_byte) > _AGE_CAP:
+            self._t_byte = (now - _AGE_CAP) & _MASK
+        if self._had_frame:
+            st = OK if _diff(now, self._t_frame) < self.signal_lost_ms else SIGNAL_LOST
+        elif _diff(now, self._t_byte) >= self.no_signal_ms:
+            st = NO_SIGNAL
+        elif self._bad >= self._bad_needed:
+            st = GARBLED
+        else:
+            st = STARTING
+        if st != self.state:
+            self.state = st
+            self.events |= EV_STATE
+
+    # -- the work poll() leaves (allocates)
+    def service(self):
+        """Log state changes, save a newly detected mode, call on_frame(frame, ok). Returns
+        the events handled. Call it after a poll() that left `events` non-zero."""
+        ev = self.events
+        self.events = 0
+        if ev & EV_SWITCH:
+            log.debug("no valid group for %d s: trying %d Bd", self.window_ms // 1000,
+                      self.port.baud)  # fmt: skip
+        if ev & EV_DETECT:
+            self._save()
+        if ev & EV_STATE:
+            self._log_state()
+        if ev & EV_FRAME and self.on_frame is not None:
+            self.on_frame(self.frame, self.ok)
+        return ev
+
+    def _save(self):
+        m = self.mode
+        self.saved_mode = m  # also on failure: retrying at every frame would flood the log
+        log.info("detected %s mode at %d Bd (%d speed switches)", MODE_NAMES[m], BAUD[m],
+                 self.switches)  # fmt: skip
+        if self.state_path:
+            try:
+                persist.save(self.state_path, {"mode": MODE_NAMES[m], "baud": BAUD[m]})
+            except OSError as e:
+                log.warning("cannot save %s: %r", self.state_path, e)
+
+    def _log_state(self):
+        st = self.state
+        baud = self.port.baud
+        if st == OK:
+            log.info("TIC ok: %s mode at %d Bd", MODE_NAMES[self.mode], baud)
+        elif st == NO_SIGNAL:
+            log.warning(
+                "TIC no signal: not one byte for %d s at %d Bd; check the wiring, the TIC "
+                "stage's power or enable pin and the RX pull-up",
+                self.no_signal_ms // 1000,
+                baud,
+            )
+        elif st == GARBLED:
+            where = "1200 nor 9600 Bd" if self.auto else "%d Bd (mode fixed to %s)" % (
+                baud, MODE_NAMES[self.setting])  # fmt: skip
+            log.warning(
+                "TIC garbled: bytes but no valid group at %s; inverted signal (board "
+                "'invert'), wrong RX pin or a noisy line?",
+                where,
+            )
+        elif st == SIGNAL_LOST:
+            log.warning(
+                "TIC signal lost: no valid frame for %d s (%s)",
+                self.signal_lost_ms // 1000,
+                "bytes still arrive"
+                if _diff(self._now, self._t_byte) < self.no_signal_ms
+                else "no bytes either",
+            )
+        else:
+            log.info("TIC: bytes again, detecting the mode")
+
+    # -- status
+    def status(self, now_ms=None):
+        """The reader's state for the status page and MQTT (allocates)."""
+        now = (_ticks_ms() if now_ms is None else now_ms) & _MASK
+        g = self.guard
+        return {
+            "state": STATE_NAMES[self.state],
+            "state_code": self.state,
+            "setting": SETTINGS[self.setting],
+            "mode": MODE_NAMES[self.mode],
+            "baud": self.port.baud,
+            "since_frame_s": self._age(now, self._t_frame) // 1000 if self._had_frame else None,
+            "since_byte_s": self._age(now, self._t_byte) // 1000 if self._had_byte else None,
+            "switches": self.switches,
+            "frames": self.frames,
+            "rejected_indexes": g.rejected,
+            "accepted_indexes": g.accepted,
+            "index_resyncs": g.resyncs,
+            "parser": self.parser.stats(),
+        }
+
+    # -- the task
+    async def run(self):
+        """The drain task: poll, hand events to service(), wait for bytes. Never returns."""
+        port = self.port
+        size = len(self.buf)
+        while True:
+            n = self.poll(_ticks_ms())
+            if self.events:
+                self.service()
+            if n < size:
+                await port.wait()
+            else:
+                await asyncio.sleep(0)  # more is waiting: let the other tasks run first
