@@ -14,28 +14,31 @@ signal, and check every frame's energy indexes.
 Mode and speed (setting "auto"): a Linky sends historique at 1200 Bd or standard at 9600 Bd,
 and Enedis can switch it remotely at any time, so the reader keeps checking. It starts at the
 last speed that worked (a small state file, see firmware/state.py), else 1200 Bd (the factory
-mode). When no valid group has arrived for DETECT_MS since the last switch (or the last valid
-group), it re-inits the UART at the other speed. A fixed setting ("historique", "standard")
-never switches.
+mode). When no valid group has arrived within a window (counted from the last switch or the
+last valid group) it re-inits the UART at the other speed. A fixed setting ("historique",
+"standard") never switches.
 
-Why DETECT_MS = 5 s. At the right speed the parser counts a group only inside a frame, so
-after a switch it must first see an STX: in the worst case we switch just after one and wait a
-whole frame. The longest frames are historique three-phase Tempo, ~360 characters = 3.0 s at
-1200 Bd (10 bits a character); a standard three-phase producer frame is ~1,900 characters =
-2.0 s at 9600 Bd. Then the first group (ADCO or ADSC, ~21 characters: 0.18 s at 1200 Bd) and
-the reader's own latency (a poll every 0.1 s on the ESP32) give ~3.3 s in the worst case, a
-few tenths in the usual one. 5 s leaves room for a first group lost to noise and for the UART
-re-init, so a right speed is never left before it had its chance; a longer bound only slows
-detection. Expected detection: from boot at the wrong speed 5 s + up to 3.3 s; after the meter
-changes mode, the same counted from its last valid group. This is below SIGNAL_LOST_MS, so a
-mode change does not show as a lost signal. A window in which not one byte arrived does not
-switch: a silent line is silent at any speed (no edges for a UART to decode), and the speed
-that last worked is the best guess for when the signal comes back.
+The window, per speed, from the physics (10 bits a character). At the right speed the parser
+counts a group only inside a frame, so after a switch it must first see an STX: in the worst
+case we switch just after one and wait a whole frame. The longest frames: historique
+three-phase Tempo, ~360 characters = 3.0 s at 1200 Bd; standard three-phase producer, ~1,900
+characters = 2.0 s at 9600 Bd. Then the first group (ADCO/ADSC, ~21 characters: 0.18 s at
+1200 Bd, 0.02 s at 9600) and the reader's latency (a poll every 0.1 s on the ESP32): worst
+cases 3.3 s at 1200 Bd and 2.1 s at 9600 Bd (usually a few tenths). The windows (4.5 s at
+1200 Bd, 3 s at 9600 Bd) add about a second for a first group lost to noise and for the UART
+re-init, so a right speed is never left before it had its chance; longer ones would only slow
+detection. Detection is complete at the first whole frame in the new mode: after the
+meter changes mode, the window of the old speed (from its last valid group), then up to one
+frame for the next STX and one frame: at most 4.5 + 2 + 2 = 8.5 s to standard and 3 + 3 + 3 =
+9 s to historique, below SIGNAL_LOST_MS (10 s), so a mode change never shows as a lost signal.
+A window in which not one byte arrived does not switch: a silent line is silent at any speed
+(no edges for a UART to decode), and the speed that last worked is the best guess for when
+the signal comes back.
 
 Signal states (the support question "no signal or garbled?" answered by the device):
   starting     since boot, nothing decided yet
   ok           a valid frame within SIGNAL_LOST_MS
-  no signal    no frame yet and no byte at all for no_signal_ms (default DETECT_MS): wiring,
+  no signal    no frame yet and no byte at all for NO_SIGNAL_MS (5 s): wiring,
                the TIC stage's power or enable pin, the RX pull-up
   garbled      no frame yet, bytes arrive but no valid group at either speed (auto: one
                window at each) or at the fixed one: inverted signal, wrong pin, noise; the
@@ -88,7 +91,9 @@ DEFAULT_BAUD = const(1200)  # a Linky leaves the factory in historique mode
 # Bytes per read: at most the parser's CHUNK (512) so it copies a chunk in one C move; when a
 # read fills the buffer the parser also takes its fast path. 256 B is 0.27 s at 9600 Bd.
 READ_SIZE = const(256)
-DETECT_MS = const(5000)  # see the module docstring
+WINDOW_1200_MS = const(4500)  # detection windows: see the module docstring
+WINDOW_9600_MS = const(3000)
+NO_SIGNAL_MS = const(5000)
 SIGNAL_LOST_MS = const(10000)
 STATE_FILE = "tic_state.json"
 
@@ -155,8 +160,9 @@ def start_baud(mode, baud=0, path=None):
 class TicReader:
     """Reads one TIC port. `mode`: MODE_UNKNOWN (auto-detect), MODE_HISTORIQUE or
     MODE_STANDARD. Options: `baud` (start speed, see start_baud), `state_path` (where the
-    detected mode is kept; None: nowhere), `window_ms` (DETECT_MS), `no_signal_ms`,
-    `signal_lost_ms`, `guard` (an IndexGuard), `on_frame(frame, ok)` (called by service())."""
+    detected mode is kept; None: nowhere), `window_ms` (the detection window at both speeds;
+    0: WINDOW_1200_MS / WINDOW_9600_MS), `no_signal_ms`, `signal_lost_ms`, `guard` (an
+    IndexGuard), `on_frame(frame, ok)` (called by service())."""
 
     def __init__(
         self,
@@ -165,8 +171,8 @@ class TicReader:
         *,
         baud=0,
         state_path=None,
-        window_ms=DETECT_MS,
-        no_signal_ms=0,
+        window_ms=0,
+        no_signal_ms=NO_SIGNAL_MS,
         signal_lost_ms=SIGNAL_LOST_MS,
         guard=None,
         on_frame=None,
@@ -177,8 +183,8 @@ class TicReader:
         self.setting = mode
         self.auto = mode == MODE_UNKNOWN
         self.state_path = state_path if self.auto else None
-        self.window_ms = window_ms
-        self.no_signal_ms = no_signal_ms or window_ms
+        self._windows = (window_ms or WINDOW_1200_MS, window_ms or WINDOW_9600_MS)
+        self.no_signal_ms = no_signal_ms
         self.signal_lost_ms = signal_lost_ms
         self.on_frame = on_frame
         self.guard = guard if guard is not None else IndexGuard()
@@ -188,6 +194,8 @@ class TicReader:
         b = start_baud(mode, baud, self.state_path)
         if port.baud != b:
             port.set_baud(b)
+        self.window_ms = 0  # the current speed's window
+        self._set_window()
         # Published state.
         self.state = STARTING
         self.events = 0
@@ -238,6 +246,7 @@ class TicReader:
             port.set_baud(self._align)
             p.reset()
             self._align = 0
+            self._set_window()
             self._new_window(now)
         g = p.groups
         if g != self._groups:
@@ -252,10 +261,14 @@ class TicReader:
             if self.auto and got_bytes:
                 port.set_baud(9600 if port.baud == 1200 else 1200)
                 p.reset()  # the partial frame was at the old speed
+                self._set_window()
                 self.switches = _inc(self.switches)
                 self.events |= EV_SWITCH
         self._update(now)
         return n
+
+    def _set_window(self):
+        self.window_ms = self._windows[0 if self.port.baud == 1200 else 1]
 
     def _new_window(self, now):
         self._ref = now
@@ -312,8 +325,7 @@ class TicReader:
         ev = self.events
         self.events = 0
         if ev & EV_SWITCH:
-            log.debug("no valid group for %d s: trying %d Bd", self.window_ms // 1000,
-                      self.port.baud)  # fmt: skip
+            log.debug("no valid group in a detection window: trying %d Bd", self.port.baud)
         if ev & EV_DETECT:
             self._save()
         if ev & EV_STATE:

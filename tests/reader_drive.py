@@ -1,0 +1,176 @@
+"""Drive firmware/tic_reader.py in simulated line time, on CPython or the MicroPython unix port.
+
+Used by tests/test_tic_reader.py (both interpreters, imported) and tests/test_autodetect.py
+(CPython, which also runs this file under the unix port to compare the two):
+
+    micropython tests/reader_drive.py detect FILE START_BAUD UNTIL_MS [STEP_MS]
+        replay FILE with the host HAL's file source (its speed inferred frame by frame) on a
+        clock the test moves; print the source's segments, then one line per poll that left
+        events: "EV <t_ms> <events> <state> <baud> <mode>", then "END <frames> <switches>"
+    micropython tests/reader_drive.py frames FILE BAUD
+        feed FILE in reads that end at each ETX (so the parser's byte count at a frame is the
+        stream offset just after its ETX) with the time of that offset on the line; print
+        "F <offset> <mode> <groups>" then "A <label> <value>" for each energy index the
+        guard accepted; "END <frames> <rejected> <checksum errors>"
+
+Only integer arithmetic: both interpreters print the same lines for the same file.
+"""
+
+import sys
+
+from firmware.hal import host
+from firmware.tic_reader import TicReader
+
+UNITS_PER_MS = host.UNITS_PER_MS
+
+
+class Clock:
+    """Milliseconds, set by the test."""
+
+    def __init__(self, t=0):
+        self.t = t
+
+    def __call__(self):
+        return self.t
+
+
+class SilentPort:
+    """A TIC input on which nothing ever arrives (wire cut, stage unpowered)."""
+
+    def __init__(self, baud=1200):
+        self.baud = baud
+        self.bauds = [baud]
+
+    def set_baud(self, baud):
+        self.baud = baud
+        self.bauds.append(baud)
+
+    def readinto(self, buf, nbytes=-1):
+        return None
+
+
+class DecodedPort(SilentPort):
+    """Bytes decoded elsewhere (tcp from ser2net): the speed set here changes nothing. Hands
+    over `rate` bytes per poll from `data`, looping."""
+
+    def __init__(self, data, rate=100, baud=1200):
+        super().__init__(baud)
+        self.data = data
+        self.rate = rate
+        self.pos = 0
+
+    def readinto(self, buf, nbytes=-1):
+        n = min(self.rate, len(buf))
+        data = self.data
+        for i in range(n):
+            buf[i] = data[self.pos]
+            self.pos = (self.pos + 1) % len(data)
+        return n
+
+
+class EtxPort(SilentPort):
+    """Hands over `data` in reads that each end just after a byte that reads as ETX."""
+
+    def __init__(self, data, baud=9600):
+        super().__init__(baud)
+        self.data = data
+        self.pos = 0
+
+    def readinto(self, buf, nbytes=-1):
+        data = self.data
+        p = self.pos
+        n = 0
+        while p < len(data) and n < len(buf):
+            c = data[p]
+            buf[n] = c
+            n += 1
+            p += 1
+            if c & 0x7F == 3:
+                break
+        self.pos = p
+        return n or None
+
+
+def drive(reader, clk, until_ms, step_ms=20, *, trace=None, offset=0):
+    """Poll as the drain task does: every step_ms of simulated time (the source's clock
+    `clk`), reading again at once while a read fills the buffer, service() after a poll that
+    left events. The reader's clock is clk + offset (modulo 2^30, as ticks_ms wraps).
+    Appends (t, events, state, baud, mode) to `trace` for each service()."""
+    size = len(reader.buf)
+    t = clk.t
+    while t < until_ms:
+        t += step_ms
+        clk.t = t
+        while True:
+            n = reader.poll((t + offset) & 0x3FFFFFFF)
+            if reader.events:
+                ev = reader.service()
+                if trace is not None:
+                    trace.append((t, ev, reader.state, reader.port.baud, reader.mode))
+            if n < size:
+                break
+    return trace
+
+
+def detect(data, start_baud, until_ms, step_ms=20, *, segments=None, line_baud=None, **kw):
+    """(source, reader, trace) of a reader on `data` replayed once, from t = 0; `kw` goes to
+    the reader."""
+    clk = Clock()
+    src = host.FileSource(
+        data, baud=start_baud, loop=False, clock=clk, segments=segments, line_baud=line_baud
+    )
+    kw.setdefault("baud", start_baud)  # the reader's own start: baud=0 lets it choose
+    r = TicReader(src, **kw)
+    trace = drive(r, clk, until_ms, step_ms, trace=[])
+    return src, r, trace
+
+
+def frames(data, baud):
+    """[(offset after ETX, mode, n, [(label, value) accepted energy indexes])], reader, for a
+    one-mode stream at `baud`."""
+    port = EtxPort(data, baud)
+    out = []
+
+    def on_frame(f, ok):
+        acc = []
+        for i in range(f.n):
+            if ok[i] == 1:  # ACCEPT: a guarded energy index that passed the guard
+                acc.append((f.label(i), f.int_value(i)))
+        out.append((r.parser.bytes, f.mode, f.n, acc))
+
+    r = TicReader(port, baud=baud, on_frame=on_frame)
+    while port.pos < len(data):
+        # The time the line took to send what was read: 10 bits a character (the gaps
+        # between frames, 17 to 33 ms, are left out: the guard's bounds have seconds of room).
+        r.poll(port.pos * 10000 // baud)
+        if r.events:
+            r.service()
+    return out, r
+
+
+def main(argv):
+    if argv[1] == "detect":
+        with open(argv[2], "rb") as f:
+            data = f.read()
+        step = int(argv[5]) if len(argv) > 5 else 20
+        src, r, trace = detect(data, int(argv[3]), int(argv[4]), step)
+        for b, baud in src.segments:
+            print("SEG", b, baud, src.char_time(b) // UNITS_PER_MS)
+        for t, ev, st, baud, mode in trace:
+            print("EV", t, ev, st, baud, mode)
+        print("END", r.frames, r.switches)
+    elif argv[1] == "frames":
+        with open(argv[2], "rb") as f:
+            data = f.read()
+        out, r = frames(data, int(argv[3]))
+        for off, mode, n, acc in out:
+            print("F", off, mode, n)
+            for label, value in acc:
+                print("A", label, value)
+        print("END", r.frames, r.guard.rejected, r.parser.checksum_errors)
+    else:
+        raise SystemExit("usage: see the module docstring")
+
+
+if __name__ == "__main__":
+    main(sys.argv)
