@@ -80,7 +80,7 @@ def test_wrong_speed_gives_bytes_but_no_frame():
     assert int(beats[-1][0]) > 0
     assert all(frames == "0" and groups == "0" for _, frames, groups in beats)
     assert not frame_lines(out)
-    # After one detection window (5 s) with bytes and no valid group.
+    # After one detection window (4.5 s at 1200 Bd) with bytes and no valid group.
     assert "TIC garbled: bytes but no valid group at 1200 Bd (mode fixed to standard)" in out
     assert "TIC starting, unknown at 1200 Bd" in out and "TIC garbled, unknown at 1200" in out
 

@@ -1,0 +1,90 @@
+"""MicroPython only: TicReader.poll() allocates nothing after warm-up (heap locked around every
+poll), over the host HAL's capture replay on a clock the test moves: at the right speed with
+reads that fill the buffer (the parser's fast path) and partial ones, and through a whole
+auto-detection (wrong start speed, switch, mode change mid-stream, switch back), which covers
+the UART re-init, the parser reset, the index guard and every state change.
+
+service() (logging, saving, callbacks) is not called under the lock: it may allocate, by
+design. Everything runs inside functions: module globals cannot be assigned under the lock."""
+
+import gc
+
+from reader_drive import Clock
+
+import micropython
+from firmware import tic_reader as tr
+from firmware.hal import host
+
+CAPS = "tests/fixtures/captures/"
+HIST = CAPS + "hist-mono-tempo-teleinfo-nom.raw"
+STD = CAPS + "std-tri-tempo-teleinfo-nom.raw"
+
+
+def _data(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def _locked_run(r, clk, t_end, step, counts):
+    """Poll like the drain task until t_end with the heap locked around each poll; events are
+    counted and cleared instead of serviced. counts: [polls, full reads, events seen]."""
+    size = len(r.buf)
+    t = clk.t
+    before = gc.mem_alloc()
+    while t < t_end:
+        t += step
+        clk.t = t
+        while True:
+            micropython.heap_lock()
+            try:
+                n = r.poll(t)
+            finally:
+                micropython.heap_unlock()
+            counts[0] += 1
+            if r.events:
+                counts[2] |= r.events
+                r.events = 0
+            if n < size:
+                break
+            counts[1] += 1
+    if gc.mem_alloc() != before:
+        raise AssertionError("heap grew by %d bytes" % (gc.mem_alloc() - before))
+
+
+def test_poll_allocates_nothing_at_the_right_speed():
+    clk = Clock()
+    src = host.FileSource(_data(STD), baud=9600, clock=clk)  # looped
+    r = tr.TicReader(src, baud=9600)
+    counts = [0, 0, 0]
+    _locked_run(r, clk, 3000, 20, counts)  # warm-up: first frames
+    frames = r.frames
+    counts = [0, 0, 0]
+    _locked_run(r, clk, 30000, 20, counts)  # reads of ~19 bytes
+    _locked_run(r, clk, 60000, 330, counts)  # reads that fill the buffer: the fast path
+    if counts[1] < 50 or r.frames - frames < 25 or r.state != tr.OK:
+        raise AssertionError("%r frames %d state %d" % (counts, r.frames, r.state))
+
+
+def test_poll_allocates_nothing_through_auto_detection():
+    # 9600 Bd on a historique line, then the meter switches to standard.
+    hist = _data(HIST) * 4
+    data = hist + _data(STD) * 12
+    clk = Clock()
+    segments = [(0, 1200), (len(hist), 9600)]
+    src = host.FileSource(data, baud=9600, loop=False, clock=clk, segments=segments)
+    r = tr.TicReader(src, baud=9600)
+    counts = [0, 0, 0]
+    _locked_run(r, clk, 45000, 20, counts)
+    want = tr.EV_FRAME | tr.EV_STATE | tr.EV_DETECT | tr.EV_SWITCH
+    if counts[2] != want or r.switches != 2 or r.mode != 2 or r.port.baud != 9600:
+        raise AssertionError("%r switches %d mode %d" % (counts, r.switches, r.mode))
+    # and on to "signal lost" once the capture ends, still without allocating
+    _locked_run(r, clk, 70000, 100, counts)
+    if r.state != tr.SIGNAL_LOST:
+        raise AssertionError("state %d" % r.state)
+
+
+if __name__ == "__main__":
+    import mpunit
+
+    mpunit.main(globals())
