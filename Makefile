@@ -54,6 +54,7 @@ sim: venv build
 	$(BIN)/python tools/sim.py $(SIM_ARGS)
 
 bench: venv build
+	sh tools/ensure_deps.sh valgrind
 	$(BIN)/python tools/bench.py
 
 deploy: build

@@ -211,7 +211,9 @@ class Parser:
         self._frames[self._k].n = 0
 
     def stats(self):
-        """The counters as a dict (allocates)."""
+        """The counters as a dict (allocates). Groups are counted once per frame; this
+        counts those of the frame in progress too."""
+        self._check_pending()
         return {
             "bytes": self.bytes,
             "frames": self.frames,
@@ -223,72 +225,39 @@ class Parser:
         }
 
     def feed(self, buf, n=-1, start=0):
-        """Parse buf[start:start+n] (n=-1: to the end). Never raises on bad input."""
-        end = len(buf) if n < 0 else start + n
+        """Parse buf[start:start+n] (n=-1: to the end). Never raises on bad input.
+
+        Fastest when given a whole buffer (the firmware's reader fills its buffer before
+        feeding it whenever the line keeps up). Why this one function holds the fast loop:
+        MicroPython allocates the frame of a call with many locals on the heap (and frees it
+        on return), at a cost that grows with heap fragmentation, so the per-chunk path makes
+        no other call; group checks and callbacks happen once per frame.
+        """
+        whole = len(buf)
+        end = whole if n < 0 else start + n
         stream = self.bytes  # stream offset of buf[start]
         self.bytes = (stream + end - start) & _WRAP
-        i = start
-        whole = len(buf)  # C copies move the whole buffer (a slice of it would allocate)
-        while i < end:
-            fb = self._frames[self._k].buf
-            size = len(fb)
-            w = self._wpos
-            if self._fresh and whole <= size:
-                p = 0  # a new frame buffer: the chunk at position 0, scanning from i
-            elif i == 0 and w + whole <= size:
-                p = w  # the common case: the chunk right after the previous one
-            else:
-                p = -1
-            if p >= 0:
-                fb[p : p + whole] = buf  # C copy; bytes outside [i, end) are not looked at
-                self._off = stream - start - p
-                self._fresh = False
-                if i == 0 and end == whole and not self._bytewise:
-                    self._fast = p
-                    self._chunk = buf
-                    # Consumes the whole chunk, even across a move to another buffer.
-                    self._wpos = self._scan_all(buf, fb, p, p + whole)
-                    self._fast = -1
-                    self._chunk = None
-                    break
-                else:
-                    r = self._scan(fb, p + i, p + end)
-                    i = r - p
-            else:
-                # A slice of the caller's buffer would allocate: copy byte by byte instead,
-                # at most what fits; a frame too long for the buffer is dropped.
-                k = end - i if end - i < CHUNK else CHUNK
-                if w + k > size:
-                    self._overflow()
-                    continue
-                for j in range(k):
-                    fb[w + j] = buf[i + j]
-                self._off = stream + i - start - w
-                self._fresh = False
-                r = self._scan(fb, w, w + k)
-                i += r - w
-            if not self._fresh:  # else an event moved parsing to a fresh buffer
-                self._wpos = r
-        self._check_pending()
-
-    def _overflow(self):
-        # No room for the next bytes: a frame longer than any legal one, or a long run of
-        # bytes outside frames.
-        self._check_pending()
-        if self._in_frame:
-            self.format_errors += 1
-        self.reset()
-
-    def _scan_all(self, buf, fb, p, lim):
-        """The fast path: scan the whole chunk `buf`, whose copy is fb[p:lim].
-
-        Iterating the bytes directly is the cheapest loop MicroPython has; positions are only
-        needed at control bytes, and a C `find` recovers them there. A Python call costs
-        about as much as ten bytes of this loop, so LF and CR are handled inline (the same
-        logic as _lf/_cr, which the byte-by-byte path uses) and complete groups are only
-        recorded here, then checked in one batch per chunk by _check_pending.
-        Returns lim, or the position after an event that moved parsing to a fresh buffer.
-        """
+        if start or end != whole or self._bytewise:
+            self._feed_bytewise(buf, start, end, stream)
+            return
+        fb = self._frames[self._k].buf
+        if self._fresh:
+            p = 0  # a new frame buffer: the chunk at its front
+        else:
+            p = self._wpos  # the chunk right after the previous one
+            if p + whole > len(fb):
+                self._feed_bytewise(buf, start, end, stream)
+                return
+        fb[p : p + whole] = buf  # C copy; a slice of buf would allocate, a whole one does not
+        self._off = stream - p
+        self._fresh = False
+        self._fast = p
+        self._chunk = buf
+        lim = p + whole
+        # The scan: iterating the bytes directly is the cheapest loop MicroPython has;
+        # positions are only needed at control bytes, and a C `find` recovers them there.
+        # Complete groups are only recorded here (start, end, sum), then checked in one batch
+        # per frame by _check_pending.
         s = self._sum
         gs = self._gs
         inf = self._in_frame
@@ -303,7 +272,7 @@ class Parser:
             if c == _HT:
                 s += c
                 continue
-            if c == _CR:
+            if c == _CR:  # the same logic as _cr()
                 pos = fb.find(b"\r", pos + 1, lim)
                 if gs >= 0 and np < maxp:
                     pend[np] = gs
@@ -314,7 +283,7 @@ class Parser:
                     self.format_errors += 1
                 gs = _BETWEEN
                 continue
-            if c == _LF:
+            if c == _LF:  # the same logic as _lf()
                 pos = fb.find(b"\n", pos + 1, lim)
                 if inf:
                     if gs != _BETWEEN:  # no CR: that group is lost (e.g. CR turned into FF)
@@ -343,7 +312,53 @@ class Parser:
         self._sum = s
         self._gs = gs
         self._np = np
-        return lim
+        self._wpos = lim
+        self._fast = -1
+        self._chunk = None
+
+    def _feed_bytewise(self, buf, start, end, stream):
+        """Partial chunks, 8N1 readers, and a chunk that does not fit after the last one."""
+        i = start
+        whole = len(buf)
+        while i < end:
+            fb = self._frames[self._k].buf
+            size = len(fb)
+            w = self._wpos
+            if self._fresh and whole <= size:
+                p = 0  # a new frame buffer: the chunk at position 0, scanning from i
+            elif i == 0 and w + whole <= size:
+                p = w  # the chunk right after the previous one
+            else:
+                p = -1
+            if p >= 0:
+                fb[p : p + whole] = buf  # C copy; bytes outside [i, end) are not looked at
+                self._off = stream - start - p
+                self._fresh = False
+                r = self._scan(fb, p + i, p + end)
+                i = r - p
+            else:
+                # A slice of the caller's buffer would allocate: copy byte by byte instead,
+                # at most what fits; a frame too long for the buffer is dropped.
+                k = end - i if end - i < CHUNK else CHUNK
+                if w + k > size:
+                    self._overflow()
+                    continue
+                for j in range(k):
+                    fb[w + j] = buf[i + j]
+                self._off = stream + i - start - w
+                self._fresh = False
+                r = self._scan(fb, w, w + k)
+                i += r - w
+            if not self._fresh:  # else an event moved parsing to a fresh buffer
+                self._wpos = r
+
+    def _overflow(self):
+        # No room for the next bytes: a frame longer than any legal one, or a long run of
+        # bytes outside frames.
+        self._check_pending()
+        if self._in_frame:
+            self.format_errors += 1
+        self.reset()
 
     def _scan(self, fb, a, b):
         """Scan fb[a:b] in place (partial chunks, and the rest of a chunk after a frame
