@@ -63,7 +63,8 @@ def run_locked(data, chunk):
     p.feed(data)  # warm-up: a first pass over everything
     n = len(data)
     # Whole buffers take the parser's fast path, slices of one big buffer the other one.
-    whole = [bytearray(data[i : i + chunk]) for i in range(0, n, chunk)]
+    size = chunk if chunk >= 64 else 64  # (a list of 1-byte buffers would fill the heap)
+    whole = [bytearray(data[i : i + size]) for i in range(0, n, size)]
     before = gc.mem_alloc()
     micropython.heap_lock()
     try:
