@@ -27,10 +27,12 @@ characters = 2.0 s at 9600 Bd. Then the first group (ADCO/ADSC, ~21 characters: 
 cases 3.3 s at 1200 Bd and 2.1 s at 9600 Bd (usually a few tenths). The windows (4.5 s at
 1200 Bd, 3 s at 9600 Bd) add about a second for a first group lost to noise and for the UART
 re-init, so a right speed is never left before it had its chance; longer ones would only slow
-detection. Detection is complete at the first whole frame in the new mode: after the
-meter changes mode, the window of the old speed (from its last valid group), then up to one
-frame for the next STX and one frame: at most 4.5 + 2 + 2 = 8.5 s to standard and 3 + 3 + 3 =
-9 s to historique, below SIGNAL_LOST_MS (10 s), so a mode change never shows as a lost signal.
+detection. (The parser may count groups only when their frame ends: after each read the
+reader has it check the frame in progress, so the first group is what counts.)
+Detection is complete at the first whole frame in the new mode: after the meter changes mode,
+the window of the old speed (from its last valid group), then up to one frame for the next
+STX and one frame: at most 4.5 + 2 + 2 = 8.5 s to standard and 3 + 3 + 3 = 9 s to
+historique, below SIGNAL_LOST_MS (10 s), so a mode change never shows as a lost signal.
 A window in which not one byte arrived does not switch: a silent line is silent at any speed
 (no edges for a UART to decode), and the speed that last worked is the best guess for when
 the signal comes back.
@@ -235,6 +237,11 @@ class TicReader:
         n = port.readinto(self.buf)
         if n:
             p.feed(self.buf, n)
+            # The parser may count a frame's valid groups only when the frame ends (ETX, EOT,
+            # a new STX); detection needs them when they arrive. Have it check the groups of
+            # the frame in progress, as its stats() does (without stats()'s dict): once per
+            # read, so at most one batch per chunk, as the parser did per chunk itself.
+            p._check_pending()
             self._t_byte = now
             self._had_byte = True
         else:

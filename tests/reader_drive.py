@@ -6,7 +6,8 @@ Used by tests/test_tic_reader.py (both interpreters, imported) and tests/test_au
     micropython tests/reader_drive.py detect FILE START_BAUD UNTIL_MS [STEP_MS]
         replay FILE with the host HAL's file source (its speed inferred frame by frame) on a
         clock the test moves; print the source's segments, then one line per poll that left
-        events: "EV <t_ms> <events> <state> <baud> <mode>", then "END <frames> <switches>"
+        events: "EV <t_ms> <events> <state> <baud> <mode> <groups of the last frame>", then
+        "END <frames> <switches>"
     micropython tests/reader_drive.py frames FILE BAUD
         feed FILE in reads that end at each ETX (so the parser's byte count at a frame is the
         stream offset just after its ETX) with the time of that offset on the line; print
@@ -95,7 +96,8 @@ def drive(reader, clk, until_ms, step_ms=20, *, trace=None, offset=0):
     """Poll as the drain task does: every step_ms of simulated time (the source's clock
     `clk`), reading again at once while a read fills the buffer, service() after a poll that
     left events. The reader's clock is clk + offset (modulo 2^30, as ticks_ms wraps).
-    Appends (t, events, state, baud, mode) to `trace` for each service()."""
+    Appends (t, events, state, baud, mode, n) to `trace` for each service(), n being the
+    number of groups of the last valid frame (0 if none)."""
     size = len(reader.buf)
     t = clk.t
     while t < until_ms:
@@ -106,7 +108,9 @@ def drive(reader, clk, until_ms, step_ms=20, *, trace=None, offset=0):
             if reader.events:
                 ev = reader.service()
                 if trace is not None:
-                    trace.append((t, ev, reader.state, reader.port.baud, reader.mode))
+                    f = reader.frame
+                    n = f.n if f is not None else 0
+                    trace.append((t, ev, reader.state, reader.port.baud, reader.mode, n))
             if n < size:
                 break
     return trace
@@ -126,17 +130,13 @@ def detect(data, start_baud, until_ms, step_ms=20, *, segments=None, line_baud=N
 
 
 def frames(data, baud):
-    """[(offset after ETX, mode, n, [(label, value) accepted energy indexes])], reader, for a
-    one-mode stream at `baud`."""
+    """[(offset after ETX, mode, groups, codes)], reader, for a one-mode stream at `baud`:
+    groups are the frame's (label, horodate, value), codes the index guard's per group."""
     port = EtxPort(data, baud)
     out = []
 
     def on_frame(f, ok):
-        acc = []
-        for i in range(f.n):
-            if ok[i] == 1:  # ACCEPT: a guarded energy index that passed the guard
-                acc.append((f.label(i), f.int_value(i)))
-        out.append((r.parser.bytes, f.mode, f.n, acc))
+        out.append((r.parser.bytes, f.mode, f.groups(), bytes(ok[: f.n])))
 
     r = TicReader(port, baud=baud, on_frame=on_frame)
     while port.pos < len(data):
@@ -156,17 +156,18 @@ def main(argv):
         src, r, trace = detect(data, int(argv[3]), int(argv[4]), step)
         for b, baud in src.segments:
             print("SEG", b, baud, src.char_time(b) // UNITS_PER_MS)
-        for t, ev, st, baud, mode in trace:
-            print("EV", t, ev, st, baud, mode)
+        for t, ev, st, baud, mode, n in trace:
+            print("EV", t, ev, st, baud, mode, n)
         print("END", r.frames, r.switches)
     elif argv[1] == "frames":
         with open(argv[2], "rb") as f:
             data = f.read()
         out, r = frames(data, int(argv[3]))
-        for off, mode, n, acc in out:
-            print("F", off, mode, n)
-            for label, value in acc:
-                print("A", label, value)
+        for off, mode, groups, codes in out:
+            print("F", off, mode, len(groups))
+            for (label, _h, value), code in zip(groups, codes):
+                if code == 1:  # ACCEPT: a guarded energy index that passed the guard
+                    print("A", label, value)
         print("END", r.frames, r.guard.rejected, r.parser.checksum_errors)
     else:
         raise SystemExit("usage: see the module docstring")

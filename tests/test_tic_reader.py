@@ -34,7 +34,7 @@ def _data(path):
 
 def _first(trace, bit, mode=None):
     """Time of the first service() whose events had `bit` (and the reader's mode, if given)."""
-    for t, ev, _st, _baud, m in trace:
+    for t, ev, _st, _baud, m, _n in trace:
         if ev & bit and (mode is None or m == mode):
             return t
     return None
@@ -42,14 +42,14 @@ def _first(trace, bit, mode=None):
 
 def _states(trace):
     out = []
-    for _t, ev, st, _baud, _m in trace:
+    for _t, ev, st, _baud, _m, _n in trace:
         if ev & tr.EV_STATE:
             out.append(tr.STATE_NAMES[st])
     return out
 
 
 def _state_times(trace):
-    return [t for t, ev, _st, _baud, _m in trace if ev & tr.EV_STATE]
+    return [t for t, ev, _st, _baud, _m, _n in trace if ev & tr.EV_STATE]
 
 
 def _tmp(name):
@@ -176,7 +176,7 @@ def test_garbled_random_bytes_at_both_speeds():
 
 def _last_frame(trace):
     t_last = None
-    for t, ev, _st, _b, _m in trace:
+    for t, ev, _st, _b, _m, _n in trace:
         if ev & tr.EV_FRAME:
             t_last = t
     return t_last
