@@ -114,3 +114,23 @@ def test_bad_arguments_exit_2_with_one_line(interp, args):
     r = run(interp, *args)
     assert r.returncode == 2
     assert r.stdout == b"" and r.stderr.count(b"\n") == 1 and r.stderr.startswith(b"ticdump: ")
+
+
+@pytest.mark.parametrize("contract", ["base", "hchp", "tempo", "ejp", "producer"])
+@pytest.mark.parametrize("phases", ["1", "3"])
+@pytest.mark.parametrize("mode", ["historique", "standard"])
+def test_50_frame_ticsim_file_decodes_without_checksum_error(tmp_path, mode, phases, contract):
+    """Issue 4's acceptance check: every simulated meter, end to end through ticdump."""
+    path = tmp_path / "tic.raw"
+    sim = [sys.executable, str(ROOT / "tools/ticsim.py"), "--mode", mode, "--phases", phases]
+    sim += ["--contract", contract, "--frames", "50", "--seed", "7", "--out", str(path)]
+    subprocess.run(sim, check=True, capture_output=True)
+    r = run("cpython", "--decode", str(path))
+    assert r.returncode == 0, r.stderr
+    lines = [json.loads(x) for x in r.stdout.splitlines()]
+    stats = lines[-1]["stats"]
+    assert stats["frames"] == 50 and len(lines) == 51
+    assert stats["checksum_errors"] == 0 and stats["format_errors"] == 0
+    for frame in lines[:-1]:
+        assert frame["mode"] == mode
+        assert not any("error" in g["decoded"] for g in frame["groups"]), frame
