@@ -50,7 +50,7 @@ pytest: venv deps build
 
 test: venv deps lint typecheck pytest
 
-sim: venv build
+sim: venv deps build
 	$(BIN)/python tools/sim.py $(SIM_ARGS)
 
 bench: venv build
