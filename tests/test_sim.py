@@ -108,6 +108,13 @@ def test_other_exit_status_ends_the_simulator():
     assert "boot 2" not in out
 
 
+def test_bad_tic_settings_end_the_simulator():
+    for setting, word in (("MODE=tempo", "setting MODE"), ("SIGNAL_LOST_S=0", "SIGNAL_LOST_S")):
+        rc, out = sim("--tic", STD_MONO, "--set", setting)
+        assert rc == 1, out
+        assert "ValueError" in out and word in out
+
+
 def test_run_for_stops_the_firmware_cleanly(tmp_path):
     state = tmp_path / "flash"
     rc, out = sim("--tic", STD_MONO, "--run-for", "2", "--state", str(state))
