@@ -219,6 +219,7 @@ class TicReader:
         self._bad = 0  # windows in a row with bytes but no valid group
         self._bad_needed = 2 if self.auto else 1  # to call it garbled: each speed once
         self._align = 0  # a speed to set after this feed (see _frame)
+        self._prev_any = 0  # bytes the port held at the last poll, while waiting for more
 
     # -- the synchronous step
     def poll(self, now_ms):
@@ -234,14 +235,26 @@ class TicReader:
             self._new_window(now)
         port = self.port
         p = self.parser
-        n = port.readinto(self.buf)
+        k = port.any()
+        if 0 < k < len(self.buf) and k != self._prev_any and port.baud == 9600:
+            # The line is busy: let the UART gather a whole buffer, which the parser scans
+            # about twice as fast (its fast path); the rest is read once the line pauses (no
+            # growth since the last poll). At most 0.27 s of delay at 9600 Bd; at 1200 Bd the
+            # CPU cost is negligible, so read at once. (Sources that cannot tell say 0.)
+            self._prev_any = k
+            self._t_byte = now
+            self._had_byte = True
+            n = None
+        else:
+            self._prev_any = 0
+            n = port.readinto(self.buf)
         if n:
             p.feed(self.buf, n)
             # The parser may count a frame's valid groups only when the frame ends (ETX, EOT,
             # a new STX); detection needs them when they arrive. Have it check the groups of
             # the frame in progress, as its stats() does (without stats()'s dict): once per
             # read, so at most one batch per chunk, as the parser did per chunk itself.
-            p._check_pending()
+            p.settle()
             self._t_byte = now
             self._had_byte = True
         else:

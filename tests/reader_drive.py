@@ -49,6 +49,9 @@ class SilentPort:
     def readinto(self, buf, nbytes=-1):
         return None
 
+    def any(self):
+        return 0  # like the tcp and serial sources: cannot tell, the reader just reads
+
 
 class DecodedPort(SilentPort):
     """Bytes decoded elsewhere (tcp from ser2net): the speed set here changes nothing. Hands

@@ -210,10 +210,16 @@ class Parser:
             self._k ^= 1
         self._frames[self._k].n = 0
 
+    def settle(self):
+        """Bring the group counters (groups, checksum_errors, format_errors) up to date with
+        the frame in progress. They settle by themselves at each frame boundary; a caller that
+        watches them between frames (mode detection) calls this. Allocates nothing."""
+        self._check_pending()
+
     def stats(self):
         """The counters as a dict (allocates). Groups are counted once per frame; this
         counts those of the frame in progress too."""
-        self._check_pending()
+        self.settle()
         return {
             "bytes": self.bytes,
             "frames": self.frames,
