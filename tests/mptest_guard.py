@@ -3,14 +3,17 @@ check_frame allocates nothing.
 
 Frames are built with tic.encode and fed to the real tic.parser.Parser; check_frame runs in the
 frame callback while micropython.heap_lock() is held, so any allocation raises MemoryError.
-The frames exercise every path: pending, accepted, decreases, jumps, non-digit values (a
-bit-6 flip), a resync, the power limit changing, and ticks wrapping past 2^30.
+The frames exercise every path: candidates confirmed (one frame late), values equal to the
+reference, candidates dropped (by a lower value, by an equal one, by a resync), decreases,
+jumps, non-digit values (a bit-6 flip), a resync, the power limit changing, and ticks wrapping
+past 2^30.
 """
 
 import gc
 
 import micropython
 from tic import MODE_HISTORIQUE, MODE_STANDARD
+from tic import labels as lbl
 from tic.encode import frame
 from tic.guard import ACCEPT, PENDING, REJECT, IndexGuard
 from tic.parser import Parser
@@ -28,6 +31,10 @@ def std_frames():
         g.append(("EAST", "%09d" % (east - 500 if k == 40 else east)))  # a decrease
         for j in range(1, 11):
             v = "%09d" % (1000 * j + k)
+            if j == 9 and k == 95:
+                v = "%09d" % (1000 * j + k + 5)  # plausible, wrong: the next value drops it
+            if j == 10:  # a register that never moves, once 2 with a matching checksum
+                v = "%09d" % (2 if k == 90 else 0)
             if j == 2 and k == 50:
                 v = "%09d" % (1000 * j + k + 9000000)  # a jump: a high digit changed
             if j == 3 and k == 60:
@@ -107,21 +114,37 @@ def test_standard_check_frame_allocates_nothing():
     frames = std_frames()
     # start 100 frames before the 2^30 ticks wrap
     g, tally = run_locked(frames, (1 << 30) - 100 * 2000, 2000)
-    if g.accepted < 100 * 20 or tally[ACCEPT] != g.accepted:
-        raise AssertionError("accepted %d %r" % (g.accepted, tally))
     # k=40 EAST, k=50 EASF02, k=60 EASF03, k=70..78 EASD02 (then resync at 79)
-    if g.rejected != 3 + 9 or tally[REJECT] != g.rejected:
-        raise AssertionError("rejected %d %r" % (g.rejected, tally))
-    if g.resyncs != 1:
-        raise AssertionError("resyncs %d" % g.resyncs)
-    if tally[PENDING] != 20 or g.limit_va != 12000:  # the first frame's 20 indexes
-        raise AssertionError("pending %r limit %d" % (tally, g.limit_va))
+    if g.rejected != 3 + 9 or tally[REJECT] != g.rejected or g.resyncs != 1:
+        raise AssertionError("rejected %d resyncs %d %r" % (g.rejected, g.resyncs, tally))
+    # never confirmed: EASF10 = 2 (k=90), EASF09 + 5 (k=95), EASD02's candidate before the jump
+    if g.dropped != 3:
+        raise AssertionError("dropped %d" % g.dropped)
+    # ACCEPT: EASF10 (equal to its reference) but at k=0 and k=90, and the resync
+    if tally[ACCEPT] != N - 2 + 1 or tally[PENDING] != 20 * N - 12 - 119:
+        raise AssertionError("%r" % tally)
+    # every value counted once, but those never confirmed and the last frame's 19 candidates
+    if g.accepted != 20 * N - 12 - 3 - 19:
+        raise AssertionError("accepted %d" % g.accepted)
+    if g.limit_va != 12000:
+        raise AssertionError("limit %d" % g.limit_va)
+    east = lbl.index("EAST")
+    easd02 = lbl.index("EASD02")
+    easf10 = lbl.index("EASF10")
+    got = (g.last(east), g.last(easd02), g.last(easf10))
+    if got != (21849106 + 3 * 118, 14 + 118 + 5000000, 0):
+        raise AssertionError("references %r" % (got,))
 
 
 def test_historique_check_frame_allocates_nothing():
     g, tally = run_locked(hist_frames(), 5, 1500)
-    if g.rejected != 1 or g.accepted != 6 * (N - 1) - 1 or g.limit_va != 9000:
-        raise AssertionError("%d %d %d %r" % (g.rejected, g.accepted, g.limit_va, tally))
+    # 4 growing registers (one decrease at k=30), 2 still ones
+    if g.rejected != 1 or g.dropped != 0 or g.limit_va != 9000:
+        raise AssertionError("%d %d %d %r" % (g.rejected, g.dropped, g.limit_va, tally))
+    if tally[ACCEPT] != 2 * (N - 1) or tally[PENDING] != 4 * N + 2 - 1:
+        raise AssertionError("%r" % tally)
+    if g.accepted != 6 * N - 1 - 4:  # but the decrease and the last frame's 4 candidates
+        raise AssertionError("accepted %d" % g.accepted)
 
 
 if __name__ == "__main__":

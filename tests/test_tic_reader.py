@@ -14,7 +14,7 @@ from reader_drive import Clock, DecodedPort, SilentPort, detect, drive
 from firmware import state as persist
 from firmware import tic_reader as tr
 from firmware.hal import host
-from tic import MODE_HISTORIQUE, MODE_STANDARD, MODE_UNKNOWN
+from tic import MODE_HISTORIQUE, MODE_STANDARD, MODE_UNKNOWN, labels
 from tic.encode import frame
 from tic.guard import ACCEPT, FREE, PENDING, REJECT
 
@@ -79,7 +79,9 @@ def test_historique_at_1200_needs_no_switch():
 def test_standard_at_9600_needs_no_switch():
     _src, r, trace = detect(_data(STD) * 4, 9600, 4000)
     assert (r.state, r.mode, r.port.baud, r.switches) == (tr.OK, MODE_STANDARD, 9600, 0)
-    assert _first(trace, tr.EV_FRAME) <= 1500
+    # The frame ends 1.5 s into the line; at 9600 Bd the reader then waits for a whole
+    # buffer (READ_SIZE bytes, 0.27 s) unless the line pauses first.
+    assert _first(trace, tr.EV_FRAME) <= 1500 + tr.READ_SIZE * 1000 // 960 + STEP
 
 
 def test_wrong_start_converges_to_standard():
@@ -292,6 +294,7 @@ def _std_frames(easts):
         g = [("ADSC", "041776199277"), ("DATE", "", "H2402%02d120000" % (k % 28 + 1))]
         g.append(("EAST", "%09d" % east))
         g.append(("EASF01", "%09d" % (1000 + k)))
+        g.append(("EASF02", "000000777"))  # a register that does not move
         g.append(("PREF", "09"))
         g.append(("SINSTS", "00500"))
         out.append(frame(MODE_STANDARD, g))
@@ -303,13 +306,23 @@ def test_every_frame_goes_through_the_index_guard():
     seen = []
     data = _std_frames(easts)
     port = DecodedPort(data, rate=40)
-    r = tr.TicReader(port, baud=9600, on_frame=lambda f, ok: seen.append(bytes(ok[: f.n])))
+    east = labels.index("EAST")
+
+    def on_frame(f, ok):
+        seen.append((bytes(ok[: f.n]), r.guard.last(east)))
+
+    r = tr.TicReader(port, baud=9600, on_frame=on_frame)
     drive(r, Clock(), (len(data) // 40 + 1) * 100, 100)  # the frames once
     assert len(seen) == len(easts)
-    # groups: ADSC DATE EAST EASF01 PREF SINSTS
-    codes = [s[2] for s in seen]
-    assert codes == [PENDING, ACCEPT, ACCEPT, REJECT, ACCEPT, ACCEPT]
-    assert seen[0][0] == FREE and seen[0][3] == PENDING
+    # groups: ADSC DATE EAST EASF01 EASF02 PREF SINSTS; a new value is published (becomes
+    # the reference) when the next frame confirms it; the candidate survives the decrease
+    codes = [s[0][2] for s in seen]
+    assert codes == [PENDING, PENDING, PENDING, REJECT, PENDING, PENDING]
+    assert [s[1] for s in seen] == [-1, 5000, 5001, 5001, 5002, 5003]
+    assert [s[0][3] for s in seen] == [PENDING] * 6  # EASF01 grows too
+    # a register that does not move is the reference itself from the second frame on
+    assert [s[0][4] for s in seen] == [PENDING] + [ACCEPT] * 5
+    assert seen[0][0][:2] == bytes((FREE, FREE)) and seen[0][0][5:] == bytes((FREE, FREE))
     assert r.status()["rejected_indexes"] == 1
     assert r.frame.int_of(b"EAST") >= 0 and r.ok is r.guard.ok
 
@@ -332,12 +345,17 @@ def test_poll_reads_at_most_a_buffer_and_events_wait_for_service():
     r = tr.TicReader(src, baud=9600)
     clk.t = 2000  # 1920 bytes waiting
     assert r.poll(2000) == tr.READ_SIZE == len(r.buf)
-    n = tr.READ_SIZE
-    while n == tr.READ_SIZE:
-        n = r.poll(2000)
-    assert r.events & tr.EV_FRAME and r.frames == 1
+    # Whole buffers while the line is busy; the rest once it pauses (the clock stands still
+    # here, so the next poll sees no growth and reads it).
+    polls = 1
+    while not r.events & tr.EV_FRAME and polls < 20:
+        r.poll(2000)
+        polls += 1
+    assert r.events & tr.EV_FRAME and r.frames == 1 and polls <= 1920 // tr.READ_SIZE + 2
     assert r.service() & tr.EV_FRAME and r.events == 0
-    assert r.poll(2000) == 0 and r.events == 0
+    for _ in range(10):  # the rest of the 1920 bytes: no second complete frame in them
+        r.poll(2000)
+    assert r.poll(2000) == 0 and r.events == 0 and r.frames == 1
 
 
 def test_settings():

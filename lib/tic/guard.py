@@ -4,30 +4,55 @@ The TIC checksum is a 6-bit sum: it misses bit-6 flips, permutations and compens
 (tic-protocol.md §3, §13). A wrong energy index that reaches Home Assistant is expensive: a
 `total_increasing` sensor that goes down is taken as a meter reset, so one bad value can add
 the whole index to the statistics. IndexGuard therefore checks every energy index (the rows of
-tic.labels with F_GUARDED: all Wh and VArh registers of both modes) against the last accepted
-value of the same label:
+tic.labels with F_GUARDED: all Wh and VArh registers of both modes) against a trusted
+reference per label, and publishes a new value only once the next frame confirms it.
 
-* a value must be all digits (the parser gives -1 otherwise: a bit-6 flip of a digit is never
-  a digit, so these are all caught here);
-* it must not decrease;
-* it must not grow faster than the meter's power allows: at most
-  power_VA * margin * (elapsed_s + jitter_s) / 3600 + slack_wh.
-  The power is PCOUP (else PREF) kVA in standard mode; ISOUSC A x 200 V (x 3 on three-phase)
-  or else IMAX A x 240 V (x 3) in historique; `default_va` (36 kVA) until known. Injected
-  and reactive energies (producer rows) use the larger of that and `default_va`, as
-  injection is not bounded by the subscription.
+Why confirm: a value can pass the checksum and every plausibility test and still be wrong (a
+survey at BER 1e-3 saw EASF04 "000000002" for "000000000", bit 1 flipped in the last digit and
+in the checksum character). Taken as the reference, such a value makes every later true value
+look like a decrease, forever on a register that never moves. A single corrupt value is
+almost never followed by a value that agrees with it, so requiring that agreement keeps it out
+at the cost of one frame of latency (1-2 s: nothing for energy).
 
-Start-up: the first value of a label has nothing to compare with, and a corrupt first value
-would become the reference (then every good value is "wrong"). So a label is trusted only
-once two successive values are consistent with each other: the first value is held back
-(PENDING) and published one frame later. Cost: one frame of latency at start.
+Consistency of v with an earlier value u, dt ms earlier: u <= v <= u + allowance(dt), where
+    allowance(dt) = power_VA * margin * (dt_s + jitter_s) / 3600 + slack_wh.
+The power is PCOUP (else PREF) kVA in standard mode; ISOUSC A x 200 V (x 3 on three-phase) or
+else IMAX A x 240 V (x 3) in historique; `default_va` (36 kVA) until known. Injected and
+reactive energies (producer rows) use the larger of that and `default_va`, as injection is not
+bounded by the subscription.
+
+Per label the guard keeps the reference (confirmed: what is published), and at most one
+candidate (a plausible newer value awaiting confirmation). For each value v:
+
+* not all digits (the parser gives -1; a bit-6 flip of a digit is never a digit) -> REJECT;
+* v == reference -> ACCEPT (the candidate, if any, is dropped: it was not confirmed);
+* v consistent with the reference and greater (plausible growth) -> PENDING. First, if the
+  candidate c is consistent with v (reference <= c <= v, v - c within the allowance for their
+  time gap) c is confirmed: it becomes the reference. Then v becomes the candidate; but if v
+  equals the reference just confirmed, v is that reference: ACCEPT;
+* otherwise (a decrease, or growth faster than the power allows) -> REJECT; the candidate
+  stays (the next value may still confirm it).
+A corrupt value is thus published only if the next value agrees with it; a corrupt candidate
+below the true value can be confirmed, but the published sequence still never decreases (a
+candidate is confirmed only by a value >= it, which then becomes the next candidate).
+Start-up: no reference yet; values are candidates, the first value confirmed by the next one
+becomes the reference (a disagreeing value replaces the candidate: start over). PENDING.
 
 Recovery: if values keep disagreeing with the reference but agree with each other for
 `resync_frames` frames in a row, the reference was wrong or the meter really jumped (TIC cut
-for a long time, clock aliasing) and the guard re-anchors. Downwards only for a drop of at
-least `resync_drop_wh` (meter replaced): a small drop is what follows a slightly-high corrupt
-value that slipped through, and re-anchoring there would publish a decrease; the guard waits
-until the real index catches up instead. Call reset() when the meter address changes.
+for a long time, clock aliasing): the guard re-anchors on the last of them (ACCEPT). Downwards
+only for a drop of at least `resync_drop_wh` (meter replaced): a small drop is what follows a
+slightly-high wrong reference, and re-anchoring there would publish a decrease; the guard
+waits until the real index catches up instead. Call reset() when the meter changes.
+
+Codes per group (check_frame's bytearray, accept()'s return value):
+    REJECT  = 0  guarded value refused; the reference did not change
+    ACCEPT  = 1  the value IS the reference (equal to it, or just confirmed): publish it
+    PENDING = 2  plausible, awaiting confirmation by the next frame; the reference may have
+                 changed (an earlier candidate confirmed): publish guard.last(row) if it did
+    FREE    = 3  not an energy index: the guard has no opinion, publish as is
+So a publisher publishes guard.last(row) for ACCEPT and PENDING groups when it is >= 0 and
+differs from what it published last; the reference never changes on REJECT.
 
 Time: `now_ms` is time.ticks_ms() (or any increasing ms counter); differences are taken modulo
 2^30 like ticks_diff, so gaps over 2^29 ms (6.2 days) alias to "no time" (then the resync
@@ -38,11 +63,17 @@ Use:
     guard = IndexGuard()                  # options: see __init__
     ok = guard.check_frame(frame, time.ticks_ms())   # in the parser's on_frame
     for i in range(frame.n):
-        if ok[i] & 1: publish group i     # ACCEPT (checked) or FREE (not an energy index)
+        if ok[i] == FREE: publish group i as is
+        elif ok[i] != REJECT: v = guard.last(labels.index_for_frame(frame, i)); publish v if
+            it is >= 0 and new
     guard.accept(row_or_index, value, now_ms) -> code, for one value outside a frame
-    guard.accepted / .rejected / .resyncs  counters (wrap at 2^30); rejected counts values
-        that contradict a trusted reference or are not digits (PENDING ones are not counted)
-    guard.last(row_index) -> last accepted value or -1; guard.limit_va; reset(); set_limit(va)
+    guard.last(row_index) -> the reference (confirmed value) or -1; guard.limit_va
+    guard.accepted   values that became the reference or equalled it (a candidate counts
+                     when it is confirmed)
+    guard.rejected   values refused (REJECT)
+    guard.dropped    candidates never confirmed
+    guard.resyncs    re-anchorings; all counters wrap at 2^30
+    reset(); set_limit(va)
 """
 
 from tic import MODE_STANDARD, labels
@@ -55,10 +86,10 @@ except ImportError:  # CPython
         return x
 
 
-# Per-group results of check_frame / accept: publish the value iff (code & 1).
-REJECT = const(0)  # guarded, inconsistent: do not publish
-ACCEPT = const(1)  # guarded, consistent: publish
-PENDING = const(2)  # guarded, not trusted yet (start-up): do not publish
+# Per-group results of check_frame / accept (see the module docstring).
+REJECT = const(0)  # guarded, refused: the reference did not change
+ACCEPT = const(1)  # guarded, the value is the reference: publish it
+PENDING = const(2)  # guarded, plausible, awaiting confirmation: publish last() if it changed
 FREE = const(3)  # not an energy index: the guard has no opinion
 
 _MASK = const(0x3FFFFFFF)  # ticks period and counter wrap: 2^30
@@ -121,20 +152,25 @@ class IndexGuard:
         # Counters, wrapped at 2^30 to stay small ints.
         self.accepted = 0
         self.rejected = 0
+        self.dropped = 0
         self.resyncs = 0
-        # Per slot: reference value and time, trusted flag, follower (candidate) value, time
-        # and run length (successive mutually consistent values).
+        # Per slot: reference (confirmed) value and the time of its frame, trusted flag;
+        # candidate value (-1: none) and time; follower value, time and run length (successive
+        # mutually consistent values that disagree with the reference: the resync path).
         self._last = [0] * SLOTS
         self._ltime = [0] * SLOTS
         self._trusted = bytearray(SLOTS)
-        self._cand = [0] * SLOTS
+        self._cand = [-1] * SLOTS
         self._ctime = [0] * SLOTS
+        self._fol = [0] * SLOTS
+        self._ftime = [0] * SLOTS
         self._run = bytearray(SLOTS)
 
     def reset(self):
         """Forget every reference (new meter, mode change): the next values start over."""
         for s in range(SLOTS):
             self._trusted[s] = 0
+            self._cand[s] = -1
             self._run[s] = 0
         self.set_limit(0)
         self._tri = False
@@ -150,7 +186,8 @@ class IndexGuard:
         self._va_m_prod = min(prod * self.margin_pct // 100, _MAX_VA_M)
 
     def last(self, row_index):
-        """The last accepted value of a guarded label (row index), or -1."""
+        """The reference of a guarded label (row index): the last confirmed value, the one to
+        publish; -1 if there is none yet or the row is not guarded."""
         s = _slot_of[row_index]
         if s == _NONE or not self._trusted[s]:
             return -1
@@ -165,44 +202,78 @@ class IndexGuard:
         va_m = self._va_m_prod if _PRODUCER[s] else self._va_m
         return (sec // 3600) * va_m + (sec % 3600) * va_m // 3600 + self.slack_wh
 
-    def _follow(self, s, v, now):
-        """Track the candidate run; return its length including v."""
-        run = self._run[s]
+    def _follows(self, s, u, ut, v, now):
+        """Is v (at now) consistent with an earlier value u (at ut)?"""
+        return u <= v and v - u <= self._allow(s, now - ut)
+
+    def _drop(self, s):
+        if self._cand[s] >= 0:
+            self._cand[s] = -1
+            self.dropped = _inc(self.dropped)
+
+    def _anchor(self, s, v, t):
+        """v (from the frame at t) becomes the reference."""
+        self._last[s] = v
+        self._ltime[s] = t
+        self._trusted[s] = 1
+        self._run[s] = 0
+        self.accepted = _inc(self.accepted)
+
+    def _grow(self, s, v, now):
+        """v is plausible after the reference (or there is none yet): confirm the candidate
+        if v agrees with it, then v is the new candidate, or the reference itself."""
+        self._run[s] = 0
         c = self._cand[s]
-        if run and v >= c and v - c <= self._allow(s, now - self._ctime[s]):
+        if c >= 0:
+            self._cand[s] = -1
+            if self._follows(s, c, self._ctime[s], v, now):
+                self._anchor(s, c, self._ctime[s])
+                if v == c:
+                    self._ltime[s] = now  # the same value, seen later: a tighter bound
+                    self.accepted = _inc(self.accepted)
+                    return ACCEPT
+            else:
+                self.dropped = _inc(self.dropped)
+        self._cand[s] = v
+        self._ctime[s] = now
+        return PENDING
+
+    def _follow(self, s, v, now):
+        """Track the run of values that disagree with the reference; return its length."""
+        run = self._run[s]
+        if run and self._follows(s, self._fol[s], self._ftime[s], v, now):
             if run < 255:
                 run += 1
         else:
             run = 1
-        self._cand[s] = v
-        self._ctime[s] = now
+        self._fol[s] = v
+        self._ftime[s] = now
         self._run[s] = run
         return run
-
-    def _take(self, s, v, now):
-        self._last[s] = v
-        self._ltime[s] = now
-        self._trusted[s] = 1
-        self._run[s] = 0
-        self.accepted = _inc(self.accepted)
-        return ACCEPT
 
     def _check(self, s, v, now):
         if v < 0:  # not all digits (or empty)
             self.rejected = _inc(self.rejected)
             return REJECT
         if not self._trusted[s]:
-            if self._follow(s, v, now) >= 2:
-                return self._take(s, v, now)
-            return PENDING
+            return self._grow(s, v, now)
         last = self._last[s]
-        if v >= last and v - last <= self._allow(s, now - self._ltime[s]):
-            return self._take(s, v, now)
+        if v == last:
+            self._drop(s)
+            self._ltime[s] = now
+            self._run[s] = 0
+            self.accepted = _inc(self.accepted)
+            return ACCEPT
+        if self._follows(s, last, self._ltime[s], v, now):
+            return self._grow(s, v, now)
         if self._follow(s, v, now) >= self.resync_frames and (
             v > last or last - v >= self.resync_drop_wh
         ):
+            # a run of values that agree with each other: they confirm themselves
             self.resyncs = _inc(self.resyncs)
-            return self._take(s, v, now)
+            self._drop(s)
+            self._anchor(s, v, now)
+            return ACCEPT
         self.rejected = _inc(self.rejected)
         return REJECT
 
@@ -217,11 +288,11 @@ class IndexGuard:
 
     def check_frame(self, frame, now_ms):
         """Check every group of a tic.parser Frame; returns self.ok, a bytearray where ok[i] is
-        the code of group i (publish iff ok[i] & 1). No allocation (unless the frame has more
-        groups than max_groups, which grows self.ok once).
+        the code of group i (what to publish: see the module docstring). No allocation (unless
+        the frame has more groups than max_groups, which grows self.ok once).
 
         The power limit found in this frame (PCOUP, PREF, ISOUSC, IMAX) applies from the next
-        frame on; the first frame only makes the values PENDING anyway.
+        frame on; the first frame only makes the values candidates anyway.
         """
         n = frame.n
         if n > len(self.ok):
