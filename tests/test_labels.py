@@ -1,7 +1,7 @@
 # micropython: also
 """lib/tic/labels.py: completeness against tic-protocol.md §5/§6, hashes, lookups."""
 
-from tic import MODE_HISTORIQUE, MODE_STANDARD, label_hash
+from tic import MODE_HISTORIQUE, MODE_STANDARD, label_docs, label_hash
 from tic import labels as lbl
 
 
@@ -57,17 +57,36 @@ def test_every_label_of_both_modes_in_order():
 
 def test_rows_are_well_formed():
     for r in lbl.ROWS:
-        assert len(r) == 9
+        assert len(r) == 8
         assert r[lbl.MODE] in (MODE_HISTORIQUE, MODE_STANDARD)
         assert 0 <= r[lbl.SIZE] <= 98
         assert r[lbl.UNIT] in UNITS, r
         assert r[lbl.KIND] in (lbl.KIND_INT, lbl.KIND_TEXT, lbl.KIND_HEX)
-        assert 0 < len(r[lbl.DESC]) <= 40, r
         # numbers read as small ints: 9 digits at most
         if r[lbl.KIND] == lbl.KIND_INT:
             assert r[lbl.SIZE] <= 9, r
         if r[lbl.UNIT] is not None:
             assert r[lbl.KIND] == lbl.KIND_INT, r
+
+
+def test_descriptions_aligned_with_rows():
+    lines = label_docs.TEXT.split("\n")
+    assert lines[-1] == "" and len(lines) == lbl.COUNT + 1
+    for r in range(lbl.COUNT):
+        name, text = lines[r].split(" ", 1)
+        assert name == lbl.ROWS[r][lbl.NAME]
+        assert lbl.description(r) == text
+        assert 0 < len(text) <= 40 and text == text.strip(), text
+    assert lbl.description(0) == "Meter address (serial number)"
+    assert lbl.description(lbl.index("EAST")) == "Total energy drawn"
+    assert lbl.description(lbl.COUNT - 1) == "Next peak day's profile"
+    for bad in (-1, lbl.COUNT):
+        try:
+            lbl.description(bad)
+        except IndexError:
+            pass
+        else:
+            raise AssertionError("description(%d) did not raise" % bad)
 
 
 def test_names_unique_and_bytes_match():
