@@ -174,6 +174,20 @@ def test_frame_readers():
     assert f.value(0) == "041776199277" and f.label(4) == "PRM"
 
 
+def test_label_in_compares_against_a_slice_of_a_blob():
+    p = Parser()
+    p.feed(frame(S, [("EAST", "000000001"), ("SMAXSN1-1", "00100", "H200213085118")]))
+    f = p.frame
+    blob = b"EASTSMAXSN1-1EAS"
+    assert f.label_in(0, blob, 0, 4)
+    assert not f.label_in(0, blob, 13, 16)  # EAS: a prefix is not equal
+    assert not f.label_in(0, blob, 0, 5)  # EASTS: longer
+    assert not f.label_in(0, blob, 4, 8)  # same length, other bytes
+    assert f.label_in(1, blob, 4, 13) and not f.label_in(1, blob, 0, 4)
+    assert f.label_in(1, bytearray(blob), 4, 13)  # any bytes-like
+    assert not f.label_in(0, blob, 2, 2)  # empty slice
+
+
 def test_last_frame_stays_readable_while_next_fills():
     p = Parser()
     p.feed(frame(H, [("PAPP", "00750")]))

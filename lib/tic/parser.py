@@ -98,6 +98,20 @@ class Frame:
                 return False
         return True
 
+    def label_in(self, i, blob, start, end):
+        """True if group i's label equals blob[start:end] (blob: bytes-like), compared in place:
+        one blob can hold many names (tic.labels) without an object per name."""
+        k = i * _W
+        st = self.idx[k]
+        if self.idx[k + 1] - st != end - start:
+            return False
+        b = self.buf
+        for j in range(start, end):
+            if b[st] != blob[j]:
+                return False
+            st += 1
+        return True
+
     def find(self, name):
         """Index of the first group labelled `name` (bytes), or -1."""
         for i in range(self.n):
