@@ -15,8 +15,8 @@ class FakeFrame:
     def label_hash(self, i):
         return label_hash(self.names[i])
 
-    def label_is(self, i, name):
-        return self.names[i] == name
+    def label_in(self, i, blob, start, end):
+        return self.names[i] == blob[start:end]
 
 
 HISTORIQUE = (
@@ -89,19 +89,24 @@ def test_descriptions_aligned_with_rows():
             raise AssertionError("description(%d) did not raise" % bad)
 
 
-def test_names_unique_and_bytes_match():
+def test_names_unique_and_match_rows():
     names = [r[lbl.NAME] for r in lbl.ROWS]
     assert len(set(names)) == len(names)
     for i in range(lbl.COUNT):
-        assert lbl.NAMES_B[i] == names[i].encode()
+        assert lbl.name(i) == names[i]
+        assert lbl.index(names[i]) == i and lbl.index(names[i].encode()) == i
 
 
 def test_no_hash_collision_between_known_labels():
-    hashes = [label_hash(b) for b in lbl.NAMES_B]
+    hashes = [label_hash(lbl.name(i).encode()) for i in range(lbl.COUNT)]
     assert len(set(hashes)) == lbl.COUNT
     for i in range(lbl.COUNT):
         assert lbl.index_by_hash(hashes[i]) == i
         assert lbl.by_hash(hashes[i]) is lbl.ROWS[i]
+    # Unknown hashes, including ones in the slots known labels probe through.
+    for h in (0, 1, 0xFFFFF, hashes[0] ^ 0x100, hashes[7] + 0x100):
+        if h not in hashes:
+            assert lbl.index_by_hash(h) == -1 and lbl.by_hash(h) is None
 
 
 def _colliding_unknown(known):
@@ -114,13 +119,30 @@ def _colliding_unknown(known):
 
 def test_collision_check_raises():
     bad = _colliding_unknown(b"PAPP")
-    assert len(lbl.build_hash_index([b"PAPP", b"IINST"])) == 2
-    try:
-        lbl.build_hash_index([b"PAPP", b"IINST", bad])
-    except ValueError:
-        pass
-    else:
-        raise AssertionError("collision not detected")
+    slots, hashes = lbl.build_hash_index([b"PAPP", b"IINST"])
+    assert list(hashes) == [label_hash(b"PAPP"), label_hash(b"IINST")]
+    assert (
+        len(slots) == 256
+        and sorted(slots)[:2] == [0, 1]
+        and sum(1 for x in slots if x == 0xFF) == 254
+    )
+    for names in ([b"PAPP", b"IINST", bad], [("X%d" % i).encode() for i in range(256)]):
+        try:
+            lbl.build_hash_index(names)
+        except ValueError:
+            pass
+        else:
+            raise AssertionError("not refused: %d names" % len(names))
+
+
+def test_hash_index_probes_past_a_clash():
+    slots, hashes = lbl.build_hash_index([lbl.name(i).encode() for i in range(lbl.COUNT)])
+    moved = [i for i in range(lbl.COUNT) if slots[hashes[i] & 0xFF] != i]
+    assert len(moved) > 10  # labels past their first slot: the lookups probe on
+    for i in moved:
+        assert lbl.index_by_hash(hashes[i]) == i
+        # same first slot, another hash: probes the whole run, then finds nothing
+        assert lbl.index_by_hash(hashes[i] ^ 0x10000) == -1
 
 
 def test_sizes_and_units_from_the_protocol():

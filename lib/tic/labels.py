@@ -22,6 +22,8 @@ built once at import, which raises if two known labels collide), and for a parse
 (`for_frame`, `index_for_frame`: hash then byte comparison, no allocation).
 """
 
+from array import array
+
 from tic import MODE_HISTORIQUE, MODE_STANDARD, label_hash
 
 try:
@@ -190,24 +192,42 @@ ROWS = (
 
 COUNT = len(ROWS)
 
-# Bytes names for Frame.label_is (it compares bytes). Built once: ~100 small objects.
-NAMES_B = tuple(r[NAME].encode() for r in ROWS)
+# All names in one bytes blob: row r's name is _NAMES[_OFF[r]:_OFF[r + 1]], compared in place
+# (Frame.label_in), so ~100 names cost two objects instead of one each.
+_NAMES = b"".join(r[NAME].encode() for r in ROWS)
+_OFF = array("H", [0] * (COUNT + 1))
+for _r in range(COUNT):
+    _OFF[_r + 1] = _OFF[_r] + len(ROWS[_r][NAME])
+
+# Hash index: open addressing in 256 one-byte slots (row index, 0xFF = empty), first probe at
+# the hash's low byte, the next slots on a clash (1.5 probes on average for the known labels).
+_EMPTY = const(0xFF)
+_SLOT_MASK = const(0xFF)
 
 
 def build_hash_index(names):
-    """{tic.label_hash(name): position} for a sequence of bytes names; raises ValueError if two
-    names collide, so a colliding label added to the table fails at import, not in the field."""
-    d = {}
+    """(slots, hashes) for a sequence of bytes names (at most 255): hashes[i] is
+    tic.label_hash(names[i]), slots the table index_by_hash probes. Raises ValueError if two
+    names hash alike, so a colliding label added to the table fails at import, not in the
+    field."""
+    if len(names) > _SLOT_MASK:
+        raise ValueError("too many labels for the hash index")
+    slots = bytearray(b"\xff" * (_SLOT_MASK + 1))
+    hashes = array("I", [0] * len(names))
     for i in range(len(names)):
         h = label_hash(names[i])
-        j = d.get(h)
-        if j is not None:
-            raise ValueError("label hash collision: %s %s" % (names[j], names[i]))
-        d[h] = i
-    return d
+        hashes[i] = h
+        s = h & _SLOT_MASK
+        while slots[s] != _EMPTY:
+            if hashes[slots[s]] == h:
+                raise ValueError("label hash collision: %s %s" % (names[slots[s]], names[i]))
+            s = (s + 1) & _SLOT_MASK
+        slots[s] = i
+    return slots, hashes
 
 
-_BY_HASH = build_hash_index(NAMES_B)
+_SLOTS, _HASHES = build_hash_index([_NAMES[_OFF[r] : _OFF[r + 1]] for r in range(COUNT)])
+del _r
 
 
 def _as_bytes(name):
@@ -216,22 +236,43 @@ def _as_bytes(name):
 
 def index_by_hash(h):
     """Row index of the known label whose tic.label_hash is h, or -1. No allocation."""
-    return _BY_HASH.get(h, -1)
+    s = h & _SLOT_MASK
+    while True:
+        r = _SLOTS[s]
+        if r == _EMPTY or _HASHES[r] == h:
+            return -1 if r == _EMPTY else r
+        s = (s + 1) & _SLOT_MASK
 
 
 def by_hash(h):
     """The row whose label hashes to h, or None. A hash alone can match an unknown label that
     collides with a known one: confirm the name (for_frame does)."""
-    i = _BY_HASH.get(h, -1)
+    i = index_by_hash(h)
     return ROWS[i] if i >= 0 else None
 
 
+def name(r):
+    """Row index r's label as a str. Allocates."""
+    return _NAMES[_OFF[r] : _OFF[r + 1]].decode()
+
+
+def _name_is(r, b):
+    """Row r's name equals the bytes-like b. No allocation."""
+    a = _OFF[r]
+    if _OFF[r + 1] - a != len(b):
+        return False
+    for j in range(len(b)):
+        if _NAMES[a + j] != b[j]:
+            return False
+    return True
+
+
 def index(name):
-    """Row index of a label given as str or bytes, or -1."""
+    """Row index of a label given as str or bytes, or -1. Allocates only to encode a str."""
     b = _as_bytes(name)
-    i = _BY_HASH.get(label_hash(b), -1)
-    if i >= 0 and NAMES_B[i] == b:
-        return i
+    r = index_by_hash(label_hash(b))
+    if r >= 0 and _name_is(r, b):
+        return r
     return -1
 
 
@@ -243,9 +284,9 @@ def lookup(name):
 
 def index_for_frame(frame, i):
     """Row index of group i of a tic.parser Frame, or -1 for an unknown label. No allocation:
-    the stored hash finds the candidate row, a byte comparison confirms it."""
-    r = _BY_HASH.get(frame.label_hash(i), -1)
-    if r >= 0 and frame.label_is(i, NAMES_B[r]):
+    the hash finds the candidate row, a byte comparison in the names blob confirms it."""
+    r = index_by_hash(frame.label_hash(i))
+    if r >= 0 and frame.label_in(i, _NAMES, _OFF[r], _OFF[r + 1]):
         return r
     return -1
 
