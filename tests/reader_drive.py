@@ -11,8 +11,10 @@ Used by tests/test_tic_reader.py (both interpreters, imported) and tests/test_au
     micropython tests/reader_drive.py frames FILE BAUD
         feed FILE in reads that end at each ETX (so the parser's byte count at a frame is the
         stream offset just after its ETX) with the time of that offset on the line; print
-        "F <offset> <mode> <groups>" then "A <label> <value>" for each energy index the
-        guard accepted; "END <frames> <rejected> <checksum errors>"
+        "F <offset> <mode> <groups>" then "G <label> <value> <code> <confirmed>" for each
+        energy index (value: the int, -1 if not digits; code: the guard's; confirmed: the
+        guard's reference after the frame, -1 if none); "END <frames> <rejected> <dropped>
+        <checksum errors>"
 
 Only integer arithmetic: both interpreters print the same lines for the same file.
 """
@@ -21,6 +23,8 @@ import sys
 
 from firmware.hal import host
 from firmware.tic_reader import TicReader
+from tic import labels
+from tic.guard import FREE
 
 UNITS_PER_MS = host.UNITS_PER_MS
 
@@ -133,13 +137,20 @@ def detect(data, start_baud, until_ms, step_ms=20, *, segments=None, line_baud=N
 
 
 def frames(data, baud):
-    """[(offset after ETX, mode, groups, codes)], reader, for a one-mode stream at `baud`:
-    groups are the frame's (label, horodate, value), codes the index guard's per group."""
+    """[(offset after ETX, mode, groups, codes, confirmed)], reader, for a one-mode stream at
+    `baud`: groups are the frame's (label, horodate, value), codes the index guard's per
+    group, confirmed the guard's reference per group after the frame (-1: none, or not an
+    energy index)."""
     port = EtxPort(data, baud)
     out = []
 
     def on_frame(f, ok):
-        out.append((r.parser.bytes, f.mode, f.groups(), bytes(ok[: f.n])))
+        g = r.guard
+        conf = []
+        for i in range(f.n):
+            row = labels.index_for_frame(f, i)
+            conf.append(g.last(row) if ok[i] != FREE and row >= 0 else -1)
+        out.append((r.parser.bytes, f.mode, f.groups(), bytes(ok[: f.n]), conf))
 
     r = TicReader(port, baud=baud, on_frame=on_frame)
     while port.pos < len(data):
@@ -166,12 +177,14 @@ def main(argv):
         with open(argv[2], "rb") as f:
             data = f.read()
         out, r = frames(data, int(argv[3]))
-        for off, mode, groups, codes in out:
+        for off, mode, groups, codes, conf in out:
             print("F", off, mode, len(groups))
-            for (label, _h, value), code in zip(groups, codes):
-                if code == 1:  # ACCEPT: a guarded energy index that passed the guard
-                    print("A", label, value)
-        print("END", r.frames, r.guard.rejected, r.parser.checksum_errors)
+            for (label, _h, value), code, c in zip(groups, codes, conf):
+                if code != FREE:  # an energy index
+                    v = int(value) if value.isdigit() else -1
+                    print("G", label, v, code, c)
+        g = r.guard
+        print("END", r.frames, g.rejected, g.dropped, r.parser.checksum_errors)
     else:
         raise SystemExit("usage: see the module docstring")
 
