@@ -2,24 +2,29 @@
 
 Reference: tic-protocol.md §5 (historique, three-phase short frames), §6 (standard).
 
-ROWS is a flat tuple of rows in transmission order, historique first; a row is a tuple read
-with the field constants below. A row's position in ROWS (its "index") is stable for a build,
-so per-label state elsewhere (tic.guard) lives in preallocated arrays indexed by it.
+A label is known by its row index r, 0 <= r < COUNT, in transmission order, historique first.
+Indexes are stable for a build, so per-label state elsewhere (tic.guard) lives in preallocated
+arrays indexed by them. The table is packed to cost little heap (the firmware imports it at
+boot): four bytes per row, the names in one bytes blob. Read it with accessors, which allocate
+nothing unless noted:
 
-    row[NAME]          "EAST" (str; NAMES_B holds the bytes, same index)
-    row[MODE]          MODE_HISTORIQUE or MODE_STANDARD (no label is sent in both modes)
-    row[SIZE]          data field width in characters (DATE: 0, its value is the horodate)
-    row[UNIT]          "Wh" "VArh" "VA" "W" "A" "V" "kVA" "min" or None
-    row[KIND]          KIND_INT (decimal digits), KIND_TEXT, KIND_HEX
-    row[FLAGS]         F_* bits below
-    row[DEVICE_CLASS]  Home Assistant sensor device_class or None
-    row[STATE_CLASS]   Home Assistant state_class or None
+    name(r)            "EAST" (allocates the str)
+    mode(r)            MODE_HISTORIQUE or MODE_STANDARD (no label is sent in both modes)
+    size(r)            data field width in characters (DATE: 0, its value is the horodate)
+    unit(r)            "Wh" "VArh" "VA" "W" "A" "V" "kVA" "min" or None
+    kind(r)            KIND_INT (decimal digits), KIND_TEXT, KIND_HEX
+    flags(r)           F_* bits below
+    device_class(r)    Home Assistant sensor device_class or None
+    state_class(r)     Home Assistant state_class or None
+    description(r)     short English text, from tic.label_docs, loaded on first use
 
-The English descriptions live in tic.label_docs, loaded only by `description(r)`.
+Lookups: `index(name)` (str or bytes), `index_by_hash(h)` (tic.label_hash; the index is built
+at import and refuses two known labels that hash alike) and `index_for_frame(frame, i)` for a
+parsed group (hash, then a byte comparison in place: no allocation).
 
-Lookups: by name (`lookup`, `index`), by tic.label_hash (`by_hash`, `index_by_hash`, a dict
-built once at import, which raises if two known labels collide), and for a parsed group
-(`for_frame`, `index_for_frame`: hash then byte comparison, no allocation).
+Rows as tuples, for host code and tests: ROWS[r][FIELD] with the field constants below, and
+`lookup`, `by_hash`, `for_frame` return those tuples. ROWS is built on first use (about 9 KB
+on the unix port), so device code should stick to indexes and accessors.
 """
 
 from array import array
@@ -34,7 +39,7 @@ except ImportError:  # CPython
         return x
 
 
-# Row fields.
+# Fields of a ROWS tuple.
 NAME = const(0)
 MODE = const(1)
 SIZE = const(2)
@@ -56,148 +61,188 @@ F_PRODUCER = const(16)  # standard: sent in producer mode only
 F_SHORT = const(32)  # historique three-phase: part of the overload short frames
 F_EVENT = const(64)  # sent only while a condition holds: absence is normal, not "unavailable"
 
-_H = MODE_HISTORIQUE
-_S = MODE_STANDARD
-_I = KIND_INT
-_T = KIND_TEXT
-_X = KIND_HEX
-
-# Home Assistant classes (strings shared by many rows are written once).
-_EN = "energy"
-_RE = "reactive_energy"
-_AP = "apparent_power"
-_PW = "power"
-_CU = "current"
-_VO = "voltage"
-_TI = "total_increasing"
-_ME = "measurement"
-
-_G = F_GUARDED
-_HO = F_HORODATE
-_HT = F_HORODATE | F_TRI
-
-# fmt: off
-ROWS = (
-    # ---- historique (§5), transmission order ----
-    ("ADCO", _H, 12, None, _T, F_SHORT, None, None),
-    ("OPTARIF", _H, 4, None, _T, 0, None, None),
-    ("ISOUSC", _H, 2, "A", _I, 0, _CU, None),
-    ("BASE", _H, 9, "Wh", _I, _G, _EN, _TI),
-    ("HCHC", _H, 9, "Wh", _I, _G, _EN, _TI),
-    ("HCHP", _H, 9, "Wh", _I, _G, _EN, _TI),
-    ("EJPHN", _H, 9, "Wh", _I, _G, _EN, _TI),
-    ("EJPHPM", _H, 9, "Wh", _I, _G, _EN, _TI),
-    ("BBRHCJB", _H, 9, "Wh", _I, _G, _EN, _TI),
-    ("BBRHPJB", _H, 9, "Wh", _I, _G, _EN, _TI),
-    ("BBRHCJW", _H, 9, "Wh", _I, _G, _EN, _TI),
-    ("BBRHPJW", _H, 9, "Wh", _I, _G, _EN, _TI),
-    ("BBRHCJR", _H, 9, "Wh", _I, _G, _EN, _TI),
-    ("BBRHPJR", _H, 9, "Wh", _I, _G, _EN, _TI),
-    ("PEJP", _H, 2, "min", _I, F_EVENT, "duration", None),
-    ("PTEC", _H, 4, None, _T, 0, None, None),
-    ("DEMAIN", _H, 4, None, _T, 0, None, None),
-    ("IINST", _H, 3, "A", _I, F_MONO, _CU, _ME),
-    ("IINST1", _H, 3, "A", _I, F_TRI | F_SHORT, _CU, _ME),
-    ("IINST2", _H, 3, "A", _I, F_TRI | F_SHORT, _CU, _ME),
-    ("IINST3", _H, 3, "A", _I, F_TRI | F_SHORT, _CU, _ME),
-    ("ADPS", _H, 3, "A", _I, F_MONO | F_EVENT, _CU, _ME),
-    ("ADIR1", _H, 3, "A", _I, F_TRI | F_SHORT | F_EVENT, _CU, _ME),
-    ("ADIR2", _H, 3, "A", _I, F_TRI | F_SHORT | F_EVENT, _CU, _ME),
-    ("ADIR3", _H, 3, "A", _I, F_TRI | F_SHORT | F_EVENT, _CU, _ME),
-    ("IMAX", _H, 3, "A", _I, F_MONO, _CU, None),
-    ("IMAX1", _H, 3, "A", _I, F_TRI, _CU, None),
-    ("IMAX2", _H, 3, "A", _I, F_TRI, _CU, None),
-    ("IMAX3", _H, 3, "A", _I, F_TRI, _CU, None),
-    ("PMAX", _H, 5, "W", _I, F_TRI, _PW, _ME),
-    ("PAPP", _H, 5, "VA", _I, 0, _AP, _ME),
-    ("HHPHC", _H, 1, None, _T, 0, None, None),
-    ("MOTDETAT", _H, 6, None, _X, 0, None, None),
-    ("PPOT", _H, 2, None, _X, F_TRI, None, None),
-    # ---- standard (§6), transmission order ----
-    ("ADSC", _S, 12, None, _T, 0, None, None),
-    ("VTIC", _S, 2, None, _T, 0, None, None),
-    ("DATE", _S, 0, None, _T, _HO, "timestamp", None),
-    ("NGTF", _S, 16, None, _T, 0, None, None),
-    ("LTARF", _S, 16, None, _T, 0, None, None),
-    ("EAST", _S, 9, "Wh", _I, _G, _EN, _TI),
-    ("EASF01", _S, 9, "Wh", _I, _G, _EN, _TI),
-    ("EASF02", _S, 9, "Wh", _I, _G, _EN, _TI),
-    ("EASF03", _S, 9, "Wh", _I, _G, _EN, _TI),
-    ("EASF04", _S, 9, "Wh", _I, _G, _EN, _TI),
-    ("EASF05", _S, 9, "Wh", _I, _G, _EN, _TI),
-    ("EASF06", _S, 9, "Wh", _I, _G, _EN, _TI),
-    ("EASF07", _S, 9, "Wh", _I, _G, _EN, _TI),
-    ("EASF08", _S, 9, "Wh", _I, _G, _EN, _TI),
-    ("EASF09", _S, 9, "Wh", _I, _G, _EN, _TI),
-    ("EASF10", _S, 9, "Wh", _I, _G, _EN, _TI),
-    ("EASD01", _S, 9, "Wh", _I, _G, _EN, _TI),
-    ("EASD02", _S, 9, "Wh", _I, _G, _EN, _TI),
-    ("EASD03", _S, 9, "Wh", _I, _G, _EN, _TI),
-    ("EASD04", _S, 9, "Wh", _I, _G, _EN, _TI),
-    ("EAIT", _S, 9, "Wh", _I, _G | F_PRODUCER, _EN, _TI),
-    # Quadrants: Q1 drawing + inductive, Q2 injecting + inductive, Q3 injecting + capacitive,
-    # Q4 drawing + capacitive.
-    ("ERQ1", _S, 9, "VArh", _I, _G | F_PRODUCER, _RE, _TI),
-    ("ERQ2", _S, 9, "VArh", _I, _G | F_PRODUCER, _RE, _TI),
-    ("ERQ3", _S, 9, "VArh", _I, _G | F_PRODUCER, _RE, _TI),
-    ("ERQ4", _S, 9, "VArh", _I, _G | F_PRODUCER, _RE, _TI),
-    ("IRMS1", _S, 3, "A", _I, 0, _CU, _ME),
-    ("IRMS2", _S, 3, "A", _I, F_TRI, _CU, _ME),
-    ("IRMS3", _S, 3, "A", _I, F_TRI, _CU, _ME),
-    ("URMS1", _S, 3, "V", _I, 0, _VO, _ME),
-    ("URMS2", _S, 3, "V", _I, F_TRI, _VO, _ME),
-    ("URMS3", _S, 3, "V", _I, F_TRI, _VO, _ME),
-    ("PREF", _S, 2, "kVA", _I, 0, _AP, None),
-    ("PCOUP", _S, 2, "kVA", _I, 0, _AP, None),
-    ("SINSTS", _S, 5, "VA", _I, 0, _AP, _ME),
-    ("SINSTS1", _S, 5, "VA", _I, F_TRI, _AP, _ME),
-    ("SINSTS2", _S, 5, "VA", _I, F_TRI, _AP, _ME),
-    ("SINSTS3", _S, 5, "VA", _I, F_TRI, _AP, _ME),
-    ("SMAXSN", _S, 5, "VA", _I, _HO, _AP, _ME),
-    ("SMAXSN1", _S, 5, "VA", _I, _HT, _AP, _ME),
-    ("SMAXSN2", _S, 5, "VA", _I, _HT, _AP, _ME),
-    ("SMAXSN3", _S, 5, "VA", _I, _HT, _AP, _ME),
-    ("SMAXSN-1", _S, 5, "VA", _I, _HO, _AP, _ME),
-    ("SMAXSN1-1", _S, 5, "VA", _I, _HT, _AP, _ME),
-    ("SMAXSN2-1", _S, 5, "VA", _I, _HT, _AP, _ME),
-    ("SMAXSN3-1", _S, 5, "VA", _I, _HT, _AP, _ME),
-    ("SINSTI", _S, 5, "VA", _I, F_PRODUCER, _AP, _ME),
-    ("SMAXIN", _S, 5, "VA", _I, _HO | F_PRODUCER, _AP, _ME),
-    ("SMAXIN-1", _S, 5, "VA", _I, _HO | F_PRODUCER, _AP, _ME),
-    ("CCASN", _S, 5, "W", _I, _HO | F_EVENT, _PW, _ME),
-    ("CCASN-1", _S, 5, "W", _I, _HO | F_EVENT, _PW, _ME),
-    ("CCAIN", _S, 5, "W", _I, _HO | F_PRODUCER | F_EVENT, _PW, _ME),
-    ("CCAIN-1", _S, 5, "W", _I, _HO | F_PRODUCER | F_EVENT, _PW, _ME),
-    ("UMOY1", _S, 3, "V", _I, _HO, _VO, _ME),
-    ("UMOY2", _S, 3, "V", _I, _HT, _VO, _ME),
-    ("UMOY3", _S, 3, "V", _I, _HT, _VO, _ME),
-    ("STGE", _S, 8, None, _X, 0, None, None),
-    ("DPM1", _S, 2, None, _I, _HO | F_EVENT, None, None),
-    ("FPM1", _S, 2, None, _I, _HO | F_EVENT, None, None),
-    ("DPM2", _S, 2, None, _I, _HO | F_EVENT, None, None),
-    ("FPM2", _S, 2, None, _I, _HO | F_EVENT, None, None),
-    ("DPM3", _S, 2, None, _I, _HO | F_EVENT, None, None),
-    ("FPM3", _S, 2, None, _I, _HO | F_EVENT, None, None),
-    ("MSG1", _S, 32, None, _T, 0, None, None),
-    ("MSG2", _S, 16, None, _T, F_EVENT, None, None),
-    ("PRM", _S, 14, None, _T, 0, None, None),
-    ("RELAIS", _S, 3, None, _I, 0, None, None),
-    ("NTARF", _S, 2, None, _I, 0, None, None),
-    ("NJOURF", _S, 2, None, _I, 0, None, None),
-    ("NJOURF+1", _S, 2, None, _I, 0, None, None),
-    ("PJOURF+1", _S, 98, None, _T, 0, None, None),
-    ("PPOINTE", _S, 98, None, _T, F_EVENT, None, None),
+# Units and Home Assistant classes: a row stores an index into these (0: None).
+_UNITS = (None, "Wh", "VArh", "VA", "W", "A", "V", "kVA", "min")
+_DEVICE_CLASSES = (
+    None,
+    "energy",
+    "reactive_energy",
+    "apparent_power",
+    "power",
+    "current",
+    "voltage",
+    "duration",
+    "timestamp",
 )
+_STATE_CLASSES = (None, "total_increasing", "measurement")
+
+# Packed row: 4 bytes at _ATTR[r * _RW]:
+#   size | flags | mode << 6 | kind << 4 | unit | device_class << 4 | state_class
+_RW = const(4)
+
+# Private constants for the table below; const() names with a leading underscore cost nothing
+# at run time (the compiler substitutes them).
+_H = const(1)  # MODE_HISTORIQUE (checked below)
+_S = const(2)  # MODE_STANDARD
+_I = const(0)  # KIND_INT
+_T = const(1)  # KIND_TEXT
+_X = const(2)  # KIND_HEX
+_WH = const(1)
+_VARH = const(2)
+_VA = const(3)
+_W = const(4)
+_A = const(5)
+_V = const(6)
+_KVA = const(7)
+_MIN = const(8)
+_EN = const(1)  # energy
+_RE = const(2)  # reactive_energy
+_AP = const(3)  # apparent_power
+_PW = const(4)  # power
+_CU = const(5)  # current
+_VO = const(6)  # voltage
+_DU = const(7)  # duration
+_TS = const(8)  # timestamp
+_TI = const(1)  # total_increasing
+_ME = const(2)  # measurement
+_G = const(2)  # F_GUARDED
+_HO = const(1)  # F_HORODATE
+_HT = const(5)  # F_HORODATE | F_TRI
+
+if (_H, _S) != (MODE_HISTORIQUE, MODE_STANDARD):
+    raise ImportError("tic.labels: mode constants out of step with tic")
+
+_NAMES = bytearray()  # all names, back to back: row r's is _NAMES[_OFF[r]:_OFF[r + 1]]
+_OFF = array("H", [0])
+_ATTR = bytearray()
+
+
+def _add(name, mode, size, unit, kind, flags, device_class, state_class):  # noqa: PLR0917
+    """Append one row (at import only). None stands for index 0 (no unit, no class)."""
+    _NAMES.extend(name.encode())
+    _OFF.append(len(_NAMES))
+    _ATTR.append(size)
+    _ATTR.append(flags)
+    _ATTR.append(mode << 6 | kind << 4 | (unit or 0))
+    _ATTR.append((device_class or 0) << 4 | (state_class or 0))
+
+
+# The table is written as calls rather than as a tuple of tuples: the calls run once and their
+# code is freed after import, whereas constant tuples would stay on the heap.
+# fmt: off
+# ---- historique (§5), transmission order ----
+_add("ADCO", _H, 12, None, _T, F_SHORT, None, None)
+_add("OPTARIF", _H, 4, None, _T, 0, None, None)
+_add("ISOUSC", _H, 2, _A, _I, 0, _CU, None)
+_add("BASE", _H, 9, _WH, _I, _G, _EN, _TI)
+_add("HCHC", _H, 9, _WH, _I, _G, _EN, _TI)
+_add("HCHP", _H, 9, _WH, _I, _G, _EN, _TI)
+_add("EJPHN", _H, 9, _WH, _I, _G, _EN, _TI)
+_add("EJPHPM", _H, 9, _WH, _I, _G, _EN, _TI)
+_add("BBRHCJB", _H, 9, _WH, _I, _G, _EN, _TI)
+_add("BBRHPJB", _H, 9, _WH, _I, _G, _EN, _TI)
+_add("BBRHCJW", _H, 9, _WH, _I, _G, _EN, _TI)
+_add("BBRHPJW", _H, 9, _WH, _I, _G, _EN, _TI)
+_add("BBRHCJR", _H, 9, _WH, _I, _G, _EN, _TI)
+_add("BBRHPJR", _H, 9, _WH, _I, _G, _EN, _TI)
+_add("PEJP", _H, 2, _MIN, _I, F_EVENT, _DU, None)
+_add("PTEC", _H, 4, None, _T, 0, None, None)
+_add("DEMAIN", _H, 4, None, _T, 0, None, None)
+_add("IINST", _H, 3, _A, _I, F_MONO, _CU, _ME)
+_add("IINST1", _H, 3, _A, _I, F_TRI | F_SHORT, _CU, _ME)
+_add("IINST2", _H, 3, _A, _I, F_TRI | F_SHORT, _CU, _ME)
+_add("IINST3", _H, 3, _A, _I, F_TRI | F_SHORT, _CU, _ME)
+_add("ADPS", _H, 3, _A, _I, F_MONO | F_EVENT, _CU, _ME)
+_add("ADIR1", _H, 3, _A, _I, F_TRI | F_SHORT | F_EVENT, _CU, _ME)
+_add("ADIR2", _H, 3, _A, _I, F_TRI | F_SHORT | F_EVENT, _CU, _ME)
+_add("ADIR3", _H, 3, _A, _I, F_TRI | F_SHORT | F_EVENT, _CU, _ME)
+_add("IMAX", _H, 3, _A, _I, F_MONO, _CU, None)
+_add("IMAX1", _H, 3, _A, _I, F_TRI, _CU, None)
+_add("IMAX2", _H, 3, _A, _I, F_TRI, _CU, None)
+_add("IMAX3", _H, 3, _A, _I, F_TRI, _CU, None)
+_add("PMAX", _H, 5, _W, _I, F_TRI, _PW, _ME)
+_add("PAPP", _H, 5, _VA, _I, 0, _AP, _ME)
+_add("HHPHC", _H, 1, None, _T, 0, None, None)
+_add("MOTDETAT", _H, 6, None, _X, 0, None, None)
+_add("PPOT", _H, 2, None, _X, F_TRI, None, None)
+# ---- standard (§6), transmission order ----
+_add("ADSC", _S, 12, None, _T, 0, None, None)
+_add("VTIC", _S, 2, None, _T, 0, None, None)
+_add("DATE", _S, 0, None, _T, _HO, _TS, None)
+_add("NGTF", _S, 16, None, _T, 0, None, None)
+_add("LTARF", _S, 16, None, _T, 0, None, None)
+_add("EAST", _S, 9, _WH, _I, _G, _EN, _TI)
+_add("EASF01", _S, 9, _WH, _I, _G, _EN, _TI)
+_add("EASF02", _S, 9, _WH, _I, _G, _EN, _TI)
+_add("EASF03", _S, 9, _WH, _I, _G, _EN, _TI)
+_add("EASF04", _S, 9, _WH, _I, _G, _EN, _TI)
+_add("EASF05", _S, 9, _WH, _I, _G, _EN, _TI)
+_add("EASF06", _S, 9, _WH, _I, _G, _EN, _TI)
+_add("EASF07", _S, 9, _WH, _I, _G, _EN, _TI)
+_add("EASF08", _S, 9, _WH, _I, _G, _EN, _TI)
+_add("EASF09", _S, 9, _WH, _I, _G, _EN, _TI)
+_add("EASF10", _S, 9, _WH, _I, _G, _EN, _TI)
+_add("EASD01", _S, 9, _WH, _I, _G, _EN, _TI)
+_add("EASD02", _S, 9, _WH, _I, _G, _EN, _TI)
+_add("EASD03", _S, 9, _WH, _I, _G, _EN, _TI)
+_add("EASD04", _S, 9, _WH, _I, _G, _EN, _TI)
+_add("EAIT", _S, 9, _WH, _I, _G | F_PRODUCER, _EN, _TI)
+# Quadrants: Q1 drawing + inductive, Q2 injecting + inductive, Q3 injecting + capacitive,
+# Q4 drawing + capacitive.
+_add("ERQ1", _S, 9, _VARH, _I, _G | F_PRODUCER, _RE, _TI)
+_add("ERQ2", _S, 9, _VARH, _I, _G | F_PRODUCER, _RE, _TI)
+_add("ERQ3", _S, 9, _VARH, _I, _G | F_PRODUCER, _RE, _TI)
+_add("ERQ4", _S, 9, _VARH, _I, _G | F_PRODUCER, _RE, _TI)
+_add("IRMS1", _S, 3, _A, _I, 0, _CU, _ME)
+_add("IRMS2", _S, 3, _A, _I, F_TRI, _CU, _ME)
+_add("IRMS3", _S, 3, _A, _I, F_TRI, _CU, _ME)
+_add("URMS1", _S, 3, _V, _I, 0, _VO, _ME)
+_add("URMS2", _S, 3, _V, _I, F_TRI, _VO, _ME)
+_add("URMS3", _S, 3, _V, _I, F_TRI, _VO, _ME)
+_add("PREF", _S, 2, _KVA, _I, 0, _AP, None)
+_add("PCOUP", _S, 2, _KVA, _I, 0, _AP, None)
+_add("SINSTS", _S, 5, _VA, _I, 0, _AP, _ME)
+_add("SINSTS1", _S, 5, _VA, _I, F_TRI, _AP, _ME)
+_add("SINSTS2", _S, 5, _VA, _I, F_TRI, _AP, _ME)
+_add("SINSTS3", _S, 5, _VA, _I, F_TRI, _AP, _ME)
+_add("SMAXSN", _S, 5, _VA, _I, _HO, _AP, _ME)
+_add("SMAXSN1", _S, 5, _VA, _I, _HT, _AP, _ME)
+_add("SMAXSN2", _S, 5, _VA, _I, _HT, _AP, _ME)
+_add("SMAXSN3", _S, 5, _VA, _I, _HT, _AP, _ME)
+_add("SMAXSN-1", _S, 5, _VA, _I, _HO, _AP, _ME)
+_add("SMAXSN1-1", _S, 5, _VA, _I, _HT, _AP, _ME)
+_add("SMAXSN2-1", _S, 5, _VA, _I, _HT, _AP, _ME)
+_add("SMAXSN3-1", _S, 5, _VA, _I, _HT, _AP, _ME)
+_add("SINSTI", _S, 5, _VA, _I, F_PRODUCER, _AP, _ME)
+_add("SMAXIN", _S, 5, _VA, _I, _HO | F_PRODUCER, _AP, _ME)
+_add("SMAXIN-1", _S, 5, _VA, _I, _HO | F_PRODUCER, _AP, _ME)
+_add("CCASN", _S, 5, _W, _I, _HO | F_EVENT, _PW, _ME)
+_add("CCASN-1", _S, 5, _W, _I, _HO | F_EVENT, _PW, _ME)
+_add("CCAIN", _S, 5, _W, _I, _HO | F_PRODUCER | F_EVENT, _PW, _ME)
+_add("CCAIN-1", _S, 5, _W, _I, _HO | F_PRODUCER | F_EVENT, _PW, _ME)
+_add("UMOY1", _S, 3, _V, _I, _HO, _VO, _ME)
+_add("UMOY2", _S, 3, _V, _I, _HT, _VO, _ME)
+_add("UMOY3", _S, 3, _V, _I, _HT, _VO, _ME)
+_add("STGE", _S, 8, None, _X, 0, None, None)
+_add("DPM1", _S, 2, None, _I, _HO | F_EVENT, None, None)
+_add("FPM1", _S, 2, None, _I, _HO | F_EVENT, None, None)
+_add("DPM2", _S, 2, None, _I, _HO | F_EVENT, None, None)
+_add("FPM2", _S, 2, None, _I, _HO | F_EVENT, None, None)
+_add("DPM3", _S, 2, None, _I, _HO | F_EVENT, None, None)
+_add("FPM3", _S, 2, None, _I, _HO | F_EVENT, None, None)
+_add("MSG1", _S, 32, None, _T, 0, None, None)
+_add("MSG2", _S, 16, None, _T, F_EVENT, None, None)
+_add("PRM", _S, 14, None, _T, 0, None, None)
+_add("RELAIS", _S, 3, None, _I, 0, None, None)
+_add("NTARF", _S, 2, None, _I, 0, None, None)
+_add("NJOURF", _S, 2, None, _I, 0, None, None)
+_add("NJOURF+1", _S, 2, None, _I, 0, None, None)
+_add("PJOURF+1", _S, 98, None, _T, 0, None, None)
+_add("PPOINTE", _S, 98, None, _T, F_EVENT, None, None)
 # fmt: on
+del _add
 
-COUNT = len(ROWS)
-
-# All names in one bytes blob: row r's name is _NAMES[_OFF[r]:_OFF[r + 1]], compared in place
-# (Frame.label_in), so ~100 names cost two objects instead of one each.
-_NAMES = b"".join(r[NAME].encode() for r in ROWS)
-_OFF = array("H", [0] * (COUNT + 1))
-for _r in range(COUNT):
-    _OFF[_r + 1] = _OFF[_r] + len(ROWS[_r][NAME])
+COUNT = len(_OFF) - 1
 
 # Hash index: open addressing in 256 one-byte slots (row index, 0xFF = empty), first probe at
 # the hash's low byte, the next slots on a clash (1.5 probes on average for the known labels).
@@ -227,33 +272,66 @@ def build_hash_index(names):
 
 
 _SLOTS, _HASHES = build_hash_index([_NAMES[_OFF[r] : _OFF[r + 1]] for r in range(COUNT)])
-del _r
 
 
-def _as_bytes(name):
-    return name.encode() if isinstance(name, str) else name
+# ---- accessors by row index: no allocation unless noted ----
+
+
+def name(r):
+    """Row r's label as a str. Allocates."""
+    return _NAMES[_OFF[r] : _OFF[r + 1]].decode()
+
+
+def mode(r):
+    return _ATTR[r * _RW + 2] >> 6
+
+
+def size(r):
+    return _ATTR[r * _RW]
+
+
+def unit(r):
+    return _UNITS[_ATTR[r * _RW + 2] & 15]
+
+
+def kind(r):
+    return (_ATTR[r * _RW + 2] >> 4) & 3
+
+
+def flags(r):
+    return _ATTR[r * _RW + 1]
+
+
+def device_class(r):
+    return _DEVICE_CLASSES[_ATTR[r * _RW + 3] >> 4]
+
+
+def state_class(r):
+    return _STATE_CLASSES[_ATTR[r * _RW + 3] & 15]
+
+
+def description(r):
+    """Short English description of row r. Loads tic.label_docs (about 4 KB) on first use;
+    allocates the str."""
+    if not 0 <= r < COUNT:
+        raise IndexError("no label row %d" % r)
+    from tic import label_docs
+
+    return label_docs.describe(r)
+
+
+# ---- lookups ----
 
 
 def index_by_hash(h):
-    """Row index of the known label whose tic.label_hash is h, or -1. No allocation."""
+    """Row index of the known label whose tic.label_hash is h, or -1. No allocation. A hash
+    alone can match an unknown label that collides with a known one: confirm the name."""
     s = h & _SLOT_MASK
     while True:
         r = _SLOTS[s]
         if r == _EMPTY or _HASHES[r] == h:
             return -1 if r == _EMPTY else r
         s = (s + 1) & _SLOT_MASK
-
-
-def by_hash(h):
-    """The row whose label hashes to h, or None. A hash alone can match an unknown label that
-    collides with a known one: confirm the name (for_frame does)."""
-    i = index_by_hash(h)
-    return ROWS[i] if i >= 0 else None
-
-
-def name(r):
-    """Row index r's label as a str. Allocates."""
-    return _NAMES[_OFF[r] : _OFF[r + 1]].decode()
 
 
 def _name_is(r, b):
@@ -269,17 +347,11 @@ def _name_is(r, b):
 
 def index(name):
     """Row index of a label given as str or bytes, or -1. Allocates only to encode a str."""
-    b = _as_bytes(name)
+    b = name.encode() if isinstance(name, str) else name
     r = index_by_hash(label_hash(b))
     if r >= 0 and _name_is(r, b):
         return r
     return -1
-
-
-def lookup(name):
-    """The row of a label given as str or bytes, or None."""
-    i = index(name)
-    return ROWS[i] if i >= 0 else None
 
 
 def index_for_frame(frame, i):
@@ -291,52 +363,86 @@ def index_for_frame(frame, i):
     return -1
 
 
-def for_frame(frame, i):
-    """The row of group i of a Frame, or None (unknown label). No allocation."""
-    r = index_for_frame(frame, i)
-    return ROWS[r] if r >= 0 else None
+# ---- predicates: take a row index or a ROWS tuple ----
 
 
-def row_index(row):
-    """The index of a row of ROWS (rows are unique). Linear search: not for hot paths."""
-    return index(row[NAME])
-
-
-def rows_for_mode(mode):
-    """The rows of one mode, as a tuple, in transmission order. Allocates."""
-    return tuple(r for r in ROWS if r[MODE] == mode)
+def _flags(row):
+    return _ATTR[row * _RW + 1] if isinstance(row, int) else row[FLAGS]
 
 
 def is_energy_index(row):
     """An energy register (Wh or VArh) that only grows: HA total_increasing, guarded."""
-    return bool(row[FLAGS] & F_GUARDED)
+    return bool(_flags(row) & F_GUARDED)
 
 
 def is_numeric(row):
     """The value is decimal digits to read as an int (Frame.int_value)."""
-    return row[KIND] == KIND_INT
+    return (kind(row) if isinstance(row, int) else row[KIND]) == KIND_INT
 
 
 def is_horodated(row):
-    return bool(row[FLAGS] & F_HORODATE)
+    return bool(_flags(row) & F_HORODATE)
 
 
 def is_event(row):
     """Sent only while some condition holds: its absence from a frame is normal."""
-    return bool(row[FLAGS] & F_EVENT)
-
-
-def description(r):
-    """Short English description of row index r. Loads tic.label_docs (about 4 KB) on first use;
-    allocates the str."""
-    if not 0 <= r < COUNT:
-        raise IndexError("no label row %d" % r)
-    from tic import label_docs
-
-    return label_docs.describe(r)
+    return bool(_flags(row) & F_EVENT)
 
 
 def ha_unit(row):
     """The unit as Home Assistant spells it (HA writes reactive energy "varh")."""
-    u = row[UNIT]
+    u = unit(row) if isinstance(row, int) else row[UNIT]
     return "varh" if u == "VArh" else u
+
+
+# ---- rows as tuples (host code, tests): built on first use ----
+
+_ROWS = None
+
+
+def _rows():
+    global _ROWS, ROWS
+    if _ROWS is None:
+        _ROWS = ROWS = tuple(_row(r) for r in range(COUNT))
+    return _ROWS
+
+
+def _row(r):
+    return (name(r), mode(r), size(r), unit(r), kind(r), flags(r), device_class(r),
+            state_class(r))  # fmt: skip
+
+
+def __getattr__(attr):
+    # Module attribute hook (PEP 562; MicroPython has it too): ROWS exists once asked for.
+    if attr == "ROWS":
+        return _rows()
+    raise AttributeError(attr)
+
+
+def lookup(name):
+    """The ROWS tuple of a label given as str or bytes, or None."""
+    r = index(name)
+    return _rows()[r] if r >= 0 else None
+
+
+def by_hash(h):
+    """The ROWS tuple whose label hashes to h, or None (see index_by_hash)."""
+    r = index_by_hash(h)
+    return _rows()[r] if r >= 0 else None
+
+
+def for_frame(frame, i):
+    """The ROWS tuple of group i of a Frame, or None (unknown label). No allocation once ROWS
+    exists; the first call builds it."""
+    r = index_for_frame(frame, i)
+    return _rows()[r] if r >= 0 else None
+
+
+def row_index(row):
+    """The index of a ROWS tuple. Allocates (encodes the name)."""
+    return index(row[NAME])
+
+
+def rows_for_mode(mode):
+    """The ROWS tuples of one mode, in transmission order. Allocates."""
+    return tuple(row for row in _rows() if row[MODE] == mode)
