@@ -69,6 +69,28 @@ def test_rows_are_well_formed():
             assert r[lbl.KIND] == lbl.KIND_INT, r
 
 
+def test_accessors_match_the_row_tuples():
+    for r in range(lbl.COUNT):
+        row = lbl.ROWS[r]
+        got = (lbl.name(r), lbl.mode(r), lbl.size(r), lbl.unit(r), lbl.kind(r), lbl.flags(r))
+        assert got + (lbl.device_class(r), lbl.state_class(r)) == row, row
+        assert lbl.row_index(row) == r and lbl.lookup(row[lbl.NAME]) is row
+        for pred in (lbl.is_energy_index, lbl.is_numeric, lbl.is_horodated, lbl.is_event):
+            assert pred(r) == pred(row), (pred, row)
+        assert lbl.ha_unit(r) == lbl.ha_unit(row)
+        assert 0 <= lbl.flags(r) < 128
+
+
+def test_unknown_module_attribute_raises():
+    try:
+        lbl.NOT_THERE  # noqa: B018
+    except AttributeError:
+        pass
+    else:
+        raise AssertionError("no AttributeError")
+    assert getattr(lbl, "NOPE", 7) == 7
+
+
 def test_descriptions_aligned_with_rows():
     lines = label_docs.TEXT.split("\n")
     assert lines[-1] == "" and len(lines) == lbl.COUNT + 1
