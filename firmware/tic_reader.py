@@ -8,7 +8,9 @@ signal, and check every frame's energy indexes.
     reader.service()                # what poll() left to do: logs, saving, on_frame(frame, ok)
     reader.state, STATE_NAMES[...]  # STARTING, OK, NO_SIGNAL, GARBLED, SIGNAL_LOST
     reader.mode, reader.port.baud   # the mode of the last valid frame, the current speed
-    reader.frame, reader.ok         # last valid frame and its IndexGuard codes (publish ok[i] & 1)
+    reader.frame, reader.ok         # last valid frame and its IndexGuard codes; an energy
+                                    # index publishes reader.guard.last(row), the value the
+                                    # next frame confirmed (tic.guard: what to publish)
     reader.status() -> dict         # for the status page and MQTT (allocates)
 
 Mode and speed (setting "auto"): a Linky sends historique at 1200 Bd or standard at 9600 Bd,
@@ -413,6 +415,7 @@ class TicReader:
             "frames": self.frames,
             "rejected_indexes": g.rejected,
             "accepted_indexes": g.accepted,
+            "unconfirmed_indexes": g.dropped,  # plausible values the next frame contradicted
             "index_resyncs": g.resyncs,
             "parser": self.parser.stats(),
         }
