@@ -12,7 +12,8 @@ survey at BER 1e-3 saw EASF04 "000000002" for "000000000", bit 1 flipped in the 
 in the checksum character). Taken as the reference, such a value makes every later true value
 look like a decrease, forever on a register that never moves. A single corrupt value is
 almost never followed by a value that agrees with it, so requiring that agreement keeps it out
-at the cost of one frame of latency (1-2 s: nothing for energy).
+at the cost of one frame of latency (1-3 s; one more frame each time the confirming group is
+lost to its checksum): nothing for energy.
 
 Consistency of v with an earlier value u, dt ms earlier: u <= v <= u + allowance(dt), where
     allowance(dt) = power_VA * margin * (dt_s + jitter_s) / 3600 + slack_wh.
@@ -32,11 +33,13 @@ candidate (a plausible newer value awaiting confirmation). For each value v:
   equals the reference just confirmed, v is that reference: ACCEPT;
 * otherwise (a decrease, or growth faster than the power allows) -> REJECT; the candidate
   stays (the next value may still confirm it).
-A corrupt value is thus published only if the next value agrees with it; a corrupt candidate
-below the true value can be confirmed, but the published sequence still never decreases (a
-candidate is confirmed only by a value >= it, which then becomes the next candidate).
-Start-up: no reference yet; values are candidates, the first value confirmed by the next one
-becomes the reference (a disagreeing value replaces the candidate: start over). PENDING.
+A corrupt value is thus published only if the next value that arrives agrees with it, i.e. is
+not lower and close enough. If that next value is true, what gets published is at most the
+true index, so it never has to go down: a slightly wrong value confirmed that way (a little
+low, or a little high with the meter already past it) costs nothing but a wrong step.
+Start-up is the same mechanism without a reference: each value is a candidate (PENDING), the
+first one that the next value confirms becomes the reference; a value that disagrees with the
+candidate replaces it (start over).
 
 Recovery: if values keep disagreeing with the reference but agree with each other for
 `resync_frames` frames in a row, the reference was wrong or the meter really jumped (TIC cut
