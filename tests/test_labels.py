@@ -1,7 +1,8 @@
 # micropython: also
-"""lib/tic/labels.py: completeness against tic-protocol.md §5/§6, hashes, lookups."""
+"""lib/tic/labels.py and its text table (label_table.py): completeness against tic-protocol.md
+§5/§6, packing, hashes, lookups, descriptions."""
 
-from tic import MODE_HISTORIQUE, MODE_STANDARD, label_docs, label_hash
+from tic import MODE_HISTORIQUE, MODE_STANDARD, label_docs, label_hash, label_table
 from tic import labels as lbl
 
 
@@ -79,6 +80,67 @@ def test_accessors_match_the_row_tuples():
             assert pred(r) == pred(row), (pred, row)
         assert lbl.ha_unit(r) == lbl.ha_unit(row)
         assert 0 <= lbl.flags(r) < 128
+
+
+def _table_rows(text):
+    return list(label_table.rows(lbl._UNITS, lbl._DEVICE_CLASSES, lbl._STATE_CLASSES, text))
+
+
+def test_table_words_match_the_constants():
+    for i in range(len(label_table.FLAG_WORDS)):
+        assert getattr(lbl, "F_" + label_table.FLAG_WORDS[i].upper()) == 1 << i
+    assert label_table.KIND_WORDS.index("int") == lbl.KIND_INT
+    assert label_table.KIND_WORDS.index("text") == lbl.KIND_TEXT
+    assert label_table.KIND_WORDS.index("hex") == lbl.KIND_HEX
+    assert len(lbl._UNITS) <= 16 and len(lbl._DEVICE_CLASSES) <= 16  # 4-bit codes
+    assert lbl._UNITS[0] is None and lbl._DEVICE_CLASSES[0] is None
+    assert lbl._STATE_CLASSES[0] is None
+
+
+def test_table_text_reads_into_the_packed_rows():
+    rows = _table_rows(label_table.TABLE)
+    assert len(rows) == lbl.COUNT
+    for r in range(lbl.COUNT):
+        name, mode, size, kind, unit, flags, dc, sc = rows[r]
+        assert (name, mode, size, kind, flags) == (
+            lbl.name(r), lbl.mode(r), lbl.size(r), lbl.kind(r), lbl.flags(r))  # fmt: skip
+        assert lbl._UNITS[unit] == lbl.unit(r)
+        assert lbl._DEVICE_CLASSES[dc] == lbl.device_class(r)
+        assert lbl._STATE_CLASSES[sc] == lbl.state_class(r)
+
+
+def test_table_lines_may_stop_early_and_blank_lines_are_skipped():
+    rows = _table_rows("\nXY S 2 int\n\n  \nZ H 98 hex - tri,event - measurement")
+    assert rows == [
+        ("XY", MODE_STANDARD, 2, lbl.KIND_INT, 0, 0, 0, 0),
+        ("Z", MODE_HISTORIQUE, 98, lbl.KIND_HEX, 0, lbl.F_TRI | lbl.F_EVENT, 0, 2),
+    ]
+    assert _table_rows("") == []
+
+
+def test_table_bad_lines_are_refused_by_name():
+    good = "EAST S 9 int Wh guarded energy total_increasing"
+    assert len(_table_rows(good)) == 1
+    bad = (
+        "EAST X 9 int Wh guarded energy total_increasing",  # mode
+        "EAST S nine int Wh",  # size
+        "EAST S 256 int",  # size over a byte
+        "EAST S -1 int",
+        "EAST S 9 float",  # kind
+        "EAST S 9 int kWh",  # unit
+        "EAST S 9 int Wh guarded,daily",  # flag
+        "EAST S 9 int Wh guarded Energy",  # device class (case matters)
+        "EAST S 9 int Wh guarded energy total",  # state class
+        good + " extra",  # a column too many
+        "EAST S",  # too short: the kind is missing
+    )
+    for line in bad:
+        try:
+            _table_rows("ADCO H 12 text\n" + line + "\n")
+        except ValueError as e:
+            assert line in str(e), (line, str(e))
+        else:
+            raise AssertionError("accepted: " + line)
 
 
 def test_unknown_module_attribute_raises():

@@ -4,9 +4,10 @@ Reference: tic-protocol.md §5 (historique, three-phase short frames), §6 (stan
 
 A label is known by its row index r, 0 <= r < COUNT, in transmission order, historique first.
 Indexes are stable for a build, so per-label state elsewhere (tic.guard) lives in preallocated
-arrays indexed by them. The table is packed to cost little heap (the firmware imports it at
-boot): four bytes per row, the names in one bytes blob. Read it with accessors, which allocate
-nothing unless noted:
+arrays indexed by them. The table is written as readable text in tic.label_table; it is packed
+here at import into four bytes per row and one bytes blob of names, then the text is dropped:
+the firmware imports this module at boot and keeps it (about 10 KB of heap on the unix port,
+the tic package included). Read it with accessors, which allocate nothing unless noted:
 
     name(r)            "EAST" (allocates the str)
     mode(r)            MODE_HISTORIQUE or MODE_STANDARD (no label is sent in both modes)
@@ -23,13 +24,13 @@ at import and refuses two known labels that hash alike) and `index_for_frame(fra
 parsed group (hash, then a byte comparison in place: no allocation).
 
 Rows as tuples, for host code and tests: ROWS[r][FIELD] with the field constants below, and
-`lookup`, `by_hash`, `for_frame` return those tuples. ROWS is built on first use (about 9 KB
+`lookup`, `by_hash`, `for_frame` return those tuples. ROWS is built on first use (about 11 KB
 on the unix port), so device code should stick to indexes and accessors.
 """
 
 from array import array
 
-from tic import MODE_HISTORIQUE, MODE_STANDARD, label_hash
+from tic import label_hash
 
 try:
     from micropython import const
@@ -80,167 +81,34 @@ _STATE_CLASSES = (None, "total_increasing", "measurement")
 #   size | flags | mode << 6 | kind << 4 | unit | device_class << 4 | state_class
 _RW = const(4)
 
-# Private constants for the table below; const() names with a leading underscore cost nothing
-# at run time (the compiler substitutes them).
-_H = const(1)  # MODE_HISTORIQUE (checked below)
-_S = const(2)  # MODE_STANDARD
-_I = const(0)  # KIND_INT
-_T = const(1)  # KIND_TEXT
-_X = const(2)  # KIND_HEX
-_WH = const(1)
-_VARH = const(2)
-_VA = const(3)
-_W = const(4)
-_A = const(5)
-_V = const(6)
-_KVA = const(7)
-_MIN = const(8)
-_EN = const(1)  # energy
-_RE = const(2)  # reactive_energy
-_AP = const(3)  # apparent_power
-_PW = const(4)  # power
-_CU = const(5)  # current
-_VO = const(6)  # voltage
-_DU = const(7)  # duration
-_TS = const(8)  # timestamp
-_TI = const(1)  # total_increasing
-_ME = const(2)  # measurement
-_G = const(2)  # F_GUARDED
-_HO = const(1)  # F_HORODATE
-_HT = const(5)  # F_HORODATE | F_TRI
-
-if (_H, _S) != (MODE_HISTORIQUE, MODE_STANDARD):
-    raise ImportError("tic.labels: mode constants out of step with tic")
-
 _NAMES = bytearray()  # all names, back to back: row r's is _NAMES[_OFF[r]:_OFF[r + 1]]
 _OFF = array("H", [0])
 _ATTR = bytearray()
 
 
-def _add(name, mode, size, unit, kind, flags, device_class, state_class):  # noqa: PLR0917
-    """Append one row (at import only). None stands for index 0 (no unit, no class)."""
-    _NAMES.extend(name.encode())
-    _OFF.append(len(_NAMES))
-    _ATTR.append(size)
-    _ATTR.append(flags)
-    _ATTR.append(mode << 6 | kind << 4 | (unit or 0))
-    _ATTR.append((device_class or 0) << 4 | (state_class or 0))
+def _load():
+    """Pack tic.label_table's rows into _NAMES, _OFF and _ATTR, then drop that module so its
+    text is freed."""
+    import sys
+
+    from tic import label_table
+
+    try:
+        for row in label_table.rows(_UNITS, _DEVICE_CLASSES, _STATE_CLASSES):
+            name, mode, size, kind, unit, flags, device_class, state_class = row
+            _NAMES.extend(name.encode())
+            _OFF.append(len(_NAMES))
+            _ATTR.append(size)
+            _ATTR.append(flags)
+            _ATTR.append(mode << 6 | kind << 4 | unit)
+            _ATTR.append(device_class << 4 | state_class)
+    finally:
+        del sys.modules["tic.label_table"]
+        delattr(sys.modules["tic"], "label_table")
 
 
-# The table is written as calls rather than as a tuple of tuples: the calls run once and their
-# code is freed after import, whereas constant tuples would stay on the heap.
-# fmt: off
-# ---- historique (§5), transmission order ----
-_add("ADCO", _H, 12, None, _T, F_SHORT, None, None)
-_add("OPTARIF", _H, 4, None, _T, 0, None, None)
-_add("ISOUSC", _H, 2, _A, _I, 0, _CU, None)
-_add("BASE", _H, 9, _WH, _I, _G, _EN, _TI)
-_add("HCHC", _H, 9, _WH, _I, _G, _EN, _TI)
-_add("HCHP", _H, 9, _WH, _I, _G, _EN, _TI)
-_add("EJPHN", _H, 9, _WH, _I, _G, _EN, _TI)
-_add("EJPHPM", _H, 9, _WH, _I, _G, _EN, _TI)
-_add("BBRHCJB", _H, 9, _WH, _I, _G, _EN, _TI)
-_add("BBRHPJB", _H, 9, _WH, _I, _G, _EN, _TI)
-_add("BBRHCJW", _H, 9, _WH, _I, _G, _EN, _TI)
-_add("BBRHPJW", _H, 9, _WH, _I, _G, _EN, _TI)
-_add("BBRHCJR", _H, 9, _WH, _I, _G, _EN, _TI)
-_add("BBRHPJR", _H, 9, _WH, _I, _G, _EN, _TI)
-_add("PEJP", _H, 2, _MIN, _I, F_EVENT, _DU, None)
-_add("PTEC", _H, 4, None, _T, 0, None, None)
-_add("DEMAIN", _H, 4, None, _T, 0, None, None)
-_add("IINST", _H, 3, _A, _I, F_MONO, _CU, _ME)
-_add("IINST1", _H, 3, _A, _I, F_TRI | F_SHORT, _CU, _ME)
-_add("IINST2", _H, 3, _A, _I, F_TRI | F_SHORT, _CU, _ME)
-_add("IINST3", _H, 3, _A, _I, F_TRI | F_SHORT, _CU, _ME)
-_add("ADPS", _H, 3, _A, _I, F_MONO | F_EVENT, _CU, _ME)
-_add("ADIR1", _H, 3, _A, _I, F_TRI | F_SHORT | F_EVENT, _CU, _ME)
-_add("ADIR2", _H, 3, _A, _I, F_TRI | F_SHORT | F_EVENT, _CU, _ME)
-_add("ADIR3", _H, 3, _A, _I, F_TRI | F_SHORT | F_EVENT, _CU, _ME)
-_add("IMAX", _H, 3, _A, _I, F_MONO, _CU, None)
-_add("IMAX1", _H, 3, _A, _I, F_TRI, _CU, None)
-_add("IMAX2", _H, 3, _A, _I, F_TRI, _CU, None)
-_add("IMAX3", _H, 3, _A, _I, F_TRI, _CU, None)
-_add("PMAX", _H, 5, _W, _I, F_TRI, _PW, _ME)
-_add("PAPP", _H, 5, _VA, _I, 0, _AP, _ME)
-_add("HHPHC", _H, 1, None, _T, 0, None, None)
-_add("MOTDETAT", _H, 6, None, _X, 0, None, None)
-_add("PPOT", _H, 2, None, _X, F_TRI, None, None)
-# ---- standard (§6), transmission order ----
-_add("ADSC", _S, 12, None, _T, 0, None, None)
-_add("VTIC", _S, 2, None, _T, 0, None, None)
-_add("DATE", _S, 0, None, _T, _HO, _TS, None)
-_add("NGTF", _S, 16, None, _T, 0, None, None)
-_add("LTARF", _S, 16, None, _T, 0, None, None)
-_add("EAST", _S, 9, _WH, _I, _G, _EN, _TI)
-_add("EASF01", _S, 9, _WH, _I, _G, _EN, _TI)
-_add("EASF02", _S, 9, _WH, _I, _G, _EN, _TI)
-_add("EASF03", _S, 9, _WH, _I, _G, _EN, _TI)
-_add("EASF04", _S, 9, _WH, _I, _G, _EN, _TI)
-_add("EASF05", _S, 9, _WH, _I, _G, _EN, _TI)
-_add("EASF06", _S, 9, _WH, _I, _G, _EN, _TI)
-_add("EASF07", _S, 9, _WH, _I, _G, _EN, _TI)
-_add("EASF08", _S, 9, _WH, _I, _G, _EN, _TI)
-_add("EASF09", _S, 9, _WH, _I, _G, _EN, _TI)
-_add("EASF10", _S, 9, _WH, _I, _G, _EN, _TI)
-_add("EASD01", _S, 9, _WH, _I, _G, _EN, _TI)
-_add("EASD02", _S, 9, _WH, _I, _G, _EN, _TI)
-_add("EASD03", _S, 9, _WH, _I, _G, _EN, _TI)
-_add("EASD04", _S, 9, _WH, _I, _G, _EN, _TI)
-_add("EAIT", _S, 9, _WH, _I, _G | F_PRODUCER, _EN, _TI)
-# Quadrants: Q1 drawing + inductive, Q2 injecting + inductive, Q3 injecting + capacitive,
-# Q4 drawing + capacitive.
-_add("ERQ1", _S, 9, _VARH, _I, _G | F_PRODUCER, _RE, _TI)
-_add("ERQ2", _S, 9, _VARH, _I, _G | F_PRODUCER, _RE, _TI)
-_add("ERQ3", _S, 9, _VARH, _I, _G | F_PRODUCER, _RE, _TI)
-_add("ERQ4", _S, 9, _VARH, _I, _G | F_PRODUCER, _RE, _TI)
-_add("IRMS1", _S, 3, _A, _I, 0, _CU, _ME)
-_add("IRMS2", _S, 3, _A, _I, F_TRI, _CU, _ME)
-_add("IRMS3", _S, 3, _A, _I, F_TRI, _CU, _ME)
-_add("URMS1", _S, 3, _V, _I, 0, _VO, _ME)
-_add("URMS2", _S, 3, _V, _I, F_TRI, _VO, _ME)
-_add("URMS3", _S, 3, _V, _I, F_TRI, _VO, _ME)
-_add("PREF", _S, 2, _KVA, _I, 0, _AP, None)
-_add("PCOUP", _S, 2, _KVA, _I, 0, _AP, None)
-_add("SINSTS", _S, 5, _VA, _I, 0, _AP, _ME)
-_add("SINSTS1", _S, 5, _VA, _I, F_TRI, _AP, _ME)
-_add("SINSTS2", _S, 5, _VA, _I, F_TRI, _AP, _ME)
-_add("SINSTS3", _S, 5, _VA, _I, F_TRI, _AP, _ME)
-_add("SMAXSN", _S, 5, _VA, _I, _HO, _AP, _ME)
-_add("SMAXSN1", _S, 5, _VA, _I, _HT, _AP, _ME)
-_add("SMAXSN2", _S, 5, _VA, _I, _HT, _AP, _ME)
-_add("SMAXSN3", _S, 5, _VA, _I, _HT, _AP, _ME)
-_add("SMAXSN-1", _S, 5, _VA, _I, _HO, _AP, _ME)
-_add("SMAXSN1-1", _S, 5, _VA, _I, _HT, _AP, _ME)
-_add("SMAXSN2-1", _S, 5, _VA, _I, _HT, _AP, _ME)
-_add("SMAXSN3-1", _S, 5, _VA, _I, _HT, _AP, _ME)
-_add("SINSTI", _S, 5, _VA, _I, F_PRODUCER, _AP, _ME)
-_add("SMAXIN", _S, 5, _VA, _I, _HO | F_PRODUCER, _AP, _ME)
-_add("SMAXIN-1", _S, 5, _VA, _I, _HO | F_PRODUCER, _AP, _ME)
-_add("CCASN", _S, 5, _W, _I, _HO | F_EVENT, _PW, _ME)
-_add("CCASN-1", _S, 5, _W, _I, _HO | F_EVENT, _PW, _ME)
-_add("CCAIN", _S, 5, _W, _I, _HO | F_PRODUCER | F_EVENT, _PW, _ME)
-_add("CCAIN-1", _S, 5, _W, _I, _HO | F_PRODUCER | F_EVENT, _PW, _ME)
-_add("UMOY1", _S, 3, _V, _I, _HO, _VO, _ME)
-_add("UMOY2", _S, 3, _V, _I, _HT, _VO, _ME)
-_add("UMOY3", _S, 3, _V, _I, _HT, _VO, _ME)
-_add("STGE", _S, 8, None, _X, 0, None, None)
-_add("DPM1", _S, 2, None, _I, _HO | F_EVENT, None, None)
-_add("FPM1", _S, 2, None, _I, _HO | F_EVENT, None, None)
-_add("DPM2", _S, 2, None, _I, _HO | F_EVENT, None, None)
-_add("FPM2", _S, 2, None, _I, _HO | F_EVENT, None, None)
-_add("DPM3", _S, 2, None, _I, _HO | F_EVENT, None, None)
-_add("FPM3", _S, 2, None, _I, _HO | F_EVENT, None, None)
-_add("MSG1", _S, 32, None, _T, 0, None, None)
-_add("MSG2", _S, 16, None, _T, F_EVENT, None, None)
-_add("PRM", _S, 14, None, _T, 0, None, None)
-_add("RELAIS", _S, 3, None, _I, 0, None, None)
-_add("NTARF", _S, 2, None, _I, 0, None, None)
-_add("NJOURF", _S, 2, None, _I, 0, None, None)
-_add("NJOURF+1", _S, 2, None, _I, 0, None, None)
-_add("PJOURF+1", _S, 98, None, _T, 0, None, None)
-_add("PPOINTE", _S, 98, None, _T, F_EVENT, None, None)
-# fmt: on
-del _add
+_load()
+del _load
 
 COUNT = len(_OFF) - 1
 

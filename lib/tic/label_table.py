@@ -1,0 +1,180 @@
+"""The TIC label table as text: one line per label, in transmission order, historique first.
+
+tic.labels reads it at import (`rows`) into a few packed bytes objects, then drops this module:
+the text costs heap only while the firmware boots, and no label name becomes a permanent
+interned string. Edit the table here. Reference: tic-protocol.md §5 (historique, three-phase
+short frames), §6 (standard).
+
+Columns, separated by spaces; a line may stop early, the missing columns read "-":
+    label          as sent
+    mode           H historique, S standard (no label is sent in both)
+    size           data field width in characters (DATE: 0, its value is the horodate)
+    kind           int (decimal digits, at most 9), text, hex (hexadecimal digits)
+    unit           Wh VArh VA W A V kVA min, or -
+    flags          comma separated, or -:
+                   horodate  (standard) the group carries a SAAMMJJhhmmss horodate
+                   guarded   energy index that must never decrease (checked by tic.guard)
+                   tri       sent by three-phase meters only
+                   mono      sent by single-phase meters only
+                   producer  (standard) sent in producer mode only
+                   short     (historique three-phase) part of the overload short frames
+                   event     sent only while a condition holds: absence is not "unavailable"
+    device_class   Home Assistant sensor device_class, or -
+    state_class    Home Assistant state_class, or -
+
+Reactive energy quadrants (ERQ1 to ERQ4): Q1 drawing + inductive, Q2 injecting + inductive,
+Q3 injecting + capacitive, Q4 drawing + capacitive.
+"""
+
+from tic import MODE_HISTORIQUE, MODE_STANDARD
+
+# Flag words in bit order: "horodate" is 1 << 0 (tic.labels.F_HORODATE), and so on.
+FLAG_WORDS = ("horodate", "guarded", "tri", "mono", "producer", "short", "event")
+KIND_WORDS = ("int", "text", "hex")  # tic.labels.KIND_INT, KIND_TEXT, KIND_HEX
+
+TABLE = """\
+ADCO      H 12 text -    short
+OPTARIF   H  4 text -    -
+ISOUSC    H  2 int  A    -                       current
+BASE      H  9 int  Wh   guarded                 energy          total_increasing
+HCHC      H  9 int  Wh   guarded                 energy          total_increasing
+HCHP      H  9 int  Wh   guarded                 energy          total_increasing
+EJPHN     H  9 int  Wh   guarded                 energy          total_increasing
+EJPHPM    H  9 int  Wh   guarded                 energy          total_increasing
+BBRHCJB   H  9 int  Wh   guarded                 energy          total_increasing
+BBRHPJB   H  9 int  Wh   guarded                 energy          total_increasing
+BBRHCJW   H  9 int  Wh   guarded                 energy          total_increasing
+BBRHPJW   H  9 int  Wh   guarded                 energy          total_increasing
+BBRHCJR   H  9 int  Wh   guarded                 energy          total_increasing
+BBRHPJR   H  9 int  Wh   guarded                 energy          total_increasing
+PEJP      H  2 int  min  event                   duration
+PTEC      H  4 text -    -
+DEMAIN    H  4 text -    -
+IINST     H  3 int  A    mono                    current         measurement
+IINST1    H  3 int  A    tri,short               current         measurement
+IINST2    H  3 int  A    tri,short               current         measurement
+IINST3    H  3 int  A    tri,short               current         measurement
+ADPS      H  3 int  A    mono,event              current         measurement
+ADIR1     H  3 int  A    tri,short,event         current         measurement
+ADIR2     H  3 int  A    tri,short,event         current         measurement
+ADIR3     H  3 int  A    tri,short,event         current         measurement
+IMAX      H  3 int  A    mono                    current
+IMAX1     H  3 int  A    tri                     current
+IMAX2     H  3 int  A    tri                     current
+IMAX3     H  3 int  A    tri                     current
+PMAX      H  5 int  W    tri                     power           measurement
+PAPP      H  5 int  VA   -                       apparent_power  measurement
+HHPHC     H  1 text -    -
+MOTDETAT  H  6 hex  -    -
+PPOT      H  2 hex  -    tri
+
+ADSC      S 12 text -    -
+VTIC      S  2 text -    -
+DATE      S  0 text -    horodate                timestamp
+NGTF      S 16 text -    -
+LTARF     S 16 text -    -
+EAST      S  9 int  Wh   guarded                 energy          total_increasing
+EASF01    S  9 int  Wh   guarded                 energy          total_increasing
+EASF02    S  9 int  Wh   guarded                 energy          total_increasing
+EASF03    S  9 int  Wh   guarded                 energy          total_increasing
+EASF04    S  9 int  Wh   guarded                 energy          total_increasing
+EASF05    S  9 int  Wh   guarded                 energy          total_increasing
+EASF06    S  9 int  Wh   guarded                 energy          total_increasing
+EASF07    S  9 int  Wh   guarded                 energy          total_increasing
+EASF08    S  9 int  Wh   guarded                 energy          total_increasing
+EASF09    S  9 int  Wh   guarded                 energy          total_increasing
+EASF10    S  9 int  Wh   guarded                 energy          total_increasing
+EASD01    S  9 int  Wh   guarded                 energy          total_increasing
+EASD02    S  9 int  Wh   guarded                 energy          total_increasing
+EASD03    S  9 int  Wh   guarded                 energy          total_increasing
+EASD04    S  9 int  Wh   guarded                 energy          total_increasing
+EAIT      S  9 int  Wh   guarded,producer        energy          total_increasing
+ERQ1      S  9 int  VArh guarded,producer        reactive_energy total_increasing
+ERQ2      S  9 int  VArh guarded,producer        reactive_energy total_increasing
+ERQ3      S  9 int  VArh guarded,producer        reactive_energy total_increasing
+ERQ4      S  9 int  VArh guarded,producer        reactive_energy total_increasing
+IRMS1     S  3 int  A    -                       current         measurement
+IRMS2     S  3 int  A    tri                     current         measurement
+IRMS3     S  3 int  A    tri                     current         measurement
+URMS1     S  3 int  V    -                       voltage         measurement
+URMS2     S  3 int  V    tri                     voltage         measurement
+URMS3     S  3 int  V    tri                     voltage         measurement
+PREF      S  2 int  kVA  -                       apparent_power
+PCOUP     S  2 int  kVA  -                       apparent_power
+SINSTS    S  5 int  VA   -                       apparent_power  measurement
+SINSTS1   S  5 int  VA   tri                     apparent_power  measurement
+SINSTS2   S  5 int  VA   tri                     apparent_power  measurement
+SINSTS3   S  5 int  VA   tri                     apparent_power  measurement
+SMAXSN    S  5 int  VA   horodate                apparent_power  measurement
+SMAXSN1   S  5 int  VA   horodate,tri            apparent_power  measurement
+SMAXSN2   S  5 int  VA   horodate,tri            apparent_power  measurement
+SMAXSN3   S  5 int  VA   horodate,tri            apparent_power  measurement
+SMAXSN-1  S  5 int  VA   horodate                apparent_power  measurement
+SMAXSN1-1 S  5 int  VA   horodate,tri            apparent_power  measurement
+SMAXSN2-1 S  5 int  VA   horodate,tri            apparent_power  measurement
+SMAXSN3-1 S  5 int  VA   horodate,tri            apparent_power  measurement
+SINSTI    S  5 int  VA   producer                apparent_power  measurement
+SMAXIN    S  5 int  VA   horodate,producer       apparent_power  measurement
+SMAXIN-1  S  5 int  VA   horodate,producer       apparent_power  measurement
+CCASN     S  5 int  W    horodate,event          power           measurement
+CCASN-1   S  5 int  W    horodate,event          power           measurement
+CCAIN     S  5 int  W    horodate,producer,event power           measurement
+CCAIN-1   S  5 int  W    horodate,producer,event power           measurement
+UMOY1     S  3 int  V    horodate                voltage         measurement
+UMOY2     S  3 int  V    horodate,tri            voltage         measurement
+UMOY3     S  3 int  V    horodate,tri            voltage         measurement
+STGE      S  8 hex  -    -
+DPM1      S  2 int  -    horodate,event
+FPM1      S  2 int  -    horodate,event
+DPM2      S  2 int  -    horodate,event
+FPM2      S  2 int  -    horodate,event
+DPM3      S  2 int  -    horodate,event
+FPM3      S  2 int  -    horodate,event
+MSG1      S 32 text -    -
+MSG2      S 16 text -    event
+PRM       S 14 text -    -
+RELAIS    S  3 int  -    -
+NTARF     S  2 int  -    -
+NJOURF    S  2 int  -    -
+NJOURF+1  S  2 int  -    -
+PJOURF+1  S 98 text -    -
+PPOINTE   S 98 text -    event
+"""
+
+
+def rows(units, device_classes, state_classes, text=TABLE):
+    """Yield (label, mode, size, kind, unit, flags, device_class, state_class) for each
+    non-blank line of text: label a str, the rest ints. unit and the classes are indexes into
+    the given tuples, whose entry 0 is None (written "-"). Raises ValueError naming a
+    malformed line."""
+    a = 0
+    while a < len(text):  # line by line: no list of all the lines (boot-time peak)
+        e = text.find("\n", a)
+        if e < 0:
+            e = len(text)
+        line = text[a:e]
+        a = e + 1
+        f = line.split()
+        if not f:
+            continue
+        f += ["-"] * (8 - len(f))
+        try:
+            if len(f) > 8:
+                raise ValueError
+            mode = (MODE_HISTORIQUE, MODE_STANDARD)[("H", "S").index(f[1])]
+            size = int(f[2])
+            if not 0 <= size < 256:
+                raise ValueError
+            flags = 0
+            if f[5] != "-":
+                for w in f[5].split(","):
+                    flags |= 1 << FLAG_WORDS.index(w)
+            row = (f[0], mode, size, KIND_WORDS.index(f[3]), _code(units, f[4]), flags,
+                   _code(device_classes, f[6]), _code(state_classes, f[7]))  # fmt: skip
+        except ValueError:
+            raise ValueError("tic.label_table: bad line: %s" % line) from None
+        yield row
+
+
+def _code(values, word):
+    return 0 if word == "-" else values.index(word)
