@@ -111,9 +111,9 @@ _slot_of = bytearray(b"\xff" * labels.COUNT)
 _n = 0
 _prod = []
 for _r in range(labels.COUNT):
-    if labels.ROWS[_r][labels.FLAGS] & labels.F_GUARDED:
+    if labels.flags(_r) & labels.F_GUARDED:
         _slot_of[_r] = _n
-        _prod.append(1 if labels.ROWS[_r][labels.FLAGS] & labels.F_PRODUCER else 0)
+        _prod.append(1 if labels.flags(_r) & labels.F_PRODUCER else 0)
         _n += 1
 SLOTS = _n
 _PRODUCER = bytes(_prod)
@@ -324,7 +324,7 @@ class IndexGuard:
             elif r == _R_IMAX1:
                 imax = frame.int_value(i)
                 self._tri = True
-            elif labels.ROWS[r][labels.FLAGS] & labels.F_TRI:
+            elif labels.flags(r) & labels.F_TRI:
                 self._tri = True
         va = self.limit_va
         if frame.mode == MODE_STANDARD:
