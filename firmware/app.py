@@ -84,6 +84,9 @@ class App:
             on_frame=self._on_frame,
         )
         self.parser = self.reader.parser
+        # Start-up garbage (module tables built at import) is not the firmware's footprint:
+        # collect it before reporting what is left.
+        gc.collect()
         log.info(
             "linky on %s, boot %d (%s), id %s, board %s, TIC mode %s at %d Bd, mem free %d",
             hal.PLATFORM,
