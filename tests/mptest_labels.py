@@ -41,6 +41,26 @@ def test_import_keeps_little_on_the_heap():
         raise AssertionError("kept at import: %r" % ((TABLE_KEPT, DOCS_LOADED, ROWS_BUILT),))
 
 
+def test_packing_the_table_leaves_no_garbage_per_line():
+    # The firmware boots through this: 105 lines must not each leave strings and lists behind
+    # (a first version left about 100 KB of garbage at boot).
+    from tic import label_table
+
+    gc.collect()
+    gc.disable()
+    try:
+        before = gc.mem_alloc()
+        names, off, attrs = label_table.pack(lbl._UNITS, lbl._DEVICE_CLASSES, lbl._STATE_CLASSES)
+        used = gc.mem_alloc() - before
+    finally:
+        gc.enable()
+    if len(off) != lbl.COUNT + 1 or bytes(attrs) != bytes(lbl._ATTR) or names != lbl._NAMES:
+        raise AssertionError("packed differently")
+    # the results (about 1.3 KB) and one list to size the offsets array
+    if used > 3 * 1024:
+        raise AssertionError("pack allocated %d bytes" % used)
+
+
 def _colliding_unknown(known):
     """An unknown label with the same 20-bit hash as `known` (see test_labels)."""
     b = bytearray(known)

@@ -83,7 +83,17 @@ def test_accessors_match_the_row_tuples():
 
 
 def _table_rows(text):
-    return list(label_table.rows(lbl._UNITS, lbl._DEVICE_CLASSES, lbl._STATE_CLASSES, text))
+    """label_table.pack(text) unpacked: (name, mode, size, kind, unit, flags, dc, sc) rows."""
+    names, off, attrs = label_table.pack(lbl._UNITS, lbl._DEVICE_CLASSES, lbl._STATE_CLASSES, text)
+    assert len(attrs) == 4 * (len(off) - 1) and len(names) == off[-1] and off[0] == 0
+    rows = []
+    for r in range(len(off) - 1):
+        a = attrs[4 * r : 4 * r + 4]
+        name = bytes(names[off[r] : off[r + 1]]).decode()
+        rows.append(
+            (name, a[2] >> 6, a[0], (a[2] >> 4) & 3, a[2] & 15, a[1], a[3] >> 4, a[3] & 15)
+        )
+    return rows
 
 
 def test_table_words_match_the_constants():
@@ -110,7 +120,7 @@ def test_table_text_reads_into_the_packed_rows():
 
 
 def test_table_lines_may_stop_early_and_blank_lines_are_skipped():
-    rows = _table_rows("\nXY S 2 int\n\n  \nZ H 98 hex - tri,event - measurement")
+    rows = _table_rows("\nXY S 2 int\n\n  \nZ   H 98 hex - tri,event - measurement  ")
     assert rows == [
         ("XY", MODE_STANDARD, 2, lbl.KIND_INT, 0, 0, 0, 0),
         ("Z", MODE_HISTORIQUE, 98, lbl.KIND_HEX, 0, lbl.F_TRI | lbl.F_EVENT, 0, 2),
@@ -129,6 +139,12 @@ def test_table_bad_lines_are_refused_by_name():
         "EAST S 9 float",  # kind
         "EAST S 9 int kWh",  # unit
         "EAST S 9 int Wh guarded,daily",  # flag
+        "EAST S 9 int Wh guarded,",  # empty flag
+        "EAST S 9 int Wh -,guarded",  # "-" is not a flag
+        "EAST S 9 int Wh tri guarded",  # flags are comma separated: tri, then device class
+        "EAST S 9 int Wh GUARDED",
+        "EAST S 09x int",
+        "EAST S 9 int Wh guarded energy total_increasing -",  # nine columns
         "EAST S 9 int Wh guarded Energy",  # device class (case matters)
         "EAST S 9 int Wh guarded energy total",  # state class
         good + " extra",  # a column too many

@@ -1,6 +1,6 @@
 """The TIC label table as text: one line per label, in transmission order, historique first.
 
-tic.labels reads it at import (`rows`) into a few packed bytes objects, then drops this module:
+tic.labels packs it at import (`pack`) into three small buffers, then drops this module:
 the text costs heap only while the firmware boots, and no label name becomes a permanent
 interned string. Edit the table here. Reference: tic-protocol.md §5 (historique, three-phase
 short frames), §6 (standard).
@@ -25,6 +25,8 @@ Columns, separated by spaces; a line may stop early, the missing columns read "-
 Reactive energy quadrants (ERQ1 to ERQ4): Q1 drawing + inductive, Q2 injecting + inductive,
 Q3 injecting + capacitive, Q4 drawing + capacitive.
 """
+
+from array import array
 
 from tic import MODE_HISTORIQUE, MODE_STANDARD
 
@@ -142,39 +144,127 @@ PPOINTE   S 98 text -    event
 """
 
 
-def rows(units, device_classes, state_classes, text=TABLE):
-    """Yield (label, mode, size, kind, unit, flags, device_class, state_class) for each
-    non-blank line of text: label a str, the rest ints. unit and the classes are indexes into
-    the given tuples, whose entry 0 is None (written "-"). Raises ValueError naming a
-    malformed line."""
+def pack(units, device_classes, state_classes, text=TABLE):
+    """Read text into (names, offsets, attrs), the packed table tic.labels reads:
+
+        names    bytearray, every label back to back
+        offsets  array("H"), row r's label is names[offsets[r]:offsets[r + 1]]
+        attrs    bytearray, 4 bytes per row: size, flags, mode << 6 | kind << 4 | unit,
+                 device_class << 4 | state_class
+
+    unit and the classes are indexes into the given tuples, whose entry 0 is None (written
+    "-"). Raises ValueError naming a malformed line. Allocates the three results and nothing
+    per line (it runs while the firmware boots): words are compared in place.
+    """
+    n = nb = 0
     a = 0
-    while a < len(text):  # line by line: no list of all the lines (boot-time peak)
-        e = text.find("\n", a)
-        if e < 0:
-            e = len(text)
-        line = text[a:e]
+    while a < len(text):  # first pass: how many rows, how many name bytes
+        e = _eol(text, a)
+        p = _skip(text, a, e)
+        if p < e:
+            n += 1
+            nb += _end(text, p, e) - p
         a = e + 1
-        f = line.split()
-        if not f:
+    names = bytearray(nb)
+    offsets = array("H", [0] * (n + 1))
+    attrs = bytearray(4 * n)
+    r = k = a = 0
+    while a < len(text):
+        e = _eol(text, a)
+        p = _skip(text, a, e)
+        if p == e:
+            a = e + 1
             continue
-        f += ["-"] * (8 - len(f))
         try:
-            if len(f) > 8:
-                raise ValueError
-            mode = (MODE_HISTORIQUE, MODE_STANDARD)[("H", "S").index(f[1])]
-            size = int(f[2])
-            if not 0 <= size < 256:
-                raise ValueError
-            flags = 0
-            if f[5] != "-":
-                for w in f[5].split(","):
-                    flags |= 1 << FLAG_WORDS.index(w)
-            row = (f[0], mode, size, KIND_WORDS.index(f[3]), _code(units, f[4]), flags,
-                   _code(device_classes, f[6]), _code(state_classes, f[7]))  # fmt: skip
+            q = _end(text, p, e)
+            for j in range(p, q):
+                names[k] = ord(text[j])
+                k += 1
+            offsets[r + 1] = k
+            p = _skip(text, q, e)
+            q = _end(text, p, e)
+            mode = MODE_STANDARD if _pick(("H", "S"), text, p, q) else MODE_HISTORIQUE
+            p = _skip(text, q, e)
+            q = _end(text, p, e)
+            attrs[4 * r] = _number(text, p, q)
+            p = _skip(text, q, e)
+            q = _end(text, p, e)
+            kind = _pick(KIND_WORDS, text, p, q)
+            p = _skip(text, q, e)
+            q = _end(text, p, e)
+            attrs[4 * r + 2] = mode << 6 | kind << 4 | _pick(units, text, p, q)
+            p = _skip(text, q, e)
+            q = _end(text, p, e)
+            attrs[4 * r + 1] = _flags(text, p, q)
+            p = _skip(text, q, e)
+            q = _end(text, p, e)
+            dc = _pick(device_classes, text, p, q)
+            p = _skip(text, q, e)
+            q = _end(text, p, e)
+            attrs[4 * r + 3] = dc << 4 | _pick(state_classes, text, p, q)
+            if _skip(text, q, e) < e:
+                raise ValueError  # a column too many
         except ValueError:
-            raise ValueError("tic.label_table: bad line: %s" % line) from None
-        yield row
+            raise ValueError("tic.label_table: bad line: %s" % text[a:e]) from None
+        r += 1
+        a = e + 1
+    return names, offsets, attrs
 
 
-def _code(values, word):
-    return 0 if word == "-" else values.index(word)
+def _eol(text, a):
+    e = text.find("\n", a)
+    return len(text) if e < 0 else e
+
+
+def _skip(text, p, e):
+    """The first non-space position from p, or e."""
+    while p < e and text[p] == " ":
+        p += 1
+    return p
+
+
+def _end(text, p, e):
+    """The end of the word starting at p."""
+    q = text.find(" ", p, e)
+    return e if q < 0 else q
+
+
+def _pick(words, text, p, q):
+    """The index in words of text[p:q]; an empty or "-" word is index 0 if that is None."""
+    if words[0] is None and (q == p or (q == p + 1 and text[p] == "-")):
+        return 0
+    for i in range(len(words)):
+        w = words[i]
+        if w is not None and len(w) == q - p and text.startswith(w, p):
+            return i
+    raise ValueError
+
+
+def _number(text, p, q):
+    """text[p:q] as an int from 0 to 255."""
+    if p == q:
+        raise ValueError
+    v = 0
+    for j in range(p, q):
+        d = ord(text[j]) - 48
+        if not 0 <= d <= 9:
+            raise ValueError
+        v = v * 10 + d
+    if v > 255:
+        raise ValueError
+    return v
+
+
+def _flags(text, p, q):
+    """The comma separated FLAG_WORDS in text[p:q] as bits; "-" or nothing is none."""
+    if q == p or (q == p + 1 and text[p] == "-"):
+        return 0
+    bits = 0
+    while True:
+        c = text.find(",", p, q)
+        if c < 0:
+            c = q
+        bits |= 1 << _pick(FLAG_WORDS, text, p, c)
+        if c == q:
+            return bits
+        p = c + 1

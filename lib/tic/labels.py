@@ -78,37 +78,27 @@ _DEVICE_CLASSES = (
 )
 _STATE_CLASSES = (None, "total_increasing", "measurement")
 
-# Packed row: 4 bytes at _ATTR[r * _RW]:
+# Packed row (written by tic.label_table.pack): 4 bytes at _ATTR[r * _RW]:
 #   size | flags | mode << 6 | kind << 4 | unit | device_class << 4 | state_class
 _RW = const(4)
 
-_NAMES = bytearray()  # all names, back to back: row r's is _NAMES[_OFF[r]:_OFF[r + 1]]
-_OFF = array("H", [0])
-_ATTR = bytearray()
-
 
 def _load():
-    """Pack tic.label_table's rows into _NAMES, _OFF and _ATTR, then drop that module so its
+    """tic.label_table's text packed (see label_table.pack), then that module dropped so the
     text is freed."""
     import sys
 
     from tic import label_table
 
     try:
-        for row in label_table.rows(_UNITS, _DEVICE_CLASSES, _STATE_CLASSES):
-            name, mode, size, kind, unit, flags, device_class, state_class = row
-            _NAMES.extend(name.encode())
-            _OFF.append(len(_NAMES))
-            _ATTR.append(size)
-            _ATTR.append(flags)
-            _ATTR.append(mode << 6 | kind << 4 | unit)
-            _ATTR.append(device_class << 4 | state_class)
+        return label_table.pack(_UNITS, _DEVICE_CLASSES, _STATE_CLASSES)
     finally:
         del sys.modules["tic.label_table"]
         delattr(sys.modules["tic"], "label_table")
 
 
-_load()
+# Row r's name is _NAMES[_OFF[r]:_OFF[r + 1]]; its 4 bytes start at _ATTR[r * _RW].
+_NAMES, _OFF, _ATTR = _load()
 del _load
 
 COUNT = len(_OFF) - 1
