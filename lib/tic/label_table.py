@@ -5,7 +5,8 @@ the text costs heap only while the firmware boots, and no label name becomes a p
 interned string. Edit the table here. Reference: tic-protocol.md §5 (historique, three-phase
 short frames), §6 (standard).
 
-Columns, separated by spaces; a line may stop early, the missing columns read "-":
+Columns, separated by spaces; a line may stop anywhere after kind, the missing columns read
+"-" (none):
     label          as sent
     mode           H historique, S standard (no label is sent in both)
     size           data field width in characters (DATE: 0, its value is the horodate)
