@@ -407,7 +407,8 @@ def decode_group(label, value, horodate=None):
     """
     label = _str(label)
     value = _str(value)
-    row = labels.lookup(label)
+    r = labels.index(label)  # an index and accessors: the ROWS tuples are never built
+    kind = labels.kind(r) if r >= 0 else -1
     out = {}
     if horodate is not None:
         try:
@@ -420,9 +421,9 @@ def decode_group(label, value, horodate=None):
             out["value"] = out.get("time")
         elif label in _STRUCTURED:
             out["value"] = _STRUCTURED[label](value)
-        elif row is not None and row[labels.KIND] == labels.KIND_INT:
+        elif kind == labels.KIND_INT:
             out["value"] = _digits(value, label)
-        elif row is not None and row[labels.KIND] == labels.KIND_HEX:
+        elif kind == labels.KIND_HEX:
             _hex(value, label)
             out["value"] = value
         else:
@@ -432,6 +433,7 @@ def decode_group(label, value, horodate=None):
     except ValueError as e:
         out["value"] = value
         out["error"] = "%s; %s" % (out["error"], e) if "error" in out else str(e)
-    if row is not None and row[labels.UNIT] is not None:
-        out["unit"] = row[labels.UNIT]
+    unit = labels.unit(r) if r >= 0 else None
+    if unit is not None:
+        out["unit"] = unit
     return out
