@@ -4,8 +4,9 @@
     python3 tools/deploy.py --port /dev/ttyUSB0 [--dry-run] [--no-reset]
 
 1. Asks the board for its file list (a short script run with `mpremote exec`). The same
-   script first stretches a running watchdog to 30 minutes: the firmware's machine.WDT keeps
-   running in the REPL mpremote uses, and would reset the board in the middle of the copy.
+   script first stretches a running watchdog to 30 minutes (through the firmware's HAL): the
+   firmware's watchdog keeps running in the REPL mpremote uses, and would reset the board in
+   the middle of the copy.
 2. Plans: every file of the build is copied (mpremote skips files whose hash already
    matches); code files on the board that the build does not have are removed, because a
    stale `x.py` is imported in preference to the new `x.mpy`. Data files (configuration,
@@ -38,9 +39,10 @@ LIST_SCRIPT = """
 import os
 ROOT = %r
 try:
-    import machine
-    if hasattr(machine, 'WDT'):
-        machine.WDT(timeout=1800000)
+    # Through the firmware's HAL, the only code that touches machine. Only the firmware
+    # starts a watchdog, so a board without it has none to stretch.
+    from firmware import hal
+    hal.watchdog(1800000)
 except Exception:
     pass
 def walk(rel):
