@@ -4,27 +4,15 @@ overflow, its wrong-speed garbling, source specs, watchdog and reset constants."
 
 import os
 
+from reader_drive import Clock
+
 from firmware import hal
 from firmware.hal import host
 from tic.encode import checksum
+from tic_helpers import read as _data
 
 CAP_STD = "tests/fixtures/captures/std-tri-tempo-teleinfo-nom.raw"  # 1795 bytes, 9600 Bd
 CAP_HIST = "tests/fixtures/captures/hist-mono-tempo-teleinfo-nom.raw"  # 668 bytes, 1200 Bd
-
-
-def _data(path):
-    with open(path, "rb") as f:
-        return f.read()
-
-
-class Clock:
-    """Milliseconds set by the test."""
-
-    def __init__(self):
-        self.t = 0
-
-    def __call__(self):
-        return self.t
 
 
 def _source(path, baud, **kw):

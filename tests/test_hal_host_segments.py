@@ -3,24 +3,14 @@
 standard mid-capture): speed inference per frame, the line-time arithmetic of the segments,
 decoding at the right speed on each side of the change, argument checks."""
 
+from reader_drive import Clock
+
 from firmware.hal import host
 from tic import MODE_HISTORIQUE, MODE_STANDARD
 from tic.encode import frame
+from tic_helpers import read as _data
 
 CAPS = "tests/fixtures/captures/"
-
-
-def _data(path):
-    with open(path, "rb") as f:
-        return f.read()
-
-
-class Clock:
-    def __init__(self):
-        self.t = 0
-
-    def __call__(self):
-        return self.t
 
 
 def _hist(k):
