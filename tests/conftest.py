@@ -10,7 +10,6 @@ function's PASS/FAIL line becomes one pytest result, so a failure there fails `m
 
 import ast
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -71,15 +70,7 @@ class MicroPythonFile(pytest.File):
     def results(self):
         """Run the module once under the unix port; map test name -> (ok, text)."""
         if getattr(self, "_results", None) is None:
-            proc = subprocess.run(
-                [upy.require_micropython(), "-X", "heapsize=16M", str(self.path)],
-                check=False,
-                cwd=ROOT,
-                env=upy.env_with(upy.micropypath(ROOT / "lib", ROOT, ROOT / "tests")),
-                capture_output=True,
-                text=True,
-                timeout=MP_TIMEOUT,
-            )
+            proc = upy.run([self.path], upy.test_path(), heap="16M", timeout=MP_TIMEOUT)
             self._results = parse_mpunit(proc.stdout)
             self._output = proc.stdout + proc.stderr
         return self._results

@@ -60,15 +60,7 @@ def _longest_frame_ms(spans, mode):
 
 
 def _mp(*args):
-    proc = subprocess.run(
-        [upy.require_micropython(), "-X", "heapsize=8M", "tests/reader_drive.py", *map(str, args)],
-        check=False,
-        cwd=ROOT,
-        env=upy.env_with(upy.micropypath(ROOT / "lib", ROOT, ROOT / "tests")),
-        capture_output=True,
-        text=True,
-        timeout=HANG,
-    )
+    proc = upy.run(["tests/reader_drive.py", *args], upy.test_path(), heap="8M", timeout=HANG)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return [ln for ln in proc.stdout.splitlines() if ln.split(" ", 1)[0] in ("SEG", "EV", "END")]
 
@@ -379,22 +371,8 @@ def test_ber_run_is_the_same_on_the_unix_port(tmp_path):
     g = r.guard
     want.append("END %d %d %d %d" % (r.frames, g.rejected, g.dropped, r.parser.checksum_errors))
     assert any(ln.startswith("G ") and ln.split()[3] == "2" for ln in want)  # PENDING
-    proc = subprocess.run(
-        [
-            upy.require_micropython(),
-            "-X",
-            "heapsize=8M",
-            "tests/reader_drive.py",
-            "frames",
-            str(path),
-            "9600",
-        ],
-        check=False,
-        cwd=ROOT,
-        env=upy.env_with(upy.micropypath(ROOT / "lib", ROOT, ROOT / "tests")),
-        capture_output=True,
-        text=True,
-        timeout=HANG,
+    proc = upy.run(
+        ["tests/reader_drive.py", "frames", path, "9600"], upy.test_path(), heap="8M", timeout=HANG
     )
     assert proc.returncode == 0, proc.stderr
     got = [ln for ln in proc.stdout.splitlines() if ln[:2] in ("F ", "G ") or ln[:4] == "END "]

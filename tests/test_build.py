@@ -51,15 +51,7 @@ def test_modules_import_from_the_build_on_the_unix_port(built, tmp_path):
         "print(b.__file__, h.__file__, a.__file__, log.__file__)\n"
         "print(h.PLATFORM, b.profile('denky32').enable, tic.MODE_NAMES[2])\n"
     )
-    result = subprocess.run(
-        [upy.require_micropython(), "-c", code],
-        check=False,
-        cwd=tmp_path,
-        env=upy.env_with(upy.build_path()),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = upy.run(["-c", code], upy.build_path(), cwd=tmp_path, timeout=60)
     assert result.returncode == 0, result.stderr
     files, values = result.stdout.splitlines()
     for f in files.split():
@@ -119,14 +111,8 @@ def test_listing_script_runs_on_micropython(tmp_path):
     (tmp_path / "lib" / "tic" / "parser.mpy").write_bytes(b"M" * 10)
     (tmp_path / "config.json").write_text("{}")
     (tmp_path / "main.py").write_text("pass\n")
-    result = subprocess.run(
-        [upy.require_micropython(), "-c", deploy.LIST_SCRIPT % (str(tmp_path) + "/")],
-        check=False,
-        env=upy.env_with(upy.micropypath()),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    script = deploy.LIST_SCRIPT % (str(tmp_path) + "/")
+    result = upy.run(["-c", script], upy.micropypath(), cwd=None, timeout=60)
     assert result.returncode == 0, result.stderr
     files, dirs = deploy.parse_listing(result.stdout)
     assert files == ["config.json", "lib/tic/parser.mpy", "main.py"]

@@ -34,6 +34,29 @@ def build_path():
     return micropypath(BUILD / "lib", BUILD)
 
 
+def test_path():
+    """What device-side tests import: lib/, the root (firmware package) and tests/."""
+    return micropypath(ROOT / "lib", ROOT, ROOT / "tests")
+
+
+def run(args, path, heap=None, cwd=ROOT, timeout=None):
+    """Run the unix port on `args` with MICROPYPATH `path`; output captured as text."""
+    import subprocess
+
+    cmd = [require_micropython()]
+    if heap:
+        cmd += ["-X", "heapsize=" + heap]
+    return subprocess.run(
+        cmd + [str(a) for a in args],
+        check=False,
+        cwd=cwd,
+        env=env_with(path),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
 def require_micropython():
     if not MICROPYTHON.exists():
         sys.exit("MicroPython unix port not found at %s: run `make venv` first" % MICROPYTHON)
