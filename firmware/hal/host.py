@@ -395,26 +395,31 @@ class FileSource(_Source):
     def _level(self, t):
         return self._bit(self._bit_index(t))
 
+    def _past_run(self, k, level, s, t):
+        """The first bit index from k whose level differs; -1 if the run lasts past time t
+        (the receiver then resumes from the run's last bit, not before s)."""
+        while self._bit(k) == level:
+            k += 1
+            if self._bit_time(k) > t:
+                prev = self._bit_time(k - 1)
+                self._rt = prev if prev > s else s
+                return -1
+        return k
+
     def _decode(self, t):
         """The next character received by time t; -1 if none yet, -2 after a glitch."""
         rb = self._rb
         s = self._rt
         k = self._bit_index(s)
         if self._need_high:
-            while self._bit(k) == 0:
-                k += 1
-                if self._bit_time(k) > t:
-                    prev = self._bit_time(k - 1)
-                    self._rt = prev if prev > s else s
-                    return -1
+            k = self._past_run(k, 0, s, t)
+            if k < 0:
+                return -1
             self._need_high = False
             s = max(s, self._bit_time(k))
-        while self._bit(k) == 1:
-            k += 1
-            if self._bit_time(k) > t:
-                prev = self._bit_time(k - 1)
-                self._rt = prev if prev > s else s
-                return -1
+        k = self._past_run(k, 1, s, t)
+        if k < 0:
+            return -1
         bt = self._bit_time(k)
         start = bt if bt > s else s
         mid = start + rb // 2
