@@ -2,10 +2,12 @@
 #
 #   make sim     run the firmware on this PC (MicroPython unix port), fed by a TIC capture
 #   make test    every test: ruff, pyright (ESP32 HAL), pytest on CPython and on the unix port
+#   make check   the same without the slow (real-time) tests: the edit-test loop, under 30 s
 #   make build   compile the device image into build/device/ (.mpy made by mpy-cross)
 #   make deploy PORT=/dev/ttyUSB0                         copy build/device/ to a board
 #   make flash  PORT=/dev/ttyUSB0 FIRMWARE=ESP32_GENERIC-OTA-v1.27.0.bin   write MicroPython
-#   make bench   parser speed and memory on both interpreters
+#   make bench   parser speed, and memory on a 32-bit MicroPython 1.27
+#   make fuzz    10^6 mutated TIC inputs through the parser (not part of make test)
 #
 # Both `make sim` and `make test` create or refresh .venv from the pinned requirements and
 # install the Debian packages the tests need (as root; otherwise they print the command).
@@ -13,12 +15,12 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-DEB_PACKAGES := mosquitto
+DEB_PACKAGES := mosquitto nodejs npm
 PORT ?= /dev/ttyUSB0
 SIM_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: all venv deps build test lint typecheck pytest sim bench deploy flash clean
+.PHONY: all venv deps build test check lint typecheck pytest sim bench fuzz deploy flash clean
 
 all: build
 
@@ -50,12 +52,18 @@ pytest: venv deps build
 
 test: venv deps lint typecheck pytest
 
+check: venv deps lint typecheck build
+	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+
 sim: venv deps build
 	$(BIN)/python tools/sim.py $(SIM_ARGS)
 
-bench: venv build
+bench: venv deps build
 	sh tools/ensure_deps.sh valgrind
 	$(BIN)/python tools/bench.py
+
+fuzz: venv
+	$(BIN)/python tools/fuzz.py
 
 deploy: build
 	$(BIN)/python tools/deploy.py --port $(PORT)

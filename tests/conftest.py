@@ -6,6 +6,13 @@ Two kinds of files run on MicroPython:
 - `mptest_*.py` run only on the unix port (heap_lock proofs and other MicroPython-only facts).
 The module is run once per file (`micropython tests/x.py`, via tests/mpunit.py) and each
 function's PASS/FAIL line becomes one pytest result, so a failure there fails `make test`.
+
+Slow tests (real line time, or more than a few seconds) carry the `slow` marker, which
+`make check` deselects. CPython-only files use `@pytest.mark.slow`. Files that also run on
+MicroPython (which has no pytest) say it without importing pytest: a `# slow` line among the
+first lines marks the whole file, and a module-level `SLOW_TESTS = ("test_a", ...)` marks those
+functions; both apply on CPython and on MicroPython. A MicroPython run executes only the
+selected functions.
 """
 
 import ast
@@ -29,10 +36,40 @@ def _runs_on_micropython(path):
     if path.name.startswith("mptest_"):
         return True
     if path.name.startswith("test_"):
-        with open(path, encoding="utf-8") as f:
-            head = f.read(600)
-        return "# micropython: also" in head
+        return "# micropython: also" in _head(path)
     return False
+
+
+def _head(path):
+    with open(path, encoding="utf-8") as f:
+        return f.read(600)
+
+
+def _slow_names(path):
+    """(whole file slow, names listed in SLOW_TESTS) for a file that may run on MicroPython."""
+    whole = any(line.strip() == "# slow" for line in _head(path).splitlines())
+    names = set()
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    for n in tree.body:
+        if isinstance(n, ast.Assign) and any(
+            isinstance(t, ast.Name) and t.id == "SLOW_TESTS" for t in n.targets
+        ):
+            names.update(ast.literal_eval(n.value))
+    return whole, names
+
+
+def pytest_collection_modifyitems(config, items):
+    cache = {}
+    for item in items:
+        path = Path(str(item.path))
+        if path.suffix != ".py" or not path.name.startswith(("test_", "mptest_")):
+            continue
+        if path not in cache:
+            cache[path] = _slow_names(path)
+        whole, names = cache[path]
+        fn = getattr(item, "fn", None) or getattr(item, "originalname", item.name)
+        if whole or fn in names:
+            item.add_marker(pytest.mark.slow)
 
 
 def _mp_file(file_path, parent):
@@ -70,7 +107,9 @@ class MicroPythonFile(pytest.File):
     def results(self):
         """Run the module once under the unix port; map test name -> (ok, text)."""
         if getattr(self, "_results", None) is None:
-            proc = upy.run([self.path], upy.test_path(), heap="16M", timeout=MP_TIMEOUT)
+            # Only the functions this session runs (make check deselects the slow ones).
+            mine = [i.fn for i in self.session.items if i.parent is self]
+            proc = upy.run([self.path, *mine], upy.test_path(), heap="16M", timeout=MP_TIMEOUT)
             self._results = parse_mpunit(proc.stdout)
             self._output = proc.stdout + proc.stderr
         return self._results
