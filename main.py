@@ -1,4 +1,6 @@
-# main.py: device entry point (also what the simulator runs). The application lives in firmware/.
-from firmware import app
+# main.py: device entry point (also what the simulator runs). It never changes through an update.
+# firmware/crash.py starts the app, turns any crash into a record and a reset, and keeps a
+# crash loop in safe mode.
+from firmware import crash
 
-app.run()
+crash.start()

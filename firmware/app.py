@@ -1,94 +1,149 @@
-"""The application: one asyncio loop, a few long-lived tasks.
+"""The application: builds every part, supervises their tasks, resets on a crash.
 
-Now: the TIC reader (firmware/tic_reader.py: UART -> parser -> index guard, mode and speed
-auto-detection, signal state; one log line per frame and per state change) and a heartbeat.
-Later features (MQTT, web page, OTA) add their tasks with `App.add_task(name, coro)` before
-the loop starts; a task that crashes is logged and the device resets, which is the only
-recovery that also works when nobody is watching.
+Contract:
+  App().build()   reads the settings (firmware/config.py), the board profile, opens the TIC
+                  port through the HAL and builds the reader (UART -> parser -> index guard).
+                  Synchronous, starts no task; a bad setting falls back to its default with a
+                  log line. The boot-only modules (config, boards) are dropped afterwards.
+  App.add_task(name, coro)  supervise a coroutine: before run() it starts with the others,
+                  after, at once. A task that raises is a crash: logged, written to the crash
+                  record (firmware/crash.py), then the device resets.
+  await App.main()  build (if not done), log the boot line, arm the watchdog, run the tasks
+                  until stop(code).
+  run()           main.py's entry (through crash.start()): the loop, then a reset if asked.
+Data flows one way: UART -> tic_reader -> (frame callback) -> log line today; readings and
+publishers (MQTT, web) hang off build() as they arrive.
 
-Settings come from defaults and, on the host, from tools/sim.py through hal.setting()
-(LINKY_* variables); a configuration module comes later.
+The hardware watchdog (hal.watchdog) is fed every WDT_FEED_MS by a task of this loop, and
+only while the TIC reader keeps polling: a blocked loop or a dead reader stops the feeding,
+and the board resets WDT_MS later.
 """
 
 import asyncio
 import gc
+import sys
 
-from firmware import boards, hal, tic_reader
+from firmware import crash, hal, tic_reader
 from log import getLogger
 from tic import MODE_NAMES
 
-HEARTBEAT_S = 60
+WDT_MS = 30000  # longest stall tolerated; the UART buffer holds 34 s at 1200 Bd, 4.3 at 9600
+WDT_FEED_MS = 5000
+READER_STALE_MS = 10000  # the reader polls every ~0.1 s; this long without a poll is a hang
 
 log = getLogger("app")
 
 
-def _int_setting(name, default):
+def _drop(name):
+    # Boot-only modules: dropping the module object lets gc reclaim its code and tables.
+    m = sys.modules.pop(name, None)
+    if m is not None:
+        pkg, _, short = name.rpartition(".")
+        parent = sys.modules.get(pkg)
+        if parent is not None and getattr(parent, short, None) is m:
+            delattr(parent, short)
+
+
+def _hook(name):
+    """A host test hook (tools/sim.py --set NAME=N): a count >= 0, 0 when absent or bad."""
     v = hal.setting(name)
     if v is None:
-        return default
+        return 0
     try:
-        return int(v)
+        n = int(v)
     except ValueError:
-        raise ValueError("setting %s: expected an integer, got %r" % (name, v))
+        n = -1
+    if n < 0:
+        log.warning("test hook %s=%r ignored: expected a count >= 0", name, v)
+        return 0
+    return n
 
 
 class App:
     def __init__(self):
-        self.boot = _int_setting("BOOT", 1)
-        # TIC: MODE auto|historique|standard; BAUD forces the start speed (0: the fixed
-        # mode's, or the last detected one); SIGNAL_LOST_S: no valid frame for that long.
-        self.mode = tic_reader.parse_mode(hal.setting("MODE", "auto"))
-        self.baud = _int_setting("BAUD", 0)
-        self.signal_lost_s = _int_setting("SIGNAL_LOST_S", tic_reader.SIGNAL_LOST_MS // 1000)
-        if self.signal_lost_s <= 0:
-            raise ValueError("setting SIGNAL_LOST_S: expected seconds > 0")
-        self.profile = boards.profile(hal.setting("BOARD", boards.DEFAULT_BOARD))
-        self.heartbeat_s = _int_setting("HEARTBEAT_S", HEARTBEAT_S)
-        # Test and simulator hooks (host only; 0 = off).
-        self.exit_after_frames = _int_setting("EXIT_AFTER_FRAMES", 0)
-        self.reset_after_frames = _int_setting("RESET_AFTER_FRAMES", 0)
+        self.boot = _hook("BOOT") or 1
+        self.settings = None  # name -> value, from firmware/config.py
+        self.mode = None  # TIC mode setting (tic.MODE_*; MODE_UNKNOWN = auto)
+        self.profile = None  # board profile
         self.tic = None  # the HAL port
         self.reader = None  # its tic_reader.TicReader
         self.parser = None  # the reader's parser
+        self.wdt = None
         self.frames = 0  # valid frames handed to _on_frame this boot
         self.exit_code = None  # set to stop the loop: 0 = stop, "reset" = reset the device
         self._stop = asyncio.Event()
-        self._tasks = []
+        self._tasks = []  # (name, coro) waiting for main() to start them
+        self._running = []
+        self._started = False
+        # Host test hooks (0 = off): stop or reset after N frames, raise in a task or block
+        # the loop after N frames, watchdog period.
+        self.exit_after_frames = _hook("EXIT_AFTER_FRAMES")
+        self.reset_after_frames = _hook("RESET_AFTER_FRAMES")
+        self.raise_after_frames = _hook("RAISE_AFTER_FRAMES")
+        self.block_after_frames = _hook("BLOCK_AFTER_FRAMES")
+        self.wdt_ms = _hook("WDT_MS") or WDT_MS
+
+    # -- building
+    def build(self):
+        from firmware import config
+
+        s = self.settings = config.load(override=hal.setting)
+        _drop("firmware.config")
+        self.mode = tic_reader.parse_mode(s["mode"])
+        self.profile = self._board(s["board"])
+        baud = tic_reader.start_baud(self.mode, s["baud"], tic_reader.STATE_FILE)
+        self.tic = hal.open_tic(self.profile, baud)
+        self.reader = tic_reader.TicReader(
+            self.tic,
+            self.mode,
+            baud=s["baud"],
+            state_path=tic_reader.STATE_FILE,
+            signal_lost_ms=s["signal_lost_s"] * 1000,
+            on_frame=self._on_frame,
+        )
+        self.parser = self.reader.parser
+        gc.collect()  # start-up garbage (module tables built at import) is not our footprint
+
+    def _board(self, name):
+        from firmware import boards
+
+        try:
+            p = boards.profile(name)
+        except ValueError as e:
+            log.warning("board: %s; using %s", e, boards.DEFAULT_BOARD)
+            p = boards.profile(boards.DEFAULT_BOARD)
+        _drop("firmware.boards")
+        return p
 
     # -- life cycle
     def add_task(self, name, coro):
-        """Register a coroutine to run in the loop (call before run())."""
-        self._tasks.append((name, coro))
+        if self._started:
+            self._running.append(asyncio.create_task(self._supervise(name, coro)))
+        else:
+            self._tasks.append((name, coro))
 
     def stop(self, code):
         if self.exit_code is None:
             self.exit_code = code
         self._stop.set()
 
-    async def _guard(self, name, coro):
+    async def _supervise(self, name, coro):
         try:
             await coro
-        except Exception as e:
-            log.exception("task %s crashed: %r", name, e, exc=e)
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:  # a crash of any kind: record, then reset
+            what = "task %s: %s" % (name, crash.describe(e))
+            log.exception("crash: %s", what, exc=e)
+            crash.record(what, _uptime_ms())
             self.stop("reset")
 
     async def main(self):
-        baud = tic_reader.start_baud(self.mode, self.baud, tic_reader.STATE_FILE)
-        self.tic = hal.open_tic(self.profile, baud)
-        self.reader = tic_reader.TicReader(
-            self.tic,
-            self.mode,
-            baud=self.baud,
-            state_path=tic_reader.STATE_FILE,
-            signal_lost_ms=self.signal_lost_s * 1000,
-            on_frame=self._on_frame,
-        )
-        self.parser = self.reader.parser
-        # Start-up garbage (module tables built at import) is not the firmware's footprint:
-        # collect it before reporting what is left.
-        gc.collect()
+        if self.reader is None:
+            self.build()
+        last = crash.last()
         log.info(
-            "linky on %s, boot %d (%s), id %s, board %s, TIC mode %s at %d Bd, mem free %d",
+            "linky on %s, boot %d (%s), id %s, board %s, TIC mode %s at %d Bd, mem used %d",
             hal.PLATFORM,
             self.boot,
             hal.reset_cause(),
@@ -96,12 +151,24 @@ class App:
             self.profile.name,
             tic_reader.SETTINGS[self.mode],
             self.tic.baud,
-            gc.mem_free(),
+            gc.mem_alloc(),
         )
-        self._tasks[:0] = [("tic", self.reader.run()), ("heartbeat", self.heartbeat())]
-        running = [asyncio.create_task(self._guard(name, coro)) for name, coro in self._tasks]
+        if last is not None:
+            log.info(
+                "last crash: %s (after %s s, reset %s)", last["what"], last["up_s"], last["reset"]
+            )
+        self.wdt = hal.watchdog(self.wdt_ms)
+        self._started = True
+        pending = [
+            ("tic", self.reader.run()),
+            ("watchdog", self.feed_watchdog()),
+            ("heartbeat", self.heartbeat()),
+        ] + self._tasks
+        self._tasks = []
+        for name, coro in pending:
+            self.add_task(name, coro)
         await self._stop.wait()
-        for task in running:
+        for task in self._running:
             task.cancel()
         self.tic.deinit()
 
@@ -121,23 +188,40 @@ class App:
             p.format_errors,
             p.interrupted,
         )
-        if self.reset_after_frames and self.frames >= self.reset_after_frames:
-            log.warning("reset requested after %d frames (test hook)", self.frames)
+        n = self.frames
+        if self.reset_after_frames and n >= self.reset_after_frames:
+            log.warning("reset requested after %d frames (test hook)", n)
             self.stop("reset")
-        elif self.exit_after_frames and self.frames >= self.exit_after_frames:
-            log.info("stopping after %d frames (test hook)", self.frames)
+        elif self.exit_after_frames and n >= self.exit_after_frames:
+            log.info("stopping after %d frames (test hook)", n)
             self.stop(0)
+        elif self.raise_after_frames and n == self.raise_after_frames:
+            self.add_task("test-raise", _raise())
+        elif self.block_after_frames and n == self.block_after_frames:
+            self.add_task("test-block", _block())
+
+    async def feed_watchdog(self):
+        r = self.reader
+        while True:
+            await asyncio.sleep_ms(WDT_FEED_MS)
+            t = getattr(r, "last_poll_ms", None)  # TODO(lead): once tic_reader has it
+            age = 0 if t is None else _age_ms(t)
+            if age < READER_STALE_MS:
+                self.wdt.feed()
+            else:
+                log.error("TIC reader silent for %d ms: watchdog not fed", age)
 
     async def heartbeat(self):
         t = 0
+        period = self.settings["heartbeat_s"]
         while True:
-            await asyncio.sleep(self.heartbeat_s)
-            t += self.heartbeat_s
+            await asyncio.sleep(period)
+            t += period
             p = self.parser
             r = self.reader
             log.info(
                 "up %d s: %d bytes, %d frames, %d groups, %d checksum errors, %d rejected "
-                "indexes, TIC %s, %s at %d Bd, mem free %d",
+                "indexes, TIC %s, %s at %d Bd, mem used %d",
                 t,
                 p.bytes,
                 r.frames,
@@ -147,18 +231,36 @@ class App:
                 tic_reader.STATE_NAMES[r.state],
                 MODE_NAMES[r.mode],
                 r.port.baud,
-                gc.mem_free(),
+                gc.mem_alloc(),
             )
 
 
+def _uptime_ms():
+    return crash._uptime_ms()
+
+
+def _age_ms(t):
+    import time
+
+    return time.ticks_diff(time.ticks_ms(), t)
+
+
+async def _raise():
+    raise RuntimeError("test hook: a task raised")
+
+
+async def _block():
+    import time
+
+    log.warning("blocking the loop (test hook)")
+    while True:
+        time.sleep(1)  # deliberately blocks the event loop: the watchdog must fire
+
+
 def run():
-    """Entry point (main.py): run the loop until a stop; then reset if that was asked."""
+    """Run the loop until a stop; then reset if that was asked. Ctrl-C propagates."""
     app = App()
-    try:
-        asyncio.run(app.main())
-    except KeyboardInterrupt:  # Ctrl-C at the REPL or in the simulator
-        log.info("stopped by Ctrl-C")
-        return
+    asyncio.run(app.main())
     if app.exit_code == "reset":
         log.warning("resetting")
         hal.reset()
