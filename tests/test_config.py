@@ -1,0 +1,149 @@
+# micropython: also
+"""firmware/config.py: defaults, validation, fallbacks with a log line, atomic save."""
+
+import json
+import os
+
+import log
+from firmware import config
+
+
+def _path(name):
+    pid = os.getpid() if hasattr(os, "getpid") else 0
+    return "/tmp/linky-test-config-%s-%d.json" % (name, pid)
+
+
+def _write(path, text):
+    with open(path, "w") as f:
+        f.write(text)
+
+
+def _clean(path):
+    for p in (path, path + ".tmp"):
+        try:
+            os.remove(p)
+        except OSError:
+            pass
+
+
+def _warnings(fn):
+    # The log lines emitted while fn runs (the logger's ring), and fn's result.
+    log.basicConfig(console=False, ring_size=20)
+    try:
+        result = fn()
+        return result, [ln for ln in log.recent() if "WARNING config" in ln]
+    finally:
+        log.basicConfig(console=True)
+
+
+DEFAULTS = {s[0]: s[2] for s in config.SCHEMA}
+
+
+def test_missing_file_gives_defaults_silently():
+    got, warned = _warnings(lambda: config.load(_path("missing")))
+    assert got == DEFAULTS
+    assert warned == []
+
+
+def test_valid_file_and_override_order():
+    path = _path("valid")
+    _write(path, json.dumps({"mode": "Standard", "heartbeat_s": 30, "board": "denky32"}))
+    try:
+        got = config.load(path)
+        assert got["mode"] == "standard" and got["heartbeat_s"] == 30
+        assert got["board"] == "denky32" and got["baud"] == 0
+        opts = {"HEARTBEAT_S": "15"}
+        got = config.load(path, override=opts.get)  # host options win over the file
+        assert got["heartbeat_s"] == 15 and got["mode"] == "standard"
+    finally:
+        _clean(path)
+
+
+def test_each_bad_value_falls_back_with_one_line():
+    path = _path("bad")
+    bad = {
+        "mode": "turbo",
+        "baud": 4800,
+        "board": "",
+        "signal_lost_s": 10**9,
+        "heartbeat_s": 0,
+    }
+    _write(path, json.dumps(bad))
+    try:
+        got, warned = _warnings(lambda: config.load(path))
+        assert got == DEFAULTS
+        assert len(warned) == len(bad)
+        for name in bad:
+            assert any(("setting %s=" % name) in ln for ln in warned), name
+    finally:
+        _clean(path)
+
+
+def test_bad_option_values():
+    for name, value in (
+        ("heartbeat_s", "-1"),
+        ("heartbeat_s", "0"),
+        ("heartbeat_s", "abc"),
+        ("signal_lost_s", "99999"),
+        ("mode", "7"),
+        ("baud", "true"),
+    ):
+        opts = {name.upper(): value}
+        got, warned = _warnings(lambda o=opts: config.load(_path("none"), override=o.get))
+        assert got[name] == DEFAULTS[name], (name, value)
+        assert len(warned) == 1 and "option" in warned[0], warned
+
+
+def test_types_are_checked():
+    assert config.check("heartbeat_s", True)[1] is not None  # a bool is not a count
+    assert config.check("heartbeat_s", 1.5)[1] is not None
+    assert config.check("mode", 3)[1] is not None
+    assert config.check("nope", 1) == (None, "unknown setting")
+    assert config.check("heartbeat_s", " 120 ") == (120, None)
+
+
+def test_unusable_files_give_defaults():
+    path = _path("junk")
+    for text in ("", "{", "[1, 2]", "null", "x" * (config.MAX_BYTES + 1), "[" * 3000 + "]" * 3000):
+        _write(path, text)
+        try:
+            got, warned = _warnings(lambda: config.load(path))
+            assert got == DEFAULTS, text[:20]
+            assert len(warned) == 1, (text[:20], warned)
+        finally:
+            _clean(path)
+
+
+def test_save_is_validated_and_atomic():
+    path = _path("save")
+    _clean(path)
+    try:
+        config.save({"mode": "historique", "heartbeat_s": "90"}, path)
+        assert not _exists(path + ".tmp")
+        with open(path) as f:
+            assert json.load(f) == {"mode": "historique", "heartbeat_s": 90}
+        for bad in ({"heartbeat_s": 0}, {"what": 1}):
+            try:
+                config.save(bad, path)
+            except ValueError as e:
+                assert "setting" in str(e)
+            else:
+                raise AssertionError("saved %r" % (bad,))
+        with open(path) as f:  # the refused saves left the file as it was
+            assert json.load(f)["mode"] == "historique"
+    finally:
+        _clean(path)
+
+
+def _exists(path):
+    try:
+        os.stat(path)
+        return True
+    except OSError:
+        return False
+
+
+if __name__ == "__main__":
+    import mpunit
+
+    mpunit.main(globals())
