@@ -1,6 +1,7 @@
 # micropython: also
-"""lib/tic/labels.py and its text table (label_table.py): completeness against tic-protocol.md
-§5/§6, packing, hashes, lookups, descriptions."""
+"""lib/tic/labels.py, its text table (label_table.py) and the rest of its API (label_rows.py):
+completeness against tic-protocol.md §5/§6, packing, the generated block, hashes, lookups,
+descriptions."""
 
 from tic import MODE_HISTORIQUE, MODE_STANDARD, label_docs, label_hash, label_table
 from tic import labels as lbl
@@ -84,7 +85,7 @@ def test_accessors_match_the_row_tuples():
 
 def _table_rows(text):
     """label_table.pack(text) unpacked: (name, mode, size, kind, unit, flags, dc, sc) rows."""
-    names, off, attrs = label_table.pack(lbl._UNITS, lbl._DEVICE_CLASSES, lbl._STATE_CLASSES, text)
+    names, off, attrs = label_table.pack(text=text)
     assert len(attrs) == 4 * (len(off) - 1) and len(names) == off[-1] and off[0] == 0
     rows = []
     for r in range(len(off) - 1):
@@ -102,9 +103,9 @@ def test_table_words_match_the_constants():
     assert label_table.KIND_WORDS.index("int") == lbl.KIND_INT
     assert label_table.KIND_WORDS.index("text") == lbl.KIND_TEXT
     assert label_table.KIND_WORDS.index("hex") == lbl.KIND_HEX
-    assert len(lbl._UNITS) <= 16 and len(lbl._DEVICE_CLASSES) <= 16  # 4-bit codes
-    assert lbl._UNITS[0] is None and lbl._DEVICE_CLASSES[0] is None
-    assert lbl._STATE_CLASSES[0] is None
+    assert len(lbl.UNITS) <= 16 and len(lbl.DEVICE_CLASSES) <= 16  # 4-bit codes
+    assert lbl.UNITS[0] is None and lbl.DEVICE_CLASSES[0] is None
+    assert lbl.STATE_CLASSES[0] is None
 
 
 def test_table_text_reads_into_the_packed_rows():
@@ -114,9 +115,25 @@ def test_table_text_reads_into_the_packed_rows():
         name, mode, size, kind, unit, flags, dc, sc = rows[r]
         assert (name, mode, size, kind, flags) == (
             lbl.name(r), lbl.mode(r), lbl.size(r), lbl.kind(r), lbl.flags(r))  # fmt: skip
-        assert lbl._UNITS[unit] == lbl.unit(r)
-        assert lbl._DEVICE_CLASSES[dc] == lbl.device_class(r)
-        assert lbl._STATE_CLASSES[sc] == lbl.state_class(r)
+        assert lbl.UNITS[unit] == lbl.unit(r)
+        assert lbl.DEVICE_CLASSES[dc] == lbl.device_class(r)
+        assert lbl.STATE_CLASSES[sc] == lbl.state_class(r)
+
+
+def test_generated_block_matches_the_table():
+    # labels.py holds what label_table.emit() writes for TABLE (regenerate after an edit).
+    with open("lib/tic/labels.py") as f:
+        src = f.read()
+    a = src.index(label_table.BEGIN)
+    b = src.index(label_table.END) + len(label_table.END)
+    assert src[a:b] == label_table.emit()
+    names, off, attrs = label_table.pack()
+    assert bytes(names) == lbl._NAMES and bytes(attrs) == lbl._ATTR
+    assert [lbl._off(r) for r in range(lbl.COUNT + 1)] == list(off)
+    slots, hashes = label_table.build_hash_index([lbl.name(r).encode() for r in range(lbl.COUNT)])
+    assert bytes(slots) == lbl._SLOTS
+    assert [lbl._HASHES[3 * r] | lbl._HASHES[3 * r + 1] << 8 | lbl._HASHES[3 * r + 2] << 16
+            for r in range(lbl.COUNT)] == list(hashes)  # fmt: skip
 
 
 def test_table_lines_may_stop_early_and_blank_lines_are_skipped():
@@ -219,7 +236,7 @@ def _colliding_unknown(known):
 
 def test_collision_check_raises():
     bad = _colliding_unknown(b"PAPP")
-    slots, hashes = lbl.build_hash_index([b"PAPP", b"IINST"])
+    slots, hashes = label_table.build_hash_index([b"PAPP", b"IINST"])
     assert list(hashes) == [label_hash(b"PAPP"), label_hash(b"IINST")]
     assert (
         len(slots) == 256
@@ -228,7 +245,7 @@ def test_collision_check_raises():
     )
     for names in ([b"PAPP", b"IINST", bad], [("X%d" % i).encode() for i in range(256)]):
         try:
-            lbl.build_hash_index(names)
+            label_table.build_hash_index(names)
         except ValueError:
             pass
         else:
@@ -236,7 +253,7 @@ def test_collision_check_raises():
 
 
 def test_hash_index_probes_past_a_clash():
-    slots, hashes = lbl.build_hash_index([lbl.name(i).encode() for i in range(lbl.COUNT)])
+    slots, hashes = label_table.build_hash_index([lbl.name(i).encode() for i in range(lbl.COUNT)])
     moved = [i for i in range(lbl.COUNT) if slots[hashes[i] & 0xFF] != i]
     assert len(moved) > 10  # labels past their first slot: the lookups probe on
     for i in moved:
