@@ -2,9 +2,12 @@
 
 micropython-lib's `logging` is not installable from PyPI, so this is our own: `getLogger(name)`,
 the usual levels, `%`-style arguments formatted only when the level is enabled, a console
-handler, and a bounded ring of recent lines that the status page can show.
+handler, and a ring of recent lines that the status page can show.
 
-Keep it out of per-byte and per-frame paths: any formatting allocates. Count there, log summaries.
+The ring is one fixed bytearray (RING_BYTES, 2 KB: about 20 frame lines), not a list of
+strings: what it keeps never grows or fragments the heap, whatever the lines. A log call
+allocates its line (the formatting, and its UTF-8 bytes to copy into the ring), freed once
+written: keep logging out of per-byte and per-frame paths, or at one line per frame at most.
 """
 
 import sys
@@ -24,7 +27,9 @@ WARNING = const(30)
 ERROR = const(40)
 CRITICAL = const(50)
 
-_NAMES = {DEBUG: "DEBUG", INFO: "INFO", WARNING: "WARNING", ERROR: "ERROR", CRITICAL: "CRITICAL"}
+RING_BYTES = const(2048)
+
+_NAMES = ("NOTSET", "DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 try:
     _ticks_ms = time.ticks_ms  # MicroPython
@@ -36,42 +41,85 @@ except AttributeError:
 
 
 class Ring:
-    """The last `size` formatted lines, oldest first; a fixed list, never grows."""
+    """The last lines written, in a fixed bytearray of `size` bytes; the oldest are
+    overwritten first (once it has wrapped, the oldest line read back may be one fewer than
+    what fits). add(line) copies a str in (allocates its bytes; a line longer than the ring
+    keeps its end), recent() reads whole lines back (allocates the list)."""
 
-    def __init__(self, size=40):
-        self.lines = [None] * size
-        self.next = 0
-        self.count = 0
+    def __init__(self, size=RING_BYTES):
+        self.buf = bytearray(size)
+        self.pos = 0  # where the next byte goes
+        self.wrapped = False  # the buffer has been filled once: the oldest line is partial
 
     def add(self, line):
-        self.lines[self.next] = line
-        self.next = (self.next + 1) % len(self.lines)
-        if self.count < len(self.lines):
-            self.count += 1
+        b = line.encode()
+        buf = self.buf
+        size = len(buf)
+        n = len(b)
+        if n >= size - 1:  # longer than the whole ring: it alone, its end
+            b = b[n - size + 2 :]
+            n = size - 2
+            self.pos = 0
+            self.wrapped = False
+        p = self.pos
+        if p + n <= size:
+            buf[p : p + n] = b
+        else:  # the line wraps around
+            k = size - p
+            mv = memoryview(b)
+            buf[p:] = mv[:k]
+            buf[: n - k] = mv[k:]
+        p += n
+        if p >= size:
+            p -= size
+            self.wrapped = True
+        buf[p] = 10  # "\n" ends every line
+        p += 1
+        if p == size:
+            p = 0
+            self.wrapped = True
+        self.pos = p
 
     def recent(self):
-        n = len(self.lines)
-        first = (self.next - self.count) % n
-        return [self.lines[(first + i) % n] for i in range(self.count)]
+        """The whole lines kept, oldest first, as str."""
+        buf = self.buf
+        p = self.pos
+        data = bytes(buf[p:]) + bytes(buf[:p]) if self.wrapped else bytes(buf[:p])
+        lines = data.split(b"\n")
+        if self.wrapped:
+            lines = lines[1:]  # the oldest line's start may have been overwritten: skip it
+        out = []
+        for b in lines[:-1]:  # after the last "\n": nothing (or partial)
+            try:
+                out.append(b.decode())
+            except UnicodeError:  # a multi-byte character cut by a truncation
+                pass
+        return out
 
 
 # Module-wide state: level, whether to print, and the ring (shared by every logger).
-_state = {"level": INFO, "console": True}
+_level = INFO
+_console = True
 ring = Ring()
 _loggers = {}
 
 
-def basicConfig(level=INFO, console=True, ring_size=None):  # noqa: N802 (logging's name)
-    global ring
-    _state["level"] = level
-    _state["console"] = console
-    if ring_size is not None:
-        ring = Ring(ring_size)
+def basicConfig(level=INFO, console=True, ring_bytes=None):  # noqa: N802 (logging's name)
+    global ring, _level, _console
+    _level = level
+    _console = console
+    if ring_bytes is not None:
+        ring = Ring(ring_bytes)
 
 
 def recent():
     """The recent log lines, oldest first."""
     return ring.recent()
+
+
+def _level_name(level):
+    i = level // 10
+    return _NAMES[i] if level % 10 == 0 and 0 <= i < len(_NAMES) else str(level)
 
 
 class Logger:
@@ -83,7 +131,7 @@ class Logger:
         self.level = level
 
     def isEnabledFor(self, level):  # noqa: N802
-        return level >= (self.level or _state["level"])
+        return level >= (self.level or _level)
 
     def log(self, level, msg, *args):
         if not self.isEnabledFor(level):
@@ -94,15 +142,9 @@ class Logger:
             except (TypeError, ValueError):
                 msg = "%s %r" % (msg, args)
         t = _ticks_ms()
-        line = "%d.%03d %s %s: %s" % (
-            t // 1000,
-            t % 1000,
-            _NAMES.get(level, level),
-            self.name,
-            msg,
-        )
+        line = "%d.%03d %s %s: %s" % (t // 1000, t % 1000, _level_name(level), self.name, msg)
         ring.add(line)
-        if _state["console"]:
+        if _console:
             print(line)
 
     def debug(self, msg, *args):
@@ -123,7 +165,7 @@ class Logger:
     def exception(self, msg, *args, exc=None):
         """Log at ERROR, then the traceback of `exc` (MicroPython has no sys.exc_info)."""
         self.log(ERROR, msg, *args)
-        if exc is not None and _state["console"]:
+        if exc is not None and _console:
             if hasattr(sys, "print_exception"):
                 sys.print_exception(exc)
             else:
