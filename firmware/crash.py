@@ -151,6 +151,8 @@ def start():
         )
         return
     try:
+        if hal.setting("IMPORT_FAIL"):  # host test hook: the app's import fails
+            raise ImportError("import failed (test hook)")
         from firmware import app
 
         app.run()
