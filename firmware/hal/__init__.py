@@ -14,13 +14,30 @@ same small interface:
       baud                                     current speed
   reset()                           restart the device (host: exit 75, tools/sim.py restarts)
   reset_cause() -> str              "power", "hard", "wdt", "soft", "deepsleep" or "unknown"
-  watchdog(timeout_ms) -> object with feed()
+  watchdog(timeout_ms) -> object with feed()   starts the watchdog (cannot be stopped)
+  stretch_watchdog(timeout_ms) -> bool  re-configure the watchdog watchdog() started (and feed
+                                    it); False, arming nothing, when none was started
   unique_id() -> str                hex chip id
   setting(name, default=None)       host-only run-time options (LINKY_<name> environment
                                     variables set by tools/sim.py); the default on the device
+
+INTERFACE lists these names; tests/test_hal_contract.py checks that esp32.py and host.py both
+define them with the same signatures (host.py may have extras, listed there).
 """
 
 import sys
+
+INTERFACE = (
+    "PLATFORM",
+    "RXBUF",
+    "open_tic",
+    "reset",
+    "reset_cause",
+    "watchdog",
+    "stretch_watchdog",
+    "unique_id",
+    "setting",
+)
 
 if sys.platform == "esp32":
     from firmware.hal import esp32 as _impl
@@ -33,5 +50,13 @@ open_tic = _impl.open_tic
 reset = _impl.reset
 reset_cause = _impl.reset_cause
 watchdog = _impl.watchdog
+try:
+    stretch_watchdog = _impl.stretch_watchdog
+except AttributeError:  # a host.py without it yet (tests/test_hal_contract.py fails meanwhile)
+
+    def stretch_watchdog(timeout_ms):
+        return False
+
+
 unique_id = _impl.unique_id
 setting = _impl.setting

@@ -1,8 +1,9 @@
 """ESP32 side of the HAL: the TIC UART, reset, watchdog, chip id.
 
 The only place (with firmware/hal/) allowed to import machine/network/esp32. Checked by pyright
-against the ESP32 stubs (`make typecheck`). Facts cited as §x.y are from the project's
-esp32-micropython notes.
+against the ESP32 stubs (`make typecheck`); tested on CPython and the unix port with a fake
+`machine` (tests/fake_esp32/). Facts cited as §x.y are from the project's esp32-micropython
+notes; `ports/esp32/<file> v1.27` is MicroPython's source at tag v1.27.0.
 """
 
 import asyncio
@@ -11,24 +12,43 @@ import binascii
 import machine
 from machine import UART, Pin
 
+
+def _sleep_s(ms):
+    # CPython (tests) has no asyncio.sleep_ms: the same awaitable, in seconds.
+    return asyncio.sleep(ms / 1000)
+
+
+_sleep_ms = getattr(asyncio, "sleep_ms", None) or _sleep_s
+
+
 PLATFORM = "esp32"
 
-# Receive ring buffer of the UART driver, in bytes.
-# It lives in the IDF heap (internal RAM), not in the MicroPython heap (§1.1), and must cover
-# the longest time the event loop may not read: at 9600 Bd 7E1 a character is 10 bits, so the
-# line delivers 960 B/s (1200 Bd: 120 B/s). Known stalls: Wi-Fi (re)connect or scan, seconds;
-# TLS handshake, ~1-3 s; flash erase/write bursts (OTA, config), up to seconds if not chunked.
-# 4096 B = 4.3 s at 9600 Bd and 34 s at 1200 Bd, above those stalls. More costs IDF RAM that
-# Wi-Fi and TLS need (~40 KB left once the GC heap has grown, §4.1); the driver's size field
-# is 16-bit (max 65535). On overflow the driver drops the newest bytes and the parser loses
-# one frame: harmless, the next frame is complete.
+# Receive ring buffer of the UART driver, in bytes. It lives in the IDF heap (internal RAM), not
+# in the MicroPython heap (§1.1); more costs RAM that Wi-Fi and TLS need (§4.1). The driver
+# keeps the size in a uint16_t (`rxbuf` in ports/esp32/machine_uart.c v1.27), so <= 65535.
+# 4096 B hold 4.3 s of line at 9600 Bd, 34 s at 1200 Bd: see docs/design/uart.md.
 RXBUF = 4096
 
-# With IRQ_RXIDLE the reader sleeps until the line goes quiet; this tick also wakes it so that
-# a line that never pauses long enough for RXIDLE (possible at 1200 Bd, §1.3) is still read.
-TICK_MS = 100
+# Polling (docs/design/uart.md). No UART.irq(): IRQ_RXIDLE on v1.26-v1.28 restarts a hardware
+# timer per RX burst and leaks an 8-bit IDF reference count; after ~255 bursts Timer Group 0 is
+# reset and ticks_ms() stops on the original ESP32 (MicroPython issue #19162, §8.9). wait() is a
+# plain asyncio sleep of `period_ms`, the longest that keeps the buffer from filling:
+#   (period_ms + MAX_STALL_MS) * bytes_per_s / 1000 <= rxbuf - HEADROOM
+MAX_STALL_MS = 3000  # longest event-loop stall the TIC input must survive without loss
+HEADROOM = 512  # bytes kept free: the reader may leave < 256 B unread while the line is busy
+POLL_MAX_MS = 100  # latency cap: bytes are read at most this long after they arrive
+POLL_MIN_MS = 10  # one FreeRTOS tick (100 Hz): a shorter sleep is not shorter
+CHAR_BITS = 10  # 7E1: start + 7 data + parity + stop
+TOP_BAUD = 9600  # the fastest TIC line (standard mode): rxbuf must cover it
 
 _TIC_UART_BITS = 7  # TIC: 7 data bits, even parity, 1 stop bit
+
+# RX pins that the IDF routes through the IO MUX (the pad switched to the UART function) rather
+# than the GPIO matrix, per (chip, UART id): the IDF's soc uart_pins.h (U1RXD_GPIO_NUM,
+# U2RXD_GPIO_NUM). Pin() re-selects the GPIO function (esp_rom_gpio_pad_select_gpio in
+# ports/esp32/machine_pin.c v1.27, machine_pin_obj_init_helper), which would cut such a pad
+# off the UART: they are configured before the UART init only. [not verified on hardware]
+_IOMUX_RX = (("esp32", 1, 9), ("esp32", 2, 16), ("esp32s2", 1, 18), ("esp32s3", 1, 18))
 
 
 def setting(name, default=None):
@@ -57,47 +77,83 @@ def reset():
     machine.reset()
 
 
+# The watchdog the firmware started (watchdog()), None if none: stretch_watchdog() may only
+# re-configure a running one. Lost on a soft reset, although the hardware one keeps running.
+_wdt = None
+
+
 def watchdog(timeout_ms):
-    """machine.WDT: cannot be stopped once started and survives soft resets (§6.1)."""
-    return machine.WDT(timeout=timeout_ms)
+    """Start (or re-configure) the watchdog: machine.WDT, which cannot be stopped and survives
+    soft resets (§6.1). Returns it (feed() it); remembered for stretch_watchdog()."""
+    global _wdt
+    _wdt = machine.WDT(timeout=timeout_ms)
+    return _wdt
+
+
+def stretch_watchdog(timeout_ms):
+    """Give a running watchdog `timeout_ms` (deploy: 30 min) and feed it; True if watchdog()
+    started one in this session, False (and nothing armed) otherwise. On the ESP32 a second
+    WDT() re-configures the running one (esp_task_wdt_reconfigure, ports/esp32/machine_wdt.c
+    v1.27); creating one where none runs would arm it, hence the check."""
+    if _wdt is None:
+        return False
+    machine.WDT(timeout=timeout_ms)
+    _wdt.feed()
+    return True
+
+
+def poll_ms(baud, rxbuf=RXBUF):
+    """Poll period (ms) of the TIC input at `baud` with an `rxbuf`-byte driver buffer: the
+    longest, capped at POLL_MAX_MS, for which the buffer cannot fill between two reads even
+    across a MAX_STALL_MS stall. ValueError if the buffer cannot cover that stall."""
+    if not isinstance(baud, int) or baud < CHAR_BITS:
+        raise ValueError("bad baud rate %r" % (baud,))
+    room = (rxbuf - HEADROOM) * 1000 // (baud // CHAR_BITS) - MAX_STALL_MS
+    if room < POLL_MIN_MS:
+        raise ValueError(
+            "rxbuf=%d too small for %d ms stalls at %d Bd" % (rxbuf, MAX_STALL_MS, baud)
+        )
+    return min(room, POLL_MAX_MS)
 
 
 class TicUart:
     """The TIC input: machine.UART with the board profile's pins, 7E1, non-blocking reads.
 
-    Waiting: `await wait()` returns when bytes may be there. Where UART.IRQ_RXIDLE exists
-    (MicroPython v1.24+) a soft IRQ at the end of each burst sets an asyncio.ThreadSafeFlag,
-    and a ticker task sets it every TICK_MS as a safety net; IRQ_RX is not used because it
-    fires per byte (§1.3). Without IRQ_RXIDLE, wait() sleeps TICK_MS: with a 4 KB buffer
-    polling ten times a second is plenty at 960 B/s.
+    Pins, on every (re)configuration (ports/esp32/machine_uart.c v1.27 calls uart_set_pin() in
+    every init, mp_machine_uart_init_helper, and again in mp_machine_uart_make_new):
+    - rx: Pin(rx, Pin.IN, pull), pull = Pin.PULL_UP if the profile asks, else None (off).
+      ESP-IDF 5.5.1's uart_set_pin() connects a GPIO-matrix RX pad to the UART and enables its
+      input, but neither selects the GPIO function (the C3's GPIO4 is JTAG at reset) nor sets a
+      pull (§8.10). Set before each init, and after it unless the pad is an IO MUX one.
+    - tx: MicroPython <= v1.28 always routes a TX pin (§1.1); it is released to a plain input
+      (high impedance) after each init. [not verified on hardware]
+    - enable: driven high once, if the profile has one (powers the TIC stage).
+    Cost: wait() and readinto() allocate nothing; set_baud() re-inits the UART (flushes it).
     """
 
     def __init__(self, profile, baud, rxbuf=RXBUF):
+        if not isinstance(rxbuf, int) or rxbuf > 65535:
+            raise ValueError("rxbuf must be an int <= 65535, got %r" % (rxbuf,))
+        poll_ms(TOP_BAUD, rxbuf)  # the buffer must cover the fastest line (set_baud)
         self.profile = profile
         self.rxbuf = rxbuf
-        self.baud = baud
+        self.period_ms = poll_ms(baud, rxbuf)
+        self._pull = Pin.PULL_UP if profile.pullup else None
+        self._iomux = False
+        for chip, uart, pin in _IOMUX_RX:
+            if chip == profile.chip and uart == profile.uart and pin == profile.rx:
+                self._iomux = True
         self._enable = None
-        self._flag = None
-        self._ticker = None
         if profile.enable is not None:
             # Powers the TIC stage on the original Denky (GPIO4); keep the Pin referenced.
             self._enable = Pin(profile.enable, Pin.OUT, value=1)
-        if profile.pullup:
-            # Open-drain stage (PiTInfo style): internal pull-up on the RX pad, set before the
-            # UART takes the pin through the GPIO matrix. (The IDF may enable an RX pull-up
-            # itself in uart_set_pin; not relied upon. [not verified on hardware])
-            Pin(profile.rx, Pin.IN, Pin.PULL_UP)
-        args = self._uart_args()
-        args["rxbuf"] = rxbuf
-        self._uart = UART(profile.uart, baud, **args)
-        self._release_tx()
-        if hasattr(UART, "IRQ_RXIDLE"):
-            self._flag = asyncio.ThreadSafeFlag()
-            self._uart.irq(self._irq, UART.IRQ_RXIDLE)
+        self._rx_pin()
+        # rxbuf only here: passing it to init() again would re-install the driver (§1.1).
+        self._uart = UART(profile.uart, baud, rxbuf=rxbuf, **self._uart_args())
+        self._after_init()
+        self.baud = baud
 
     def _uart_args(self):
-        # rxbuf is only given at construction: changing it re-installs the driver, which
-        # deadlocked with an active irq() before v1.26 (§1.1).
         p = self.profile
         return {
             "bits": _TIC_UART_BITS,
@@ -109,30 +165,21 @@ class TicUart:
             "invert": UART.INV_RX if p.invert else 0,
         }
 
-    def _release_tx(self):
-        # The TIC is receive-only. MicroPython <= v1.28 always routes UART TX to a pin; turning
-        # that pin back into a plain input leaves it high-impedance. [not verified on hardware]
+    def _rx_pin(self):
+        # pull=None turns both pulls off (ports/esp32/machine_pin.c v1.27); the stub says int.
+        Pin(self.profile.rx, Pin.IN, self._pull)  # pyright: ignore[reportArgumentType]
+
+    def _after_init(self):
+        # The TIC is receive-only: TX back to an input (high impedance).
         Pin(self.profile.tx, Pin.IN)
-
-    def _irq(self, _uart):
-        flag = self._flag
-        if flag is not None:
-            flag.set()
-
-    async def _tick(self, flag):
-        while True:  # until deinit() cancels it
-            await asyncio.sleep_ms(TICK_MS)
-            flag.set()
+        if not self._iomux:
+            self._rx_pin()
 
     def wait(self):
-        """An awaitable that completes when data may be available (at most ~TICK_MS after it
-        arrived). Not an `async def`, which would allocate a coroutine on every call."""
-        flag = self._flag
-        if flag is None:
-            return asyncio.sleep_ms(TICK_MS)
-        if self._ticker is None:
-            self._ticker = asyncio.create_task(self._tick(flag))
-        return flag.wait()
+        """An awaitable that completes after period_ms, when data may be there. A plain
+        function returning asyncio's sleep object: an `async def` would allocate a coroutine
+        on every call, asyncio.ThreadSafeFlag.wait() allocates too (§8.9)."""
+        return _sleep_ms(self.period_ms)
 
     def readinto(self, buf, nbytes=-1):
         """Bytes received so far into buf, None if none; never blocks, never allocates."""
@@ -144,17 +191,17 @@ class TicUart:
         return self._uart.any()
 
     def set_baud(self, baud):
-        """Re-init at another speed. Buffered input is discarded (v1.27+ flushes on init;
-        older versions rebuild the driver), so a partial frame is lost (§1.1)."""
+        """Re-init at another speed and recompute period_ms. Buffered input is discarded
+        (v1.27 flushes on init: uart_flush_input() at the end of mp_machine_uart_init_helper),
+        so a partial frame is lost (§1.1). ValueError (port unchanged) for a bad speed."""
+        period = poll_ms(baud, self.rxbuf)
+        self._rx_pin()
         self._uart.init(baud, **self._uart_args())
-        self._release_tx()
+        self._after_init()
+        self.period_ms = period
         self.baud = baud
 
     def deinit(self):
-        if self._ticker is not None:
-            self._ticker.cancel()
-            self._ticker = None
-        self._flag = None
         self._uart.deinit()
 
 
