@@ -1,7 +1,8 @@
 """tools/ticdump.py: same output on CPython and on the MicroPython unix port, JSON contract,
---check-alloc, --bench and errors."""
+--check-alloc, --bench, streaming in constant memory, --help, read and write errors."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -12,16 +13,23 @@ import upy
 ROOT = upy.ROOT
 CAPTURES = sorted((ROOT / "tests/fixtures/captures").glob("*.raw"))
 TICDUMP = str(ROOT / "tools/ticdump.py")
+CAPTURES_DIR = ROOT / "tests/fixtures/captures"
+INTERPRETERS = ["cpython", "micropython"]
 
 
-def run(interp, *args, stdin=None):
+def command(interp, *args, heap="4M"):
+    """(argv, env) that run ticdump on interp; heap: the unix port's heap size."""
     if interp == "micropython":
-        cmd = [upy.require_micropython(), "-X", "heapsize=4M", TICDUMP, *args]
-        env = upy.env_with(".frozen")  # ticdump finds lib/ itself
-    else:
-        cmd = [sys.executable, TICDUMP, *args]
-        env = None
-    return subprocess.run(cmd, input=stdin, capture_output=True, env=env, check=False, cwd="/")
+        cmd = [upy.require_micropython(), "-X", "heapsize=" + heap, TICDUMP, *args]
+        return cmd, upy.env_with(".frozen")  # ticdump finds lib/ itself
+    return [sys.executable, TICDUMP, *args], None
+
+
+def run(interp, *args, stdin=None, heap="4M", stdout=subprocess.PIPE):
+    cmd, env = command(interp, *args, heap=heap)
+    return subprocess.run(
+        cmd, input=stdin, stdout=stdout, stderr=subprocess.PIPE, env=env, check=False, cwd="/"
+    )
 
 
 @pytest.mark.parametrize("decode", [False, True], ids=["plain", "decode"])
@@ -92,7 +100,8 @@ def test_check_alloc_needs_micropython():
     assert r.returncode == 2 and r.stderr.count(b"\n") == 1
 
 
-@pytest.mark.parametrize("interp", ["cpython", "micropython"])
+@pytest.mark.slow  # timing loops: about 2 s each, by design
+@pytest.mark.parametrize("interp", INTERPRETERS)
 def test_bench_prints_one_json_line(interp):
     capture = ROOT / "tests/fixtures/captures/std-mono-hchp-goteleinfo.raw"
     r = run(interp, "--bench", str(capture))
@@ -100,20 +109,138 @@ def test_bench_prints_one_json_line(interp):
     result = json.loads(r.stdout)
     assert {"bytes_per_s", "floor_bytes_per_s", "ratio"} <= set(result)
     assert result["bytes_per_s"] > 0 and result["floor_bytes_per_s"] > 0
+    assert result["bytes"] == capture.stat().st_size and result["frames"] == 1
     if interp == "micropython":
         assert result["heap_bytes_per_frame"] == 0
 
 
-@pytest.mark.parametrize("interp", ["cpython", "micropython"])
+@pytest.mark.parametrize("interp", INTERPRETERS)
 @pytest.mark.parametrize(
     "args",
-    [["--mode", "fast", "x"], ["--nope", "x"], [], ["a", "b"], ["/nonexistent/capture"]],
-    ids=["bad-mode", "unknown-option", "no-input", "two-inputs", "unreadable"],
-)
+    [["--mode", "fast", "x"], ["--nope", "x"], [], ["a", "b"], ["/nonexistent/capture"],
+     [str(CAPTURES_DIR)]],
+    ids=["bad-mode", "unknown-option", "no-input", "two-inputs", "unreadable", "directory"],
+)  # fmt: skip
 def test_bad_arguments_exit_2_with_one_line(interp, args):
     r = run(interp, *args)
     assert r.returncode == 2
     assert r.stdout == b"" and r.stderr.count(b"\n") == 1 and r.stderr.startswith(b"ticdump: ")
+
+
+# --- large inputs: streamed through one buffer, in constant memory ------------------------------
+
+SMALL_HEAP = "256K"  # the unix port's heap for --check-alloc on the ~1 MB input
+
+
+@pytest.fixture(scope="module")
+def big(tmp_path_factory):
+    """About 1 MB of real, noisy line (a capture repeated 94 times) and CPython's output for
+    it; the unix port gets a fraction of that as heap, so only a streaming ticdump copes."""
+    data = (CAPTURES_DIR / "std-tri-tempo-stream-errors-teleinfo-nom.raw").read_bytes() * 94
+    path = tmp_path_factory.mktemp("ticdump") / "big.raw"
+    path.write_bytes(data)
+    r = run("cpython", str(path))
+    assert r.returncode == 0, r.stderr
+    stats = json.loads(r.stdout.splitlines()[-1])["stats"]
+    assert stats["bytes"] == len(data) and stats["frames"] > 700
+    return path, data, r.stdout, stats
+
+
+@pytest.mark.parametrize("how", ["file", "stdin"])
+def test_check_alloc_streams_a_large_input_with_the_heap_locked(big, how):
+    path, data, _out, stats = big
+    args, stdin = ([str(path)], None) if how == "file" else (["-"], data)
+    r = run("micropython", "--check-alloc", *args, stdin=stdin, heap=SMALL_HEAP)
+    assert r.returncode == 0 and r.stderr == b"", r.stdout + r.stderr
+    result = json.loads(r.stdout)
+    assert result == {
+        "check_alloc": "ok", "frames": stats["frames"], "bytes": len(data), "heap_growth": 0,
+    }  # fmt: skip
+
+
+def test_check_alloc_finds_an_allocation(tmp_path):
+    """The check has teeth: a consumer that makes a string per frame fails it (exit 1)."""
+    script = tmp_path / "leaky.py"
+    script.write_text(
+        "import sys\n"
+        "import ticdump\n"
+        "def leaky(acc):\n"
+        "    def on_frame(f):\n"
+        "        acc[0] += 1\n"
+        "        acc[1] = f.label(0)\n"  # a new str
+        "    return on_frame\n"
+        "ticdump._consumer = leaky\n"
+        "sys.exit(ticdump.main(['--check-alloc', %r]))\n" % str(CAPTURES[0])
+    )
+    proc = upy.run([script], upy.micropypath(ROOT / "tools"), heap="4M", timeout=60)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    result = json.loads(proc.stdout)
+    assert result["check_alloc"] == "allocated"
+
+
+@pytest.mark.slow  # about 1.5 s of decoding on the unix port, 3 MB of JSON compared
+def test_plain_decoding_streams_a_large_input(big):
+    path, _data, cp_out, _stats = big
+    r = run("micropython", str(path), heap="512K")
+    assert r.returncode == 0 and r.stderr == b"", r.stderr
+    assert r.stdout == cp_out
+
+
+@pytest.mark.slow  # timing loops, about 3 s
+@pytest.mark.parametrize("interp", INTERPRETERS)
+def test_bench_takes_a_bounded_sample_of_a_large_input(big, interp):
+    path, _data, _out, _stats = big
+    r = run(interp, "--bench", str(path), heap="512K")
+    assert r.returncode == 0 and r.stderr == b"", r.stdout + r.stderr
+    result = json.loads(r.stdout)
+    assert result["bytes"] == 256 * 1024 and result["frames"] > 100
+    if interp == "micropython":
+        assert result["heap_bytes_per_frame"] == 0
+
+
+def test_out_of_memory_is_one_line():
+    r = run("micropython", "--decode", str(CAPTURES_DIR / "std-tri-tempo-teleinfo-nom.raw"),
+            heap="96K")  # fmt: skip
+    assert r.returncode == 2 and r.stdout == b""
+    assert r.stderr == b"ticdump: out of memory (MicroPython: a larger -X heapsize)\n"
+
+
+# --- help, and errors on the output side --------------------------------------------------------
+
+
+@pytest.mark.parametrize("interp", INTERPRETERS)
+@pytest.mark.parametrize("flag", ["--help", "-h"])
+def test_help_exits_0_with_the_usage_on_stdout(interp, flag):
+    r = run(interp, flag)
+    assert r.returncode == 0 and r.stderr == b""
+    assert r.stdout.startswith(b"usage: ticdump.py [--mode ")
+    for option in (b"--mode", b"--decode", b"--check-alloc", b"--bench", b"Exit status"):
+        assert option in r.stdout
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full (Linux)")
+@pytest.mark.parametrize("interp", INTERPRETERS)
+@pytest.mark.parametrize("what", ["small", "large", "help"])
+def test_a_full_disk_is_a_write_error(big, interp, what):
+    args = {"small": [str(CAPTURES[0])], "large": ["--decode", str(big[0])], "help": ["-h"]}
+    with open("/dev/full", "wb") as full:
+        r = run(interp, *args[what], stdout=full)
+    assert r.returncode == 2
+    assert r.stderr == b"ticdump: cannot write output: [Errno 28] No space left on device\n"
+
+
+@pytest.mark.parametrize("interp", INTERPRETERS)
+def test_a_broken_pipe_ends_quietly(big, interp):
+    """`ticdump.py big.raw | head`: the reader goes away after a few lines."""
+    cmd, env = command(interp, str(big[0]))
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd="/")
+    head = proc.stdout.read(1000)
+    proc.stdout.close()
+    err = proc.stderr.read()
+    proc.stderr.close()
+    assert proc.wait(timeout=60) == 141  # what a shell reports for a tool SIGPIPE stopped
+    assert head.startswith(b'{"mode": "standard", "groups": [')
+    assert err == b""
 
 
 @pytest.mark.parametrize("contract", ["base", "hchp", "tempo", "ejp", "producer"])
