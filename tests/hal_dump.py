@@ -1,9 +1,12 @@
-"""Helper of tests/test_hal_sources.py, run under the MicroPython unix port: open a host TIC
-source from a spec, print READY, read until NBYTES arrived (or 20 s), print them in hex.
+"""Helper of tests/test_hal_sources.py, run under the MicroPython unix port: open the host HAL's
+TIC input (LINKY_TIC names the test's link server), print READY, read until NBYTES arrived,
+print them in hex, then DONE.
 
-    micropython tests/hal_dump.py SPEC BAUD NBYTES [lock]
+    LINKY_TIC=link:HOST:PORT micropython tests/hal_dump.py BAUD NBYTES [lock]
 
-With `lock`, every readinto runs with the heap locked: a read that allocates fails the run.
+Reads are polled every 5 ms, as the firmware polls its port; the test synchronises on READY
+and on the output, and stops a run that hangs. With `lock`, every readinto and a watchdog feed
+per read run with the heap locked: an allocation there fails the run.
 """
 
 import binascii
@@ -13,36 +16,32 @@ import time
 import micropython
 from firmware.hal import host
 
-LOCK = "lock" in sys.argv[4:]
-
-
-def read(src, buf):
-    if LOCK:
-        micropython.heap_lock()
-    try:
-        n = src.readinto(buf)
-    finally:
-        if LOCK:
-            micropython.heap_unlock()
-    return n
+LOCK = "lock" in sys.argv[3:]
 
 
 def main():
-    spec, baud, want = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-    src = host.open_source(spec, baud)
+    baud, want = int(sys.argv[1]), int(sys.argv[2])
+    port = host.open_tic(None, baud)
+    wdt = host.watchdog(60000)
     print("READY")
     buf = bytearray(64)
     got = bytearray()
-    t0 = time.ticks_ms()
-    while len(got) < want and time.ticks_diff(time.ticks_ms(), t0) < 20000:
-        n = read(src, buf)
+    while len(got) < want:
+        if LOCK:
+            micropython.heap_lock()
+        try:
+            n = port.readinto(buf)
+            wdt.feed()
+        finally:
+            if LOCK:
+                micropython.heap_unlock()
         if n:
             got.extend(buf[:n])
         else:
             time.sleep_ms(5)
     print("GOT", binascii.hexlify(got).decode())
-    print("STATS", getattr(src, "connects", -1), getattr(src, "drops", -1))
-    src.deinit()
+    print("DONE")
+    port.deinit()
 
 
 main()

@@ -1,6 +1,7 @@
 # micropython: also
-"""Host HAL: the capture replay's line-speed arithmetic (injected clock), its receive-buffer
-overflow, its wrong-speed garbling, source specs, watchdog and reset constants."""
+"""The simulator's line model (tools/sim_line.py: line-speed arithmetic on an injected clock,
+receive-buffer overflow, wrong-speed garbling, the endless ticsim line) and the host HAL's
+parts that need no simulator (settings, reset cause, watchdog without a link, reset)."""
 
 import os
 
@@ -10,6 +11,7 @@ from firmware import hal
 from firmware.hal import host
 from tic.encode import checksum
 from tic_helpers import read as _data
+from tools import sim_line
 
 CAP_STD = "tests/fixtures/captures/std-tri-tempo-teleinfo-nom.raw"  # 1795 bytes, 9600 Bd
 CAP_HIST = "tests/fixtures/captures/hist-mono-tempo-teleinfo-nom.raw"  # 668 bytes, 1200 Bd
@@ -17,7 +19,7 @@ CAP_HIST = "tests/fixtures/captures/hist-mono-tempo-teleinfo-nom.raw"  # 668 byt
 
 def _source(path, baud, **kw):
     clk = Clock()
-    return _data(path), clk, host.FileSource(_data(path), baud=baud, clock=clk, **kw)
+    return _data(path), clk, sim_line.FileSource(_data(path), baud=baud, clock=clk, **kw)
 
 
 def _drain(src, size=97):
@@ -165,38 +167,17 @@ def test_wrong_speed_garbles_like_a_uart():
 def test_bad_arguments():
     for bad in (0, 1234, "9600"):
         try:
-            host.FileSource(b"abc", baud=bad)
+            sim_line.FileSource(b"abc", baud=bad)
         except ValueError as e:
             assert "baud" in str(e)
         else:
             raise AssertionError("baud %r accepted" % (bad,))
     try:
-        host.FileSource(b"", baud=9600)
+        sim_line.FileSource(b"", baud=9600)
     except ValueError:
         pass
     else:
         raise AssertionError("empty capture accepted")
-
-
-def test_source_specs():
-    src = host.open_source("file:%s@1200,once" % CAP_STD, 9600)
-    assert (src.line_baud, src.loop, src.baud) == (1200, False, 9600)
-    src = host.open_source(CAP_STD, 1200)
-    assert (src.line_baud, src.loop, src.baud) == (9600, True, 1200)
-    src = host.open_source("file:" + CAP_HIST + ",loop", 1200)
-    assert (src.line_baud, src.loop) == (1200, True)
-    for bad, word in (
-        ("", "LINKY_TIC"),
-        ("tcp://nohost", "HOST:PORT"),
-        ("tcp://host:port", "HOST:PORT"),
-        ("file:tests/fixtures/nothing.raw", "cannot read"),
-    ):
-        try:
-            host.open_source(bad, 9600)
-        except ValueError as e:
-            assert word in str(e), str(e)
-        else:
-            raise AssertionError("spec %r accepted" % bad)
 
 
 def _setenv(name, value):
@@ -211,18 +192,25 @@ def _setenv(name, value):
         os.putenv(name, value)
 
 
-def test_settings_and_open_tic_come_from_the_environment():
+def test_settings_come_from_the_environment_and_open_tic_needs_the_simulator():
     _setenv("LINKY_TEST_X", "42")
-    _setenv("LINKY_TIC", "file:%s@9600,once" % CAP_STD)
     try:
         assert hal.setting("TEST_X") == "42"
         assert hal.setting("TEST_Y", "d") == "d"
-        tic = hal.open_tic(None, 9600)
-        assert (tic.line_baud, tic.loop) == (9600, False)
-        tic.deinit()
+        # Without tools/sim.py's link there is no TIC input: a capture path is not enough.
+        for spec in (None, "file:%s@9600" % CAP_STD, "link:nohost"):
+            _setenv("LINKY_TIC", spec)
+            host._link = None
+            try:
+                hal.open_tic(None, 9600)
+            except ValueError as e:
+                assert "link:HOST:PORT" in str(e), str(e)
+            else:
+                raise AssertionError("opened a TIC input from %r" % spec)
     finally:
         _setenv("LINKY_TEST_X", None)
         _setenv("LINKY_TIC", None)
+        host._link = None
     assert hal.setting("TEST_X") is None
 
 
@@ -232,21 +220,40 @@ def test_hal_interface_on_the_host():
     assert hal.RXBUF >= 4096
     assert len(hal.unique_id()) % 2 == 0
     int(hal.unique_id(), 16)
-    assert hal.reset_cause() in ("power", "hard", "wdt", "soft", "deepsleep", "unknown")
 
 
-def test_watchdog_records_feeds():
-    wdt = hal.watchdog(5000)
+def test_reset_cause_is_what_the_simulator_says():
+    # tools/sim.py sets LINKY_RESET_CAUSE (test_sim checks it sets power, hard and wdt).
+    _setenv("LINKY_RESET_CAUSE", None)
+    try:
+        assert hal.reset_cause() == "power"  # run without the simulator: a first boot
+        for cause in ("hard", "wdt"):
+            _setenv("LINKY_RESET_CAUSE", cause)
+            assert hal.reset_cause() == cause
+    finally:
+        _setenv("LINKY_RESET_CAUSE", None)
+
+
+def test_watchdog_without_a_link_counts_feeds():
+    _setenv("LINKY_TIC", None)
+    host._link = None
+    host._wdt = None
+    assert host.stretch_watchdog(60000) is False  # none started
+    wdt = host.watchdog(5000)
     assert wdt.feeds == 0
     wdt.feed()
     wdt.feed()
     assert wdt.feeds == 2 and wdt.timeout_ms == 5000
-    try:
-        hal.watchdog(0)
-    except ValueError:
-        pass
-    else:
-        raise AssertionError("timeout 0 accepted")
+    assert host.stretch_watchdog(1800000) is True
+    assert wdt.timeout_ms == 1800000
+    for bad in (0, -5, "5000"):
+        try:
+            host.watchdog(bad)
+        except ValueError:
+            pass
+        else:
+            raise AssertionError("timeout %r accepted" % (bad,))
+    host._wdt = None
 
 
 def test_reset_exit_code_matches_the_simulator():
@@ -261,6 +268,35 @@ def test_reset_exit_code_matches_the_simulator():
         assert code == host.RESET_EXIT_CODE
     else:
         raise AssertionError("reset() returned")
+
+
+def test_endless_ticsim_line_appends_ahead_and_changes_speed():
+    hist = b"\x02\nADCO 031961098836 E\r\x03" * 3
+    std = b"\x02\nADSC\t041776199277\tE\r\x03" * 30
+    chunks = iter([(hist, 1200), (std, 9600)] + [(std, 9600)] * 50)
+    clk = Clock()
+    src = sim_line.MeterLine(chunks, baud=1200, clock=clk)
+    assert src.segments == ((0, 1200), (len(hist), 9600))  # appended ahead, at init
+    # Line time runs a second ahead of the clock: the historique part, then standard.
+    assert src._dur >= sim_line.UNITS_PER_S
+    t_cut = src.char_time(len(hist)) // sim_line.UNITS_PER_MS
+    got = bytearray()
+    buf = bytearray(64)
+    for t in range(10, t_cut + 1, 10):
+        clk.t = t
+        n = src.readinto(buf)
+        if n:
+            got.extend(buf[:n])
+    assert bytes(got) == hist[: len(got)] and len(hist) - len(got) <= 1
+    src.set_baud(9600)
+    got = bytearray()
+    for t in range(clk.t + 10, clk.t + 1500, 10):
+        clk.t = t
+        n = src.readinto(buf)
+        if n:
+            got.extend(buf[:n])
+    assert len(got) > 1000 and bytes(got[-300:]) in std * 2
+    assert src._dur > clk.t * sim_line.UNITS_PER_MS  # still ahead
 
 
 if __name__ == "__main__":

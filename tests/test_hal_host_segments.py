@@ -1,14 +1,15 @@
 # micropython: also
-"""Host HAL file source on a line whose speed changes (a meter switched from historique to
-standard mid-capture): speed inference per frame, the line-time arithmetic of the segments,
-decoding at the right speed on each side of the change, argument checks."""
+"""The simulator's line model (tools/sim_line.py) on a line whose speed changes (a meter
+switched from historique to standard mid-capture): speed inference per frame, the line-time
+arithmetic of the segments, decoding at the right speed on each side of the change, argument
+checks."""
 
 from reader_drive import Clock
 
-from firmware.hal import host
 from tic import MODE_HISTORIQUE, MODE_STANDARD
 from tic.encode import frame
 from tic_helpers import read as _data
+from tools import sim_line
 
 CAPS = "tests/fixtures/captures/"
 
@@ -44,9 +45,9 @@ def _drain(src, clk, t_end, step=10):
 def test_speed_inferred_frame_by_frame():
     hist = b"".join(_hist(k) for k in range(3))
     std = b"".join(_std(k) for k in range(3))
-    assert host.infer_segments(hist + std) == [(0, 1200), (len(hist), 9600)]
-    assert host.infer_segments(std + hist) == [(0, 9600), (len(std), 1200)]
-    assert host.infer_segments(hist + std + hist) == [
+    assert sim_line.infer_segments(hist + std) == [(0, 1200), (len(hist), 9600)]
+    assert sim_line.infer_segments(std + hist) == [(0, 9600), (len(std), 1200)]
+    assert sim_line.infer_segments(hist + std + hist) == [
         (0, 1200),
         (len(hist), 9600),
         (len(hist + std), 1200),
@@ -54,26 +55,26 @@ def test_speed_inferred_frame_by_frame():
     # A bit flip that turns a historique character into HT (an 'I' with bit 6 cleared) does
     # not make the frame standard: the majority of separators decides.
     flipped = hist.replace(b"IINST", b"\tINST", 1)
-    assert flipped != hist and host.infer_segments(flipped) == [(0, 1200)]
+    assert flipped != hist and sim_line.infer_segments(flipped) == [(0, 1200)]
     # A part before the first STX takes the speed of the first frame.
-    assert host.infer_segments(b"xx" + std) == [(0, 9600)]
-    assert host.infer_segments(b"no frame here") == [(0, 1200)]
+    assert sim_line.infer_segments(b"xx" + std) == [(0, 9600)]
+    assert sim_line.infer_segments(b"no frame here") == [(0, 1200)]
     # Real captures are one mode each.
     for name, baud in (
         ("hist-mono-tempo-teleinfo-nom.raw", 1200),
         ("std-tri-tempo-stream-errors-teleinfo-nom.raw", 9600),
         ("std-mono-hchp-goteleinfo.raw", 9600),
     ):
-        assert host.infer_segments(_data(CAPS + name)) == [(0, baud)]
+        assert sim_line.infer_segments(_data(CAPS + name)) == [(0, baud)]
 
 
 def test_line_time_of_the_segments():
     hist = b"".join(_hist(k) for k in range(3))
     std = b"".join(_std(k) for k in range(3))
-    src = host.FileSource(hist + std, baud=1200, clock=Clock())
+    src = sim_line.FileSource(hist + std, baud=1200, clock=Clock())
     assert src.segments == ((0, 1200), (len(hist), 9600))
     assert src.line_baud == 1200 and not src._uniform
-    u = host.UNITS_PER_S
+    u = sim_line.UNITS_PER_S
     assert src.char_time(0) == 0
     assert src.char_time(len(hist)) == len(hist) * 10 * u // 1200
     assert src.char_time(len(hist) + 3) == src.char_time(len(hist)) + 3 * 10 * u // 9600
@@ -95,8 +96,8 @@ def test_each_side_decodes_at_its_own_speed():
     hist = b"".join(_hist(k) for k in range(4))
     std = b"".join(_std(k) for k in range(20))
     clk = Clock()
-    src = host.FileSource(hist + std, baud=1200, loop=False, clock=clk)
-    t_cut = src.char_time(len(hist)) // host.UNITS_PER_MS
+    src = sim_line.FileSource(hist + std, baud=1200, loop=False, clock=clk)
+    t_cut = src.char_time(len(hist)) // sim_line.UNITS_PER_MS
     got = _drain(src, clk, t_cut)
     assert got == hist[: len(got)] and len(hist) - len(got) <= 1  # the last one in flight
     src.set_baud(9600)  # as auto-detection would, a little late
@@ -114,8 +115,8 @@ def test_wrong_speed_on_either_side_gives_no_group():
     hist = b"".join(_hist(k) for k in range(4))
     std = b"".join(_std(k) for k in range(20))
     clk = Clock()
-    src = host.FileSource(hist + std, baud=9600, loop=False, clock=clk)
-    t_cut = src.char_time(len(hist)) // host.UNITS_PER_MS
+    src = sim_line.FileSource(hist + std, baud=9600, loop=False, clock=clk)
+    t_cut = src.char_time(len(hist)) // sim_line.UNITS_PER_MS
     garbled = _drain(src, clk, t_cut)
     assert len(garbled) > 50 and b"ADCO" not in garbled
     src.set_baud(1200)
@@ -126,7 +127,7 @@ def test_wrong_speed_on_either_side_gives_no_group():
 def test_uniform_segments_keep_the_exact_path():
     data = _data(CAPS + "std-mono-hchp-goteleinfo.raw")
     clk = Clock()
-    src = host.FileSource(data, segments=[(0, 9600), (100, 9600)], baud=9600, clock=clk)
+    src = sim_line.FileSource(data, segments=[(0, 9600), (100, 9600)], baud=9600, clock=clk)
     assert src._uniform and src._matched
     assert _drain(src, clk, 500) == data[:480]
 
@@ -142,7 +143,7 @@ def test_bad_segments():
         ([(0, 1234)], "baud"),
     ):
         try:
-            host.FileSource(data, segments=segs)
+            sim_line.FileSource(data, segments=segs)
         except ValueError as e:
             assert word in str(e), (segs, str(e))
         else:

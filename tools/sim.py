@@ -1,21 +1,26 @@
 #!/usr/bin/env python3
 """Run the device firmware on this PC: the MicroPython unix port, fed by a TIC source.
 
-    python3 tools/sim.py [--tic FILE|/dev/ttyX|tcp://HOST:PORT] [--mode M] [--baud N]
+    python3 tools/sim.py [--tic FILE|sim:MODE,PHASES,CONTRACT|/dev/ttyX|tcp://HOST:PORT]
+        [--mode M] [--baud N]
         [--heap SIZE] [--state DIR] [--board NAME] [--set NAME=VALUE ...] [--run-for S]
         [--exit-after-frames N] [--reset-after-frames N [--resets K]] [--no-build]
 
 It runs build/device/main.py (the exact image `make deploy` copies, compiled by tools/build.py)
 with MICROPYPATH = the build, cwd = the state directory (the simulated flash filesystem) and an
-ESP32-sized heap. The firmware uses the host HAL (firmware/hal/host.py), which reads the TIC
-source from LINKY_TIC and its other options from LINKY_* variables set here. The firmware finds
-the TIC mode and speed itself (--mode auto, the default): a capture is replayed at its own
+ESP32-sized heap. The TIC line runs here, in this process (tools/sim_link.py, with the line
+model of tools/sim_line.py), not in the firmware's heap: the firmware's host HAL
+(firmware/hal/host.py) reaches it over a loopback TCP link whose address is passed in
+LINKY_TIC, and reads its other options from LINKY_* variables set here. The firmware finds the
+TIC mode and speed itself (--mode auto, the default): a capture is replayed at its own
 speed(s), whatever speed the firmware listens at, and bytes read at a wrong speed are garbled
-as a real UART would garble them.
+as a real UART would garble them. The line keeps running across the firmware's reboots.
 
 The firmware asks for a device reset by exiting with status 75 (upy.RESET_EXIT_CODE): the
-simulator starts it again, as the board would reboot. Ctrl-C stops both cleanly. Any other
-exit status ends the simulator with that status.
+simulator starts it again, as the board would reboot (cause "hard"). When the firmware has
+started its watchdog (hal.watchdog) and does not feed it in time, the simulator kills it
+(SIGKILL) and starts it again with cause "wdt". Ctrl-C stops both cleanly. Any other exit
+status ends the simulator with that status; a bad TIC source or --state ends it with status 2.
 """
 
 import argparse
@@ -26,6 +31,8 @@ import subprocess
 import sys
 import tempfile
 import time
+
+import sim_link
 
 import upy
 
@@ -44,25 +51,25 @@ DEFAULT_HEAP = "192K"
 # loop does not spin the CPU.
 MIN_BOOT_S = 1.0
 
+# How often the simulator looks at the firmware process and its watchdog.
+TICK_S = 0.02
+
+
+class UsageError(Exception):
+    """A bad option or source: one line on stderr, exit status 2."""
+
 
 def file_spec(tic):
-    """(spec for the firmware, line baud or None) of a capture path with optional @BAUD and
-    ,once. Without @BAUD the firmware's host HAL infers the speed frame by frame, so a capture
-    whose mode changes (ticsim --switch-after) changes speed on the simulated line."""
-    body = tic[5:] if tic.startswith("file:") else tic
-    opts = ""
-    if body.endswith((",once", ",loop")):
-        body, opts = body[:-5], body[-5:]
-    baud = None
-    i = body.rfind("@")
-    if i > 0 and body[i + 1 :].isdigit():
-        body, baud = body[:i], int(body[i + 1 :])
-    path = os.path.abspath(body)
+    """The absolute capture path of a FILE[@BAUD][,once] source, with its options; UsageError
+    if there is no such file."""
+    path, baud, loop = sim_link.parse_file_spec(tic)
     if not os.path.isfile(path):
-        raise SystemExit("sim: no such TIC capture: %s" % body)
-    if baud is None:
-        return "file:%s%s" % (path, opts), None
-    return "file:%s@%d%s" % (path, baud, opts), baud
+        raise UsageError("no such TIC capture: %s" % path)
+    return "file:%s%s%s" % (
+        os.path.abspath(path),
+        "" if baud is None else "@%d" % baud,
+        "" if loop else ",once",
+    )
 
 
 def parse_args(argv=None):
@@ -71,7 +78,9 @@ def parse_args(argv=None):
         "--tic",
         default=str(DEFAULT_CAPTURE),
         help="TIC source: a capture FILE[@BAUD][,once] (replayed at line speed, looped "
-        "unless ,once), a serial device /dev/ttyX, or tcp://HOST:PORT (default: %(default)s)",
+        "unless ,once), sim:MODE,PHASES,CONTRACT[,NAME=VALUE...] (tools/ticsim.py's meter, "
+        "e.g. sim:standard,3,tempo or sim:historique,1,base,seed=1), a serial device "
+        "/dev/ttyX, or tcp://HOST:PORT (default: %(default)s)",
     )
     ap.add_argument(
         "--mode",
@@ -132,7 +141,7 @@ def firmware_env(args, spec, boot, cause):
     for item in args.set:
         name, sep, value = item.partition("=")
         if not sep or not name:
-            raise SystemExit("sim: --set expects NAME=VALUE, got %r" % item)
+            raise UsageError("--set expects NAME=VALUE, got %r" % item)
         env["LINKY_" + name.upper()] = value
     return env
 
@@ -160,28 +169,57 @@ def stop_child(proc, interrupted=False, timeout=5.0):
         proc.wait()
 
 
-def run(args):
-    spec = args.tic
-    if not spec.startswith(("tcp://", "/dev/", "serial:")):
-        spec = file_spec(spec)[0]
-    if not args.no_build:
-        subprocess.run([sys.executable, str(upy.ROOT / "tools" / "build.py")], check=True)
-    main_py = upy.BUILD / "main.py"
-    if not main_py.exists():
-        raise SystemExit("sim: %s missing: run `make build`" % main_py)
-    micropython = upy.require_micropython()
+def source_spec(tic):
+    """The --tic source as the simulator names it (captures: absolute paths)."""
+    if tic.startswith(("tcp://", "/dev/", "serial:", "sim:")):
+        return tic
+    return file_spec(tic)
 
-    temp = None
-    if args.state:
-        state = os.path.abspath(args.state)
+
+def state_dir(path):
+    """The --state directory, created if needed; UsageError if it cannot be."""
+    state = os.path.abspath(path)
+    try:
         os.makedirs(state, exist_ok=True)
-    else:
-        state = temp = tempfile.mkdtemp(prefix="linky-sim-")
-    say(
-        "TIC %s, firmware mode %s at %s Bd, heap %s, state %s"
-        % (spec, args.mode or "auto", args.baud or "default", args.heap, state)
-    )
+        if not os.access(state, os.W_OK | os.X_OK):
+            raise PermissionError(13, "Permission denied")
+    except OSError as e:
+        raise UsageError("--state %s: cannot use it as the board's filesystem: %s"
+                         % (path, e.strerror or e))  # fmt: skip
+    return state
 
+
+def run(args):
+    spec = source_spec(args.tic)
+    try:
+        make_line = sim_link.open_line(spec)
+    except sim_link.SourceError as e:
+        raise UsageError(str(e))
+    server = sim_link.LinkServer(make_line)
+    temp = None
+    try:
+        state = state_dir(args.state) if args.state else None
+        if not args.no_build:
+            subprocess.run([sys.executable, str(upy.ROOT / "tools" / "build.py")], check=True)
+        main_py = upy.BUILD / "main.py"
+        if not main_py.exists():
+            raise UsageError("%s missing: run `make build`" % main_py)
+        micropython = upy.require_micropython()
+        if state is None:
+            state = temp = tempfile.mkdtemp(prefix="linky-sim-")
+        say(
+            "TIC %s, firmware mode %s at %s Bd, heap %s, state %s"
+            % (spec, args.mode or "auto", args.baud or "default", args.heap, state)
+        )
+        return supervise(args, server, micropython, main_py, state)
+    finally:
+        server.close()
+        if temp is not None:
+            shutil.rmtree(temp, ignore_errors=True)
+
+
+def supervise(args, server, micropython, main_py, state):
+    """Run the firmware, restarting it after a reset or a watchdog timeout; its exit status."""
     deadline = time.monotonic() + args.run_for if args.run_for else None
     boot = 1
     cause = "power"
@@ -189,23 +227,39 @@ def run(args):
     try:
         while True:
             started = time.monotonic()
+            server.new_boot()
             proc = subprocess.Popen(
                 [micropython, "-X", "heapsize=" + args.heap, str(main_py)],
                 cwd=state,
-                env=firmware_env(args, spec, boot, cause),
+                env=firmware_env(args, server.spec, boot, cause),
             )
-            try:
-                rc = proc.wait(None if deadline is None else max(0.0, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                say("ran for %g s: stopping" % args.run_for)
-                stop_child(proc)
-                return 0
-            if rc == upy.RESET_EXIT_CODE:
+            rc = None
+            while rc is None:
+                try:
+                    rc = proc.wait(TICK_S)
+                except subprocess.TimeoutExpired:
+                    pass
+                else:
+                    break
+                if deadline is not None and time.monotonic() >= deadline:
+                    say("ran for %g s: stopping" % args.run_for)
+                    stop_child(proc)
+                    return 0
+                overdue = server.watchdog_overdue()
+                if overdue is not None:
+                    say("watchdog: no feed for %d ms, resetting" % overdue)
+                    proc.kill()
+                    proc.wait()
+                    rc = "wdt"
+            if rc in (upy.RESET_EXIT_CODE, "wdt"):
                 if deadline is not None and time.monotonic() >= deadline:
                     return 0
                 boot += 1
-                cause = "hard"
-                say("firmware requested a reset: starting boot %d" % boot)
+                if rc == "wdt":
+                    cause = "wdt"
+                else:
+                    cause = "hard"
+                    say("firmware requested a reset: starting boot %d" % boot)
                 if time.monotonic() - started < MIN_BOOT_S:
                     time.sleep(MIN_BOOT_S)
                 continue
@@ -221,13 +275,16 @@ def run(args):
             stop_child(proc, interrupted=True)
         say("stopped")
         return 0
-    finally:
-        if temp is not None:
-            shutil.rmtree(temp, ignore_errors=True)
 
 
 def main(argv=None):
-    sys.exit(run(parse_args(argv)))
+    args = parse_args(argv)
+    try:
+        rc = run(args)
+    except UsageError as e:
+        print("sim: %s" % e, file=sys.stderr, flush=True)
+        rc = 2
+    sys.exit(rc)
 
 
 if __name__ == "__main__":
