@@ -1,11 +1,12 @@
 """Board profiles: where the TIC signal enters the ESP32, and how to read it.
 
-One table, BOARDS, that users can extend (add a dict under a new name) or override from the
-configuration: `profile_from_config({"board": "custom", "rx": 5, "pullup": True})`.
-Pins come from the boards' published pin tables and schematics (docs/hardware.md; sources in
-the project's landscape notes). No hardware access here: firmware/hal/ applies the profile.
+profile(name, **overrides) -> Profile, profile_from_config({"board": name, field: value, ...})
+-> Profile; both raise ValueError with a message for the user that names the pin. Pins come
+from the boards' published pin tables and schematics (docs/hardware.md; sources in the
+project's landscape notes). No hardware access here: firmware/hal/ applies the profile.
+Imported at boot only (the app drops it afterwards): tables are tuples, cheap to load.
 
-Fields of a profile:
+Profile attributes (all but name can be overridden):
   name    table key
   chip    "esp32", "esp32s2", "esp32s3" or "esp32c3" (UART ids and valid pins differ)
   rx      GPIO receiving the TIC (after the board's optocoupler stage)
@@ -16,63 +17,46 @@ Fields of a profile:
           here all deliver a non-inverted signal
   pullup  enable the internal pull-up on rx (open-drain stages without their own pull-up)
   enable  GPIO to drive high to power the TIC stage, or None
-  notes   one line for humans
+  notes   one line for humans ("" for the built-in boards: see the comments of BOARDS)
+
+Pin rules (MicroPython v1.27, ports/esp32/machine_pin.h: a GPIO the build lacks raises
+"invalid pin"): the GPIO must exist; tx and enable must be able to drive; no pull-up where
+the pad has none; and pins that break the board are refused (flash bus, USB, REPL UART, the
+ESP32's GPIO12 strap as RX), unless the board's entry lists them in its free_pins, as the
+Denky D4 does for GPIO8 (its ESP32-PICO-V3-02 does not wire GPIO8 to the flash).
 """
 
 CHIPS = ("esp32", "esp32s2", "esp32s3", "esp32c3")
 
-# Per chip: highest GPIO number, GPIOs that are input-only, default UART id and TX pin.
-# The default TX pins avoid flash/PSRAM pins and boot straps; they are released after set-up.
-_CHIP = {
-    "esp32": {"max": 39, "input_only": (34, 35, 36, 37, 38, 39), "uart": 2, "tx": 26},
-    "esp32s2": {"max": 46, "input_only": (46,), "uart": 1, "tx": 13},
-    "esp32s3": {"max": 48, "input_only": (), "uart": 2, "tx": 13},
-    "esp32c3": {"max": 21, "input_only": (), "uart": 1, "tx": 7},
-}
+# Per chip, in CHIPS order: (pin map, UART id, default tx). The UART id is also the highest one
+# usable (UART0 is the REPL). The default tx avoids flash/PSRAM pins and straps; it is released
+# after set-up. The pin map has one character per GPIO number, from GPIO0:
+#   "."  usable                     "-"  not a GPIO of MicroPython v1.27's generic build
+#   "i"  input-only, no pulls       "o"  input-only
+#   other letters: refused for any role (see _WHY), "s": refused as rx only
+_CHIP = (
+    (".r.r..ffffffs...........-...----..iiiiii", 2, 26),
+    ("...................uu.----p------..........rr.o", 1, 13),
+    ("...................uu.----p------..........rr....", 2, 13),
+    ("..............----jjrr", 1, 7),
+)
+# Why a pin letter is refused: "|<letter><reason>" entries, one string (cheaper than a table).
+_WHY = (
+    "|fthe flash bus of ESP32 modules|rUART0 (the REPL)|sa strap: a line idling high at reset"
+    " selects 1.8 V flash, no boot|uthe native USB (the REPL)|pthe PSRAM chip select (invalid"
+    " in ESP32_GENERIC_S2/S3)|jUSB Serial/JTAG (invalid in ESP32_GENERIC_C3)|"
+)
 
+# name: (chip, rx, enable, pullup, free_pins[, notes]). Add an entry for another board.
 BOARDS = {
-    "denky-d4": {
-        "chip": "esp32",
-        "rx": 8,
-        "notes": "Denky D4 (ESP32-PICO-V3-02); 10k pull-up on board",
-    },
-    "denky32": {
-        "chip": "esp32",
-        "rx": 33,
-        "enable": 4,
-        "notes": "original Denky ESP32; GPIO4 must be high to power the TIC stage",
-    },
-    "wemos-tic-esp32": {
-        "chip": "esp32",
-        "rx": 23,
-        "notes": "WeMos-TIC shield v1.1+ on an ESP32 mini (MH-ET Live)",
-    },
-    "wemos-tic-s2": {
-        "chip": "esp32s2",
-        "rx": 11,
-        "notes": "WeMos-TIC shield v1.1+ on a LOLIN S2 mini",
-    },
-    "wemos-tic-s3": {
-        "chip": "esp32s3",
-        "rx": 11,
-        "notes": "WeMos-TIC shield v1.1+ on a LOLIN S3 mini",
-    },
-    "wemos-tic-c3": {
-        "chip": "esp32c3",
-        "rx": 4,
-        "notes": "WeMos-TIC shield v1.1+ on a LOLIN C3 mini",
-    },
-    "pitinfo": {
-        "chip": "esp32",
-        "rx": None,
-        "pullup": True,
-        "notes": "PiTInfo-style open-drain output (no pull-up on the board): give rx",
-    },
-    "custom": {
-        "chip": "esp32",
-        "rx": None,
-        "notes": "any wiring: give rx, and invert/pullup/enable as needed",
-    },
+    "denky-d4": ("esp32", 8, None, False, (8,)),  # ESP32-PICO-V3-02, 10k pull-up on board
+    "denky32": ("esp32", 33, 4, False, ()),  # original Denky: GPIO4 high powers the TIC stage
+    "wemos-tic-esp32": ("esp32", 23, None, False, ()),  # WeMos-TIC on an ESP32 mini
+    "wemos-tic-s2": ("esp32s2", 11, None, False, ()),  # WeMos-TIC on a LOLIN S2 mini
+    "wemos-tic-s3": ("esp32s3", 11, None, False, ()),  # WeMos-TIC on a LOLIN S3 mini
+    "wemos-tic-c3": ("esp32c3", 4, None, False, ()),  # WeMos-TIC on a LOLIN C3 mini
+    "pitinfo": ("esp32", None, None, True, ()),  # PiTInfo-style open drain: give rx
+    "custom": ("esp32", None, None, False, ()),  # any wiring: give rx, invert, pullup, enable
 }
 
 DEFAULT_BOARD = "denky-d4"
@@ -83,51 +67,47 @@ FIELDS = ("chip", "rx", "tx", "uart", "invert", "pullup", "enable", "notes")
 class Profile:
     """A validated board profile (plain attributes, see the module docstring)."""
 
-    def __init__(self, name, fields):
+    def __init__(self, name, chip, rx, tx, uart, invert, pullup, enable, notes):  # noqa: PLR0917
         self.name = name
-        self.chip = fields["chip"]
-        self.rx = fields["rx"]
-        self.tx = fields["tx"]
-        self.uart = fields["uart"]
-        self.invert = fields["invert"]
-        self.pullup = fields["pullup"]
-        self.enable = fields["enable"]
-        self.notes = fields["notes"]
-
-    def as_dict(self):
-        d = {"name": self.name}
-        for k in FIELDS:
-            d[k] = getattr(self, k)
-        return d
-
-    def __repr__(self):
-        return "Profile(%s rx=%s tx=%s uart=%s invert=%s pullup=%s enable=%s)" % (
-            self.name,
-            self.rx,
-            self.tx,
-            self.uart,
-            self.invert,
-            self.pullup,
-            self.enable,
-        )
+        self.chip = chip
+        self.rx = rx
+        self.tx = tx
+        self.uart = uart
+        self.invert = invert
+        self.pullup = pullup
+        self.enable = enable
+        self.notes = notes
 
 
-def _pin(name, field, value, chip, output):
+def _valid(pins):
+    # "0-23, 25-27, 32-39": the GPIO numbers of a pin map (for error messages only).
+    out, lo = [], None
+    for i in range(len(pins) + 1):
+        ok = i < len(pins) and pins[i] != "-"
+        if ok and lo is None:
+            lo = i
+        elif not ok and lo is not None:
+            out.append("%d" % lo if lo == i - 1 else "%d-%d" % (lo, i - 1))
+            lo = None
+    return ", ".join(out)
+
+
+def _pin(name, field, v, chip, free):
     # bool is an int subclass: reject True/False given for a pin by mistake.
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise ValueError("board %s: %s must be a GPIO number, got %r" % (name, field, value))
-    c = _CHIP[chip]
-    if value < 0 or value > c["max"]:
-        raise ValueError(
-            "board %s: %s=%d is not a GPIO of the %s (0..%d)"
-            % (name, field, value, chip, c["max"])
-        )
-    if output and value in c["input_only"]:
-        raise ValueError(
-            "board %s: %s=%d is input-only on the %s, it cannot be an output"
-            % (name, field, value, chip)
-        )
-    return value
+    if not isinstance(v, int) or isinstance(v, bool):
+        raise ValueError("board %s: %s must be a GPIO number, got %r" % (name, field, v))
+    pins = _CHIP[CHIPS.index(chip)][0]
+    k = pins[v] if 0 <= v < len(pins) else "-"
+    where = "board %s: %s=GPIO%d" % (name, field, v)
+    if k == "-":
+        raise ValueError("%s is not a GPIO of the %s (valid: %s)" % (where, chip, _valid(pins)))
+    if field != "rx" and k in "io":
+        raise ValueError("%s is input-only on the %s, it cannot drive" % (where, chip))
+    if v not in free and k not in ".io" and (k != "s" or field == "rx"):
+        i = _WHY.find("|" + k) + 2
+        why = _WHY[i : _WHY.find("|", i)]
+        raise ValueError("%s is %s; a board entry may list it in free_pins" % (where, why))
+    return v
 
 
 def _flag(name, field, value):
@@ -151,46 +131,39 @@ def profile(name=DEFAULT_BOARD, **overrides):
             raise ValueError(
                 "board %s: unknown field %r (fields: %s)" % (name, k, ", ".join(FIELDS))
             )
-    f = {}
-    f.update(base)
-    f.update(overrides)
-    chip = f.get("chip", "esp32")
-    if chip not in _CHIP:
+    chip = overrides.get("chip", base[0])
+    if chip not in CHIPS:
         raise ValueError("board %s: unknown chip %r (chips: %s)" % (name, chip, ", ".join(CHIPS)))
-    c = _CHIP[chip]
-    rx = f.get("rx")
+    c = _CHIP[CHIPS.index(chip)]
+    free = base[4]
+    rx = overrides.get("rx", base[1])
     if rx is None:
         raise ValueError("board %s: the TIC input pin is not set: give rx (a GPIO number)" % name)
-    rx = _pin(name, "rx", rx, chip, False)
-    tx = _pin(name, "tx", f.get("tx", c["tx"]), chip, True)
-    enable = f.get("enable")
+    rx = _pin(name, "rx", rx, chip, free)
+    tx = _pin(name, "tx", overrides.get("tx", c[2]), chip, free)
+    enable = overrides.get("enable", base[2])
     if enable is not None:
-        enable = _pin(name, "enable", enable, chip, True)
-    uart = f.get("uart", c["uart"])
-    max_uart = 1 if chip in ("esp32s2", "esp32c3") else 2
-    if not isinstance(uart, int) or isinstance(uart, bool) or uart < 1 or uart > max_uart:
+        enable = _pin(name, "enable", enable, chip, free)
+    uart = overrides.get("uart", c[1])
+    if not isinstance(uart, int) or isinstance(uart, bool) or uart < 1 or uart > c[1]:
         # UART0 carries the REPL on these boards: never take it for the TIC.
         raise ValueError(
             "board %s: uart must be %s on the %s (UART0 is the REPL), got %r"
-            % (name, "1" if max_uart == 1 else "1 or 2", chip, uart)
+            % (name, "1" if c[1] == 1 else "1 or 2", chip, uart)
+        )
+    pullup = _flag(name, "pullup", overrides.get("pullup", base[3]))
+    if pullup and c[0][rx] == "i":
+        raise ValueError(
+            "board %s: pullup on rx=GPIO%d: that pad of the %s has no pull resistor; wire an "
+            "external pull-up to 3.3 V and set pullup off" % (name, rx, chip)
         )
     if tx == rx:
         raise ValueError("board %s: tx and rx are both GPIO%d" % (name, rx))
     if enable is not None and enable in (rx, tx):
         raise ValueError("board %s: enable=GPIO%d is also used as rx or tx" % (name, enable))
-    return Profile(
-        name,
-        {
-            "chip": chip,
-            "rx": rx,
-            "tx": tx,
-            "uart": uart,
-            "invert": _flag(name, "invert", f.get("invert", False)),
-            "pullup": _flag(name, "pullup", f.get("pullup", False)),
-            "enable": enable,
-            "notes": f.get("notes", ""),
-        },
-    )
+    invert = _flag(name, "invert", overrides.get("invert", False))
+    notes = overrides.get("notes", base[5] if len(base) > 5 else "")
+    return Profile(name, chip, rx, tx, uart, invert, pullup, enable, notes)
 
 
 def profile_from_config(cfg):
