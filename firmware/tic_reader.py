@@ -6,6 +6,9 @@ signal, and check every frame's energy indexes.
 
     reader.poll(now_ms) -> n        # one synchronous step: read, feed, update state; no alloc
     reader.service()                # what poll() left to do: logs, saving, on_frame(frame, ok)
+    reader.last_poll_ms             # the now_ms of the last poll (ticks_ms): liveness for a
+                                    # watchdog, time.ticks_diff(time.ticks_ms(), it) is the
+                                    # reader's silence; set at construction, before any poll
     reader.state, STATE_NAMES[...]  # STARTING, OK, NO_SIGNAL, GARBLED, SIGNAL_LOST
     reader.mode, reader.port.baud   # the mode of the last valid frame, the current speed
     reader.frame, reader.ok         # last valid frame and its IndexGuard codes; an energy
@@ -52,9 +55,12 @@ Signal states (the support question "no signal or garbled?" answered by the devi
 Allocation: poll() allocates nothing after warm-up (tests/mptest_tic_reader.py proves it with
 the heap locked, on the host HAL, including speed switches); it only sets bits in `events`.
 The work that allocates (log lines, the state file, the frame callback) happens in service(),
-which the drain task calls after a poll that set events. Time: poll(now_ms) takes a
-time.ticks_ms() value; differences are taken modulo 2^30 like ticks_diff, and the ages kept
-are capped at 2^28 ms (3 days) so that they never alias.
+which the drain task calls after a poll that set events; run() itself adds nothing per turn
+(port.wait() is asyncio's reusable sleep object; proven with the heap locked too). Time:
+poll(now_ms) takes a time.ticks_ms() value; differences are taken modulo 2^30 like
+ticks_diff, and the ages kept are capped at 2^28 ms (3 days) so that they never alias.
+Memory: about 5.5 KB of code and 0.8 KB per reader on a 32-bit board, its parser and guard
+apart (docs/design/memory-diet.md).
 """
 
 import asyncio
@@ -187,7 +193,7 @@ class TicReader:
         self.setting = mode
         self.auto = mode == MODE_UNKNOWN
         self.state_path = state_path if self.auto else None
-        self._windows = (window_ms or WINDOW_1200_MS, window_ms or WINDOW_9600_MS)
+        self._window_opt = window_ms
         self.no_signal_ms = no_signal_ms
         self.signal_lost_ms = signal_lost_ms
         self.on_frame = on_frame
@@ -209,8 +215,8 @@ class TicReader:
         self.frames = 0  # valid frames (at least one valid group); wraps at 2^30
         self.switches = 0  # speed changes by auto-detection; wraps at 2^30
         # Detection and signal bookkeeping (times are ticks_ms values).
+        self.last_poll_ms = _ticks_ms()  # liveness; the time of the poll in progress
         self._started = False
-        self._now = 0
         self._t_byte = 0  # last byte (or start)
         self._t_frame = 0  # last valid frame
         self._had_byte = False
@@ -230,7 +236,7 @@ class TicReader:
         Returns the number of bytes read (0 if none); a full buffer means more may be waiting.
         Allocates nothing after warm-up; logging and saving are left to service()."""
         now = now_ms & _MASK
-        self._now = now
+        self.last_poll_ms = now
         if not self._started:
             self._started = True
             self._t_byte = now
@@ -290,7 +296,8 @@ class TicReader:
         return n
 
     def _set_window(self):
-        self.window_ms = self._windows[0 if self.port.baud == 1200 else 1]
+        w = self._window_opt
+        self.window_ms = w or (WINDOW_1200_MS if self.port.baud == 1200 else WINDOW_9600_MS)
 
     def _new_window(self, now):
         self._ref = now
@@ -300,7 +307,7 @@ class TicReader:
         # The parser's callback, inside feed(): no allocation here either.
         if not f.n:
             return  # STX..ETX with no valid group: noise
-        now = self._now
+        now = self.last_poll_ms
         m = f.mode
         if m != self.mode:
             if self.mode:
@@ -392,7 +399,7 @@ class TicReader:
                 "TIC signal lost: no valid frame for %d s (%s)",
                 self.signal_lost_ms // 1000,
                 "bytes still arrive"
-                if _diff(self._now, self._t_byte) < self.no_signal_ms
+                if _diff(self.last_poll_ms, self._t_byte) < self.no_signal_ms
                 else "no bytes either",
             )
         else:
@@ -422,7 +429,10 @@ class TicReader:
 
     # -- the task
     async def run(self):
-        """The drain task: poll, hand events to service(), wait for bytes. Never returns."""
+        """The drain task: poll, hand events to service(), wait for bytes. Never returns.
+        Each turn allocates nothing but what service() does: port.wait() is a plain
+        asyncio.sleep_ms on the ESP32 (reused object), and a full read yields with sleep(0)
+        then reads again, so a backlog drains at once while other tasks still run."""
         port = self.port
         size = len(self.buf)
         while True:

@@ -5,8 +5,13 @@ auto-detection (wrong start speed, switch, mode change mid-stream, switch back),
 the UART re-init, the parser reset, the index guard and every state change.
 
 service() (logging, saving, callbacks) is not called under the lock: it may allocate, by
-design. Everything runs inside functions: module globals cannot be assigned under the lock."""
+design. Everything runs inside functions: module globals cannot be assigned under the lock.
 
+run(), the drain task, is proven the same way inside asyncio: once the reader is warm, a port
+whose wait() is asyncio.sleep_ms (what the ESP32 HAL returns) locks the heap, and the loop
+turns for a minute of line, frames and full reads included, with nothing allocated."""
+
+import asyncio
 import gc
 
 from reader_drive import Clock
@@ -82,6 +87,63 @@ def test_poll_allocates_nothing_through_auto_detection():
     _locked_run(r, clk, 70000, 100, counts)
     if r.state != tr.SIGNAL_LOST:
         raise AssertionError("state %d" % r.state)
+
+
+class _StopLoopError(Exception):
+    pass
+
+
+class _LockingPort(host.FileSource):
+    """A looped capture whose wait() is asyncio.sleep_ms, as on the ESP32, moving the line's
+    clock by `period` ms; it locks the heap at the `warm`-th wait and stops the loop at the
+    `end`-th. State on the instance: a closure would allocate its argument array per call."""
+
+    def __init__(self, data, clk, period, warm, end):
+        super().__init__(data, baud=9600, clock=clk)
+        self.clk = clk
+        self.period = period
+        self.warm = warm
+        self.end = end
+        self.turns = 0
+        self.reader = None
+        self.locked_frames = -1
+        self.locked = False
+
+    def wait(self):
+        n = self.turns + 1
+        self.turns = n
+        self.clk.t += self.period
+        if n == self.warm:
+            self.locked_frames = self.reader.frames
+            gc.collect()
+            self.locked = True
+            micropython.heap_lock()
+        elif n == self.end:
+            self.unlock()
+            raise _StopLoopError
+        return asyncio.sleep_ms(0)
+
+    def unlock(self):
+        if self.locked:  # heap_unlock() nests: one per heap_lock()
+            micropython.heap_unlock()
+            self.locked = False
+
+
+def test_run_allocates_nothing_per_turn():
+    # 8 s to warm up (first frames, state logs), then 60 s of line under the lock
+    src = _LockingPort(_data(STD), Clock(), 100, 80, 680)
+    r = src.reader = tr.TicReader(src, baud=9600)  # no on_frame: service() logs states only
+    try:
+        asyncio.run(r.run())
+    except _StopLoopError:
+        pass
+    finally:
+        src.unlock()
+    if src.turns != src.end:
+        raise AssertionError("stopped after %d turns (MemoryError under the lock?)" % src.turns)
+    frames = r.frames - src.locked_frames
+    if src.locked_frames < 2 or frames < 25 or r.state != tr.OK:
+        raise AssertionError("frames %d then %d, state %d" % (src.locked_frames, frames, r.state))
 
 
 if __name__ == "__main__":

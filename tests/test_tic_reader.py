@@ -359,6 +359,17 @@ def test_poll_reads_at_most_a_buffer_and_events_wait_for_service():
     assert r.poll(2000) == 0 and r.events == 0 and r.frames == 1
 
 
+def test_last_poll_ms_tracks_every_poll():
+    # The app's watchdog feeder reads it: the time given to the last poll(), masked to 30
+    # bits like ticks_ms; before the first poll, the construction time (so a reader that never
+    # polls ages from there).
+    r = tr.TicReader(SilentPort())
+    assert 0 <= tr._diff(tr._ticks_ms(), r.last_poll_ms) < 1000
+    for t in (0, 20, 5000, (1 << 30) + 7):
+        r.poll(t)
+        assert r.last_poll_ms == t & 0x3FFFFFFF
+
+
 def test_settings():
     assert tr.parse_mode(None) == tr.parse_mode("auto") == MODE_UNKNOWN
     assert tr.parse_mode(" Standard ") == MODE_STANDARD
