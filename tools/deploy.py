@@ -3,15 +3,26 @@
 
     python3 tools/deploy.py --port /dev/ttyUSB0 [--dry-run] [--no-reset]
 
-1. Asks the board for its file list (a short script run with `mpremote exec`). The same
-   script first stretches a running watchdog to 30 minutes (through the firmware's HAL): the
-   firmware's watchdog keeps running in the REPL mpremote uses, and would reset the board in
-   the middle of the copy.
+1. Asks the board for its file list (a short script run with `mpremote resume exec`: no soft
+   reset, so the firmware interrupted by mpremote's Ctrl-C keeps its modules). The same script
+   stretches the firmware's watchdog to 30 minutes through the firmware's HAL
+   (`hal.stretch_watchdog`), so that it does not reset the board in the middle of the copy.
+   The HAL stretches only a watchdog the firmware started: where none runs, none is armed
+   (`machine.WDT()` would arm one, and the board would reset itself 30 minutes later).
+   --dry-run does not stretch: the firmware's own watchdog, if any, resets the board shortly
+   after and the firmware starts again.
 2. Plans: every file of the build is copied (mpremote skips files whose hash already
    matches); code files on the board that the build does not have are removed, because a
    stale `x.py` is imported in preference to the new `x.mpy`. Data files (configuration,
    state) and the names in PRESERVE are never removed.
-3. Copies, removes, then hard-resets the board (which also stops the stretched watchdog).
+3. Copies, removes (a new mpremote session: its soft reset frees the firmware's heap; the
+   hardware watchdog, stretched, keeps running), then hard-resets the board, which stops the
+   watchdog and starts the new firmware. With --no-reset the board stays at the REPL, and a
+   stretched watchdog resets it 30 minutes later.
+
+Known gap: a watchdog left running by an earlier soft reset (the firmware's HAL state is gone,
+the hardware watchdog is not) cannot be seen; the board may then reset during the copy.
+Running deploy again finishes it (files already copied are skipped).
 """
 
 import argparse
@@ -33,18 +44,24 @@ PRESERVE = frozenset(
 # Only files with these suffixes are considered ours and can be removed as stale.
 CODE_SUFFIXES = (".py", ".mpy")
 
-# Printed by the listing script before each file: "F <size> <path>", and "D <path>" for dirs.
-# Paths are relative to ROOT ("/" on the board; tests run it on the unix port elsewhere).
+# How long the watchdog is given for the copy (ms).
+STRETCH_MS = 30 * 60 * 1000
+
+# Run on the board with `LIST_SCRIPT % (root, stretch_ms)`. Prints "W stretched", "W none"
+# (no watchdog running: none armed) or "W error <repr>" (no firmware HAL, or an old one) when
+# stretch_ms is not 0; then "F <size> <path>" per file and "D <path>" per directory. Paths are
+# relative to root ("/" on the board; tests run it on the unix port elsewhere).
 LIST_SCRIPT = """
 import os
 ROOT = %r
-try:
-    # Through the firmware's HAL, the only code that touches machine. Only the firmware
-    # starts a watchdog, so a board without it has none to stretch.
-    from firmware import hal
-    hal.watchdog(1800000)
-except Exception:
-    pass
+STRETCH_MS = %d
+if STRETCH_MS:
+    try:
+        # Through the firmware's HAL, the only code that touches machine.
+        from firmware import hal
+        print('W', 'stretched' if hal.stretch_watchdog(STRETCH_MS) else 'none')
+    except Exception as e:
+        print('W', 'error', repr(e))
 def walk(rel):
     for e in os.ilistdir(ROOT + rel):
         r = rel + e[0]
@@ -73,6 +90,28 @@ def parse_listing(text):
         elif line.startswith("D "):
             dirs.append(line[2:])
     return sorted(files), sorted(dirs)
+
+
+def parse_watchdog(text):
+    """What the listing script said of the watchdog: "stretched", "none", "error ..." or None
+    (not asked)."""
+    for line in text.splitlines():
+        if line.startswith("W "):
+            return line[2:]
+    return None
+
+
+def watchdog_note(state, stretch_ms=STRETCH_MS):
+    """One line for the user about the watchdog, from parse_watchdog()'s result."""
+    if state is None:
+        return "watchdog: not touched (dry run); a running one resets the board soon"
+    if state == "stretched":
+        return "watchdog: the firmware's watchdog now allows %d min" % (stretch_ms // 60000)
+    if state == "none":
+        return "watchdog: none running, none armed"
+    return "watchdog: not stretched (%s); if the board resets during the copy, deploy again" % (
+        state
+    )
 
 
 def plan(build, board_files, board_dirs=()):
@@ -138,10 +177,13 @@ def main(argv=None):
     args = ap.parse_args(argv)
     if not (BUILD / "main.py").exists():
         sys.exit("deploy: build/device is empty: run `make build`")
-    files = build_files()
-    board_files, board_dirs = parse_listing(
-        mpremote(args.port, "exec", LIST_SCRIPT % "/", capture=True)
-    )
+    files = build_files(BUILD)
+    stretch = 0 if args.dry_run else STRETCH_MS
+    # `resume`: no soft reset before the script, or the firmware's HAL state would be gone.
+    listing = mpremote(args.port, "resume", "exec", LIST_SCRIPT % ("/", stretch), capture=True)
+    board_files, board_dirs = parse_listing(listing)
+    wdt = parse_watchdog(listing)
+    print(watchdog_note(wdt))
     p = plan(files, board_files, board_dirs)
     for f in p["remove"]:
         print("remove  :%s" % f)
@@ -156,6 +198,10 @@ def main(argv=None):
     mpremote(args.port, *commands(p, top_level))
     if not args.no_reset:
         mpremote(args.port, "reset")
+    elif wdt == "stretched":
+        print(
+            "not reset: the stretched watchdog resets the board in %d min" % (STRETCH_MS // 60000)
+        )
 
 
 if __name__ == "__main__":
