@@ -64,9 +64,9 @@ apart (docs/design/memory-diet.md).
 """
 
 import asyncio
+import sys
 import time
 
-from firmware import state as persist
 from log import getLogger
 from tic import BAUD, MODE_HISTORIQUE, MODE_NAMES, MODE_STANDARD, MODE_UNKNOWN
 from tic.guard import IndexGuard
@@ -135,6 +135,21 @@ def _inc(n):
     return n + 1 if n < _MASK else 0
 
 
+def _persist(call, *args):
+    """firmware.state's `call`(*args), the module loaded for the call and dropped after it: the
+    reader reads the state file once at boot and writes it once per detection, not worth 1 KB
+    of heap the rest of the time."""
+    from firmware import state
+
+    try:
+        return getattr(state, call)(*args)
+    finally:
+        sys.modules.pop("firmware.state", None)
+        pkg = sys.modules.get("firmware")
+        if pkg is not None and getattr(pkg, "state", None) is state:
+            delattr(pkg, "state")
+
+
 def parse_mode(text):
     """MODE_UNKNOWN (auto), MODE_HISTORIQUE or MODE_STANDARD from a setting's text."""
     t = (text or "auto").strip().lower()
@@ -145,7 +160,7 @@ def parse_mode(text):
 
 def load_saved(path):
     """(mode, baud) saved by a previous detection, or (MODE_UNKNOWN, 0)."""
-    d = persist.load(path) if path else None
+    d = _persist("load", path) if path else None
     if d is not None:
         name = d.get("mode")
         if name in ("historique", "standard"):
@@ -370,7 +385,7 @@ class TicReader:
                  self.switches)  # fmt: skip
         if self.state_path:
             try:
-                persist.save(self.state_path, {"mode": MODE_NAMES[m], "baud": BAUD[m]})
+                _persist("save", self.state_path, {"mode": MODE_NAMES[m], "baud": BAUD[m]})
             except OSError as e:
                 log.warning("cannot save %s: %r", self.state_path, e)
 
