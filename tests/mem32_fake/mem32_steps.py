@@ -1,0 +1,263 @@
+"""Steps of the memory harness (tools/mem32), run on MicroPython with the fake `machine`.
+
+tools/mem32/harness.mjs (32-bit WebAssembly port) calls each step in its own runPython call,
+with a garbage collection in a separate call before every reading: within one call the wasm GC
+may keep garbage alive through stale stack slots. tools/mem32.py runs the same steps in one
+unix-port process (64-bit) for the ratio. Readings are printed as `MEM32 <key> <value>` lines,
+never kept in Python objects, so that they do not count in what they measure.
+
+Cost of this module and the fake machine: imported before the first reading (they stand for
+what is in ROM on a board); `in_use()` figures include them.
+"""
+
+import gc
+import sys
+
+import machine
+
+TICK_MS = 100  # what the reader's wait() sleeps at most on the ESP32 (hal.esp32.TICK_MS)
+MAX_POLLS = 4000000
+
+_split = 0  # gc.mem_free() counts this much growth room beyond the areas (split-heap ports)
+area_max = 0  # largest heap (sum of the areas) seen while driving
+peak = 0  # largest gc.mem_alloc() seen at the end of a step (see note())
+collect_each_step = False  # set by the WebAssembly harness (see note())
+APP = None
+
+
+def report(key, value):
+    print("MEM32", key, value)
+
+
+def calibrate(total):
+    """`total`: the heap size micropython.mem_info() printed ("GC: total"); from then on
+    area() = gc.mem_alloc() + gc.mem_free() - the growth room."""
+    global _split, area_max
+    _split = gc.mem_alloc() + gc.mem_free() - total
+    area_max = total
+
+
+def area():
+    """The heap's size now: the sum of its areas, in bytes (allocates nothing)."""
+    return gc.mem_alloc() + gc.mem_free() - _split
+
+
+def collect():
+    gc.collect()
+    gc.collect()
+
+
+def note():
+    """End of a step: record the heap in use and size. The WebAssembly port collects only when
+    control returns to JavaScript (a gc.collect() or a failed allocation inside a call only
+    asks for it; the failed allocation grows the heap at once), so with collect_each_step the
+    harness asks for a collection at every step: the next step then starts from what is live,
+    and what is in use at its end is live data plus all the step allocated (no collection
+    inside a step: a pessimistic peak; a board collects before it grows)."""
+    global area_max, peak
+    t = area()
+    area_max = max(area_max, t)
+    u = gc.mem_alloc()
+    peak = max(peak, u)
+    if collect_each_step:
+        gc.collect()
+
+
+def in_use(key):
+    """Report the bytes in use after a collection, the heap size and the peak so far (call in
+    a runPython of its own). `key`: a small int in the WebAssembly run (a string literal there
+    would become an interned string that stays in the heap), any text on the unix port."""
+    collect()
+    print("MEM32", key, gc.mem_alloc())
+    print("MEM32A", key, area())
+    print("MEM32P", key, peak)
+
+
+def asyncio_import():
+    """Import asyncio; where it has no ThreadSafeFlag (the WebAssembly port's asyncio runs on
+    the JavaScript loop), add a minimal one, so that the ESP32 HAL builds as on a board."""
+    import asyncio
+
+    if not hasattr(asyncio, "ThreadSafeFlag"):
+
+        class ThreadSafeFlag:
+            def __init__(self):
+                self.state = 0
+
+            def set(self):
+                self.state = 1
+
+            def clear(self):
+                self.state = 0
+
+        asyncio.ThreadSafeFlag = ThreadSafeFlag
+    note()
+
+
+def import_module(name):
+    __import__(name)
+    note()
+
+
+def plug(path, baud):
+    """The meter: stream file `path` at `baud` on the fake line."""
+    machine.line(path, baud)
+
+
+def save_state(mode_name, baud):
+    """tic_state.json as a previous boot leaves it (the device remembers the detected mode)."""
+    with open("tic_state.json", "w") as f:
+        f.write('{"mode": "%s", "baud": %d}' % (mode_name, baud))
+
+
+def boot():
+    """Build the application as main.py does, up to (not including) starting the tasks."""
+    global APP
+    from firmware import app
+
+    a = app.App()
+    if hasattr(a, "build"):
+        a.build()
+    else:
+        _build_like_main(a, app)
+    APP = a
+    note()
+
+
+def _build_like_main(a, app):
+    # What App.main() does before it creates the asyncio tasks (firmware/app.py of 2026-12):
+    # replaced by App.build() when that exists.
+    hal = app.hal
+    tic_reader = app.tic_reader
+    baud = tic_reader.start_baud(a.mode, a.baud, tic_reader.STATE_FILE)
+    a.tic = hal.open_tic(a.profile, baud)
+    a.reader = tic_reader.TicReader(
+        a.tic,
+        a.mode,
+        baud=a.baud,
+        state_path=tic_reader.STATE_FILE,
+        signal_lost_ms=a.signal_lost_s * 1000,
+        on_frame=a._on_frame,
+    )
+    a.parser = a.reader.parser
+    gc.collect()
+    app.log.info(
+        "linky on %s, boot %d (%s), id %s, board %s, TIC mode %s at %d Bd, mem free %d",
+        hal.PLATFORM,
+        a.boot,
+        hal.reset_cause(),
+        hal.unique_id(),
+        a.profile.name,
+        tic_reader.SETTINGS[a.mode],
+        a.tic.baud,
+        gc.mem_free(),
+    )
+
+
+# What boot keeps, object by object: each step drops one part of the built app (the attributes
+# that hold it), so the bytes freed by the next collection are that part's. Run after boot().
+def _drop_guard():
+    r = APP.reader
+    r.guard = None
+    r.ok = None
+
+
+def _drop_parser():
+    APP.reader.parser = None
+    APP.parser = None
+
+
+def _drop_reader():
+    APP.reader = None
+
+
+def _drop_port():
+    APP.tic = None
+
+
+def _drop_app():
+    global APP
+    APP = None
+
+
+TEARDOWN = (
+    ("tic.guard: IndexGuard (references, candidates, codes)", _drop_guard),
+    ("tic.parser: Parser (frame buffers, group tables)", _drop_parser),
+    ("firmware.tic_reader: TicReader (read buffer, state)", _drop_reader),
+    ("firmware.hal.esp32: TicUart and its UART", _drop_port),
+    ("firmware.app: App (settings, board profile, event)", _drop_app),
+)
+
+
+def teardown(i):
+    TEARDOWN[i][1]()
+
+
+def step():
+    """One turn of the reader's drain task on the fake clock: poll, service, then wait for
+    bytes (advance the clock a tick) unless the read filled the buffer; then note(). Returns
+    the frames the app has received."""
+    a = APP
+    r = a.reader
+    k = r.poll(machine.now_ms())
+    if r.events:
+        r.service()
+    note()
+    if k < len(r.buf):
+        machine.advance(TICK_MS)  # port.wait(): at most one tick
+    return a.frames
+
+
+def run_frames(n):
+    """step() until `n` more valid frames have reached the app (the unix port run, where a
+    collection can happen at any allocation, as on a board)."""
+    target = APP.frames + n
+    polls = 0
+    while step() < target:
+        polls += 1
+        if polls > MAX_POLLS:
+            raise RuntimeError("no frames: %d after %d polls" % (APP.frames, polls))
+
+
+def frames_report():
+    a = APP
+    r = a.reader
+    p = a.parser
+    report("frames", a.frames)
+    report("time_ms", machine.now_ms())
+    report("state", r.state)
+    report("mode", r.mode)
+    report("baud", r.port.baud)
+    report("checksum_errors", p.checksum_errors)
+    report("area_max", area_max)
+    report("peak", peak)
+
+
+def main(argv):
+    """Unix port (64-bit), all steps in one process: `mem32_steps.py TOTAL|auto STREAM BAUD MODE
+    N100 N MODULE...` prints the same MEM32 lines as the WebAssembly run."""
+    total, path, baud, mode_name, n_first, n_all = argv[:6]
+    modules = argv[6:]
+    if total == "auto":  # a heap that does not grow: everything is in the one area
+        total = gc.mem_alloc() + gc.mem_free()
+    calibrate(int(total))
+    in_use("base")
+    asyncio_import()
+    in_use("asyncio")
+    for m in modules:
+        import_module(m)
+        in_use("import:" + m)
+    save_state(mode_name, int(baud))
+    plug(path, int(baud))
+    boot()
+    in_use("boot")
+    run_frames(int(n_first))
+    in_use("first")
+    frames_report()
+    run_frames(int(n_all) - int(n_first))
+    in_use("steady")
+    frames_report()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

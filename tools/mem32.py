@@ -1,0 +1,430 @@
+"""Heap use of the device image on MicroPython 1.27 built 32-bit, as on an ESP32.
+
+    python3 tools/mem32.py [--frames 1000] [--first 100] [--modes standard,historique]
+                           [--no-unix] [--json]
+
+Runs the real build/device .mpy files (rebuilt first with tools/build.py) on the WebAssembly
+port of MicroPython 1.27.0 (npm `@micropython/micropython-webassembly-pyscript`, pinned in
+tools/mem32/package-lock.json; `npm ci` runs there when node_modules is missing or older than
+the lock file) under Node, with the ESP32 HAL selected and a fake `machine`
+(tests/mem32_fake/machine.py) whose UART replays a tools/ticsim.py stream on a fake clock.
+The heap starts as one 56 KB area, as on an ESP32_GENERIC board, and grows like it.
+
+Per mode (a fresh interpreter each): the import cost of each device module (kept after a
+collection, in the app's import order), the heap in use once the app is built, after each of
+the first `--first` frames and after `--frames` frames, and the largest heap size reached. The
+same steps run on the 64-bit unix port (.venv/bin/micropython) for the 64/32-bit ratio.
+Method and figures: docs/design/memory.md. Prints a table, or with --json one JSON object
+(`measure()` returns it). Cost: about a minute for both modes at 1000 frames.
+"""
+
+import argparse
+import ast
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import upy
+
+ROOT = upy.ROOT
+NPM_DIR = ROOT / "tools" / "mem32"
+FAKE_DIR = ROOT / "tests" / "mem32_fake"
+HEAP_32 = 56 * 1024  # ESP32_GENERIC's first heap area (mem_info shows 56000 usable)
+HEAP_64 = "2M"  # the unix port's heap: big enough never to collect early
+ESP32_HEAP_MAX = 112 * 1024  # the heap after its one growth that leaves Wi-Fi enough RAM
+BUDGET_STEADY = 40 * 1024  # the TIC path's objects at steady state (from asyncio on)
+HAL_SELECT = 'sys.platform == "esp32"'
+# name -> (ticsim arguments, line speed)
+MODES = {
+    "standard": ("--mode standard --phases 3 --contract tempo", 9600),
+    "historique": ("--mode historique --phases 3 --contract tempo", 1200),
+}
+SPARE_FRAMES = 20  # more frames in the stream than the run needs
+LATE = ("area_steady", "area_max")  # heap sizes read after the first frames
+
+
+class Mem32Error(RuntimeError):
+    pass
+
+
+def ensure_npm():
+    """`npm ci` in tools/mem32 when node_modules is missing or older than the lock file."""
+    if not shutil.which("node") or not shutil.which("npm"):
+        raise Mem32Error("node and npm are needed (Debian packages nodejs and npm)")
+    lock = NPM_DIR / "package-lock.json"
+    stamp = NPM_DIR / "node_modules" / ".package-lock.json"
+    if stamp.exists() and stamp.stat().st_mtime >= lock.stat().st_mtime:
+        return
+    r = subprocess.run(
+        ["npm", "ci", "--no-audit", "--no-fund"],
+        cwd=NPM_DIR,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if r.returncode:
+        raise Mem32Error("npm ci failed in tools/mem32:\n" + r.stdout + r.stderr)
+    stamp.touch()
+
+
+def build():
+    r = subprocess.run(
+        [sys.executable, str(ROOT / "tools/build.py")], capture_output=True, text=True, check=False
+    )
+    if r.returncode:
+        raise Mem32Error("tools/build.py failed:\n" + r.stdout + r.stderr)
+
+
+def hal_source():
+    """firmware/hal/__init__.py with the ESP32 branch chosen (the host is not an esp32)."""
+    src = (ROOT / "firmware/hal/__init__.py").read_text(encoding="utf-8")
+    if src.count(HAL_SELECT) != 1:
+        raise Mem32Error("firmware/hal/__init__.py no longer selects the HAL by `%s`: update "
+                         "tools/mem32.py (hal_source)" % HAL_SELECT)  # fmt: skip
+    return src.replace(HAL_SELECT, "True")
+
+
+def device_image(dst):
+    """A copy of build/device with the ESP32 HAL selected (compiled by mpy-cross as the rest)."""
+    shutil.copytree(upy.BUILD, dst)
+    src = Path(dst) / "hal_init.py"
+    src.write_text(hal_source(), encoding="utf-8")
+    out = Path(dst) / "firmware/hal/__init__.mpy"
+    cmd = [str(upy.MPY_CROSS), "-s", "firmware/hal/__init__.py", "-o", str(out), str(src)]
+    r = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if r.returncode:
+        raise Mem32Error("mpy-cross failed on the patched HAL:\n" + r.stderr)
+    src.unlink()
+
+
+# -- the app's import order, from the sources
+
+
+def _module_file(name):
+    rel = name.replace(".", "/")
+    for base in (ROOT / "lib", ROOT):
+        for p in (base / (rel + ".py"), base / rel / "__init__.py"):
+            if p.exists():
+                return p
+    return None
+
+
+def _top_level_imports(tree, name):
+    """Modules imported when `name` is imported: module-level statements (also inside if/try,
+    not inside functions or classes), in order. `if True:` skips its else branch."""
+    out = []
+
+    def walk(stmts):
+        for s in stmts:
+            if isinstance(s, ast.Import):
+                out.extend(a.name for a in s.names)
+            elif isinstance(s, ast.ImportFrom):
+                base = s.module or ""
+                if s.level:
+                    pkg = name.rsplit(".", s.level)[0] if "." in name else ""
+                    base = pkg + ("." + base if base else "")
+                out.append(base)
+                out.extend(base + "." + a.name for a in s.names)  # submodules, if files
+            elif isinstance(s, ast.If):
+                walk(s.body)
+                if not (isinstance(s.test, ast.Constant) and s.test.value is True):
+                    walk(s.orelse)
+            elif isinstance(s, ast.Try):
+                walk(s.body)
+                for h in s.handlers:
+                    walk(h.body)
+                walk(s.orelse)
+                walk(s.finalbody)
+            elif isinstance(s, ast.With):
+                walk(s.body)
+
+    walk(tree.body)
+    return out
+
+
+def module_order():
+    """Device modules in the order their import completes at boot: main.py's imports, then
+    firmware.app (which firmware.crash.start() imports). A submodule that its own package
+    imports (firmware.hal imports firmware.hal.esp32) completes first but cannot be imported
+    apart: it is left out and its cost counts with the package's (see `folded`)."""
+    order = []
+    seen = set()
+
+    def visit(name):
+        if name in seen:
+            return
+        path = _module_file(name)
+        if path is None:
+            return  # built-in (asyncio, machine...) or a name imported from a module
+        seen.add(name)
+        if "." in name:
+            visit(name.rsplit(".", 1)[0])  # the package runs first
+        src = hal_source() if name == "firmware.hal" else path.read_text(encoding="utf-8")
+        for dep in _top_level_imports(ast.parse(src), name):
+            visit(dep)
+        order.append(name)
+
+    main_src = (ROOT / "main.py").read_text(encoding="utf-8")
+    for dep in _top_level_imports(ast.parse(main_src), "__main__"):
+        visit(dep)
+    visit("firmware.app")
+    return [m for m in order if m not in folded(order)]
+
+
+def folded(order):
+    """Modules of `order` imported by their package's __init__ (listed before the package)."""
+    out = set()
+    for i, m in enumerate(order):
+        pkg = m.rpartition(".")[0]
+        if pkg and pkg in order[i + 1 :]:
+            out.add(m)
+    return out
+
+
+# -- runs
+
+
+def make_stream(mode, frames, out):
+    args, _baud = MODES[mode]
+    cmd = [sys.executable, str(ROOT / "tools/ticsim.py"), *args.split()]
+    cmd += ["--frames", str(frames), "--seed", "1", "--out", str(out)]
+    subprocess.run(cmd, check=True, capture_output=True)
+
+
+class Job:
+    """One mode's run: the device image, the stream file, the counts, the modules to import."""
+
+    def __init__(self, device, stream, mode, *, first, frames, modules):
+        self.device = device
+        self.stream = stream
+        self.mode = mode
+        self.baud = MODES[mode][1]
+        self.first = first
+        self.frames = frames
+        self.modules = modules
+
+
+def _harness(job, phase, heap):
+    cmd = ["node", str(NPM_DIR / "harness.mjs"), "--device", str(job.device), "--fake"]
+    cmd += [str(FAKE_DIR), "--stream", str(job.stream), "--baud", str(job.baud)]
+    cmd += ["--mode", job.mode, "--phase", phase, "--heap", str(heap)]
+    cmd += ["--first", str(job.first), "--frames", str(job.frames), *job.modules]
+    r = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if r.returncode:
+        tail = (r.stdout + r.stderr)[-4000:]
+        raise Mem32Error("harness.mjs %s failed (%s):\n%s" % (phase, job.mode, tail))
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def run_wasm(job):
+    """The probe (ESP32-sized heap), then the run with the first area larger by exactly what
+    the harness keeps (the pool is ~97.7 % of the heap asked for: corrected until it fits)."""
+    probe = _harness(job, "probe", HEAP_32)
+    wanted = probe["heap_start"] + probe["harness"]
+    heap = -(-wanted * HEAP_32 // probe["heap_start"])
+    for _ in range(4):
+        run = _harness(job, "run", heap)
+        if run["heap_start"] >= wanted:
+            run["probe"] = probe
+            run["area_esp32"] = probe["heap_start"]
+            return run
+        heap += (wanted - run["heap_start"]) * 2 + 64
+    raise Mem32Error("could not size the heap's first area to %d bytes" % wanted)
+
+
+def run_unix(job, cwd):
+    """The same steps on the 64-bit unix port, in one process (it collects when it must)."""
+    path = upy.micropypath(Path(job.device) / "lib", job.device, FAKE_DIR)
+    args = [FAKE_DIR / "mem32_steps.py", "auto", job.stream, job.baud, job.mode, job.first]
+    args += [job.frames, *job.modules]
+    r = upy.run(args, path, heap=HEAP_64, cwd=cwd, timeout=900)
+    if r.returncode:
+        tail = (r.stdout + r.stderr)[-4000:]
+        raise Mem32Error("unix port run failed (%s):\n%s" % (job.mode, tail))
+    readings = {}
+    for line in r.stdout.splitlines():
+        parts = line.split()
+        if len(parts) == 3 and parts[0] == "MEM32":
+            readings[parts[1]] = int(parts[2])
+    return readings
+
+
+def summarize(readings, modules):
+    """From cumulative readings (bytes in use after collection) to costs: per module, the
+    app's objects, the TIC path (everything from asyncio on) at boot and later."""
+    base = readings["asyncio"]
+    imports = []
+    prev = base
+    for m in modules:
+        v = readings["import:" + m]
+        imports.append((m, v - prev))
+        prev = v
+    out = {
+        "harness": readings["base"],  # interpreter + fake machine + steps module
+        "asyncio": readings["asyncio"] - readings["base"],
+        "imports": imports,
+        "imports_total": prev - base,
+        "app_objects": readings["boot"] - prev,  # what the build keeps beyond the modules
+        "boot": readings["boot"] - base,
+        "first": readings["first"] - base,
+        "steady": readings["steady"] - base,
+        "total_steady": readings["steady"],  # everything in the heap, harness included
+    }
+    if "peak" in readings:  # largest in use at a step's end, no collection inside a step
+        out["peak"] = readings["peak"] - base
+    return out
+
+
+def _mode_entry(w):
+    """One mode's figures from the WebAssembly probe and run (see measure())."""
+    r = w["readings"]
+    first = w["first"]
+    harness = w["harness"]
+    start = w["heap_start"]
+    areas = [v for k, v in r.items() if k.startswith("area_") and k not in LATE]
+    heap_first = max([first["area_max"], *areas])
+    heap_max = max(heap_first, r["area_max"], w["heap_end"])
+    return {
+        "frames": r["frames"],
+        "polls": w["polls"],
+        "checksum_errors": r["checksum_errors"],
+        "area_esp32": w["area_esp32"],  # first heap area of an ESP32_GENERIC (56 KB asked)
+        "harness": harness,  # what the fake machine and the steps module keep
+        "heap_start": start,  # the run's first area: area_esp32 + harness
+        # the whole heap as a board would hold it (interpreter, asyncio, app; no harness)
+        "board_boot": r["boot"] - harness,
+        "board_steady": r["steady"] - harness,
+        "board_peak_first": first["peak"] - harness,
+        "in_use_first_max": max(first["in_use"]) - r["asyncio"],  # TIC path, after gc
+        "heap_max_first": heap_first,  # largest heap, boot to frame `first`
+        "heap_max": heap_max,
+        "grew_first": heap_first > start,
+        # it grows by doubling: more than twice the first area is a second growth, past the
+        # ~112 KB an ESP32_GENERIC can give without starving Wi-Fi
+        "over_112k": heap_max > 2 * start,
+        "boot_parts": w["probe"]["boot_parts"],  # [what, bytes] the build keeps
+    }
+
+
+def measure(frames=1000, first=100, modes=("standard", "historique"), unix=True):
+    """Run everything; return a JSON-able dict: per mode "bits32" (summarize()), the heap
+    figures of _mode_entry(), and with `unix` "bits64" and "ratio_64_32"."""
+    if not 0 < first <= frames:
+        raise Mem32Error("need 0 < first <= frames")
+    ensure_npm()
+    build()
+    modules = module_order()
+    result = {"modules": modules, "budget_steady": BUDGET_STEADY, "modes": {}}
+    with tempfile.TemporaryDirectory(prefix="mem32-") as tmp:
+        device = Path(tmp) / "device"
+        device_image(device)
+        for mode in modes:
+            stream = Path(tmp) / (mode + ".tic")
+            make_stream(mode, frames + SPARE_FRAMES, stream)
+            job = Job(device, stream, mode, first=first, frames=frames, modules=modules)
+            w = run_wasm(job)
+            entry = _mode_entry(w)
+            s32 = entry["bits32"] = summarize(w["readings"], modules)
+            if unix:
+                run_dir = Path(tmp) / ("unix-" + mode)
+                run_dir.mkdir()
+                u = run_unix(job, run_dir)
+                s64 = entry["bits64"] = summarize(u, modules)
+                entry["ratio_64_32"] = {
+                    "steady": s64["steady"] / s32["steady"],
+                    "imports": s64["imports_total"] / s32["imports_total"],
+                    "total": s64["total_steady"] / s32["total_steady"],
+                }
+            result["modes"][mode] = entry
+    return result
+
+
+def table(res):
+    """The report as markdown lines."""
+    modes = list(res["modes"])
+    e0 = res["modes"][modes[0]]
+    s0 = e0["bits32"]
+    b64 = dict(e0["bits64"]["imports"]) if "bits64" in e0 else {}
+    out = [
+        "32-bit MicroPython 1.27 (WebAssembly port), ESP32 HAL, fake machine; heap: one "
+        "%d B area, grows by doubling." % e0["area_esp32"],
+        "",
+        "Import cost (bytes kept after gc.collect(), in import order):",
+        "",
+        "| module | 32-bit | 64-bit unix port |",
+        "|---|---|---|",
+    ]
+    out.append("| asyncio (before the app) | %d | %s |" % (
+        s0["asyncio"], e0["bits64"]["asyncio"] if b64 else "-"))  # fmt: skip
+    for m, v in s0["imports"]:
+        out.append("| %s | %d | %s |" % (m, v, b64.get(m, "-")))
+    out.append("| **device modules** | **%d** | %s |" % (
+        s0["imports_total"], e0["bits64"]["imports_total"] if b64 else "-"))  # fmt: skip
+    out += ["", "Long-lived objects the build keeps (%s mode, 32-bit):" % modes[0], ""]
+    out += ["| what | bytes |", "|---|---|"]
+    parts = 0
+    for what, v in e0["boot_parts"]:
+        out.append("| %s | %d |" % (what, v))
+        parts += v
+    out.append("| rest (interned names, module tables grown by the build) | %d |" % (
+        s0["app_objects"] - parts))  # fmt: skip
+    out.append("| **all objects of the build** | **%d** |" % s0["app_objects"])
+    out += ["", "Heap in use, bytes (TIC path: everything from asyncio on, after gc.collect();"
+            " board: the whole heap minus the harness):", ""]  # fmt: skip
+    out.append("| mode | TIC path at boot | TIC path, max over first frames | TIC path after "
+               "N frames | board at boot | board peak to first frames | largest heap to "
+               "first frames | largest heap | N |")  # fmt: skip
+    out.append("|---|---|---|---|---|---|---|---|---|")
+    for mode in modes:
+        e = res["modes"][mode]
+        s = e["bits32"]
+        out.append("| %s | %d | %d | %d | %d | %d | %d%s | %d%s | %d |" % (
+            mode, s["boot"], e["in_use_first_max"], s["steady"], e["board_boot"],
+            e["board_peak_first"], e["heap_max_first"] - e["harness"],
+            " (grew)" if e["grew_first"] else "", e["heap_max"] - e["harness"],
+            " (grew twice: > 112 KB)" if e["over_112k"] else "", e["frames"]))  # fmt: skip
+    out += ["", "Budgets: TIC path after N frames <= %d B; heap never above its first area up "
+            "to the first frames." % res["budget_steady"]]  # fmt: skip
+    for mode in modes:
+        e = res["modes"][mode]
+        steady = "ok" if e["bits32"]["steady"] <= res["budget_steady"] else "OVER"
+        area = "EXCEEDED" if e["grew_first"] else "kept"
+        out.append("- %s: steady %s, first area %s" % (mode, steady, area))
+    if "ratio_64_32" in e0:
+        out.append("")
+        for mode in modes:
+            rr = res["modes"][mode]["ratio_64_32"]
+            out.append("64-bit unix port / 32-bit, %s: TIC path %.2f, modules %.2f, whole heap "
+                       "%.2f" % (mode, rr["steady"], rr["imports"], rr["total"]))  # fmt: skip
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--frames", type=int, default=1000)
+    ap.add_argument("--first", type=int, default=100)
+    ap.add_argument("--modes", default="standard,historique")
+    ap.add_argument("--no-unix", action="store_true", help="skip the 64-bit unix port run")
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args()
+    modes = tuple(m for m in args.modes.split(",") if m)
+    for m in modes:
+        if m not in MODES:
+            sys.exit("unknown mode %r (%s)" % (m, ", ".join(MODES)))
+    try:
+        res = measure(args.frames, args.first, modes, not args.no_unix)
+    except Mem32Error as e:
+        sys.exit(str(e))
+    if args.json:
+        print(json.dumps(res, indent=1))
+    else:
+        print("\n".join(table(res)))
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONDONTWRITEBYTECODE", "1")
+    main()

@@ -1,0 +1,187 @@
+// harness.mjs: heap use of the device image on MicroPython 1.27 built 32-bit (WebAssembly).
+//
+//   node harness.mjs --device DIR --fake DIR --stream FILE --baud B --mode NAME
+//                    [--phase probe|run] [--heap BYTES] [--first N] [--frames N] MODULE...
+//
+// --device: a device image laid out as on the board (lib/, firmware/) with the ESP32 HAL
+// selected (tools/mem32.py prepares it); --fake: the fake `machine` and mem32_steps.py
+// (tests/mem32_fake). The TIC stream FILE is replayed on the fake UART at B baud, and a state
+// file says the meter's mode NAME was detected before. MODULEs are imported one by one, in
+// the app's import order, before the app is built (mem32_steps.boot).
+// Phases (one interpreter per process: two in one Node process share globals and break):
+//   probe: what the harness itself keeps (fake machine, steps module), the imports, the boot,
+//          then the boot's objects part by part (mem32_steps.TEARDOWN);
+//   run:   imports, boot, N frames (in use after each of the first --first), largest heap.
+// tools/mem32.py gives the run a first heap area larger than an ESP32's by exactly what the
+// probe found the harness keeps, so the app meets the room it has on a board.
+// Prints one JSON object. Every step runs in its own runPython call and every reading in
+// another one after it: within one call the WebAssembly GC can keep garbage alive through
+// stale stack slots.
+import { loadMicroPython } from "@micropython/micropython-webassembly-pyscript";
+import fs from "node:fs";
+import path from "node:path";
+
+function parseArgs(argv) {
+  const opts = { heap: 56 * 1024, first: 100, frames: 1000, phase: "run", modules: [] };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a.startsWith("--")) {
+      const v = argv[++i];
+      if (v === undefined) throw new Error(`missing value for ${a}`);
+      opts[a.slice(2)] = v;
+    } else {
+      if (!/^[\w.]+$/.test(a)) throw new Error(`bad module name ${a}`);
+      opts.modules.push(a);
+    }
+  }
+  for (const k of ["device", "fake", "stream", "baud", "mode"]) {
+    if (!opts[k]) throw new Error(`--${k} is required`);
+  }
+  for (const k of ["heap", "first", "frames", "baud"]) opts[k] = Number(opts[k]);
+  if (!/^\w+$/.test(opts.mode)) throw new Error(`bad mode ${opts.mode}`);
+  if (!["probe", "run"].includes(opts.phase)) throw new Error(`bad phase ${opts.phase}`);
+  return opts;
+}
+
+function copyTree(mp, src, dst) {
+  try { mp.FS.mkdir(dst); } catch (e) { /* exists */ }
+  for (const name of fs.readdirSync(src)) {
+    const p = path.join(src, name);
+    if (fs.statSync(p).isDirectory()) copyTree(mp, p, `${dst}/${name}`);
+    else mp.FS.writeFile(`${dst}/${name}`, fs.readFileSync(p));
+  }
+}
+
+// One interpreter with the image, the fake and the stream in its filesystem.
+async function interpreter(opts, heap) {
+  // keys: reading number -> name (numbers in the Python code: a string literal there would
+  // be interned and stay in the heap)
+  const st = { readings: {}, keys: [], perFrame: [], names: {}, other: [], capture: null };
+  const onLine = (line) => {
+    for (const l of String(line).split("\n")) {
+      if (st.capture !== null) { st.capture.push(l); continue; }
+      let m = /^MEM32([AP]?) (\S+) (-?\d+)$/.exec(l);
+      if (m) {
+        const v = Number(m[3]);
+        let key = /^\d+$/.test(m[2]) ? st.keys[Number(m[2])] : m[2];
+        if (m[1]) key = `${m[1] === "A" ? "area" : "peak"}_${key}`;
+        if (key === "frame") st.perFrame.push(v);
+        else st.readings[key] = v;
+      } else if ((m = /^MEM32T (\d+) (.*)$/.exec(l))) {
+        st.names[m[1]] = m[2];
+      } else if (l.length) {
+        st.other.push(l);
+        if (st.other.length > 50) st.other.shift();
+      }
+    }
+  };
+  const mp = await loadMicroPython({ heapsize: heap, stdout: onLine, stderr: onLine });
+  copyTree(mp, opts.device, "/flash");
+  copyTree(mp, opts.fake, "/fake");
+  mp.FS.mkdir("/tic");
+  mp.FS.writeFile("/tic/stream", fs.readFileSync(opts.stream));
+  mp.FS.mkdir("/state");
+  st.py = (code) => {
+    try {
+      mp.runPython(code);
+    } catch (e) {
+      throw new Error(`runPython failed: ${code}\n${e}\n${st.other.slice(-20).join("\n")}`);
+    }
+  };
+  st.inUse = (name) => {
+    // The first collection after a step still finds some of its garbage through the stack
+    // (measured: a freed 1.6 KB list is reclaimed one call later): collect in a call of its
+    // own, then read.
+    st.keys.push(name);
+    st.py("S.collect()");
+    st.py(`S.in_use(${st.keys.length - 1})`);
+    return st.readings[name];
+  };
+  st.memInfo = () => {
+    st.capture = [];
+    st.py("import micropython; micropython.mem_info()");
+    const text = st.capture.join("\n");
+    st.capture = null;
+    const m = /GC: total: (\d+)/.exec(text);
+    if (!m) throw new Error(`no GC total in mem_info:\n${text}`);
+    return { total: Number(m[1]), text };
+  };
+  // Bare interpreter, then the fake machine (ROM on a board) and the steps module.
+  st.py("import sys, os, gc\nsys.path[:] = ['', '.frozen', '/flash/lib', '/flash', '/fake']");
+  st.py("os.chdir('/state')");
+  st.py("gc.collect(); gc.collect(); print('MEM32 bare', gc.mem_alloc())");
+  st.py("import machine, mem32_steps as S\nS.collect_each_step = True");
+  st.py("for i in range(len(S.TEARDOWN)): print('MEM32T %d %s' % (i, S.TEARDOWN[i][0]))");
+  st.start = st.memInfo();
+  st.py(`S.calibrate(${st.start.total})`);
+  st.inUse("base");
+  st.S = mp.pyimport("mem32_steps");
+  return st;
+}
+
+// Imports and boot, the same in both interpreters.
+function boot(st, opts) {
+  const py = st.py;
+  py("S.asyncio_import()");
+  st.inUse("asyncio");
+  for (const m of opts.modules) {
+    py(`S.import_module('${m}')`);
+    st.inUse(`import:${m}`);
+  }
+  py(`S.save_state('${opts.mode}', ${opts.baud})`);
+  py(`S.plug('/tic/stream', ${opts.baud})`);
+  py("S.boot()");
+  st.inUse("boot");
+}
+
+const opts = parseArgs(process.argv.slice(2));
+const st = await interpreter(opts, opts.heap);
+const py = st.py;
+const out = {
+  phase: opts.phase,
+  heap_start: st.start.total, // the first heap area
+  harness: st.readings.base - st.readings.bare, // kept by the fake machine and steps module
+};
+boot(st, opts);
+if (opts.phase === "probe") {
+  // What boot keeps, part by part.
+  out.boot_parts = [];
+  let prev = st.readings.boot;
+  for (let i = 0; st.names[i] !== undefined; i++) {
+    py(`S.teardown(${i})`);
+    const v = st.inUse(`teardown${i}`);
+    out.boot_parts.push([st.names[i], prev - v]);
+    prev = v;
+  }
+} else {
+  // One poll per call from JavaScript: the port can collect only between calls.
+  const step = st.S.step;
+  let polls = 0;
+  const until = (target) => {
+    while (step() < target) {
+      if (++polls > 1e7) throw new Error(`no frames after ${polls} polls`);
+    }
+  };
+  for (let i = 1; i <= opts.first; i++) {
+    until(i);
+    st.inUse("frame");
+  }
+  st.inUse("first");
+  py("S.frames_report()");
+  out.first = {
+    frames: st.readings.frames,
+    area_max: st.readings.area_max,
+    peak: st.readings.peak,
+    in_use: st.perFrame,
+  };
+  until(opts.frames);
+  st.inUse("steady");
+  py("S.frames_report()");
+  out.polls = polls;
+  const end = st.memInfo();
+  out.heap_end = end.total;
+  out.mem_info_end = end.text;
+  out.log_tail = st.other.slice(-3);
+}
+out.readings = st.readings;
+process.stdout.write(JSON.stringify(out) + "\n");
