@@ -1,0 +1,582 @@
+"""asyncio MQTT 3.1.1 client (QoS 0 and 1, retain, last will, TLS) for MicroPython and CPython.
+
+Two layers, as in docs/design/mqtt.md: the protocol on one connection (`connect`, `publish`,
+`subscribe`, `disconnect`, a reader task and a keepalive task per connection), and `run()`, the
+connection manager (reconnect with bounded exponential backoff and jitter, re-subscribe,
+`on_connect` / `on_disconnect` hooks). The byte stream is opened by an injected
+`open_stream(host, port, ssl, server_hostname)` coroutine returning an object with
+`async readinto(buf) -> n` (0 at end of stream), `write(buf)`, `async drain()` and `close()`;
+the default one uses `asyncio.open_connection`, tests pass an in-memory stream.
+
+Every wait is bounded: DNS, TCP/TLS connect and CONNACK by `timeout_ms` each; a write whose
+drain waits on the socket by `timeout_ms`; the reader by the keepalive rule (no byte from the
+broker for `keepalive / 2 + timeout_ms` means the connection is dead). Errors are `MQTTError`
+(`TLSError` for TLS set-up); nothing raised inside the client's own tasks escapes them.
+
+Memory: one receive buffer (`rx_size`) and one header buffer (`max_topic` + 9) per client,
+allocated once. A publish encodes its header, topic and packet id into the header buffer and
+writes the caller's payload as it is (bytes, bytearray or memoryview: give bytes-likes, a `str`
+is encoded, which allocates a copy).
+"""
+
+import asyncio
+import random
+import time
+
+import log
+
+try:
+    from micropython import const
+except ImportError:  # CPython
+
+    def const(x):
+        return x
+
+
+_PINGREQ = b"\xc0\x00"
+_DISCONNECT = b"\xe0\x00"
+_STABLE_MS = const(60000)  # a connection that lasted this long resets the backoff
+_POLL_MS = const(10)  # how often a QoS 1 publish or a subscribe looks for its acknowledgement
+
+_log = log.getLogger("mqtt")
+
+try:  # MicroPython
+    _ticks = time.ticks_ms
+    _diff = time.ticks_diff
+    _sleep_ms = asyncio.sleep_ms
+    _wait_ms = asyncio.wait_for_ms
+
+    async def _getaddr(host, port, ms):
+        import socket
+
+        # Blocks the loop on the ESP32 (lwIP DNS), hence resolved once and cached by the client.
+        a = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)[0][-1]
+        return a[0] if isinstance(a, tuple) else host  # the unix port gives a raw sockaddr
+
+    async def open_stream(host, port, ssl=None, server_hostname=None):
+        """Default opener: asyncio TCP (TLS when `ssl` is an SSLContext) stream."""
+        s = (await asyncio.open_connection(host, port, ssl, server_hostname))[0]
+        s.close = s.s.close  # asyncio's Stream.close() does nothing: close the socket now
+        return s
+
+except AttributeError:  # CPython
+    import socket
+
+    def _ticks():
+        return int(time.monotonic() * 1000)
+
+    def _diff(a, b):
+        return a - b
+
+    def _sleep_ms(ms):
+        return asyncio.sleep(ms / 1000)
+
+    def _wait_ms(aw, ms):
+        return asyncio.wait_for(aw, ms / 1000)
+
+    async def _getaddr(host, port, ms):
+        loop = asyncio.get_running_loop()
+        a = await _wait_ms(loop.getaddrinfo(host, port, type=socket.SOCK_STREAM), ms)
+        return a[0][4][0]
+
+    class _Pair:
+        def __init__(self, r, w):
+            self.r = r
+            self.w = w
+
+        async def readinto(self, buf):
+            b = await self.r.read(len(buf))
+            buf[: len(b)] = b
+            return len(b)
+
+        def write(self, b):
+            self.w.write(bytes(b))  # a copy: the client reuses its header buffer
+
+        async def drain(self):
+            await self.w.drain()
+
+        def close(self):
+            self.w.close()
+
+    async def open_stream(host, port, ssl=None, server_hostname=None):
+        """Default opener: asyncio TCP (TLS when `ssl` is an SSLContext) stream."""
+        r, w = await asyncio.open_connection(
+            host, port, ssl=ssl, server_hostname=server_hostname if ssl else None
+        )
+        return _Pair(r, w)
+
+
+class MQTTError(Exception):
+    """A refused or lost connection, a timeout, or a malformed packet (args[0]: a message)."""
+
+
+class TLSError(MQTTError):
+    """TLS set-up failed: bad CA data, handshake or server certificate verification."""
+
+
+def tls_context(cadata):
+    """An SSLContext that verifies the server against the CA certificate(s) `cadata` (PEM or
+    DER bytes) and its name. Raises TLSError when the CA data is unusable."""
+    import ssl
+
+    try:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.verify_mode = ssl.CERT_REQUIRED  # MicroPython's default is CERT_NONE
+        if cadata[:5] == b"-----" and hasattr(ssl, "create_default_context"):
+            cadata = bytes(cadata).decode()  # CPython: PEM as str, DER as bytes
+        ctx.load_verify_locations(cadata=cadata)
+    except Exception as e:  # noqa: BLE001 (ValueError on MicroPython, SSLError on CPython)
+        raise TLSError("TLS: unusable CA certificate: %r" % (e,))
+    return ctx
+
+
+def _is_tls_error(e):
+    if isinstance(e, ValueError) or type(e).__name__.startswith("SSL"):
+        return True
+    # mbedTLS errors come as OSError with a negative code on MicroPython
+    return isinstance(e, OSError) and bool(e.args) and isinstance(e.args[0], int) and e.args[0] < 0
+
+
+def _enc_len(buf, i, n):
+    """Write the remaining length `n` (0..268435455) at buf[i]; returns the index after it.
+    No allocation."""
+    if n > 268435455:
+        raise ValueError("packet too long")
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        if n:
+            b |= 0x80
+        buf[i] = b
+        i += 1
+        if not n:
+            return i
+
+
+def _add_str(pkt, s):
+    """Append an MQTT string (2-byte length, bytes) to the bytearray `pkt`."""
+    if isinstance(s, str):
+        s = s.encode()
+    pkt.append(len(s) >> 8)
+    pkt.append(len(s) & 0xFF)
+    pkt.extend(s)
+
+
+def _packet(op, body):
+    """Fixed header + body as one new bytearray (connect and subscribe only)."""
+    head = bytearray(5)
+    head[0] = op
+    return head[: _enc_len(head, 1, len(body))] + body
+
+
+class MQTTClient:
+    """One MQTT 3.1.1 client (clean session). `port` 0 means 1883, or 8883 with `ssl` (an
+    SSLContext, see tls_context). `server_hostname`: the name the TLS certificate must carry
+    (default `server`). `timeout_ms` bounds each network wait; QoS 1 is re-sent `max_repubs`
+    times. Hooks (functions or coroutine functions): `on_connect(client)`,
+    `on_disconnect(client, reason)`; `set_callback(f)` for incoming messages."""
+
+    def __init__(  # noqa: PLR0917 (umqtt's positional order)
+        self,
+        client_id,
+        server,
+        port=0,
+        user=None,
+        password=None,
+        keepalive=60,
+        ssl=None,
+        *,
+        server_hostname=None,
+        open_stream=open_stream,
+        timeout_ms=10000,
+        rx_size=256,
+        max_topic=128,
+        max_repubs=4,
+    ):
+        self.client_id = client_id
+        self.server = server
+        self.port = port or (8883 if ssl else 1883)
+        self.user = user
+        self.password = password
+        self.keepalive = keepalive
+        self.ssl = ssl
+        self.server_hostname = server_hostname or server
+        self.open_stream = open_stream
+        self.timeout_ms = timeout_ms
+        self.max_repubs = max_repubs
+        self.backoff_ms = (1000, 60000)  # first and longest wait between connection attempts
+        self.on_connect = None
+        self.on_disconnect = None
+        self.last_error = None  # why the last connection attempt failed or the link dropped
+        self.dropped = 0  # incoming messages too big for the receive buffer (skipped)
+        self.subs = []  # (topic, qos) subscribed, re-sent on every connection
+        self._cb = None
+        self._lw = None
+        self._rbuf = bytearray(rx_size)
+        self._rmv = memoryview(self._rbuf)
+        self._r1 = self._rmv[:1]
+        self._hbuf = bytearray(max_topic + 9)
+        self._hmv = memoryview(self._hbuf)
+        self._abuf = bytearray(b"\x40\x02\x00\x00")  # PUBACK
+        self._s = None  # the stream while connected
+        self._tasks = None
+        self._down = None  # asyncio.Event set when the connection ends
+        self._lock = asyncio.Lock()  # one exchange waiting for an acknowledgement at a time
+        self._pid = 0
+        self._acked = 0  # packet id of the last PUBACK or SUBACK
+        self._rc = 0  # return code of the last SUBACK
+        self._addr = None  # the broker's resolved address (DNS once)
+        self._fails = 0
+        self._run = False
+        self._last_rx = self._last_tx = self._last_ping = 0
+
+    def set_callback(self, f):
+        """f(topic, msg, retained) for each incoming PUBLISH (topic and msg: bytes), called in
+        the reader task; an exception there is logged, the connection stays up."""
+        self._cb = f
+
+    def set_last_will(self, topic, msg, retain=False, qos=0):
+        """The message the broker publishes when this client vanishes without DISCONNECT;
+        used from the next connection on."""
+        self._lw = (topic, msg, retain, qos)
+
+    def is_connected(self):
+        return self._s is not None
+
+    def _next_pid(self):
+        """Next packet id, 1..65535 then 1 again. No allocation."""
+        self._pid = self._pid % 65535 + 1
+        return self._pid
+
+    def _pub_head(self, topic, mlen, qos, retain, dup, pid):  # noqa: PLR0917
+        """Encode a PUBLISH header (fixed header, remaining length, topic, packet id for QoS 1)
+        for a payload of `mlen` bytes into the header buffer; returns its length. No
+        allocation (topic: bytes-like)."""
+        b = self._hbuf
+        tl = len(topic)
+        if tl + 9 > len(b):
+            raise ValueError("topic too long")
+        b[0] = 0x30 | qos << 1 | (1 if retain else 0) | (8 if dup else 0)
+        i = _enc_len(b, 1, 2 + tl + (2 if qos else 0) + mlen)
+        b[i] = tl >> 8
+        b[i + 1] = tl & 0xFF
+        i += 2
+        b[i : i + tl] = topic
+        i += tl
+        if qos:
+            b[i] = pid >> 8
+            b[i + 1] = pid & 0xFF
+            i += 2
+        return i
+
+    def _connect_packet(self):
+        vh = bytearray(b"\x00\x04MQTT\x04\x02\x00\x00")  # level 4, clean session
+        vh[8] = self.keepalive >> 8
+        vh[9] = self.keepalive & 0xFF
+        _add_str(vh, self.client_id)
+        if self._lw:
+            topic, msg, retain, qos = self._lw
+            vh[7] |= 4 | qos << 3 | (0x20 if retain else 0)
+            _add_str(vh, topic)
+            _add_str(vh, msg)
+        if self.user is not None:
+            vh[7] |= 0x80
+            _add_str(vh, self.user)
+            if self.password is not None:
+                vh[7] |= 0x40
+                _add_str(vh, self.password)
+        return _packet(0x10, vh)
+
+    async def _fill(self, s, mv):
+        """Read exactly len(mv) bytes from `s` into `mv`."""
+        n = len(mv)
+        i = 0
+        while i < n:
+            k = await s.readinto(mv[i:] if i else mv)
+            if k is None:  # woken up without data (TLS record not complete)
+                continue
+            if not k:
+                raise MQTTError("connection closed by the broker")
+            i += k
+        self._last_rx = _ticks()
+
+    async def _out(self, s, a, b=None):
+        """Write a (then b), wait for the stream to take it (bounded); on failure the
+        connection is dead and MQTTError is raised."""
+        try:
+            s.write(a)
+            if b:
+                s.write(b)
+            # MicroPython's Stream keeps nothing back when the socket took it all (the normal
+            # case): its drain() then only yields, no timer (and no allocation) is needed.
+            if getattr(s, "out_buf", 1):
+                await _wait_ms(s.drain(), self.timeout_ms)
+            else:
+                await s.drain()
+        except Exception as e:  # noqa: BLE001 (OSError, timeout: the link is gone either way)
+            self._fail(s, e)
+            raise MQTTError("send failed: %r" % (e,))
+        self._last_tx = _ticks()
+
+    def _fail(self, s, reason):
+        """End the connection `s` (idempotent): close it, stop its tasks, signal run()."""
+        if s is not self._s or s is None:
+            return
+        self._s = None
+        self.last_error = reason
+        try:
+            s.close()
+        except Exception:  # noqa: BLE001 (already broken)
+            pass
+        cur = asyncio.current_task()
+        for t in self._tasks or ():
+            if t is not cur:
+                t.cancel()
+        self._tasks = None
+        self._down.set()
+
+    async def connect(self):
+        """Open the connection and log in (CONNECT, CONNACK), start its reader and keepalive
+        tasks. No-op when connected. Raises MQTTError (refused, timeout, protocol), TLSError
+        (handshake, certificate), OSError (network)."""
+        if self._s:
+            return
+        ms = self.timeout_ms
+        if self._addr is None:
+            self._addr = await _getaddr(self.server, self.port, ms)
+        s = None
+        try:
+            s = await _wait_ms(
+                self.open_stream(self._addr, self.port, self.ssl, self.server_hostname), ms
+            )
+            await self._out_connect(s)
+        except Exception as e:
+            if s is not None:
+                try:
+                    s.close()
+                except Exception:  # noqa: BLE001
+                    pass
+            if isinstance(e, MQTTError):
+                raise
+            if isinstance(e, asyncio.TimeoutError):
+                raise MQTTError("no answer from %s:%d within %d ms" % (self.server, self.port, ms))
+            if self.ssl is not None and _is_tls_error(e):
+                raise TLSError("TLS set-up with %s failed: %r" % (self.server_hostname, e))
+            raise
+        self._s = s
+        self._down = asyncio.Event()
+        self._last_ping = self._last_rx
+        t = [asyncio.create_task(self._reader(s))]
+        if self.keepalive:
+            t.append(asyncio.create_task(self._pinger(s)))
+        self._tasks = t
+
+    async def _out_connect(self, s):
+        s.write(self._connect_packet())
+        await _wait_ms(s.drain(), self.timeout_ms)
+        self._last_tx = _ticks()
+        await _wait_ms(self._fill(s, self._rmv[:4]), self.timeout_ms)
+        b = self._rbuf
+        if b[0] != 0x20 or b[1] != 2:
+            raise MQTTError("bad CONNACK %02x %02x" % (b[0], b[1]))
+        if b[3]:
+            raise MQTTError("connection refused by the broker, code %d" % b[3])
+
+    async def disconnect(self):
+        """Send DISCONNECT (the broker then discards the last will), close, stop run()."""
+        self._run = False
+        s = self._s
+        if s:
+            try:
+                await self._out(s, _DISCONNECT)
+            except MQTTError:
+                pass
+            self._fail(s, None)
+
+    async def publish(self, topic, msg, retain=False, qos=0):
+        """Send `msg` to `topic`. QoS 1: returns when the PUBACK arrives, re-sending with DUP
+        every `timeout_ms`, `max_repubs` times; then the connection is declared dead. Raises
+        MQTTError when not connected or when the connection drops. Allocates nothing beyond
+        a str's encoding, the coroutine and, on MicroPython, one memoryview slice."""
+        if isinstance(topic, str):
+            topic = topic.encode()
+        if isinstance(msg, str):
+            msg = msg.encode()
+        s = self._s
+        if s is None:
+            raise MQTTError("not connected")
+        if not qos:
+            n = self._pub_head(topic, len(msg), 0, retain, False, 0)
+            await self._out(s, self._hmv[:n], msg)
+            return
+        async with self._lock:
+            pid = self._next_pid()
+            self._acked = 0
+            for i in range(self.max_repubs + 1):
+                n = self._pub_head(topic, len(msg), 1, retain, i > 0, pid)
+                await self._out(s, self._hmv[:n], msg)
+                if await self._wait_ack(s, pid):
+                    return
+            self._fail(s, MQTTError("no PUBACK"))
+            raise MQTTError("no PUBACK after %d sends" % (self.max_repubs + 1))
+
+    async def _wait_ack(self, s, pid):
+        t = _ticks()
+        while _diff(_ticks(), t) < self.timeout_ms:
+            if self._acked == pid:
+                return True
+            if s is not self._s:
+                raise MQTTError("connection lost")
+            await _sleep_ms(_POLL_MS)
+        return False
+
+    async def subscribe(self, topic, qos=0):
+        """Subscribe to `topic` (QoS 0 or 1), now if connected, and on every later
+        connection. Raises MQTTError when the broker refuses it or does not answer."""
+        if isinstance(topic, str):
+            topic = topic.encode()
+        if (topic, qos) not in self.subs:
+            self.subs.append((topic, qos))
+        if self._s:
+            await self._subscribe(self._s, topic, qos)
+
+    async def _subscribe(self, s, topic, qos):
+        async with self._lock:
+            pid = self._next_pid()
+            pkt = bytearray(2)
+            pkt[0] = pid >> 8
+            pkt[1] = pid & 0xFF
+            _add_str(pkt, topic)
+            pkt.append(qos)
+            self._acked = 0
+            await self._out(s, _packet(0x82, pkt))
+            if not await self._wait_ack(s, pid):
+                self._fail(s, MQTTError("no SUBACK"))
+                raise MQTTError("no SUBACK for %r" % (topic,))
+            if self._rc & 0x80:
+                raise MQTTError("subscription to %r refused" % (topic,))
+
+    async def _reader(self, s):
+        try:
+            while True:
+                await self._read_packet(s)
+        except Exception as e:  # noqa: BLE001 (a dead or mad connection: run() reconnects)
+            self._fail(s, e)
+
+    async def _read_packet(self, s):
+        """Read and handle one packet from the broker."""
+        buf = self._rbuf
+        r1 = self._r1
+        await self._fill(s, r1)
+        op = buf[0]
+        n = 0
+        sh = 0
+        while True:
+            await self._fill(s, r1)
+            n |= (buf[0] & 0x7F) << sh
+            if not buf[0] & 0x80:
+                break
+            sh += 7
+            if sh > 21:
+                raise MQTTError("malformed remaining length")
+        size = len(buf)
+        if n:
+            await self._fill(s, self._rmv[: min(n, size)])
+        if op & 0xF0 == 0x30:  # PUBLISH
+            qos = op >> 1 & 3
+            tl = buf[0] << 8 | buf[1] if n >= 2 else n
+            h = 2 + tl + (2 if qos else 0)
+            if qos > 1 or h > n:
+                raise MQTTError("malformed PUBLISH %02x" % op)
+            if h > size:
+                raise MQTTError("incoming topic longer than the receive buffer")
+            a = self._abuf
+            a[2] = buf[h - 2]  # packet id for the PUBACK (QoS 1)
+            a[3] = buf[h - 1]
+            if n > size:  # skip the rest without storing it
+                self.dropped += 1
+                m = n - size
+                while m:
+                    k = min(m, size)
+                    await self._fill(s, self._rmv[:k])
+                    m -= k
+            elif self._cb:
+                try:
+                    self._cb(bytes(buf[2 : 2 + tl]), bytes(buf[h:n]), op & 1)
+                except Exception as e:  # noqa: BLE001 (the application's bug, not the link's)
+                    _log.error("callback failed: %r", e)
+            if qos:
+                await self._out(s, a)
+        elif n > size:
+            raise MQTTError("packet %02x too long (%d)" % (op, n))
+        elif (op == 0x40 and n == 2) or (op == 0x90 and n == 3):  # PUBACK, SUBACK
+            self._rc = buf[2] if n == 3 else 0
+            self._acked = buf[0] << 8 | buf[1]
+        elif op != 0xD0 or n:  # anything but PINGRESP
+            raise MQTTError("unexpected packet %02x (length %d)" % (op, n))
+
+    async def _pinger(self, s):
+        """PINGREQ when the broker has been quiet for keepalive/4 (or we for keepalive/2);
+        the connection is dead when nothing came for keepalive/2 + timeout_ms."""
+        q = self.keepalive * 250
+        while s is self._s:
+            await _sleep_ms(min(q, 1000))
+            now = _ticks()
+            rx = _diff(now, self._last_rx)
+            if rx > 2 * q + self.timeout_ms:
+                self._fail(s, MQTTError("no traffic from the broker for %d ms" % rx))
+                return
+            if (rx >= q or _diff(now, self._last_tx) >= 2 * q) and _diff(
+                now, self._last_ping
+            ) >= q:
+                self._last_ping = now
+                try:
+                    await self._out(s, _PINGREQ)
+                except MQTTError:  # _out has ended the connection
+                    return
+
+    def _backoff(self, fails):
+        """Wait before attempt number `fails` + 1: doubles from backoff_ms[0] up to
+        backoff_ms[1], then a random 50..100 % of it (jitter)."""
+        lo, hi = self.backoff_ms
+        d = min(hi, lo << min(fails - 1, 20))
+        return d - d * random.getrandbits(8) // 512
+
+    async def _hook(self, f, *args):
+        if f:
+            try:
+                r = f(*args)
+                if hasattr(r, "send"):
+                    await r
+            except Exception as e:  # noqa: BLE001 (the application's bug, not the link's)
+                _log.error("hook %r failed: %r", f, e)
+
+    async def run(self):
+        """Keep connected until disconnect(): connect, re-subscribe, call on_connect, wait for
+        the connection to end, call on_disconnect(client, reason), wait a backoff, again.
+        Failed attempts are logged and kept in last_error; nothing is raised."""
+        self._run = True
+        fails = 0
+        while self._run:
+            try:
+                await self.connect()
+                s = self._s
+                for topic, qos in self.subs:
+                    await self._subscribe(s, topic, qos)
+            except Exception as e:  # noqa: BLE001 (any failure: try again later)
+                self._fail(self._s, e)
+                self.last_error = e
+                fails += 1
+                if fails % 4 == 0:
+                    self._addr = None  # look the name up again
+                d = self._backoff(fails)
+                _log.warning("%s:%d: %r; next try in %d ms", self.server, self.port, e, d)
+                await _sleep_ms(d)
+                continue
+            up = _ticks()
+            await self._hook(self.on_connect, self)
+            await self._down.wait()
+            await self._hook(self.on_disconnect, self, self.last_error)
+            fails = 1 if _diff(_ticks(), up) > _STABLE_MS else fails + 1
+            if self._run:
+                await _sleep_ms(self._backoff(fails))
