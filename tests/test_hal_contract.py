@@ -17,12 +17,7 @@ PORT_METHODS = ("readinto", "any", "set_baud", "wait", "deinit")
 ESP32_EXTRAS = {
     "TicUart",  # the port class
     "poll_ms",  # poll period arithmetic (docs/design/uart.md)
-    "MAX_STALL_MS",
-    "HEADROOM",
     "POLL_MAX_MS",
-    "POLL_MIN_MS",
-    "CHAR_BITS",
-    "TOP_BAUD",
 }
 HOST_EXTRAS = {
     "RESET_EXIT_CODE",  # the simulator's "device reset" exit status

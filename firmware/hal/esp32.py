@@ -12,6 +12,13 @@ import binascii
 import machine
 from machine import UART, Pin
 
+try:
+    from micropython import const  # pyright: ignore[reportAssignmentType]
+except ImportError:  # CPython (tests)
+
+    def const(x):
+        return x
+
 
 def _sleep_s(ms):
     # CPython (tests) has no asyncio.sleep_ms: the same awaitable, in seconds.
@@ -33,15 +40,15 @@ RXBUF = 4096
 # timer per RX burst and leaks an 8-bit IDF reference count; after ~255 bursts Timer Group 0 is
 # reset and ticks_ms() stops on the original ESP32 (MicroPython issue #19162, §8.9). wait() is a
 # plain asyncio sleep of `period_ms`, the longest that keeps the buffer from filling:
-#   (period_ms + MAX_STALL_MS) * bytes_per_s / 1000 <= rxbuf - HEADROOM
-MAX_STALL_MS = 3000  # longest event-loop stall the TIC input must survive without loss
-HEADROOM = 512  # bytes kept free: the reader may leave < 256 B unread while the line is busy
-POLL_MAX_MS = 100  # latency cap: bytes are read at most this long after they arrive
-POLL_MIN_MS = 10  # one FreeRTOS tick (100 Hz): a shorter sleep is not shorter
-CHAR_BITS = 10  # 7E1: start + 7 data + parity + stop
-TOP_BAUD = 9600  # the fastest TIC line (standard mode): rxbuf must cover it
+#   (period_ms + _MAX_STALL_MS) * bytes_per_s / 1000 <= rxbuf - _HEADROOM
+_MAX_STALL_MS = const(3000)  # longest event-loop stall the TIC input must survive without loss
+_HEADROOM = const(512)  # kept free: the reader may leave < 256 B unread while the line is busy
+POLL_MAX_MS = const(100)  # latency cap: bytes are read at most this long after they arrive
+_POLL_MIN_MS = const(10)  # one FreeRTOS tick (100 Hz): a shorter sleep is not shorter
+_CHAR_BITS = const(10)  # 7E1: start + 7 data + parity + stop
+_TOP_BAUD = const(9600)  # the fastest TIC line (standard mode): rxbuf must cover it
 
-_TIC_UART_BITS = 7  # TIC: 7 data bits, even parity, 1 stop bit
+_TIC_UART_BITS = const(7)  # TIC: 7 data bits, even parity, 1 stop bit
 
 # RX pins that the IDF routes through the IO MUX (the pad switched to the UART function) rather
 # than the GPIO matrix, per (chip, UART id): the IDF's soc uart_pins.h (U1RXD_GPIO_NUM,
@@ -105,14 +112,12 @@ def stretch_watchdog(timeout_ms):
 def poll_ms(baud, rxbuf=RXBUF):
     """Poll period (ms) of the TIC input at `baud` with an `rxbuf`-byte driver buffer: the
     longest, capped at POLL_MAX_MS, for which the buffer cannot fill between two reads even
-    across a MAX_STALL_MS stall. ValueError if the buffer cannot cover that stall."""
-    if not isinstance(baud, int) or baud < CHAR_BITS:
+    across a _MAX_STALL_MS stall. ValueError if the buffer cannot cover that stall."""
+    if not isinstance(baud, int) or baud < _CHAR_BITS:
         raise ValueError("bad baud rate %r" % (baud,))
-    room = (rxbuf - HEADROOM) * 1000 // (baud // CHAR_BITS) - MAX_STALL_MS
-    if room < POLL_MIN_MS:
-        raise ValueError(
-            "rxbuf=%d too small for %d ms stalls at %d Bd" % (rxbuf, MAX_STALL_MS, baud)
-        )
+    room = (rxbuf - _HEADROOM) * 1000 // (baud // _CHAR_BITS) - _MAX_STALL_MS
+    if room < _POLL_MIN_MS or rxbuf > 65535:
+        raise ValueError("rxbuf=%d too small for %d Bd, or above 65535" % (rxbuf, baud))
     return min(room, POLL_MAX_MS)
 
 
@@ -132,25 +137,20 @@ class TicUart:
     """
 
     def __init__(self, profile, baud, rxbuf=RXBUF):
-        if not isinstance(rxbuf, int) or rxbuf > 65535:
-            raise ValueError("rxbuf must be an int <= 65535, got %r" % (rxbuf,))
-        poll_ms(TOP_BAUD, rxbuf)  # the buffer must cover the fastest line (set_baud)
+        poll_ms(_TOP_BAUD, rxbuf)  # the buffer must cover the fastest line (set_baud)
         self.profile = profile
         self.rxbuf = rxbuf
         self.period_ms = poll_ms(baud, rxbuf)
         self._pull = Pin.PULL_UP if profile.pullup else None
-        self._iomux = False
-        for chip, uart, pin in _IOMUX_RX:
-            if chip == profile.chip and uart == profile.uart and pin == profile.rx:
-                self._iomux = True
+        self._iomux = (profile.chip, profile.uart, profile.rx) in _IOMUX_RX
         self._enable = None
         if profile.enable is not None:
             # Powers the TIC stage on the original Denky (GPIO4); keep the Pin referenced.
             self._enable = Pin(profile.enable, Pin.OUT, value=1)
-        self._rx_pin()
+        self._pins(True)
         # rxbuf only here: passing it to init() again would re-install the driver (§1.1).
         self._uart = UART(profile.uart, baud, rxbuf=rxbuf, **self._uart_args())
-        self._after_init()
+        self._pins(False)
         self.baud = baud
 
     def _uart_args(self):
@@ -165,15 +165,16 @@ class TicUart:
             "invert": UART.INV_RX if p.invert else 0,
         }
 
-    def _rx_pin(self):
-        # pull=None turns both pulls off (ports/esp32/machine_pin.c v1.27); the stub says int.
-        Pin(self.profile.rx, Pin.IN, self._pull)  # pyright: ignore[reportArgumentType]
-
-    def _after_init(self):
-        # The TIC is receive-only: TX back to an input (high impedance).
-        Pin(self.profile.tx, Pin.IN)
-        if not self._iomux:
-            self._rx_pin()
+    def _pins(self, before):
+        # Before an init: rx only. After: tx back to an input (the TIC is receive-only), then
+        # rx again unless it is an IO MUX pad. pull=None turns both pulls off
+        # (ports/esp32/machine_pin.c v1.27); the stub says int.
+        p = self.profile
+        if not before:
+            Pin(p.tx, Pin.IN)
+            if self._iomux:
+                return
+        Pin(p.rx, Pin.IN, self._pull)  # pyright: ignore[reportArgumentType]
 
     def wait(self):
         """An awaitable that completes after period_ms, when data may be there. A plain
@@ -195,9 +196,9 @@ class TicUart:
         (v1.27 flushes on init: uart_flush_input() at the end of mp_machine_uart_init_helper),
         so a partial frame is lost (§1.1). ValueError (port unchanged) for a bad speed."""
         period = poll_ms(baud, self.rxbuf)
-        self._rx_pin()
+        self._pins(True)
         self._uart.init(baud, **self._uart_args())
-        self._after_init()
+        self._pins(False)
         self.period_ms = period
         self.baud = baud
 
