@@ -291,6 +291,9 @@ def _mode_entry(w):
     return {
         "frames": r["frames"],
         "polls": w["polls"],
+        "time_ms": r["time_ms"],  # fake clock at the end: line time of the bytes read
+        "state": r["state"],  # tic_reader state code (1: ok)
+        "baud": r["baud"],
         "checksum_errors": r["checksum_errors"],
         "area_esp32": w["area_esp32"],  # first heap area of an ESP32_GENERIC (56 KB asked)
         "harness": harness,  # what the fake machine and the steps module keep
@@ -384,9 +387,12 @@ def table(res):
         s = e["bits32"]
         out.append("| %s | %d | %d | %d | %d | %d | %d%s | %d%s | %d |" % (
             mode, s["boot"], e["in_use_first_max"], s["steady"], e["board_boot"],
-            e["board_peak_first"], e["heap_max_first"] - e["harness"],
-            " (grew)" if e["grew_first"] else "", e["heap_max"] - e["harness"],
-            " (grew twice: > 112 KB)" if e["over_112k"] else "", e["frames"]))  # fmt: skip
+            e["board_peak_first"], e["heap_max_first"], " (grew)" if e["grew_first"] else "",
+            e["heap_max"], " (grew twice: > 112 KB)" if e["over_112k"] else "",
+            e["frames"]))  # fmt: skip
+    out += ["", "Heap sizes include the harness: the run's first area is %d B, the ESP32's %d B "
+            "plus the %d B the fake machine and the steps module keep." % (
+                e0["heap_start"], e0["area_esp32"], e0["harness"])]  # fmt: skip
     out += ["", "Budgets: TIC path after N frames <= %d B; heap never above its first area up "
             "to the first frames." % res["budget_steady"]]  # fmt: skip
     for mode in modes:

@@ -1,0 +1,132 @@
+"""Memory budgets of the device image on 32-bit MicroPython 1.27, as on an ESP32_GENERIC.
+
+tools/mem32.py runs build/device on the WebAssembly port of MicroPython 1.27.0 under Node
+(tools/mem32/, `npm ci` on first use) with the ESP32 HAL and a fake `machine` whose UART
+replays a tools/ticsim.py stream (tests/mem32_fake/). Budgets (issue "Fit a real ESP32"):
+- the TIC path (everything imported and built from asyncio on: boot -> reader -> parser ->
+  guard -> frame log) holds at most 40 KB after gc.collect() at steady state (1000 frames);
+- from boot to the 100th frame the heap never grows past its first 56 KB area.
+Method and figures: docs/design/memory.md.
+"""
+
+import mem32
+import pytest
+
+import upy
+
+FIRST = 100
+STEADY = 1000
+MODES = ("standard", "historique")
+
+
+@pytest.fixture(scope="module")
+def first_frames():
+    """Boot and the first 100 frames of each mode (a few seconds)."""
+    return mem32.measure(frames=FIRST, first=FIRST, modes=MODES, unix=False)
+
+
+def test_import_order_is_the_apps():
+    order = mem32.module_order()
+    assert order[0] == "firmware"  # main.py: from firmware import crash
+    assert order[-1] == "firmware.app"
+    for m in ("firmware.hal", "log", "tic.parser", "tic.guard", "firmware.tic_reader"):
+        assert m in order
+    assert order.index("tic.parser") < order.index("firmware.tic_reader")
+    assert "firmware.hal.host" not in order  # the ESP32 side is selected
+    assert len(set(order)) == len(order)
+
+
+def test_harness_drives_the_real_reader(first_frames):
+    for mode in MODES:
+        e = first_frames["modes"][mode]
+        assert e["frames"] == FIRST
+        assert e["checksum_errors"] == 0
+        assert e["state"] == 1  # tic_reader.OK
+        assert e["baud"] == mem32.MODES[mode][1]
+        # The fake clock moved by the line time of what was read: 10 bits a character.
+        assert e["time_ms"] > FIRST * 1000  # frames last more than a second at either speed
+        s = e["bits32"]
+        assert s["asyncio"] > 0
+        assert all(v >= 0 for _, v in s["imports"][1:]), s["imports"]
+        assert s["imports_total"] > 10000
+        assert s["app_objects"] > 0
+        # The run's first area is the ESP32's plus exactly what the harness keeps.
+        assert e["area_esp32"] == 56000
+        assert e["heap_start"] >= e["area_esp32"] + e["harness"]
+        assert e["heap_start"] < e["area_esp32"] + e["harness"] + 256
+
+
+def test_heap_stays_in_its_first_area_to_the_100th_frame(first_frames):
+    for mode in MODES:
+        e = first_frames["modes"][mode]
+        assert not e["grew_first"], (
+            "%s: the heap grew past its first area (%d B for the app: 56000 on an ESP32) "
+            "before frame %d; whole heap at boot %d B, peak %d B\n%s"
+            % (
+                mode,
+                e["heap_start"] - e["harness"],
+                FIRST,
+                e["board_boot"],
+                e["board_peak_first"],
+                "\n".join(mem32.table(first_frames)),
+            )
+        )
+
+
+@pytest.mark.slow
+def test_tic_path_steady_state_within_40k():
+    res = mem32.measure(frames=STEADY, first=FIRST, modes=MODES, unix=False)
+    for mode in MODES:
+        e = res["modes"][mode]
+        assert e["frames"] == STEADY
+        steady = e["bits32"]["steady"]
+        assert steady <= mem32.BUDGET_STEADY, "%s: TIC path %d B after %d frames\n%s" % (
+            mode,
+            steady,
+            STEADY,
+            "\n".join(mem32.table(res)),
+        )
+        assert not e["over_112k"], "%s: the heap grew past 112 KB" % mode
+
+
+FAKE_UART = """
+import machine
+machine.line(%(path)r, 9600)
+u = machine.UART(1, 9600, rxbuf=4096)
+buf = bytearray(256)
+print(u.any(), u.readinto(buf))
+machine.advance(1000)
+print(u.any())
+print(u.readinto(buf, 100), bytes(buf[:4]))
+machine.advance(1)  # 0.96 byte: the fraction is carried over
+machine.advance(1)
+print(u.any())
+u.init(1200)  # another speed than the line's: the FIFO is flushed, bytes decode as garbage
+machine.advance(100)
+print(u.readinto(buf), bytes(buf[:2]))
+u.init(9600)
+machine.advance(5000)
+try:
+    u.any()
+except RuntimeError as e:
+    print("overflow")
+print(machine.reset_cause() == machine.PWRON_RESET, machine.unique_id().hex())
+"""
+
+
+def test_fake_uart_delivers_at_line_speed(tmp_path):
+    stream = tmp_path / "line.tic"
+    stream.write_bytes(bytes(range(48, 58)) * 1000)
+    script = tmp_path / "fake.py"
+    script.write_text(FAKE_UART % {"path": str(stream)})
+    r = upy.run([script], upy.micropypath(mem32.FAKE_DIR), cwd=tmp_path, timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.split("\n")[:7] == [
+        "0 None",
+        "960",
+        "100 b'0123'",
+        "861",
+        "96 b'??'",
+        "overflow",
+        "True 240ac46c1601",
+    ]
