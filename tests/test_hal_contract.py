@@ -28,16 +28,6 @@ HOST_EXTRAS = {
     "MAX_READ",
     "Link",
     "Port",
-    # the in-process TIC sources (older host.py)
-    "UNITS_PER_S",
-    "UNITS_PER_MS",
-    "FileSource",
-    "SerialSource",
-    "TcpSource",
-    "open_source",
-    "infer_baud",
-    "infer_segments",
-    "serial_cflag",
 }
 
 

@@ -50,13 +50,6 @@ open_tic = _impl.open_tic
 reset = _impl.reset
 reset_cause = _impl.reset_cause
 watchdog = _impl.watchdog
-try:
-    stretch_watchdog = _impl.stretch_watchdog
-except AttributeError:  # a host.py without it yet (tests/test_hal_contract.py fails meanwhile)
-
-    def stretch_watchdog(timeout_ms):
-        return False
-
-
+stretch_watchdog = _impl.stretch_watchdog
 unique_id = _impl.unique_id
 setting = _impl.setting
