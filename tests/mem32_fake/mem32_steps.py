@@ -171,6 +171,11 @@ def _drop_reader():
     APP.reader = None
 
 
+def _drop_profile():
+    APP.profile = None
+    APP.tic.profile = None
+
+
 def _drop_port():
     APP.tic = None
 
@@ -184,8 +189,9 @@ TEARDOWN = (
     ("tic.guard: IndexGuard (references, candidates, codes)", _drop_guard),
     ("tic.parser: Parser (frame buffers, group tables)", _drop_parser),
     ("firmware.tic_reader: TicReader (read buffer, state)", _drop_reader),
+    ("firmware.boards: the board profile (its class keeps the dropped module)", _drop_profile),
     ("firmware.hal.esp32: TicUart and its UART", _drop_port),
-    ("firmware.app: App (settings, board profile, event)", _drop_app),
+    ("firmware.app: App (settings, event, task list)", _drop_app),
 )
 
 
