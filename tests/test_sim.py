@@ -1,16 +1,22 @@
-"""tools/sim.py: the firmware image under the unix port, fed by captures at line speed.
+"""tools/sim.py: the firmware image under the unix port, fed by TIC sources at line speed.
 
-Each test runs the simulator as `make sim` does (after one build) and reads the firmware's log.
-Runs end by a test hook (--exit-after-frames), --run-for, or a Ctrl-C; the time limits below
-only stop a hung run."""
+Slow tests run the simulator as `make sim` does (after one build) and read the firmware's log;
+runs end by a test hook (--exit-after-frames) or by a Ctrl-C sent once the awaited log line is
+there, never by guessing how long something takes (HANG only stops a hung run). Quick tests
+check the simulator's own behaviour: option errors, and the supervision (reset, watchdog)
+with a stub firmware on the real host HAL."""
 
 import os
 import re
 import signal
 import subprocess
 import sys
+import threading
 
 import pytest
+import sim
+import sim_link
+import ticsim
 
 import upy
 
@@ -20,14 +26,15 @@ STD_ERRORS = CAPS + "std-tri-tempo-stream-errors-teleinfo-nom.raw"  # 7 frames, 
 STD_MONO = CAPS + "std-mono-hchp-goteleinfo.raw"  # 1 frame, starts with it
 HIST = CAPS + "hist-mono-tempo-teleinfo-nom.raw"  # 1200 Bd
 HANG = 120  # seconds
+MEM = r"mem (?:used|free) (\d+)"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _built():
+@pytest.fixture(scope="module")
+def built():
     subprocess.run([sys.executable, "tools/build.py"], cwd=ROOT, check=True, capture_output=True)
 
 
-def sim(*args):
+def run_sim(*args):
     result = subprocess.run(
         [sys.executable, "tools/sim.py", "--no-build", *args],
         check=False,
@@ -39,13 +46,166 @@ def sim(*args):
     return result.returncode, result.stdout + result.stderr
 
 
+class Sim:
+    """tools/sim.py running in its own session; its output collected line by line."""
+
+    def __init__(self, *args):
+        self.proc = subprocess.Popen(
+            [sys.executable, "tools/sim.py", "--no-build", *args],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
+        self.lines = []
+        self._cond = threading.Condition()
+        self._eof = False
+        self._timer = threading.Timer(HANG, self._kill)
+        self._timer.start()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            with self._cond:
+                self.lines.append(line)
+                self._cond.notify_all()
+        with self._cond:
+            self._eof = True
+            self._cond.notify_all()
+
+    def _kill(self):
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+
+    def wait_for(self, pattern):
+        """The first match of regex `pattern` in the output, waiting for it; AssertionError
+        if the simulator ends (or hangs) without it."""
+        rx = re.compile(pattern)
+        i = 0
+        with self._cond:
+            while True:
+                while i < len(self.lines):
+                    m = rx.search(self.lines[i])
+                    i += 1
+                    if m:
+                        return m
+                if self._eof:
+                    raise AssertionError("no %r in:\n%s" % (pattern, self.output()))
+                self._cond.wait()
+
+    def ctrl_c(self):
+        """As in a terminal: SIGINT to the simulator and the firmware; (status, output)."""
+        os.killpg(self.proc.pid, signal.SIGINT)
+        return self.finish()
+
+    def finish(self):
+        rc = self.proc.wait()
+        with self._cond:
+            while not self._eof:
+                self._cond.wait()
+        self._timer.cancel()
+        return rc, self.output()
+
+    def output(self):
+        return "".join(self.lines)
+
+
 def frame_lines(out):
     return re.findall(r"INFO app: frame \d+: (\w+), (\d+) groups", out)
 
 
-def test_frames_from_a_standard_capture():
+# -- quick: options and supervision -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "word"),
+    [
+        (("--tic", "/dev/null"), "/dev/null is not a serial port"),
+        (("--tic", "tests/fixtures/nothing.raw"), "no such TIC capture"),
+        (("--tic", "sim:standard,3"), "sim:MODE,PHASES,CONTRACT"),
+        (("--tic", STD_MONO, "--state", "README.md"), "--state README.md"),
+        (("--tic", STD_MONO, "--state", "README.md/sub"), "--state README.md/sub"),
+    ],
+)
+def test_bad_source_or_state_is_one_line_and_status_2(args, word):
+    result = subprocess.run(
+        [sys.executable, "tools/sim.py", "--no-build", *args],
+        check=False,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=HANG,
+    )
+    assert result.returncode == 2, result.stdout + result.stderr
+    lines = [ln for ln in result.stderr.splitlines() if not ln.startswith("ticsim:")]
+    assert len(lines) == 1 and lines[0].startswith("sim: ") and word in lines[0], lines
+    assert "Traceback" not in result.stderr and result.stdout == ""
+
+
+STUB = """
+import sys, time
+sys.path.insert(0, %r)
+from firmware.hal import host
+boot = host.setting("BOOT")
+cause = host.reset_cause()
+print("stub boot", boot, cause)
+if boot == "1":
+    host.reset()                      # exit 75: sim.py restarts us, cause hard
+if boot == "2":
+    wdt = host.watchdog(1000)
+    for _ in range(8):                # fed every 0.2 s for 1.6 s: no reset
+        time.sleep_ms(200)
+        wdt.feed()
+    print("stub fed")
+    while True:                       # blocked: no more feeds
+        time.sleep_ms(100)
+print("stub done")
+"""
+
+
+def test_supervision_resets_power_hard_then_wdt(tmp_path, capfd, monkeypatch):
+    stub = tmp_path / "main.py"
+    stub.write_text(STUB % str(ROOT))
+    monkeypatch.setattr(sim, "MIN_BOOT_S", 0.0)
+    args = sim.parse_args(["--no-build"])
+    server = sim_link.LinkServer(lambda baud: None)
+    try:
+        rc = sim.supervise(args, server, upy.require_micropython(), stub, str(tmp_path))
+    finally:
+        server.close()
+    out = capfd.readouterr().out
+    assert rc == 0, out
+    boots = re.findall(r"stub boot (\d+) (\w+)", out)
+    assert boots == [("1", "power"), ("2", "hard"), ("3", "wdt")], out
+    assert out.count("[sim] watchdog: no feed for 1000 ms, resetting") == 1
+    assert out.index("stub fed") < out.index("[sim] watchdog") < out.index("stub boot 3")
+    assert "[sim] firmware requested a reset: starting boot 2" in out
+    assert server.feeds == 8
+
+
+def test_other_exit_status_ends_the_simulator(tmp_path, capfd):
+    stub = tmp_path / "main.py"
+    stub.write_text("import sys\nprint('stub', 'up')\nsys.exit(3)\n")
+    server = sim_link.LinkServer(lambda baud: None)
+    try:
+        rc = sim.supervise(
+            sim.parse_args(["--no-build"]), server, upy.require_micropython(), stub, tmp_path
+        )
+    finally:
+        server.close()
+    out = capfd.readouterr().out
+    assert rc == 3 and out.count("stub up") == 1, out
+    assert "[sim] firmware exited with status 3" in out
+
+
+# -- slow: the firmware in real time ------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_frames_from_a_standard_capture(built):
     # Auto-detection: the firmware starts at 1200 Bd (nothing saved yet) and finds 9600.
-    rc, out = sim("--tic", STD_ERRORS, "--exit-after-frames", "3", "--heap", "320K")
+    rc, out = run_sim("--tic", STD_ERRORS, "--exit-after-frames", "3")
     assert rc == 0, out
     assert "boot 1 (power)" in out and "TIC mode auto at 1200 Bd" in out
     assert "detected standard mode at 9600 Bd (1 speed switches)" in out
@@ -53,40 +213,74 @@ def test_frames_from_a_standard_capture():
     frames = frame_lines(out)
     assert len(frames) == 3 and all(mode == "standard" for mode, _ in frames)
     assert "Traceback" not in out
-    # --heap reaches the interpreter: the same boot leaves ~48 KB free in the default 192K
-    # heap (the reader, its parser, index guard and label table are loaded by then).
-    free = int(re.search(r"mem free (\d+)", out).group(1))
-    assert free > 128 * 1024
 
 
-def test_frames_from_a_historique_capture_at_1200():
-    rc, out = sim("--tic", HIST, "--exit-after-frames", "1")
+@pytest.mark.slow
+def test_a_100_kb_capture_stays_out_of_the_board(built, tmp_path):
+    # The line runs in the simulator's process: a large capture neither crashes the boot
+    # (it did with MemoryError) nor changes the firmware's memory figure.
+    big = tmp_path / "big.raw"
+    argv = ["--mode", "standard", "--phases", "3", "--contract", "tempo", "--frames", "82"]
+    big.write_bytes(ticsim.generate([*argv, "--seed", "1"]))
+    assert big.stat().st_size > 95000
+    mem = []
+    for cap in (STD_MONO, str(big)):
+        rc, out = run_sim("--tic", cap, "--baud", "9600", "--exit-after-frames", "1")
+        assert rc == 0 and "MemoryError" not in out, out
+        assert len(frame_lines(out)) == 1
+        mem.append(int(re.search(MEM, out).group(1)))
+    assert abs(mem[0] - mem[1]) < 1024, mem
+
+
+@pytest.mark.slow
+def test_heap_option_reaches_the_interpreter(built):
+    s = Sim("--tic", STD_MONO, "--baud", "9600", "--heap", "64K")
+    s.wait_for("MemoryError")  # the default heap boots (the other tests)
+    s.ctrl_c()
+
+
+@pytest.mark.slow
+def test_frames_from_a_historique_capture_at_1200(built):
+    rc, out = run_sim("--tic", HIST, "--exit-after-frames", "1")
     assert rc == 0, out
     assert "TIC mode auto at 1200 Bd" in out
     assert [mode for mode, _ in frame_lines(out)] == ["historique"]
     assert "detected historique mode at 1200 Bd (0 speed switches)" in out  # 1200 was right
 
 
-def test_wrong_speed_gives_bytes_but_no_frame():
+@pytest.mark.slow
+def test_frames_from_the_ticsim_meter(built):
+    rc, out = run_sim("--tic", "sim:standard,3,tempo,seed=2", "--exit-after-frames", "2")
+    assert rc == 0, out
+    assert "TIC sim:standard,3,tempo,seed=2" in out
+    assert "detected standard mode at 9600 Bd (1 speed switches)" in out
+    frames = frame_lines(out)
+    assert len(frames) == 2 and all(mode == "standard" for mode, _ in frames)
+    assert "checksum errors 0" in out
+
+
+@pytest.mark.slow
+def test_wrong_speed_gives_bytes_but_no_frame(built):
     # A fixed mode never switches: forced to the wrong speed it stays garbled.
-    rc, out = sim(
+    s = Sim(
         *("--tic", STD_ERRORS, "--mode", "standard", "--baud", "1200"),
-        *("--run-for", "7", "--set", "HEARTBEAT_S=1"),
+        *("--set", "HEARTBEAT_S=5"),
     )
+    # After one detection window (4.5 s at 1200 Bd) with bytes and no valid group.
+    s.wait_for(r"TIC garbled: bytes but no valid group at 1200 Bd \(mode fixed to standard\)")
+    s.wait_for(r"up \d+ s: [1-9]\d* bytes, .*TIC garbled, unknown at 1200")  # a heartbeat
+    rc, out = s.ctrl_c()
     assert rc == 0, out
     assert "TIC mode standard at 1200 Bd" in out
     beats = re.findall(r"up \d+ s: (\d+) bytes, (\d+) frames, (\d+) groups", out)
-    assert beats, out
-    assert int(beats[-1][0]) > 0
+    assert beats and int(beats[-1][0]) > 0
     assert all(frames == "0" and groups == "0" for _, frames, groups in beats)
     assert not frame_lines(out)
-    # After one detection window (4.5 s at 1200 Bd) with bytes and no valid group.
-    assert "TIC garbled: bytes but no valid group at 1200 Bd (mode fixed to standard)" in out
-    assert "TIC starting, unknown at 1200 Bd" in out and "TIC garbled, unknown at 1200" in out
 
 
-def test_reset_restarts_the_firmware():
-    rc, out = sim(
+@pytest.mark.slow
+def test_reset_restarts_the_firmware(built):
+    rc, out = run_sim(
         "--tic",
         STD_MONO,
         *("--reset-after-frames", "1", "--resets", "2", "--exit-after-frames", "1"),
@@ -100,58 +294,28 @@ def test_reset_restarts_the_firmware():
     assert len(frame_lines(out)) == 3
 
 
-def test_other_exit_status_ends_the_simulator():
-    rc, out = sim("--tic", STD_MONO, "--set", "BAUD=fast")
-    assert rc == 1, out
-    assert "ValueError" in out and "BAUD" in out
-    assert "[sim] firmware exited with status 1" in out
-    assert "boot 2" not in out
-
-
-def test_bad_tic_settings_end_the_simulator():
-    for setting, word in (("MODE=tempo", "setting MODE"), ("SIGNAL_LOST_S=0", "SIGNAL_LOST_S")):
-        rc, out = sim("--tic", STD_MONO, "--set", setting)
-        assert rc == 1, out
-        assert "ValueError" in out and word in out
-
-
-def test_run_for_stops_the_firmware_cleanly(tmp_path):
+@pytest.mark.slow
+def test_run_for_stops_the_firmware_cleanly(built, tmp_path):
     state = tmp_path / "flash"
-    rc, out = sim("--tic", STD_MONO, "--run-for", "2", "--state", str(state))
+    rc, out = run_sim("--tic", STD_MONO, "--run-for", "2", "--state", str(state))
     assert rc == 0, out
     assert "stopped by Ctrl-C" in out and "Traceback" not in out
     assert state.is_dir()  # --state is created and kept
 
 
-def test_default_state_dir_is_temporary():
-    rc, out = sim("--tic", STD_MONO, "--baud", "9600", "--exit-after-frames", "1")
+@pytest.mark.slow
+def test_default_state_dir_is_temporary(built):
+    rc, out = run_sim("--tic", STD_MONO, "--baud", "9600", "--exit-after-frames", "1")
     assert rc == 0, out
     state = re.search(r"state (\S+)", out).group(1)
     assert "linky-sim-" in state and not os.path.exists(state)
 
 
-def test_ctrl_c_stops_cleanly():
-    # As in a terminal: SIGINT to the whole process group (simulator and firmware).
-    proc = subprocess.Popen(
-        [sys.executable, "tools/sim.py", "--no-build", "--tic", STD_MONO, "--baud", "9600"],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-    lines = []
-    try:
-        for line in proc.stdout:
-            lines.append(line)
-            if "INFO app: frame 1:" in line:
-                break
-        os.killpg(proc.pid, signal.SIGINT)
-        rest, _ = proc.communicate(timeout=HANG)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-    out = "".join(lines) + rest
-    assert proc.returncode == 0, out
+@pytest.mark.slow
+def test_ctrl_c_stops_cleanly(built):
+    s = Sim("--tic", STD_MONO, "--baud", "9600")
+    s.wait_for("INFO app: frame 1:")
+    rc, out = s.ctrl_c()
+    assert rc == 0, out
     assert "[sim] stopped" in out and "stopped by Ctrl-C" in out
     assert "Traceback" not in out
