@@ -1,8 +1,13 @@
 """TIC (télé-information client) protocol of the French Linky and older electronic meters.
 
-Pure Python for CPython and MicroPython, no hardware. Modules:
+Pure Python for CPython and MicroPython, no hardware. Modules the firmware imports:
 - parser: zero-allocation streaming parser for both modes (historique 1200 Bd, standard 9600 Bd)
-- encode: build groups and frames (checksums included), for the simulator and tests
+- labels: the label table, packed, with allocation-free lookups by row index
+- guard: keeps corrupt energy indexes from being published
+Loaded only when a feature or a host tool asks (never at boot):
+- label_rows: units, Home Assistant classes, descriptions, rows as tuples (via tic.labels)
+- label_docs: English descriptions; label_table: the table as text, generates tic.labels
+- decode: typed values (ticdump --decode); encode: build groups and frames (simulator, tests)
 """
 
 MODE_UNKNOWN = 0
