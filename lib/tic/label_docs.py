@@ -1,5 +1,6 @@
 """English descriptions of the TIC labels, out of tic.labels so that they cost heap only when
-asked for (tic.labels.description, e.g. for Home Assistant discovery).
+asked for (tic.label_rows.description, also reachable as tic.labels.description, e.g. for
+Home Assistant discovery).
 
 TEXT has one line per row of tic.labels, in the same order: the label, a space, its
 description. One str (about 3.5 KB) rather than 105 (about 8 KB); the label at the start of
