@@ -1,7 +1,7 @@
 """Decode TIC values into JSON-friendly structures (dicts, lists, str, int, bool, None).
 
 Called on demand (tools, status page, MQTT attributes), never per byte: it allocates freely.
-The firmware does not import it at boot (about 9 KB on a 32-bit board); its first decoded
+The firmware does not import it at boot (about 11 KB on a 32-bit board); its first decoded
 unit also loads tic.label_rows.
 Malformed input raises ValueError; `decode_group` catches it and reports the raw value.
 
