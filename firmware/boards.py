@@ -65,18 +65,9 @@ FIELDS = ("chip", "rx", "tx", "uart", "invert", "pullup", "enable", "notes")
 
 
 class Profile:
-    """A validated board profile (plain attributes, see the module docstring)."""
-
-    def __init__(self, name, chip, rx, tx, uart, invert, pullup, enable, notes):  # noqa: PLR0917
-        self.name = name
-        self.chip = chip
-        self.rx = rx
-        self.tx = tx
-        self.uart = uart
-        self.invert = invert
-        self.pullup = pullup
-        self.enable = enable
-        self.notes = notes
+    """A validated board profile: plain attributes (see the module docstring), set by
+    profile(). No methods on purpose: a method's function keeps this module's globals alive,
+    and the app keeps the profile after it drops the module."""
 
 
 def _valid(pins):
@@ -161,9 +152,17 @@ def profile(name=DEFAULT_BOARD, **overrides):
         raise ValueError("board %s: tx and rx are both GPIO%d" % (name, rx))
     if enable is not None and enable in (rx, tx):
         raise ValueError("board %s: enable=GPIO%d is also used as rx or tx" % (name, enable))
-    invert = _flag(name, "invert", overrides.get("invert", False))
-    notes = overrides.get("notes", base[5] if len(base) > 5 else "")
-    return Profile(name, chip, rx, tx, uart, invert, pullup, enable, notes)
+    p = Profile()
+    p.name = name
+    p.chip = chip
+    p.rx = rx
+    p.tx = tx
+    p.uart = uart
+    p.invert = _flag(name, "invert", overrides.get("invert", False))
+    p.pullup = pullup
+    p.enable = enable
+    p.notes = overrides.get("notes", base[5] if len(base) > 5 else "")
+    return p
 
 
 def profile_from_config(cfg):
