@@ -7,13 +7,14 @@ the simulator as subprocesses).
    from the physics, never from the wall clock.
 2. The firmware (tools/sim.py, unix port) at real line speed: ticsim files replayed by the file
    source at their natural speed(s), and ticsim --realtime over tcp, both modes, a few frames.
-3. Bit errors (ticsim --ber 1e-3): every energy index that the parser and the index guard make
-   the published (confirmed) value equals the clean stream's value in the frame it came from
-   (same seed without --ber: ticsim draws the meter's values from a separate random stream, so
-   only the line differs), and the published values never decrease. Frames are matched by
-   stream offset: bit flips keep every byte in place.
+   Marked slow (seconds of line time each).
+3. Bit errors (ticsim --ber 1e-3), for any seed: no corrupt energy index is published by the
+   parser and the index guard, published indexes never decrease nor pass the true one, and no
+   true value is stuck (see BER_RUNS); and the corruption behind the guard's confirmation
+   policy, made by hand on the line.
 """
 
+import os
 import re
 import signal
 import subprocess
@@ -26,8 +27,8 @@ import ticsim
 import upy
 from firmware import tic_reader as tr
 from firmware.hal import host
-from tic import BAUD, MODE_HISTORIQUE, MODE_NAMES, MODE_STANDARD, labels
-from tic.guard import FREE, PENDING, REJECT
+from tic import BAUD, MODE_HISTORIQUE, MODE_NAMES, MODE_STANDARD, encode, labels
+from tic.guard import ACCEPT, FREE, PENDING, REJECT
 from tic.parser import Parser
 
 ROOT = upy.ROOT
@@ -173,6 +174,7 @@ def _frames(out):
     return re.findall(r"INFO app: frame \d+: (\w+), \d+ groups", out)
 
 
+@pytest.mark.slow  # the firmware at real line speed
 def test_firmware_reads_a_ticsim_file_at_line_speed(_built, tmp_path):
     path = tmp_path / "hist.tic"
     path.write_bytes(_gen("--mode", "historique", "--phases", 1, "--contract", "hchp",
@@ -182,6 +184,7 @@ def test_firmware_reads_a_ticsim_file_at_line_speed(_built, tmp_path):
     assert _frames(out) == ["historique", "historique"]
 
 
+@pytest.mark.slow  # the firmware at real line speed
 def test_firmware_follows_a_mode_change_at_line_speed(_built, tmp_path):
     path = tmp_path / "switch.tic"
     path.write_bytes(_gen("--mode", "historique", "--phases", 1, "--contract", "base",
@@ -228,6 +231,7 @@ class _TicsimServer:
         self.proc.stderr.close()
 
 
+@pytest.mark.slow  # the firmware at real line speed
 @pytest.mark.parametrize("mode,baud", [("historique", 1200), ("standard", 9600)])
 def test_firmware_reads_ticsim_over_tcp_in_real_time(_built, mode, baud):
     server = _TicsimServer("--mode", mode, "--phases", 1, "--contract", "base", "--seed", 7)
@@ -243,22 +247,17 @@ def test_firmware_reads_ticsim_over_tcp_in_real_time(_built, mode, baud):
 
 # -- 3. bit errors -----------------------------------------------------------------------------
 
-# Survey (`ber-survey 20 300`: 20 seeds x 300 frames for each of these four meters, BER 1e-3,
-# 24,000 frames): 6,332 groups passed the checksum with a corrupted content (0.95% of the
-# 667,098 kept), 5,401 of them bit-6 flips (a sum modulo 64 cannot see +-64); 1,924 were energy
-# indexes, 11 of them still all digits. With a guard that published every plausible value, one
-# got through: standard three-phase producer, seed 110, EASF04 "000000002" for "000000000" (bit
-# 1 flipped in the last digit and in the checksum character: the checksum agrees; +2 Wh is
-# within the guard's slack), and as the reference it then had every later true 0 rejected.
-# The guard now publishes a value only once the next frame confirms it. Survey of that
-# (parser + guard; 20 seeds x 300 frames of these four meters and standard three-phase tempo,
-# 30,000 frames): no wrong value confirmed, no decrease, no true value rejected; of the 13
-# corrupt all-digit indexes only seed 110's 2 was plausible, and it was dropped. The cost,
-# from the frame where the clean index changed to the first publication of that value or
-# more: 67% one frame, 25% two, 6.5% three, 2% four or more, mean 2.1 s, at most 21 s
-# (historique three-phase, 3 s frames); the former policy published 80% in the same frame,
-# mean 0.35 s. Counted from the frame where the new value first arrived intact: 82% one frame,
-# 15% two, 3% more (the confirming group was lost to its checksum).
+# The property, for any seed: through the parser and the index guard, at BER 1e-3,
+# - no corrupt energy index is published: every published (confirmed) value is the clean
+#   stream's value in the frame it came from;
+# - published values never go down, nor above the clean value of the frame being read;
+# - no true value is stuck: no true value is rejected, and each published index is at most
+#   LAG frames behind the clean one (30 seeds: at most 9; more than 20 takes 19 of 20 copies
+#   of a group lost, about 1e-13 a window at this BER).
+# What one seed's bit errors happen to hit (which label, how often) is not asserted. The
+# survey behind these runs (many seeds, the residual risk, the latency): docs/design/guard.md;
+# rerun it with `python tests/test_autodetect.py ber-survey`. Other seeds:
+# LINKY_BER_SEEDS="100-139" pytest tests/test_autodetect.py -k corrupt_index.
 BER_RUNS = (
     ("standard", 3, "producer", (11, 110)),
     ("historique", 3, "tempo", (11, 12)),
@@ -266,18 +265,38 @@ BER_RUNS = (
     ("historique", 1, "hchp", (13,)),
 )
 BER_FRAMES = 200
+LAG = 20  # frames a published index may trail the clean one
 _GUARDED = {r[labels.NAME] for r in labels.ROWS if r[labels.FLAGS] & labels.F_GUARDED}
 
 
+def _ber_seeds(default):
+    """The seeds of a run: `default`, or LINKY_BER_SEEDS ("1,5,7" or "100-139")."""
+    spec = os.environ.get("LINKY_BER_SEEDS")
+    if not spec:
+        return default
+    seeds = []
+    for part in spec.split(","):
+        a, _, b = part.partition("-")
+        seeds += range(int(a), int(b or a) + 1)
+    return tuple(seeds)
+
+
 def ber_run(mode, phases, contract, seed, *, frames=BER_FRAMES, ber="1e-3"):
-    """Counts for one noisy stream against its clean twin; the 'bad' list must stay empty:
-    confirmed values that differ from the clean value of the frame they came from, or that
-    go down."""
+    """check_guard() on ticsim's stream with --ber and its clean twin (same seed without
+    --ber: ticsim draws the meter's values from a separate random stream, so only the line
+    differs)."""
     base = ("--mode", mode, "--phases", phases, "--contract", contract, "--seed", seed,
             "--frames", frames)  # fmt: skip
     clean = _gen(*base)
     noisy = _gen(*base, "--ber", ber)
     assert len(clean) == len(noisy) and clean != noisy
+    return check_guard(clean, noisy, mode)
+
+
+def check_guard(clean, noisy, mode):
+    """Counts for a noisy stream read by the firmware's reader against its clean twin (same
+    length: frames are matched by stream offset, bit flips keep every byte in place), and the
+    list of property violations, which must stay empty: (what, label, ...)."""
     spans = _frame_spans(clean)
     out, r = reader_drive.frames(noisy, BAUD[tr.parse_mode(mode)])
     c = {
@@ -290,40 +309,54 @@ def ber_run(mode, phases, contract, seed, *, frames=BER_FRAMES, ber="1e-3"):
         "undetected index digits": 0,  # ... still all digits (only the guard can stop it)
         "undetected index pending": 0,  # ... made a candidate by the guard (plausible)
         "confirmed": 0,  # changes of a published value
-        "bad confirmed": 0,
         "true rejected": 0,  # energy indexes equal to the clean ones, yet rejected
+        "max lag": 0,  # frames a published index trailed the clean one, at most
         "checksum errors": r.parser.checksum_errors,
         "rejected": r.guard.rejected,
         "dropped": r.guard.dropped,
     }
     k = 0
+    prev = 0  # where the previous frame read ended: the current one began after it
     bad = []
     published = {}  # label -> confirmed value
-    seen = {}  # label -> [(clean frame, value)] of the candidates and accepted values
+    seen = {}  # label -> [(first, last clean frame, value)] of candidates and accepted values
     for off, _mode, groups, codes, conf in out:
         etx = off - 1  # the byte that ended the frame: a real ETX or one made by a bit flip
         while spans[k][1] < etx:
             k += 1
         assert spans[k][0] <= etx, "frame end outside every clean frame"
-        ref = spans[k][2]
+        # A frame whose ETX (or the next STX) was hit runs on into the next one: the groups
+        # read come from the clean frames k0..k, every one that ended after `prev`.
+        k0 = k
+        while k0 > 0 and spans[k0 - 1][1] >= prev:
+            k0 -= 1
+        prev = off
+        refs = [spans[kk][2] for kk in range(k0, k + 1)]
+        ref = refs[-1]
         for (label, hd, value), code, confirmed in zip(groups, codes, conf):
             c["groups"] += 1
+            intact = any(r.get(label) == (hd, value) for r in refs)
             if code != FREE:
                 if code != REJECT:
-                    seen.setdefault(label, []).append((k, value))
-                elif ref.get(label) == (hd, value):
+                    seen.setdefault(label, []).append((k0, k, value))
+                elif intact:
                     c["true rejected"] += 1
+                    bad.append(("true value rejected", label, k, value))
                 before = published.get(label, -1)
                 if confirmed != before:
                     c["confirmed"] += 1
-                    # the frame it came from: the last candidate or accepted value equal to it
-                    origin = [kk for kk, v in seen[label] if v.isdigit() and int(v) == confirmed]
-                    want = spans[origin[-1]][2].get(label) if origin else None
-                    if confirmed < before or want is None or int(want[1]) != confirmed:
-                        c["bad confirmed"] += 1
-                        bad.append((label, before, confirmed, want))
+                    # the frames it came from: the last candidate or accepted value equal to it
+                    same = [s for s in seen[label] if s[2].isdigit() and int(s[2]) == confirmed]
+                    first, last = same[-1][:2] if same else (0, -1)
+                    truth = {spans[kk][2].get(label) for kk in range(first, last + 1)}
+                    if confirmed not in {int(t[1]) for t in truth if t}:
+                        bad.append(("corrupt published", label, k, confirmed, truth))
+                    if confirmed < before:
+                        bad.append(("decrease", label, k, before, confirmed))
+                    if label in ref and confirmed > int(ref[label][1]):
+                        bad.append(("above the true index", label, k, confirmed, ref[label]))
                     published[label] = confirmed
-            if ref.get(label) == (hd, value):
+            if intact:
                 continue
             c["undetected"] += 1
             if label in ref and (ref[label][0] is None) == (hd is None):
@@ -339,19 +372,90 @@ def ber_run(mode, phases, contract, seed, *, frames=BER_FRAMES, ber="1e-3"):
                         c["undetected index digits"] += 1
                     if code == PENDING:
                         c["undetected index pending"] += 1
+        for label in _GUARDED & set(ref):
+            # frames since the clean index was last at or below the published value
+            v = published.get(label, -1)
+            lag = 0
+            while lag <= k and int(spans[k - lag][2].get(label, (0, "0"))[1]) > v:
+                lag += 1
+            if lag > LAG and k >= LAG:
+                bad.append(("stuck", label, k, v, lag))
+            if k >= LAG:
+                c["max lag"] = max(c["max lag"], lag)
     return c, bad
 
 
 @pytest.mark.parametrize("mode,phases,contract,seeds", BER_RUNS)
 def test_no_corrupt_index_is_published(mode, phases, contract, seeds):
-    for seed in seeds:
+    for seed in _ber_seeds(seeds):
         c, bad = ber_run(mode, phases, contract, seed)
         print("\nBER 1e-3 %s %d-phase %s seed %d: %s" % (mode, phases, contract, seed, c))
-        assert not bad, bad
-        assert c["true rejected"] == 0
-        assert c["confirmed"] > 0 and c["frames"] > 0.9 * c["clean frames"]
-        if seed == 110:  # EASF04 2 for 0 (see the survey above): a candidate, dropped
-            assert c["undetected index pending"] == 1 and c["dropped"] >= 1
+        assert not bad, (seed, bad)
+        # the stream was read and values were published: the checks above were not vacuous
+        assert c["frames"] > 0.9 * c["clean frames"] and c["confirmed"] > 0, (seed, c)
+        assert c["max lag"] <= LAG, (seed, c)
+
+
+STILL_FRAMES = 30
+
+
+def _still_register_hit(hits):
+    """A standard three-phase producer stream, and a copy where a register that never moves
+    (say 0) reads 2 in the frames `hits`, with checksums that agree (bit 1 of the last digit
+    flipped, as a compensated double flip would): (clean, noisy, label, value)."""
+    clean = _gen("--mode", "standard", "--phases", 3, "--contract", "producer", "--seed", 1,
+                 "--frames", STILL_FRAMES)  # fmt: skip
+    spans = _frame_spans(clean)
+    still = sorted(
+        label
+        for label in _GUARDED & set(spans[0][2])
+        if {sp[2][label] for sp in spans} == {spans[0][2][label]}
+        and spans[0][2][label][1][-1] in "0145"  # bit 1 clear: +2 is still a digit
+    )
+    assert still, "no still energy register in this stream"
+    label = still[0]
+    hd, value = spans[0][2][label]
+    good = encode.group(MODE_STANDARD, label, value, hd)
+    wrong = encode.group(MODE_STANDARD, label, value[:-1] + chr(ord(value[-1]) ^ 2), hd)
+    noisy = bytearray(clean)
+    for k in hits:
+        a, e = spans[k][0], spans[k][1]
+        assert clean.count(good, a, e) == 1 and len(wrong) == len(good)
+        i = clean.index(good, a, e)
+        noisy[i : i + len(good)] = wrong
+    return clean, bytes(noisy), label, int(value)
+
+
+def test_a_plausible_corrupt_index_with_a_right_checksum_is_not_published():
+    """The case behind the confirmation policy, made by hand on the line instead of found
+    by one seed's random bit errors: a register that never moves (0) arrives once as 2 with
+    a checksum that agrees. The guard holds it as a candidate; the next true 0 drops it."""
+    k = STILL_FRAMES // 2
+    clean, noisy, label, v = _still_register_hit([k])
+    c, bad = check_guard(clean, noisy, "standard")
+    assert not bad, bad
+    assert c["frames"] == STILL_FRAMES and c["checksum errors"] == 0
+    assert c["undetected index pending"] == 1 and c["dropped"] >= 1
+    out, _r = reader_drive.frames(noisy, 9600)
+    trace = [
+        (code, conf)
+        for _o, _m, groups, codes, confs in out[k - 1 : k + 3]
+        for (lb, _h, _v), code, conf in zip(groups, codes, confs)
+        if lb == label
+    ]
+    assert trace == [(ACCEPT, v), (PENDING, v), (ACCEPT, v), (ACCEPT, v)]
+
+
+def test_the_check_sees_a_corrupt_index_the_guard_lets_through():
+    """check_guard has teeth: the same corruption in two frames in a row is confirmed by the
+    guard (by design: the second agrees with the first); the check reports the corrupt value
+    published, above the true index, and the true values rejected after it."""
+    k = STILL_FRAMES // 2
+    clean, noisy, label, v = _still_register_hit([k, k + 1])
+    _c, bad = check_guard(clean, noisy, "standard")
+    kinds = {b[0] for b in bad if b[1] == label}
+    assert kinds == {"corrupt published", "above the true index", "true value rejected"}, bad
+    assert ("corrupt published", label, k + 1, v + 2, {(None, "%09d" % v)}) in bad
 
 
 def test_ber_run_is_the_same_on_the_unix_port(tmp_path):
@@ -370,7 +474,8 @@ def test_ber_run_is_the_same_on_the_unix_port(tmp_path):
                 want.append("G %s %d %d %d" % (label, v, code, c))
     g = r.guard
     want.append("END %d %d %d %d" % (r.frames, g.rejected, g.dropped, r.parser.checksum_errors))
-    assert any(ln.startswith("G ") and ln.split()[3] == "2" for ln in want)  # PENDING
+    # every value of the first frame is a candidate (PENDING): guarded values were compared
+    assert any(ln.startswith("G ") and ln.split()[3] == str(PENDING) for ln in want)
     proc = upy.run(
         ["tests/reader_drive.py", "frames", path, "9600"], upy.test_path(), heap="8M", timeout=HANG
     )
@@ -380,7 +485,7 @@ def test_ber_run_is_the_same_on_the_unix_port(tmp_path):
 
 
 if __name__ == "__main__" and sys.argv[1:2] == ["ber-survey"]:
-    # The residual-risk survey behind the figures in the reader's notes: many seeds, totals.
+    # The residual-risk survey behind docs/design/guard.md: many seeds, totals.
     #   PYTHONPATH=lib:.:tools:tests .venv/bin/python tests/test_autodetect.py ber-survey [N [F]]
     n_seeds = int(sys.argv[2]) if len(sys.argv) > 2 else 20
     n_frames = int(sys.argv[3]) if len(sys.argv) > 3 else 300
@@ -389,7 +494,9 @@ if __name__ == "__main__" and sys.argv[1:2] == ["ber-survey"]:
         for seed in range(100, 100 + n_seeds):
             c, bad = ber_run(mode, phases, contract, seed, frames=n_frames)
             for key, v in c.items():
-                total[key] = total.get(key, 0) + v
+                total[key] = (
+                    max(total.get(key, 0), v) if key == "max lag" else total.get(key, 0) + v
+                )
             for b in bad:
                 print("BAD", mode, seed, b)
         print(mode, phases, contract, "%d seeds x %d frames:" % (n_seeds, n_frames), total)
