@@ -13,19 +13,16 @@ import machine
 from machine import UART, Pin
 
 try:
+    from asyncio import sleep_ms as _sleep_ms  # pyright: ignore[reportAssignmentType]
+
     from micropython import const  # pyright: ignore[reportAssignmentType]
-except ImportError:  # CPython (tests)
+except ImportError:  # CPython (tests): same awaitable, in seconds
+
+    def _sleep_ms(ms):
+        return asyncio.sleep(ms / 1000)
 
     def const(x):
         return x
-
-
-def _sleep_s(ms):
-    # CPython (tests) has no asyncio.sleep_ms: the same awaitable, in seconds.
-    return asyncio.sleep(ms / 1000)
-
-
-_sleep_ms = getattr(asyncio, "sleep_ms", None) or _sleep_s
 
 
 PLATFORM = "esp32"
