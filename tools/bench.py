@@ -9,6 +9,10 @@ valgrind (callgrind) on the unix port, which gives the same figure on every run:
 ratio by instructions, and the instructions per byte. Then it estimates the ESP32's CPU share
 at the line speed, taking the ESP32 as about 50 times slower than the unix port on this code
 (esp32-micropython.md §5 measured 30-75x on perf_bench).
+
+Then the memory table on 32-bit MicroPython 1.27 (tools/mem32.py): import cost per module, the
+long-lived objects the build keeps, the heap in use after 1,000 frames of each mode, and the
+64-bit/32-bit ratio (--no-mem32 skips it).
 """
 
 import argparse
@@ -18,6 +22,8 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+import mem32
 
 import upy
 
@@ -103,6 +109,7 @@ def instruction_ratio(path, tmp):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--no-instructions", action="store_true", help="skip the callgrind counts")
+    ap.add_argument("--no-mem32", action="store_true", help="skip the 32-bit memory table")
     args = ap.parse_args()
     count = not args.no_instructions
     if count and not shutil.which("valgrind"):
@@ -137,6 +144,13 @@ def main():
         "unix port's bytes/s / %d. CPython heap bytes/frame is tracemalloc's peak" % ESP32_SLOWDOWN
     )
     print("(CPython allocates ints and iterators freely); the unix port's is gc.mem_alloc().")
+    if not args.no_mem32:
+        print()
+        try:
+            res = mem32.measure()
+        except mem32.Mem32Error as e:
+            sys.exit(str(e))
+        print("\n".join(mem32.table(res)))
 
 
 if __name__ == "__main__":
