@@ -134,6 +134,12 @@ function boot(st, opts) {
   st.inUse("boot");
 }
 
+// An error inside the minified runtime makes Node print a megabyte of source: say it short.
+process.on("uncaughtException", (e) => {
+  process.stderr.write(`harness.mjs: ${String(e && e.stack ? e.stack : e).slice(0, 4000)}\n`);
+  process.exit(1);
+});
+
 const opts = parseArgs(process.argv.slice(2));
 const st = await interpreter(opts, opts.heap);
 const py = st.py;
