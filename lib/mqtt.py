@@ -118,13 +118,21 @@ def tls_context(cadata):
     """An SSLContext that verifies the server against the CA certificate(s) `cadata` (PEM or
     DER bytes) and its name. Raises TLSError when the CA data is unusable."""
     import ssl
+    from binascii import a2b_base64
 
+    if isinstance(cadata, str):
+        cadata = cadata.encode()
     try:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         ctx.verify_mode = ssl.CERT_REQUIRED  # MicroPython's default is CERT_NONE
-        if cadata[:5] == b"-----" and hasattr(ssl, "create_default_context"):
-            cadata = bytes(cadata).decode()  # CPython: PEM as str, DER as bytes
-        ctx.load_verify_locations(cadata=cadata)
+        i = cadata.find(b"-----BEGIN")
+        if i < 0:
+            ctx.load_verify_locations(cadata=cadata)  # DER
+        while i >= 0:  # PEM: MicroPython's mbedTLS takes DER only, one certificate a call
+            i = cadata.find(b"\n", i)
+            j = cadata.find(b"-----END", i)
+            ctx.load_verify_locations(cadata=a2b_base64(cadata[i:j]))
+            i = cadata.find(b"-----BEGIN", j)
     except Exception as e:  # noqa: BLE001 (ValueError on MicroPython, SSLError on CPython)
         raise TLSError("TLS: unusable CA certificate: %r" % (e,))
     return ctx
@@ -387,6 +395,9 @@ class MQTTClient:
         self._run = False
         s = self._s
         if s:
+            for t in self._tasks:  # the broker's close must not look like an outage
+                t.cancel()
+            self._tasks = None
             try:
                 await self._out(s, _DISCONNECT)
             except MQTTError:
