@@ -129,12 +129,6 @@ def _the_link():
     return _link
 
 
-def _check_baud(baud):
-    if not isinstance(baud, int) or baud <= 0 or 9216000 % baud:
-        raise ValueError("unsupported baud rate %r (use 1200 or 9600)" % (baud,))
-    return baud
-
-
 class Port:
     """The TIC input: a UART whose line lives in tools/sim.py (see firmware/hal/__init__.py)."""
 
@@ -144,8 +138,7 @@ class Port:
         self._set(79, baud)  # O: open
 
     def _set(self, op, baud):
-        _check_baud(baud)
-        if self._link.call(op, baud) == ERROR:
+        if not isinstance(baud, int) or baud <= 0 or self._link.call(op, baud) == ERROR:
             raise ValueError("unsupported baud rate %r for this TIC source" % (baud,))
         self.baud = baud
 
@@ -185,14 +178,17 @@ class Watchdog:
     """machine.WDT on the host: tools/sim.py is told its start and each feed, and restarts the
     firmware (cause "wdt") when none arrives within timeout_ms. Without a link: feeds counted."""
 
-    def __init__(self, timeout_ms):
+    def __init__(self):
+        self.timeout_ms = 0  # not started
+        self.feeds = 0
+        self._link = _the_link()
+
+    def start(self, timeout_ms):
         if not isinstance(timeout_ms, int) or timeout_ms <= 0:
             raise ValueError("watchdog timeout must be > 0 ms")
         self.timeout_ms = timeout_ms
-        self.feeds = 0
-        self._link = _the_link()
         if self._link is not None:
-            self._link.call(87, timeout_ms)  # W
+            self._link.call(87, timeout_ms)  # W: (re)starts the countdown
 
     def feed(self):
         self.feeds += 1
@@ -204,25 +200,19 @@ _wdt = None
 
 
 def watchdog(timeout_ms):
-    """Start (or re-configure) the watchdog; like machine.WDT it cannot be stopped."""
+    """Start (or re-configure) the watchdog, one per process; like machine.WDT, no stop."""
     global _wdt
-    w = Watchdog(timeout_ms)
-    if _wdt is not None:
-        w.feeds = _wdt.feeds
-    _wdt = w
-    return w
+    if _wdt is None:
+        _wdt = Watchdog()
+    _wdt.start(timeout_ms)
+    return _wdt
 
 
 def stretch_watchdog(timeout_ms):
-    """Re-configure the running watchdog to timeout_ms (counting from now); False if none was
-    started by watchdog()."""
-    if _wdt is None:
+    """Re-configure the running watchdog to timeout_ms from now; False if none was started."""
+    if _wdt is None or not _wdt.timeout_ms:
         return False
-    if not isinstance(timeout_ms, int) or timeout_ms <= 0:
-        raise ValueError("watchdog timeout must be > 0 ms")
-    _wdt.timeout_ms = timeout_ms
-    if _wdt._link is not None:
-        _wdt._link.call(87, timeout_ms)  # W
+    _wdt.start(timeout_ms)
     return True
 
 
