@@ -104,10 +104,14 @@ ring = Ring()
 _loggers = {}
 
 
-def basicConfig(level=INFO, console=True, ring_bytes=None):  # noqa: N802 (logging's name)
+def basicConfig(level=INFO, console=True, ring_bytes=None, ring_size=None):  # noqa: N802
+    """Set the level, whether lines are printed, and a new ring of `ring_bytes` bytes
+    (`ring_size`: the older form, in lines of up to 128 bytes)."""
     global ring, _level, _console
     _level = level
     _console = console
+    if ring_size is not None and ring_bytes is None:
+        ring_bytes = ring_size * 128
     if ring_bytes is not None:
         ring = Ring(ring_bytes)
 

@@ -44,6 +44,13 @@ def test_ring_exact_fit_and_overlong_line():
     assert ring.recent()[-1] == "é"
 
 
+def test_ring_size_in_lines_still_accepted():
+    log.basicConfig(console=False, ring_size=3)
+    assert len(log.ring.buf) == 3 * 128
+    log.basicConfig(console=False, ring_bytes=100, ring_size=3)
+    assert len(log.ring.buf) == 100
+
+
 def test_get_logger_returns_same_object():
     assert log.getLogger("a") is log.getLogger("a")
 
