@@ -7,7 +7,8 @@ nothing either: at the line's speed, at a wrong speed, through an overflow, acro
 import asyncio
 import os
 import socket
-import time
+
+from reader_drive import Clock
 
 import micropython
 from firmware.hal import host
@@ -162,9 +163,10 @@ def test_wait_allocates_nothing():
 
 
 def _locked_reads(src, buf, rounds, pause_ms):
+    """Reads every pause_ms of the line's clock (a Clock, moved here)."""
     total = 0
     for _ in range(rounds):
-        time.sleep_ms(pause_ms)
+        src._clock.t += pause_ms
         micropython.heap_lock()
         try:
             n = src.readinto(buf)
@@ -178,21 +180,21 @@ def _locked_reads(src, buf, rounds, pause_ms):
 
 def test_line_model_matched_speed_reads_allocate_nothing():
     # 668 bytes at 9600 Bd loop every ~0.7 s: the loop point is crossed.
-    src = sim_line.FileSource(_data(CAP_HIST), line_baud=9600, baud=9600)
+    src = sim_line.FileSource(_data(CAP_HIST), line_baud=9600, baud=9600, clock=Clock())
     assert _locked_reads(src, bytearray(64), 50, 20) > 668
     assert src.overflows == 0
 
 
 def test_line_model_overflow_path_allocates_nothing():
-    src = sim_line.FileSource(_data(CAP_STD), baud=9600, rxbuf=16)
+    src = sim_line.FileSource(_data(CAP_STD), baud=9600, rxbuf=16, clock=Clock())
     assert _locked_reads(src, bytearray(8), 10, 30) > 0
     assert src.overflows > 0
 
 
 def test_line_model_wrong_speed_reads_allocate_nothing():
-    src = sim_line.FileSource(_data(CAP_STD), baud=1200)  # 1200 on a 9600 line
+    src = sim_line.FileSource(_data(CAP_STD), baud=1200, clock=Clock())  # 1200 on a 9600 line
     assert _locked_reads(src, bytearray(32), 20, 25) > 0
-    src = sim_line.FileSource(_data(CAP_HIST), baud=9600)  # 9600 on a 1200 line
+    src = sim_line.FileSource(_data(CAP_HIST), baud=9600, clock=Clock())  # 9600 on 1200 Bd
     assert _locked_reads(src, bytearray(32), 20, 25) > 0
 
 

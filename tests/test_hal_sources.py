@@ -189,7 +189,7 @@ class Server:
     """A TCP server on 127.0.0.1: sends `chunks`, one connection each (closed after sending
     unless keep_open)."""
 
-    def __init__(self, chunks, keep_open=False, port=0):
+    def __init__(self, chunks, keep_open=False, port=0, go=None):
         self.sock = socket.socket()
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind(("127.0.0.1", port))
@@ -198,6 +198,7 @@ class Server:
         self.keep_open = keep_open
         self.accepted = threading.Event()
         self.done = threading.Event()
+        self.go = go  # an Event: send only once it is set
 
     def start(self):
         self.sock.listen(2)
@@ -211,6 +212,8 @@ class Server:
             for chunk in self.chunks:
                 conn, _ = self.sock.accept()
                 self.accepted.set()
+                if self.go is not None:
+                    self.go.wait(30)
                 try:
                     conn.sendall(chunk)
                 except OSError:
@@ -271,11 +274,12 @@ def test_tcp_set_baud_discards_only_what_is_buffered():
 
 
 def test_tcp_through_the_link_on_micropython():
-    server = Server([PAYLOAD], keep_open=True)
+    go = threading.Event()
+    server = Server([PAYLOAD], keep_open=True, go=go).start()
     link = sim_link.LinkServer(sim_link.open_line("tcp://127.0.0.1:%d" % server.port))
     try:
-        dump = Dump(link, 9600, len(PAYLOAD))  # READY: the port is open, nothing sent yet
-        server.start()
+        dump = Dump(link, 9600, len(PAYLOAD))  # READY: the port is open (and flushed)
+        go.set()
         assert dump.finish() == PAYLOAD
         assert link.feeds >= 1 and link.wdt_ms == 60000
     finally:
@@ -283,9 +287,11 @@ def test_tcp_through_the_link_on_micropython():
         link.close()
 
 
-def test_capture_through_the_link_on_micropython():
-    data = open(CAP_STD, "rb").read()
-    link = sim_link.LinkServer(sim_link.open_line(CAP_STD + ",once"))
+def test_capture_through_the_link_on_micropython(tmp_path):
+    data = open(CAP_STD, "rb").read()[:300]  # 0.3 s of line
+    cap = tmp_path / "short.raw"
+    cap.write_bytes(data)
+    link = sim_link.LinkServer(sim_link.open_line("%s@9600,once" % cap))
     try:
         assert Dump(link, 9600, len(data)).finish() == data
     finally:

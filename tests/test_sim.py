@@ -154,8 +154,8 @@ if boot == "1":
     host.reset()                      # exit 75: sim.py restarts us, cause hard
 if boot == "2":
     wdt = host.watchdog(1000)
-    for _ in range(8):                # fed every 0.2 s for 1.6 s: no reset
-        time.sleep_ms(200)
+    for _ in range(3):                # fed every 0.3 s for 0.9 s: no reset
+        time.sleep_ms(300)
         wdt.feed()
     print("stub fed")
     while True:                       # blocked: no more feeds
@@ -181,7 +181,7 @@ def test_supervision_resets_power_hard_then_wdt(tmp_path, capfd, monkeypatch):
     assert out.count("[sim] watchdog: no feed for 1000 ms, resetting") == 1
     assert out.index("stub fed") < out.index("[sim] watchdog") < out.index("stub boot 3")
     assert "[sim] firmware requested a reset: starting boot 2" in out
-    assert server.feeds == 8
+    assert server.feeds == 3
 
 
 def test_other_exit_status_ends_the_simulator(tmp_path, capfd):
