@@ -114,37 +114,6 @@ class TLSError(MQTTError):
     """TLS set-up failed: bad CA data, handshake or server certificate verification."""
 
 
-def tls_context(cadata):
-    """An SSLContext that verifies the server against the CA certificate(s) `cadata` (PEM or
-    DER bytes) and its name. Raises TLSError when the CA data is unusable."""
-    import ssl
-    from binascii import a2b_base64
-
-    if isinstance(cadata, str):
-        cadata = cadata.encode()
-    try:
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        ctx.verify_mode = ssl.CERT_REQUIRED  # MicroPython's default is CERT_NONE
-        i = cadata.find(b"-----BEGIN")
-        if i < 0:
-            ctx.load_verify_locations(cadata=cadata)  # DER
-        while i >= 0:  # PEM: MicroPython's mbedTLS takes DER only, one certificate a call
-            i = cadata.find(b"\n", i)
-            j = cadata.find(b"-----END", i)
-            ctx.load_verify_locations(cadata=a2b_base64(cadata[i:j]))
-            i = cadata.find(b"-----BEGIN", j)
-    except Exception as e:  # noqa: BLE001 (ValueError on MicroPython, SSLError on CPython)
-        raise TLSError("TLS: unusable CA certificate: %r" % (e,))
-    return ctx
-
-
-def _is_tls_error(e):
-    if isinstance(e, ValueError) or type(e).__name__.startswith("SSL"):
-        return True
-    # mbedTLS errors come as OSError with a negative code on MicroPython
-    return isinstance(e, OSError) and bool(e.args) and isinstance(e.args[0], int) and e.args[0] < 0
-
-
 def _enc_len(buf, i, n):
     """Write the remaining length `n` (0..268435455) at buf[i]; returns the index after it.
     No allocation."""
@@ -179,9 +148,9 @@ def _packet(op, body):
 
 class MQTTClient:
     """One MQTT 3.1.1 client (clean session). `port` 0 means 1883, or 8883 with `ssl` (an
-    SSLContext, see tls_context). `server_hostname`: the name the TLS certificate must carry
-    (default `server`). `timeout_ms` bounds each network wait; QoS 1 is re-sent `max_repubs`
-    times. Hooks (functions or coroutine functions): `on_connect(client)`,
+    SSLContext, see mqtt_tls.context). `server_hostname`: the name the TLS certificate must
+    carry (default `server`). `timeout_ms` bounds each network wait; QoS 1 is re-sent
+    `max_repubs` times. Hooks (functions or coroutine functions): `on_connect(client)`,
     `on_disconnect(client, reason)`; `set_callback(f)` for incoming messages."""
 
     def __init__(  # noqa: PLR0917 (umqtt's positional order)
@@ -213,28 +182,17 @@ class MQTTClient:
         self.timeout_ms = timeout_ms
         self.max_repubs = max_repubs
         self.backoff_ms = (1000, 60000)  # first and longest wait between connection attempts
-        self.on_connect = None
-        self.on_disconnect = None
+        self.on_connect = self.on_disconnect = self._cb = self._lw = None
         self.last_error = None  # why the last connection attempt failed or the link dropped
         self.dropped = 0  # incoming messages too big for the receive buffer (skipped)
         self.subs = []  # (topic, qos) subscribed, re-sent on every connection
-        self._cb = None
-        self._lw = None
         self._rbuf = bytearray(rx_size)
         self._rmv = memoryview(self._rbuf)
-        self._r1 = self._rmv[:1]
-        self._hbuf = bytearray(max_topic + 9)
-        self._hmv = memoryview(self._hbuf)
+        self._hbuf = bytearray(max_topic + 9)  # the PUBLISH header, topic and packet id
         self._abuf = bytearray(b"\x40\x02\x00\x00")  # PUBACK
-        self._s = None  # the stream while connected
-        self._tasks = None
-        self._down = None  # asyncio.Event set when the connection ends
+        self._s = self._tasks = self._down = self._addr = None
         self._lock = asyncio.Lock()  # one exchange waiting for an acknowledgement at a time
-        self._pid = 0
-        self._acked = 0  # packet id of the last PUBACK or SUBACK
-        self._rc = 0  # return code of the last SUBACK
-        self._addr = None  # the broker's resolved address (DNS once)
-        self._fails = 0
+        self._pid = self._acked = self._rc = 0  # last packet id; id and code of the last ack
         self._run = False
         self._last_rx = self._last_tx = self._last_ping = 0
 
@@ -277,34 +235,16 @@ class MQTTClient:
             i += 2
         return i
 
-    def _connect_packet(self):
-        vh = bytearray(b"\x00\x04MQTT\x04\x02\x00\x00")  # level 4, clean session
-        vh[8] = self.keepalive >> 8
-        vh[9] = self.keepalive & 0xFF
-        _add_str(vh, self.client_id)
-        if self._lw:
-            topic, msg, retain, qos = self._lw
-            vh[7] |= 4 | qos << 3 | (0x20 if retain else 0)
-            _add_str(vh, topic)
-            _add_str(vh, msg)
-        if self.user is not None:
-            vh[7] |= 0x80
-            _add_str(vh, self.user)
-            if self.password is not None:
-                vh[7] |= 0x40
-                _add_str(vh, self.password)
-        return _packet(0x10, vh)
-
-    async def _fill(self, s, mv):
-        """Read exactly len(mv) bytes from `s` into `mv`."""
-        n = len(mv)
+    async def _fill(self, s, n):
+        """Read exactly n bytes from `s` into the receive buffer."""
+        mv = self._rmv
         i = 0
         while i < n:
-            k = await s.readinto(mv[i:] if i else mv)
+            k = await s.readinto(mv[i:n])
             if k is None:  # woken up without data (TLS record not complete)
                 continue
             if not k:
-                raise MQTTError("connection closed by the broker")
+                raise MQTTError("closed by the broker")
             i += k
         self._last_rx = _ticks()
 
@@ -352,43 +292,51 @@ class MQTTClient:
         ms = self.timeout_ms
         if self._addr is None:
             self._addr = await _getaddr(self.server, self.port, ms)
+        # CONNECT: protocol level 4, clean session, keepalive, id, will, user, password
+        p = bytearray(b"\x00\x04MQTT\x04\x02")
+        p.append(self.keepalive >> 8)
+        p.append(self.keepalive & 0xFF)
+        _add_str(p, self.client_id)
+        if self._lw:
+            topic, msg, retain, qos = self._lw
+            p[7] |= 4 | qos << 3 | (0x20 if retain else 0)
+            _add_str(p, topic)
+            _add_str(p, msg)
+        for f, v in ((0x80, self.user), (0x40, self.password)):
+            if v is not None:
+                p[7] |= f
+                _add_str(p, v)
         s = None
         try:
             s = await _wait_ms(
                 self.open_stream(self._addr, self.port, self.ssl, self.server_hostname), ms
             )
-            await self._out_connect(s)
+            s.write(_packet(0x10, p))
+            await _wait_ms(s.drain(), ms)
+            await _wait_ms(self._fill(s, 4), ms)
+            b = self._rbuf
+            if b[0] != 0x20 or b[1] != 2 or b[3]:
+                raise MQTTError("connection refused: CONNACK %02x %02x %02x" % (b[0], b[1], b[3]))
         except Exception as e:
             if s is not None:
-                try:
-                    s.close()
-                except Exception:  # noqa: BLE001
-                    pass
-            if isinstance(e, MQTTError):
-                raise
+                s.close()
             if isinstance(e, asyncio.TimeoutError):
-                raise MQTTError("no answer from %s:%d within %d ms" % (self.server, self.port, ms))
-            if self.ssl is not None and _is_tls_error(e):
+                raise MQTTError("no answer from %s:%d in %d ms" % (self.server, self.port, ms))
+            # mbedTLS errors are negative OSError codes (MicroPython), ssl.SSL*Error (CPython)
+            c = e.args[0] if isinstance(e, OSError) and e.args else 0
+            if self.ssl and (
+                isinstance(e, ValueError)
+                or "SSL" in type(e).__name__
+                or (type(c) is int and c < 0)
+            ):
                 raise TLSError("TLS set-up with %s failed: %r" % (self.server_hostname, e))
             raise
         self._s = s
+        self._last_tx = self._last_ping = self._last_rx
         self._down = asyncio.Event()
-        self._last_ping = self._last_rx
-        t = [asyncio.create_task(self._reader(s))]
+        self._tasks = [asyncio.create_task(self._reader(s))]
         if self.keepalive:
-            t.append(asyncio.create_task(self._pinger(s)))
-        self._tasks = t
-
-    async def _out_connect(self, s):
-        s.write(self._connect_packet())
-        await _wait_ms(s.drain(), self.timeout_ms)
-        self._last_tx = _ticks()
-        await _wait_ms(self._fill(s, self._rmv[:4]), self.timeout_ms)
-        b = self._rbuf
-        if b[0] != 0x20 or b[1] != 2:
-            raise MQTTError("bad CONNACK %02x %02x" % (b[0], b[1]))
-        if b[3]:
-            raise MQTTError("connection refused by the broker, code %d" % b[3])
+            self._tasks.append(asyncio.create_task(self._pinger(s)))
 
     async def disconnect(self):
         """Send DISCONNECT (the broker then discards the last will), close, stop run()."""
@@ -399,7 +347,7 @@ class MQTTClient:
                 t.cancel()
             self._tasks = None
             try:
-                await self._out(s, _DISCONNECT)
+                await self._out(s, b"\xe0\x00")
             except MQTTError:
                 pass
             self._fail(s, None)
@@ -418,20 +366,20 @@ class MQTTClient:
             raise MQTTError("not connected")
         if not qos:
             n = self._pub_head(topic, len(msg), 0, retain, False, 0)
-            await self._out(s, self._hmv[:n], msg)
+            await self._out(s, memoryview(self._hbuf)[:n], msg)
             return
         async with self._lock:
             pid = self._next_pid()
-            self._acked = 0
             for i in range(self.max_repubs + 1):
-                n = self._pub_head(topic, len(msg), 1, retain, i > 0, pid)
-                await self._out(s, self._hmv[:n], msg)
+                n = self._pub_head(topic, len(msg), 1, retain, i, pid)
+                await self._out(s, memoryview(self._hbuf)[:n], msg)
                 if await self._wait_ack(s, pid):
                     return
             self._fail(s, MQTTError("no PUBACK"))
-            raise MQTTError("no PUBACK after %d sends" % (self.max_repubs + 1))
+            raise MQTTError("no PUBACK")
 
     async def _wait_ack(self, s, pid):
+        """True when the PUBACK or SUBACK for `pid` arrives within timeout_ms."""
         t = _ticks()
         while _diff(_ticks(), t) < self.timeout_ms:
             if self._acked == pid:
@@ -454,77 +402,64 @@ class MQTTClient:
     async def _subscribe(self, s, topic, qos):
         async with self._lock:
             pid = self._next_pid()
-            pkt = bytearray(2)
-            pkt[0] = pid >> 8
-            pkt[1] = pid & 0xFF
-            _add_str(pkt, topic)
-            pkt.append(qos)
-            self._acked = 0
-            await self._out(s, _packet(0x82, pkt))
+            p = bytearray((pid >> 8, pid & 0xFF))
+            _add_str(p, topic)
+            p.append(qos)
+            await self._out(s, _packet(0x82, p))
             if not await self._wait_ack(s, pid):
                 self._fail(s, MQTTError("no SUBACK"))
-                raise MQTTError("no SUBACK for %r" % (topic,))
-            if self._rc & 0x80:
-                raise MQTTError("subscription to %r refused" % (topic,))
+            if self._rc & 0x80 or s is not self._s:
+                raise MQTTError("subscription to %r failed" % (topic,))
 
     async def _reader(self, s):
+        """Read and handle the broker's packets until the connection ends."""
+        buf = self._rbuf
+        size = len(buf)
         try:
             while True:
-                await self._read_packet(s)
+                await self._fill(s, 1)
+                op = buf[0]
+                n = sh = 0
+                while True:  # remaining length
+                    await self._fill(s, 1)
+                    n |= (buf[0] & 0x7F) << sh
+                    if not buf[0] & 0x80:
+                        break
+                    sh += 7
+                    if sh > 21:
+                        raise MQTTError("bad length")
+                if n:
+                    await self._fill(s, min(n, size))
+                if op & 0xF0 == 0x30:  # PUBLISH
+                    qos = op >> 1 & 3
+                    h = 2 + (buf[0] << 8 | buf[1]) + (2 if qos else 0) if n >= 2 else n + 1
+                    if qos > 1 or h > n or h > size:
+                        raise MQTTError("bad PUBLISH %02x" % op)
+                    a = self._abuf
+                    a[2] = buf[h - 2]  # packet id for the PUBACK (QoS 1)
+                    a[3] = buf[h - 1]
+                    if n > size:  # skip the rest without storing it
+                        self.dropped += 1
+                        m = n - size
+                        while m:
+                            k = min(m, size)
+                            await self._fill(s, k)
+                            m -= k
+                    elif self._cb:
+                        try:
+                            t = h - 2 if qos else h
+                            self._cb(bytes(buf[2:t]), bytes(buf[h:n]), op & 1)
+                        except Exception as e:  # noqa: BLE001 (the application's bug)
+                            _log.error("callback: %r", e)
+                    if qos:
+                        await self._out(s, a)
+                elif (op == 0x40 and n == 2) or (op == 0x90 and n == 3):  # PUBACK, SUBACK
+                    self._rc = buf[2] if n == 3 else 0
+                    self._acked = buf[0] << 8 | buf[1]
+                elif op != 0xD0 or n:  # anything but PINGRESP
+                    raise MQTTError("unexpected packet %02x" % op)
         except Exception as e:  # noqa: BLE001 (a dead or mad connection: run() reconnects)
             self._fail(s, e)
-
-    async def _read_packet(self, s):
-        """Read and handle one packet from the broker."""
-        buf = self._rbuf
-        r1 = self._r1
-        await self._fill(s, r1)
-        op = buf[0]
-        n = 0
-        sh = 0
-        while True:
-            await self._fill(s, r1)
-            n |= (buf[0] & 0x7F) << sh
-            if not buf[0] & 0x80:
-                break
-            sh += 7
-            if sh > 21:
-                raise MQTTError("malformed remaining length")
-        size = len(buf)
-        if n:
-            await self._fill(s, self._rmv[: min(n, size)])
-        if op & 0xF0 == 0x30:  # PUBLISH
-            qos = op >> 1 & 3
-            tl = buf[0] << 8 | buf[1] if n >= 2 else n
-            h = 2 + tl + (2 if qos else 0)
-            if qos > 1 or h > n:
-                raise MQTTError("malformed PUBLISH %02x" % op)
-            if h > size:
-                raise MQTTError("incoming topic longer than the receive buffer")
-            a = self._abuf
-            a[2] = buf[h - 2]  # packet id for the PUBACK (QoS 1)
-            a[3] = buf[h - 1]
-            if n > size:  # skip the rest without storing it
-                self.dropped += 1
-                m = n - size
-                while m:
-                    k = min(m, size)
-                    await self._fill(s, self._rmv[:k])
-                    m -= k
-            elif self._cb:
-                try:
-                    self._cb(bytes(buf[2 : 2 + tl]), bytes(buf[h:n]), op & 1)
-                except Exception as e:  # noqa: BLE001 (the application's bug, not the link's)
-                    _log.error("callback failed: %r", e)
-            if qos:
-                await self._out(s, a)
-        elif n > size:
-            raise MQTTError("packet %02x too long (%d)" % (op, n))
-        elif (op == 0x40 and n == 2) or (op == 0x90 and n == 3):  # PUBACK, SUBACK
-            self._rc = buf[2] if n == 3 else 0
-            self._acked = buf[0] << 8 | buf[1]
-        elif op != 0xD0 or n:  # anything but PINGRESP
-            raise MQTTError("unexpected packet %02x (length %d)" % (op, n))
 
     async def _pinger(self, s):
         """PINGREQ when the broker has been quiet for keepalive/4 (or we for keepalive/2);
@@ -536,15 +471,14 @@ class MQTTClient:
             rx = _diff(now, self._last_rx)
             if rx > 2 * q + self.timeout_ms:
                 self._fail(s, MQTTError("no traffic from the broker for %d ms" % rx))
-                return
-            if (rx >= q or _diff(now, self._last_tx) >= 2 * q) and _diff(
+            elif (rx >= q or _diff(now, self._last_tx) >= 2 * q) and _diff(
                 now, self._last_ping
             ) >= q:
                 self._last_ping = now
                 try:
-                    await self._out(s, _PINGREQ)
+                    await self._out(s, b"\xc0\x00")
                 except MQTTError:  # _out has ended the connection
-                    return
+                    pass
 
     def _backoff(self, fails):
         """Wait before attempt number `fails` + 1: doubles from backoff_ms[0] up to
@@ -554,13 +488,12 @@ class MQTTClient:
         return d - d * random.getrandbits(8) // 512
 
     async def _hook(self, f, *args):
-        if f:
-            try:
-                r = f(*args)
-                if hasattr(r, "send"):
-                    await r
-            except Exception as e:  # noqa: BLE001 (the application's bug, not the link's)
-                _log.error("hook %r failed: %r", f, e)
+        try:
+            r = f and f(*args)
+            if hasattr(r, "send"):
+                await r
+        except Exception as e:  # noqa: BLE001 (the application's bug, not the link's)
+            _log.error("hook: %r", e)
 
     async def run(self):
         """Keep connected until disconnect(): connect, re-subscribe, call on_connect, wait for
@@ -571,9 +504,8 @@ class MQTTClient:
         while self._run:
             try:
                 await self.connect()
-                s = self._s
                 for topic, qos in self.subs:
-                    await self._subscribe(s, topic, qos)
+                    await self._subscribe(self._s, topic, qos)
             except Exception as e:  # noqa: BLE001 (any failure: try again later)
                 self._fail(self._s, e)
                 self.last_error = e

@@ -11,13 +11,14 @@ import asyncio
 import sys
 
 import mqtt
+import mqtt_tls
 
 
 async def main(host, port, cid, cafile=None, name=None):
     ctx = None
     if cafile:
         with open(cafile, "rb") as f:
-            ctx = mqtt.tls_context(f.read())
+            ctx = mqtt_tls.context(f.read())
     c = mqtt.MQTTClient(cid, host, port, keepalive=10, ssl=ctx, server_hostname=name)
     c.timeout_ms = 3000
     status = "linky/%s/status" % cid

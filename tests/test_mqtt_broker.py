@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import mqtt
+import mqtt_tls
 import pytest
 
 import upy
@@ -353,7 +354,7 @@ def test_tls_round_trip_and_verification_errors(make_mosquitto):
     got = []
 
     async def main():
-        ctx = mqtt.tls_context(b.ca_pem)
+        ctx = mqtt_tls.context(b.ca_pem)
         sub = await _listener(b.tls_port, "tls/#", got, ssl=ctx, server_hostname="localhost")
         pub = _client("tls-pub", b.tls_port, ssl=ctx, server_hostname="localhost")
         await pub.connect()
@@ -363,7 +364,7 @@ def test_tls_round_trip_and_verification_errors(make_mosquitto):
         await sub.disconnect()
         wrong = make_other_ca()
         for ssl, name, why in (
-            (mqtt.tls_context(wrong), "localhost", "other CA"),
+            (mqtt_tls.context(wrong), "localhost", "other CA"),
             (ctx, "example.org", "wrong name"),
         ):
             c = _client("tls-bad", b.tls_port, ssl=ssl, server_hostname=name)
@@ -390,7 +391,7 @@ def test_tls_on_micropython_and_its_last_will(make_mosquitto, tmp_path):
     b = make_mosquitto(tls=True)
     ca = tmp_path / "ca.pem"
     ca.write_bytes(b.ca_pem)
-    ctx = mqtt.tls_context(b.ca_pem)
+    ctx = mqtt_tls.context(b.ca_pem)
     _mp_will_fires_on_kill(
         b.tls_port, "mptls", str(ca), "localhost",
         sub_kw={"ssl": ctx, "server_hostname": "localhost"},
