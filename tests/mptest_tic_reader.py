@@ -89,6 +89,33 @@ def test_poll_allocates_nothing_through_auto_detection():
         raise AssertionError("state %d" % r.state)
 
 
+def test_the_reader_keeps_no_host_only_module_loaded():
+    # What the device never needs at run time: the label text, tuple API and descriptions,
+    # the decoder, the encoder; and the state file's module, loaded only for its calls.
+    import os
+    import sys
+    import time
+
+    path = "/tmp/linky-mptest-reader-state-%d.json" % time.ticks_us()
+    clk = Clock()
+    src = host.FileSource(_data(HIST), baud=1200, clock=clk)
+    r = tr.TicReader(src, state_path=path)  # reads the state file, then saves the mode
+    while r.frames < 3:
+        clk.t += 100
+        r.poll(clk.t)
+        if r.events:
+            r.service()
+    try:
+        saved = tr.load_saved(path)
+        os.remove(path)
+    except OSError:
+        saved = None
+    host_only = ("tic.label_rows", "tic.label_table", "tic.label_docs", "tic.decode")
+    loaded = [m for m in host_only + ("tic.encode", "firmware.state") if m in sys.modules]
+    if loaded or saved != (r.mode, 1200):
+        raise AssertionError("loaded: %r; saved %r" % (loaded, saved))
+
+
 class _StopLoopError(Exception):
     pass
 
