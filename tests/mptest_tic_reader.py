@@ -114,6 +114,11 @@ def test_the_reader_keeps_no_host_only_module_loaded():
     loaded = [m for m in host_only + ("tic.encode", "firmware.state") if m in sys.modules]
     if loaded or saved != (r.mode, 1200):
         raise AssertionError("loaded: %r; saved %r" % (loaded, saved))
+    # nor does it keep one by reference (dropping from sys.modules would not free it then)
+    mods = [getattr(tr, k) for k in dir(tr)]
+    names = sorted(m.__name__ for m in mods if type(m) is type(sys))
+    if names != ["asyncio", "sys", "time"]:
+        raise AssertionError("tic_reader keeps modules %r" % names)
 
 
 class _StopLoopError(Exception):
