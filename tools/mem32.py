@@ -35,7 +35,6 @@ NPM_DIR = ROOT / "tools" / "mem32"
 FAKE_DIR = ROOT / "tests" / "mem32_fake"
 HEAP_32 = 56 * 1024  # ESP32_GENERIC's first heap area (mem_info shows 56000 usable)
 HEAP_64 = "2M"  # the unix port's heap: big enough never to collect early
-ESP32_HEAP_MAX = 112 * 1024  # the heap after its one growth that leaves Wi-Fi enough RAM
 BUDGET_STEADY = 40 * 1024  # the TIC path's objects at steady state (from asyncio on)
 HAL_SELECT = 'sys.platform == "esp32"'
 # name -> (ticsim arguments, line speed)
