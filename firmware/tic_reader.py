@@ -59,7 +59,7 @@ which the drain task calls after a poll that set events; run() itself adds nothi
 (port.wait() is asyncio's reusable sleep object; proven with the heap locked too). Time:
 poll(now_ms) takes a time.ticks_ms() value; differences are taken modulo 2^30 like
 ticks_diff, and the ages kept are capped at 2^28 ms (3 days) so that they never alias.
-Memory: about 5.5 KB of code and 0.8 KB per reader on a 32-bit board, its parser and guard
+Memory: about 5.5 KB of code and 0.5 KB per reader on a 32-bit board, its parser and guard
 apart (docs/design/memory-diet.md).
 """
 
