@@ -252,7 +252,7 @@ def test_firmware_reads_ticsim_over_tcp_in_real_time(_built, mode, baud):
 #   stream's value in the frame it came from;
 # - published values never go down, nor above the clean value of the frame being read;
 # - no true value is stuck: no true value is rejected, and each published index is at most
-#   LAG frames behind the clean one (30 seeds: at most 9; more than 20 takes 19 of 20 copies
+#   LAG frames behind the clean one (130 seeds: at most 9; more than 20 takes 19 of 20 copies
 #   of a group lost, about 1e-13 a window at this BER).
 # What one seed's bit errors happen to hit (which label, how often) is not asserted. The
 # survey behind these runs (many seeds, the residual risk, the latency): docs/design/guard.md;
