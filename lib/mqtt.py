@@ -189,6 +189,7 @@ class MQTTClient:
         self._rbuf = bytearray(rx_size)
         self._rmv = memoryview(self._rbuf)
         self._hbuf = bytearray(max_topic + 9)  # the PUBLISH header, topic and packet id
+        self._hmv = memoryview(self._hbuf)
         self._abuf = bytearray(b"\x40\x02\x00\x00")  # PUBACK
         self._s = self._tasks = self._down = self._addr = None
         self._lock = asyncio.Lock()  # one exchange waiting for an acknowledgement at a time
@@ -248,23 +249,29 @@ class MQTTClient:
             i += k
         self._last_rx = _ticks()
 
-    async def _out(self, s, a, b=None):
-        """Write a (then b), wait for the stream to take it (bounded); on failure the
-        connection is dead and MQTTError is raised."""
+    def _send(self, s, a, b=None):
+        """Write a (then b) to `s`; returns what to await until the stream has taken it
+        (bounded by timeout_ms). A failed write ends the connection and raises MQTTError."""
         try:
             s.write(a)
             if b:
                 s.write(b)
-            # MicroPython's Stream keeps nothing back when the socket took it all (the normal
-            # case): its drain() then only yields, no timer (and no allocation) is needed.
-            if getattr(s, "out_buf", 1):
-                await _wait_ms(s.drain(), self.timeout_ms)
-            else:
-                await s.drain()
-        except Exception as e:  # noqa: BLE001 (OSError, timeout: the link is gone either way)
+        except Exception as e:  # noqa: BLE001 (OSError or worse: the link is gone either way)
             self._fail(s, e)
             raise MQTTError("send failed: %r" % (e,))
         self._last_tx = _ticks()
+        # MicroPython's Stream keeps nothing back when the socket took it all (the normal
+        # case): then there is nothing to wait for, only a yield (which allocates nothing).
+        if getattr(s, "out_buf", 1):
+            return self._drain(s)
+        return _sleep_ms(0)
+
+    async def _drain(self, s):
+        try:
+            await _wait_ms(s.drain(), self.timeout_ms)
+        except Exception as e:  # noqa: BLE001 (timeout, OSError)
+            self._fail(s, e)
+            raise MQTTError("send failed: %r" % (e,))
 
     def _fail(self, s, reason):
         """End the connection `s` (idempotent): close it, stop its tasks, signal run()."""
@@ -347,32 +354,38 @@ class MQTTClient:
                 t.cancel()
             self._tasks = None
             try:
-                await self._out(s, b"\xe0\x00")
+                await self._send(s, b"\xe0\x00")
             except MQTTError:
                 pass
             self._fail(s, None)
 
-    async def publish(self, topic, msg, retain=False, qos=0):
-        """Send `msg` to `topic`. QoS 1: returns when the PUBACK arrives, re-sending with DUP
-        every `timeout_ms`, `max_repubs` times; then the connection is declared dead. Raises
-        MQTTError when not connected or when the connection drops. Allocates nothing beyond
-        a str's encoding, the coroutine and, on MicroPython, one memoryview slice."""
+    def publish(self, topic, msg, retain=False, qos=0):
+        """Send `msg` to `topic`; returns an awaitable (errors may come from the call itself).
+        QoS 1: done when the PUBACK arrives, re-sent with DUP every `timeout_ms`,
+        `max_repubs` times; then the connection is declared dead. Raises MQTTError when not
+        connected or when the connection drops. A QoS 0 publish allocates one memoryview on
+        MicroPython when the socket takes it at once (more to encode a str, or when waiting)."""
         if isinstance(topic, str):
             topic = topic.encode()
         if isinstance(msg, str):
             msg = msg.encode()
+        if qos:
+            return self._publish1(topic, msg, retain)
         s = self._s
         if s is None:
             raise MQTTError("not connected")
-        if not qos:
-            n = self._pub_head(topic, len(msg), 0, retain, False, 0)
-            await self._out(s, memoryview(self._hbuf)[:n], msg)
-            return
+        n = self._pub_head(topic, len(msg), 0, retain, False, 0)
+        return self._send(s, self._hmv[:n], msg)
+
+    async def _publish1(self, topic, msg, retain):
         async with self._lock:
+            s = self._s
+            if s is None:
+                raise MQTTError("not connected")
             pid = self._next_pid()
             for i in range(self.max_repubs + 1):
                 n = self._pub_head(topic, len(msg), 1, retain, i, pid)
-                await self._out(s, memoryview(self._hbuf)[:n], msg)
+                await self._send(s, self._hmv[:n], msg)
                 if await self._wait_ack(s, pid):
                     return
             self._fail(s, MQTTError("no PUBACK"))
@@ -405,7 +418,7 @@ class MQTTClient:
             p = bytearray((pid >> 8, pid & 0xFF))
             _add_str(p, topic)
             p.append(qos)
-            await self._out(s, _packet(0x82, p))
+            await self._send(s, _packet(0x82, p))
             if not await self._wait_ack(s, pid):
                 self._fail(s, MQTTError("no SUBACK"))
             if self._rc & 0x80 or s is not self._s:
@@ -452,7 +465,7 @@ class MQTTClient:
                         except Exception as e:  # noqa: BLE001 (the application's bug)
                             _log.error("callback: %r", e)
                     if qos:
-                        await self._out(s, a)
+                        await self._send(s, a)
                 elif (op == 0x40 and n == 2) or (op == 0x90 and n == 3):  # PUBACK, SUBACK
                     self._rc = buf[2] if n == 3 else 0
                     self._acked = buf[0] << 8 | buf[1]
@@ -476,8 +489,8 @@ class MQTTClient:
             ) >= q:
                 self._last_ping = now
                 try:
-                    await self._out(s, b"\xc0\x00")
-                except MQTTError:  # _out has ended the connection
+                    await self._send(s, b"\xc0\x00")
+                except MQTTError:  # _send has ended the connection
                     pass
 
     def _backoff(self, fails):
