@@ -7,6 +7,8 @@ import subprocess
 import sys
 
 import pytest
+import ticdump
+import ticsim
 
 import upy
 
@@ -246,15 +248,18 @@ def test_a_broken_pipe_ends_quietly(big, interp):
 @pytest.mark.parametrize("contract", ["base", "hchp", "tempo", "ejp", "producer"])
 @pytest.mark.parametrize("phases", ["1", "3"])
 @pytest.mark.parametrize("mode", ["historique", "standard"])
-def test_50_frame_ticsim_file_decodes_without_checksum_error(tmp_path, mode, phases, contract):
-    """Issue 4's acceptance check: every simulated meter, end to end through ticdump."""
+def test_50_frame_ticsim_file_decodes_without_checksum_error(
+    tmp_path, capsys, mode, phases, contract
+):
+    """Issue 4's acceptance check: every simulated meter, end to end through ticdump (both
+    called in this process: the command lines are tested above)."""
     path = tmp_path / "tic.raw"
-    sim = [sys.executable, str(ROOT / "tools/ticsim.py"), "--mode", mode, "--phases", phases]
-    sim += ["--contract", contract, "--frames", "50", "--seed", "7", "--out", str(path)]
-    subprocess.run(sim, check=True, capture_output=True)
-    r = run("cpython", "--decode", str(path))
-    assert r.returncode == 0, r.stderr
-    lines = [json.loads(x) for x in r.stdout.splitlines()]
+    sim = ["--mode", mode, "--phases", phases, "--contract", contract, "--frames", "50"]
+    path.write_bytes(ticsim.generate([*sim, "--seed", "7"]))
+    assert ticdump.main(["--decode", str(path)]) == 0
+    out, err = capsys.readouterr()
+    assert err == ""
+    lines = [json.loads(x) for x in out.splitlines()]
     stats = lines[-1]["stats"]
     assert stats["frames"] == 50 and len(lines) == 51
     assert stats["checksum_errors"] == 0 and stats["format_errors"] == 0
