@@ -33,8 +33,6 @@ except ImportError:  # CPython
         return x
 
 
-_PINGREQ = b"\xc0\x00"
-_DISCONNECT = b"\xe0\x00"
 _STABLE_MS = const(60000)  # a connection that lasted this long resets the backoff
 _POLL_MS = const(10)  # how often a QoS 1 publish or a subscribe looks for its acknowledgement
 
@@ -194,7 +192,7 @@ class MQTTClient:
         self._s = self._tasks = self._down = self._addr = None
         self._lock = asyncio.Lock()  # one exchange waiting for an acknowledgement at a time
         self._pid = self._acked = self._rc = 0  # last packet id; id and code of the last ack
-        self._run = False
+        self._run = None
         self._last_rx = self._last_tx = self._last_ping = 0
 
     def set_callback(self, f):
@@ -347,7 +345,7 @@ class MQTTClient:
 
     async def disconnect(self):
         """Send DISCONNECT (the broker then discards the last will), close, stop run()."""
-        self._run = False
+        self._run = None
         s = self._s
         if s:
             for t in self._tasks:  # the broker's close must not look like an outage
@@ -512,9 +510,11 @@ class MQTTClient:
         """Keep connected until disconnect(): connect, re-subscribe, call on_connect, wait for
         the connection to end, call on_disconnect(client, reason), wait a backoff, again.
         Failed attempts are logged and kept in last_error; nothing is raised."""
-        self._run = True
+        if self._run:
+            return
+        self._run = me = [0]  # this run() only: a disconnect() then run() starts a new one
         fails = 0
-        while self._run:
+        while self._run is me:
             try:
                 await self.connect()
                 for topic, qos in self.subs:
@@ -534,5 +534,5 @@ class MQTTClient:
             await self._down.wait()
             await self._hook(self.on_disconnect, self, self.last_error)
             fails = 1 if _diff(_ticks(), up) > _STABLE_MS else fails + 1
-            if self._run:
+            if self._run is me:
                 await _sleep_ms(self._backoff(fails))

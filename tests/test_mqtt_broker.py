@@ -123,6 +123,7 @@ def test_no_last_will_after_disconnect(mosquitto):
 
 
 def _start_mp_client(port, cid, *extra):
+    """tests/mqtt_mp_client.py on the unix port; extra: MODE [CAFILE NAME]."""
     cmd = [str(upy.require_micropython()), "tests/mqtt_mp_client.py", HOST, str(port), cid]
     return subprocess.Popen(
         cmd + list(extra),
@@ -136,7 +137,7 @@ def _start_mp_client(port, cid, *extra):
 
 def _mp_will_fires_on_kill(port, cid, *extra, sub_kw=None):
     got = []
-    proc = _start_mp_client(port, cid, *extra)
+    proc = _start_mp_client(port, cid, "will", *extra)
     try:
         line = proc.stdout.readline().strip()
         assert line == "UP", line + proc.stdout.read() if line.startswith("ERROR") else line
@@ -387,6 +388,42 @@ def test_tls_round_trip_and_verification_errors(make_mosquitto):
     assert got == [(b"tls/x", b"secret", 0)]
 
 
+def _retained(port, topic):
+    """The retained message of `topic`, as a fresh subscriber gets it (None if none)."""
+    got = []
+
+    async def main():
+        sub = await _listener(port, topic, got, cid="peek")
+        await _until(lambda: got, 0.5)
+        await sub.disconnect()
+
+    asyncio.run(main())
+    return got[0][1] if got else None
+
+
+def test_micropython_subscribe_echo_and_clean_disconnect(mosquitto):
+    proc = _start_mp_client(mosquitto.port, "mp2", "once")
+    out, _ = proc.communicate(timeout=30)
+    assert out.splitlines() == ["GOT [b'ping']", "DONE"], out
+    assert _retained(mosquitto.port, "linky/mp2/status") is None  # no will after DISCONNECT
+
+
+@pytest.mark.slow
+def test_micropython_managed_client_survives_broker_restarts(make_mosquitto):
+    b = make_mosquitto()
+    proc = _start_mp_client(b.port, "mp3", "managed")
+    try:
+        for n in range(1, 4):
+            line = proc.stdout.readline().strip()
+            assert line == "UP %d" % n, line + proc.stdout.read() if "ERROR" in line else line
+            if n < 3:
+                b.restart()
+        assert _retained(b.port, "linky/mp3/status") == b"online"
+    finally:
+        proc.kill()
+        proc.wait()
+
+
 def test_tls_on_micropython_and_its_last_will(make_mosquitto, tmp_path):
     b = make_mosquitto(tls=True)
     ca = tmp_path / "ca.pem"
@@ -402,7 +439,7 @@ def test_tls_on_micropython_refuses_a_wrong_name(make_mosquitto, tmp_path):
     b = make_mosquitto(tls=True)
     ca = tmp_path / "ca.pem"
     ca.write_bytes(b.ca_pem)
-    proc = _start_mp_client(b.tls_port, "mpbad", str(ca), "example.org")
+    proc = _start_mp_client(b.tls_port, "mpbad", "once", str(ca), "example.org")
     out, _ = proc.communicate(timeout=30)
     assert proc.returncode == 1, out
     assert out.startswith("ERROR TLSError: TLS set-up with example.org failed"), out
