@@ -3,9 +3,13 @@ and tests: units and classes, predicates, descriptions and rows as tuples.
 
 Not imported at boot: tic.labels loads it on the first use of one of these names through it
 (`labels.unit(r)`, `labels.ROWS`...), and from then on they are tic.labels attributes too.
-Accessors by row index allocate nothing; ROWS, once asked for, is built and kept (about
-18 KB on the unix port: 105 tuples and name strings).
+Accessors by row index allocate nothing unless noted; ROWS, once asked for, is built and kept
+(about 18 KB on the unix port: 105 tuples and name strings).
 
+    name(r)            "EAST" (allocates the str)
+    mode(r)            MODE_HISTORIQUE or MODE_STANDARD (no label is sent in both modes)
+    size(r)            data field width in characters (DATE: 0, its value is the horodate)
+    kind(r)            KIND_INT (decimal digits), KIND_TEXT, KIND_HEX
     unit(r)            "Wh" "VArh" "VA" "W" "A" "V" "kVA" "min" or None
     device_class(r)    Home Assistant sensor device_class or None
     state_class(r)     Home Assistant state_class or None
@@ -54,6 +58,24 @@ DEVICE_CLASSES = (
 STATE_CLASSES = (None, "total_increasing", "measurement")
 
 _ATTR = labels._ATTR
+_NAMES = labels._NAMES
+
+
+def name(r):
+    """Row r's label as a str. Allocates."""
+    return _NAMES[labels._off(r) : labels._off(r + 1)].decode()
+
+
+def mode(r):
+    return _ATTR[4 * r + 2] >> 6
+
+
+def size(r):
+    return _ATTR[4 * r]
+
+
+def kind(r):
+    return (_ATTR[4 * r + 2] >> 4) & 3
 
 
 def unit(r):
@@ -92,7 +114,7 @@ def is_energy_index(row):
 
 def is_numeric(row):
     """The value is decimal digits to read as an int (Frame.int_value)."""
-    return (labels.kind(row) if isinstance(row, int) else row[KIND]) == labels.KIND_INT
+    return (kind(row) if isinstance(row, int) else row[KIND]) == labels.KIND_INT
 
 
 def is_horodated(row):
@@ -123,8 +145,7 @@ def _rows():
 
 
 def _row(r):
-    L = labels  # noqa: N806
-    return (L.name(r), L.mode(r), L.size(r), unit(r), L.kind(r), L.flags(r), device_class(r),
+    return (name(r), mode(r), size(r), unit(r), kind(r), labels.flags(r), device_class(r),
             state_class(r))  # fmt: skip
 
 

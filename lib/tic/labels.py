@@ -9,20 +9,17 @@ generates the block of bytes literals below: importing this module runs no code 
 table and keeps about 4 KB on a 32-bit board (docs/design/memory-diet.md). Accessors and
 lookups allocate nothing unless noted:
 
-    name(r)            "EAST" (allocates the str)
-    mode(r)            MODE_HISTORIQUE or MODE_STANDARD (no label is sent in both modes)
-    size(r)            data field width in characters (DATE: 0, its value is the horodate)
-    kind(r)            KIND_INT (decimal digits), KIND_TEXT, KIND_HEX
     flags(r)           F_* bits below
     index(name)        row of a str or bytes label, or -1 (allocates only to encode a str)
     index_by_hash(h)   row whose tic.label_hash is h, or -1
     index_for_frame(frame, i)   row of a parsed group, or -1 (hash, then the bytes in place)
 
 Everything else lives in tic.label_rows and is loaded on first use of its name here (a module
-`__getattr__`), so the device pays for it only if a feature asks: unit(r), device_class(r),
-state_class(r), ha_unit, description(r), the is_* predicates, and the rows as tuples (ROWS,
-NAME ... STATE_CLASS, lookup, by_hash, for_frame, row_index, rows_for_mode) for host code and
-tests (about 18 KB once built).
+`__getattr__`, about 2.3 KB once loaded), so the device pays for it only if a feature asks:
+name(r), mode(r), size(r), kind(r), unit(r), device_class(r), state_class(r), ha_unit,
+description(r), the is_* predicates, and the rows as tuples (ROWS, NAME ... STATE_CLASS,
+lookup, by_hash, for_frame, row_index, rows_for_mode) for host code and tests (about 18 KB
+once built).
 """
 
 from tic import label_hash
@@ -127,23 +124,6 @@ _SLOT_MASK = const(0xFF)
 
 def _off(r):
     return _OFF[2 * r] | _OFF[2 * r + 1] << 8
-
-
-def name(r):
-    """Row r's label as a str. Allocates."""
-    return _NAMES[_off(r) : _off(r + 1)].decode()
-
-
-def mode(r):
-    return _ATTR[r * _RW + 2] >> 6
-
-
-def size(r):
-    return _ATTR[r * _RW]
-
-
-def kind(r):
-    return (_ATTR[r * _RW + 2] >> 4) & 3
 
 
 def flags(r):
