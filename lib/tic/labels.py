@@ -6,7 +6,7 @@ A label is known by its row index r, 0 <= r < COUNT, in transmission order, hist
 Indexes are stable for a build, so per-label state elsewhere (tic.guard) lives in preallocated
 arrays indexed by them. The table is written as text in tic.label_table (host only), which
 generates the block of bytes literals below: importing this module runs no code over the
-table and keeps about 4 KB on a 32-bit board (docs/design/memory-diet.md). Accessors and
+table and keeps 4 to 5 KB on a 32-bit board (docs/design/memory-diet.md). Accessors and
 lookups allocate nothing unless noted:
 
     flags(r)           F_* bits below
