@@ -14,7 +14,8 @@ Contract:
 Data flows one way: UART -> tic_reader -> (frame callback) -> log line today; readings and
 publishers (MQTT, web) hang off build() as they arrive.
 
-The hardware watchdog (hal.watchdog) is fed every WDT_FEED_MS by a task of this loop, and
+The hardware watchdog (hal.watchdog) is fed every WDT_FEED_MS (at most a third of WDT_MS)
+by a task of this loop, and
 only while the TIC reader keeps polling: a blocked loop or a dead reader stops the feeding,
 and the board resets WDT_MS later.
 """
@@ -202,10 +203,10 @@ class App:
 
     async def feed_watchdog(self):
         r = self.reader
+        period = min(WDT_FEED_MS, self.wdt_ms // 3)
         while True:
-            await asyncio.sleep_ms(WDT_FEED_MS)
-            t = getattr(r, "last_poll_ms", None)  # TODO(lead): once tic_reader has it
-            age = 0 if t is None else _age_ms(t)
+            await asyncio.sleep_ms(period)
+            age = _age_ms(r.last_poll_ms)
             if age < READER_STALE_MS:
                 self.wdt.feed()
             else:
