@@ -424,6 +424,7 @@ def test_micropython_managed_client_survives_broker_restarts(make_mosquitto):
         proc.wait()
 
 
+@pytest.mark.slow
 def test_tls_on_micropython_and_its_last_will(make_mosquitto, tmp_path):
     b = make_mosquitto(tls=True)
     ca = tmp_path / "ca.pem"
@@ -435,6 +436,7 @@ def test_tls_on_micropython_and_its_last_will(make_mosquitto, tmp_path):
     )  # fmt: skip
 
 
+@pytest.mark.slow
 def test_tls_on_micropython_refuses_a_wrong_name(make_mosquitto, tmp_path):
     b = make_mosquitto(tls=True)
     ca = tmp_path / "ca.pem"
