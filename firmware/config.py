@@ -9,6 +9,7 @@ Contract:
     expected. A missing, oversized (> MAX_BYTES), corrupt or non-object file logs one line
     and gives every default. Never raises (MemoryError and deep nesting included).
   check(name, value) -> (value, None) or (None, message): one setting against the schema.
+  is_secret(name) -> bool: a password; never sent back to a browser or published.
   save(values, path=CONFIG_FILE): validated, written atomically (temp file, then rename).
 Cost: the schema is a tuple of tuples; the app imports this module at boot, reads the
 values into its own attributes and drops the module from sys.modules.
@@ -19,16 +20,44 @@ from log import getLogger
 CONFIG_FILE = "config.json"
 MAX_BYTES = 4096  # a config holds a few hundred bytes; anything bigger is not ours
 
-# name, kind, default, low / choices, high. Kinds: "int" (low..high), "str" (one of choices),
-# "name" (free text of at most `high` characters). Names are the JSON keys; the host HAL's
-# override for a name is LINKY_<NAME upper-cased>.
+# name, kind, default, low / choices, high. Kinds: "int" (low..high, or one of a tuple),
+# "str" (one of choices, case-insensitive), "name" (text, 1 to `high` characters), "text"
+# (text, 0 to `high` characters), "secret" (like "text", never shown back: is_secret()),
+# "bool". Names are the JSON keys; the host HAL's override for a name is LINKY_<NAME>.
 SCHEMA = (
+    # TIC
     ("mode", "str", "auto", ("auto", "historique", "standard"), None),
     ("baud", "int", 0, (0, 1200, 9600), None),
     ("board", "name", "denky-d4", None, 32),
     ("signal_lost_s", "int", 10, 5, 3600),
     ("heartbeat_s", "int", 60, 5, 86400),
+    # Wi-Fi station ("" = not configured)
+    ("wifi_ssid", "text", "", None, 32),
+    ("wifi_password", "secret", "", None, 64),
+    ("hostname", "text", "", None, 32),
+    # MQTT ("" host = MQTT off)
+    ("mqtt_host", "text", "", None, 64),
+    ("mqtt_port", "int", 0, 0, 65535),  # 0: 1883, or 8883 with TLS
+    ("mqtt_user", "text", "", None, 64),
+    ("mqtt_password", "secret", "", None, 64),
+    ("mqtt_tls", "bool", False, None, None),
+    ("mqtt_ca", "text", "", None, 64),  # file name of a PEM CA on flash; "" = no validation
+    ("mqtt_prefix", "name", "linky", None, 32),
+    ("mqtt_keepalive_s", "int", 60, 10, 3600),
+    # publish policy
+    ("ha_discovery", "bool", True, None, None),
+    ("ha_prefix", "name", "homeassistant", None, 32),
+    ("fast_min_s", "int", 5, 1, 3600),  # power and current: on change, at most this often
+    ("slow_s", "int", 60, 10, 86400),  # indexes and static labels: periodically
+    ("diag_s", "int", 300, 30, 86400),  # diagnostics
+    ("per_label_topics", "bool", False, None, None),
 )
+
+
+def is_secret(name):
+    s = _spec(name)
+    return s is not None and s[1] == "secret"
+
 
 log = getLogger("config")
 
@@ -60,16 +89,32 @@ def check(name, value):
         elif value < lo or value > hi:
             return None, "expected %d to %d" % (lo, hi)
         return value, None
+    if kind == "bool":
+        if isinstance(value, str):
+            value = {
+                "true": True,
+                "1": True,
+                "on": True,
+                "false": False,
+                "0": False,
+                "off": False,
+            }.get(value.strip().lower(), value)
+        if value is True or value is False:
+            return value, None
+        return None, "expected true or false"
     if not isinstance(value, str):
         return None, "expected text"
-    value = value.strip()
+    if kind != "secret":
+        value = value.strip()
     if kind == "str":
         value = value.lower()
         if value not in lo:
             return None, "expected one of %s" % ", ".join(lo)
         return value, None
-    if not value or len(value) > hi:
+    if kind == "name" and not value:
         return None, "expected 1 to %d characters" % hi
+    if len(value) > hi:
+        return None, "expected at most %d characters" % hi
     return value, None
 
 
@@ -112,8 +157,9 @@ def load(path=CONFIG_FILE, override=None):
             continue
         value, err = check(name, raw)
         if err is not None:
+            shown = "(hidden)" if s[1] == "secret" else repr(raw)
             log.warning(
-                "setting %s=%r in %s: %s; using the default %r", name, raw, where, err, default
+                "setting %s=%s in %s: %s; using the default %r", name, shown, where, err, default
             )
             value = default
         out[name] = value

@@ -102,6 +102,30 @@ def test_types_are_checked():
     assert config.check("heartbeat_s", " 120 ") == (120, None)
 
 
+def test_bool_text_and_secret_kinds():
+    assert config.check("mqtt_tls", "on") == (True, None)
+    assert config.check("mqtt_tls", False) == (False, None)
+    assert config.check("mqtt_tls", 1)[1] is not None  # JSON true/false only, or their text
+    assert config.check("mqtt_host", "  broker.lan ") == ("broker.lan", None)
+    assert config.check("mqtt_host", "") == ("", None)  # empty: MQTT off
+    assert config.check("mqtt_prefix", "")[1] is not None  # a topic prefix cannot be empty
+    assert config.check("mqtt_host", "x" * 65)[1] is not None
+    assert config.check("wifi_password", " spaces kept ") == (" spaces kept ", None)
+    assert config.is_secret("wifi_password") and config.is_secret("mqtt_password")
+    assert not config.is_secret("mqtt_user") and not config.is_secret("nope")
+
+
+def test_a_bad_secret_is_not_logged():
+    path = _path("secret")
+    _write(path, json.dumps({"mqtt_password": "hunter2" * 20}))
+    try:
+        got, warned = _warnings(lambda: config.load(path))
+        assert got["mqtt_password"] == ""
+        assert len(warned) == 1 and "hunter2" not in warned[0] and "(hidden)" in warned[0]
+    finally:
+        _clean(path)
+
+
 def test_unusable_files_give_defaults():
     path = _path("junk")
     for text in ("", "{", "[1, 2]", "null", "x" * (config.MAX_BYTES + 1), "[" * 3000 + "]" * 3000):
