@@ -1,20 +1,27 @@
 """Zero-allocation streaming TIC parser, both modes, for CPython and MicroPython.
 
-Feed it bytes as they come from the UART, in any chunking: `feed(buf, n)`. It frames on
-STX/ETX/EOT and LF/CR (never on timing), checks every group's checksum, finds the mode from the
-bytes (a group with HT is standard, with SP only historique) and keeps the valid groups of a
-frame. At each ETX it calls `on_frame(frame)`; `parser.frame` is the last complete frame.
+Feed it bytes as they come from the UART, in any chunking: `feed(buf, n, start)`. It frames on
+STX/ETX/EOT and LF/CR (never on timing), checks every group's checksum when its CR arrives,
+finds the mode from the bytes (a group whose last separator is HT is standard, SP historique)
+and keeps the valid groups of the frame. At each ETX it calls `on_frame(frame)`;
+`parser.frame` is the last complete frame, readable until the next one completes.
 
-Why it allocates nothing: each chunk is copied whole into a preallocated frame buffer (a
-slice assignment from an existing buffer, done in C, allocates nothing since MicroPython 1.26)
-and scanned there in place; positions go into a preallocated array; numbers are accumulated
-as small ints; labels are compared byte by byte or by a 20-bit hash. Two frame buffers
-alternate, so the last complete frame stays readable while the next one fills.
+Bit 7 policy (one rule, every byte): bit 7 is masked off before anything else. A 7E1 UART
+reads it as 0; an 8N1 reader (USB dongle) gets the parity bit there. So 0x82 is STX, 0x8D is
+CR, 0xC1 is "A". After masking, 0x20-0x7E and HT are text; STX, ETX, EOT, LF and CR frame;
+anything else (other C0 controls, DEL 0x7F) is line noise that makes its group a format error.
 
-Why it is fast: the per-byte work is one loop that classifies the byte and adds it to the
-checksum; copying is done in C; control bytes (2 to 5 per group) take the slower paths.
-Everything that allocates (strings, lists) is on demand only: `frame.label(i)`,
-`frame.value(i)`, `frame.groups()`, `parser.stats()`.
+Output does not depend on how the input is cut: the state between two bytes is the same
+whatever the chunking, and a frame may hold at most `frame_size` bytes from its STX to its
+ETX whatever the chunk boundaries (docs/design/parser.md).
+
+Cost: each chunk is copied into the frame buffer by one C slice assignment, then iterated
+whole (`for c in chunk`, the cheapest loop MicroPython has): a text byte costs a table look-up
+and an addition to the checksum; a control byte finds its position with a C `find`; the group
+check at CR is inline (a few more `find` calls). A chunk fed as a part of a bigger buffer is
+first copied into a staging buffer, then takes the same loop. Everything that allocates
+(strings, lists) is on demand only: `frame.label(i)`, `frame.value(i)`, `frame.groups()`,
+`parser.stats()`.
 
 Protocol reference: tic-protocol.md §2, §3 and §13 (the project's shared notes).
 """
@@ -38,6 +45,7 @@ _HT = const(0x09)
 _LF = const(0x0A)
 _CR = const(0x0D)
 _SP = const(0x20)
+_EMPTY = b""
 
 # The longest legal group, LF and CR excluded: PJOURF+1 (8) HT data (98) HT checksum = 109.
 # Anything longer is line noise (a lost CR), a format error; the next LF resynchronises.
@@ -45,8 +53,9 @@ MAX_GROUP = const(109)
 # Longest label: SMAXSN1-1 (9). Horodates are always 13 characters (SAAMMJJhhmmss).
 _MAX_LABEL = const(9)
 _HORODATE_LEN = const(13)
-# Frame buffer: a three-phase producer frame in standard mode is about 1,900 bytes; the
-# buffer also holds the last chunk fed (up to CHUNK bytes are copied in one C-speed move).
+# Longest frame, STX to ETX: a three-phase producer frame in standard mode is about 1,900
+# bytes. A frame buffer holds that plus CHUNK bytes: a frame may start anywhere in the first
+# CHUNK bytes of a caller's buffer copied whole to the front of the frame buffer.
 FRAME_SIZE = const(2560)
 CHUNK = const(512)
 MAX_GROUPS = const(96)
@@ -58,14 +67,21 @@ _WRAP = const(0x3FFFFFFF)
 _BETWEEN = const(-1)  # between groups, or outside a frame
 _BAD = const(-2)  # inside a group already known bad: skip to its end
 
-# Per-group entries in Frame.idx: label start, label end, value start, value end. A horodate,
-# when there is one, sits between label end and value start (value start = label end + 15);
-# the separator and the checksum follow the value.
+# Per-group entries in Frame.idx: label start, label end, value start, value end.
 _W = const(4)
+
+# _TEXT[b] is 0 when byte b is 7-bit text (0x20-0x7E, HT): one look-up per byte in the scan.
+_TEXT = bytes(0 if 0x20 <= b < 0x7F or b == _HT else 1 for b in range(256))
 
 
 class Frame:
-    """The valid groups of one frame, in received order. Readers allocate nothing unless noted."""
+    """The valid groups of one frame, in received order. Readers allocate nothing unless noted.
+
+    `buf` holds the frame's bytes (bit 7 masked), `idx` four positions per valid group (label
+    start, label end, value start, value end; a horodate sits between label end + 1 and value
+    start), `n` the number of valid groups, `mode` the mode of its groups (MODE_UNKNOWN when it
+    has none), `seq` the parser's frame count when it completed.
+    """
 
     def __init__(self, size=FRAME_SIZE, max_groups=MAX_GROUPS):
         self.buf = bytearray(size)
@@ -152,9 +168,8 @@ class Frame:
         return self.idx[k + 2] - self.idx[k + 1] > 1
 
     def _text(self, a, e):  # allocates
-        # Bit 7 is masked here too: a stray high byte on a 7-bit reader (line noise that the
-        # checksum cannot see, since it sums modulo 64) must not break decoding.
-        return bytes(b & 0x7F for b in self.buf[a:e]).decode()
+        # The parser masked bit 7 in place: a valid group holds only 0x20-0x7E (and HT).
+        return bytes(self.buf[a:e]).decode()
 
     def label(self, i):
         k = i * _W
@@ -177,63 +192,64 @@ class Frame:
 
 
 class Parser:
-    """Streaming parser. `mode`: MODE_UNKNOWN (auto), MODE_HISTORIQUE or MODE_STANDARD."""
+    """Streaming parser. `mode`: MODE_UNKNOWN (auto), MODE_HISTORIQUE or MODE_STANDARD.
+
+    Counters (attributes, always up to date after feed()): `bytes` fed; `frames` completed
+    (STX..ETX); `groups` valid groups, whether or not their frame completes; `checksum_errors`
+    (well-formed groups whose checksum is wrong); `format_errors` (malformed groups, groups
+    of the other mode or over MAX_GROUPS in a frame, a group cut by LF or ETX, a frame over
+    `frame_size` bytes); `interrupted` (frames ended by EOT or a new STX); `ignored` (bytes
+    outside frames). `bytes`, `groups` and `ignored` wrap at 2^30.
+
+    Frame bytes: from an STX up to and including the ETX or EOT that ends its frame; up to, not
+    including, a new STX that interrupts it or the byte that would make it longer than
+    `frame_size`; up to the last byte fed before reset(). Every other byte is ignored, so
+    frame bytes + ignored == bytes (modulo 2^30) after every feed().
+
+    `on_frame(frame)` runs inside feed(), counters up to date; it must not feed or reset.
+    """
 
     def __init__(self, on_frame=None, mode=MODE_UNKNOWN, frame_size=FRAME_SIZE,
                  max_groups=MAX_GROUPS):  # fmt: skip
         self.on_frame = on_frame
         self.fixed_mode = mode
+        self.frame_size = frame_size
         size = frame_size + CHUNK
         self._frames = (Frame(size, max_groups), Frame(size, max_groups))
-        self._k = 0  # which of the two buffers is filling
+        self._k = 0  # which of the two frames is filling
         self.frame = None  # last complete frame
         self.mode = mode  # mode of the last valid group
-        self._one = bytearray(1)  # the byte to look for when the fast path needs a position
-        # Groups seen but not yet checked: (start, end, byte sum) each; a frame's worth.
-        self._pend = array("H", [0] * (3 * max_groups))
-        self._np = 0
         # Counters.
-        self.bytes = 0  # wraps at 2^30
+        self.bytes = 0
         self.frames = 0
-        self.groups = 0  # valid groups; wraps at 2^30
+        self.groups = 0
         self.checksum_errors = 0
         self.format_errors = 0
         self.interrupted = 0
-        self.ignored = 0  # bytes outside frames: before the first STX, after ETX/EOT
-        self._outside_from = 0  # stream offset where the current outside-frame run began
-        self._fast = -1  # while the fast path runs: where its chunk starts in the buffer
-        self._chunk = None  # and the chunk itself
-        self._off = 0  # stream offset of buffer position 0 for the chunk being scanned
-        self.reset()
+        self.ignored = 0
+        self._stage = bytearray(CHUNK)  # a part of a caller's buffer, copied to be scanned
+        self._one = bytearray(1)  # a control byte to find
+        self._in = False  # inside a frame
+        self._out = 0  # stream offset where the current run of ignored bytes began
+        self._fs = 0  # the filling frame's STX position in its buffer
+        self._w = 0  # where the next chunk goes in the filling buffer
+        self._s = 0  # byte sum of the group so far
+        self._gs = _BETWEEN
 
     def reset(self):
-        """Forget any partial frame (after a baud-rate change, say). Counters are kept."""
-        if getattr(self, "_in_frame", False):
-            self._outside_from = self.bytes
-        self._in_frame = False
+        """Forget any partial frame (after a baud-rate change, say). Counters are kept; the
+        last complete frame stays readable."""
+        if self._in:
+            self._in = False
+            self._out = self.bytes
         self._gs = _BETWEEN
-        self._sum = 0
-        self._np = 0
-        self._wpos = 0  # where the next chunk goes in the filling buffer
-        self._fresh = True  # nothing before _wpos is needed: a chunk may land anywhere
-        # Until the first STX shows whether bit 7 carries parity (8N1 reader), scan byte by
-        # byte, masking; the fast path assumes a 7-bit reader.
-        self._probing = True
-        self._bytewise = True
-        if self.frame is self._frames[self._k]:  # keep the last complete frame readable
-            self._k ^= 1
-        self._frames[self._k].n = 0
 
     def settle(self):
-        """Bring the group counters (groups, checksum_errors, format_errors) up to date with
-        the frame in progress. They settle by themselves at each frame boundary; a caller that
-        watches them between frames (mode detection) calls this. Allocates nothing."""
-        self._check_pending()
+        """Kept for callers: the counters are always up to date (groups are checked at their
+        CR), so there is nothing to do. Allocates nothing."""
 
     def stats(self):
-        """The counters as a dict (allocates). Groups are counted once per frame; this
-        counts those of the frame in progress too."""
-        self.settle()
+        """The counters as a dict (allocates)."""
         return {
             "bytes": self.bytes,
             "frames": self.frames,
@@ -245,327 +261,242 @@ class Parser:
         }
 
     def feed(self, buf, n=-1, start=0):
-        """Parse buf[start:start+n] (n=-1: to the end). Never raises on bad input.
+        """Parse buf[start:start+n] (n=-1: to the end); buf is bytes or a bytearray. Never
+        raises on bad input; allocates nothing (on MicroPython >= 1.26).
 
-        Fastest when given a whole buffer (the firmware's reader fills its buffer before
-        feeding it whenever the line keeps up). Why this one function holds the fast loop:
-        MicroPython allocates the frame of a call with many locals on the heap (and frees it
-        on return), at a cost that grows with heap fragmentation, so the per-chunk path makes
-        no other call; group checks and callbacks happen once per frame.
+        Cost: one scan of buf when it is fed whole and is at most CHUNK bytes (the firmware's
+        reads), else one per CHUNK bytes, each after a byte-by-byte copy into the staging
+        buffer (about the cost of the scan again).
         """
         whole = len(buf)
-        end = whole if n < 0 else start + n
-        stream = self.bytes  # stream offset of buf[start]
-        self.bytes = (stream + end - start) & _WRAP
-        if start or end != whole or self._bytewise:
-            self._feed_bytewise(buf, start, end, stream)
-            return
-        fb = self._frames[self._k].buf
-        if self._fresh:
-            p = 0  # a new frame buffer: the chunk at its front
+        end = whole if n < 0 or start + n > whole else start + n
+        base = self.bytes - start  # stream offset of buf[0], modulo 2^30
+        self.bytes = (self.bytes + end - start) & _WRAP
+        if (
+            start == 0
+            and end == whole <= CHUNK
+            and (not self._in or self._w + whole <= self._fs + self.frame_size)
+        ):
+            if whole:
+                self._scan(buf, base)
         else:
-            p = self._wpos  # the chunk right after the previous one
-            if p + whole > len(fb):
-                self._feed_bytewise(buf, start, end, stream)
-                return
-        fb[p : p + whole] = buf  # C copy; a slice of buf would allocate, a whole one does not
-        self._off = stream - p
-        self._fresh = False
-        self._fast = p
-        self._chunk = buf
-        lim = p + whole
-        # The scan: iterating the bytes directly is the cheapest loop MicroPython has;
-        # positions are only needed at control bytes, and a C `find` recovers them there.
-        # Complete groups are only recorded here (start, end, sum), then checked in one batch
-        # per frame by _check_pending.
-        s = self._sum
-        gs = self._gs
-        inf = self._in_frame
-        pend = self._pend
-        np = self._np
-        maxp = len(pend)
-        pos = p - 1  # position of the last control byte handled
-        for c in buf:
-            if c > 0x1F:  # printable; bit 7 is clear on a 7-bit reader (see _bytewise)
-                s += c
-                continue
-            if c == _HT:
-                s += c
-                continue
-            if c == _CR:  # the same logic as _cr()
-                pos = fb.find(b"\r", pos + 1, lim)
-                if gs >= 0 and np < maxp:
-                    pend[np] = gs
-                    pend[np + 1] = pos
-                    pend[np + 2] = s
-                    np += 3
-                elif gs != _BETWEEN:  # a bad group, or more groups than a frame holds
-                    self.format_errors += 1
-                gs = _BETWEEN
-                continue
-            if c == _LF:  # the same logic as _lf()
-                pos = fb.find(b"\n", pos + 1, lim)
-                if inf:
-                    if gs != _BETWEEN:  # no CR: that group is lost (e.g. CR turned into FF)
+            st = self._stage
+            i = start
+            while i < end:
+                k = min(end - i, CHUNK)
+                if self._in:
+                    room = self._fs + self.frame_size - self._w
+                    if room <= 0:  # one byte more than a frame may hold: drop the frame
                         self.format_errors += 1
-                    gs = pos + 1
+                        self._in = False
+                        self._gs = _BETWEEN
+                        self._out = (base + i) & _WRAP
+                        continue
+                    k = min(k, room)
+                st[0:] = _EMPTY  # no allocation: a bytearray keeps its capacity
+                for j in range(i, i + k):
+                    st.append(buf[j])
+                self._scan(st, base + i)
+                i += k
+        if not self._in:
+            self.ignored = (self.ignored + ((base + end - self._out) & _WRAP)) & _WRAP
+            self._out = (base + end) & _WRAP
+
+    def _scan(self, src, base):
+        """Parse all of src (at most CHUNK bytes; base: the stream offset of src[0]).
+
+        Inside a frame, src is copied to the filling buffer at _w; a frame starting in src
+        gets src copied to the front of the filling buffer unless it already sits within its
+        first CHUNK bytes. Everything is inline, locals only: on MicroPython a call with many
+        locals puts its frame on the heap, and an attribute costs a dictionary look-up."""
+        t = _TEXT
+        one = self._one
+        s = self._s
+        gs = self._gs
+        inf = self._in
+        f = self._frames[self._k]
+        fb = f.buf
+        idx = f.idx
+        k0 = k = f.n * _W  # idx[k] is the next group's entry; k0: where this scan began
+        kmax = f.max_groups * _W
+        # Every group of a frame has the frame's mode, else the configured one (0: any). One
+        # stream never mixes modes; a group of the other one is noise.
+        want = f.mode or self.fixed_mode
+        lm = 0  # mode of the last valid group
+        ng = 0  # valid groups of frames ended in this scan
+        fe = 0
+        ce = 0
+        if inf:
+            q = self._w  # src[i] is at fb[q + i]
+            fb[q : q + len(src)] = src  # C copy; a slice of src would allocate
+        else:
+            q = -1  # src is not in the filling buffer
+        pos = -1  # position in src of the last control byte
+        for c in src:
+            if not t[c]:
+                s += c
+                continue
+            # Not 7-bit text: find where it is (all bytes since the last one are text).
+            m = c & 0x7F
+            if m == _CR:
+                one[0] = c
+                pos = src.find(one, pos + 1)
+                if gs < 0:
+                    if gs == _BAD:
+                        fe += 1
+                    gs = _BETWEEN
+                    continue
+                # The group check. st: label start; e: the last separator (value end).
+                st = gs
+                gs = _BETWEEN
+                e = q + pos - 2
+                chk = fb[e + 1]
+                sep = fb[e]
+                if e - st > MAX_GROUP - 2:
+                    fe += 1
+                elif sep == _SP:
+                    # Historique: label SP value SP checksum: no HT, SP only as separator
+                    # (tic-protocol.md §3), label and value not empty; the sum stops before
+                    # the last SP.
+                    le = fb.find(b" ", st, e)
+                    if (
+                        le <= st
+                        or le - st > _MAX_LABEL
+                        or le + 1 >= e
+                        or fb.find(b" ", le + 1, e) >= 0
+                        or fb.find(b"\t", st, e) >= 0
+                    ):
+                        fe += 1
+                    elif ((s - chk - _SP) & 0x3F) + 0x20 != chk:
+                        ce += 1
+                    elif want == MODE_STANDARD or k >= kmax:
+                        fe += 1
+                    else:
+                        want = MODE_HISTORIQUE
+                        idx[k] = st
+                        idx[k + 1] = le
+                        idx[k + 2] = le + 1
+                        idx[k + 3] = e
+                        k += _W
+                elif sep == _HT:
+                    # Standard: label HT [horodate HT] value HT checksum; the sum includes
+                    # the last HT.
+                    le = fb.find(b"\t", st, e)
+                    vs = fb.find(b"\t", le + 1, e) + 1 if le > st else 0
+                    if not vs:
+                        vs = le + 1  # no horodate
+                    elif vs != le + 2 + _HORODATE_LEN or fb.find(b"\t", vs, e) >= 0:
+                        vs = 0
+                    if not vs or le <= st or le - st > _MAX_LABEL:
+                        fe += 1
+                    elif ((s - chk) & 0x3F) + 0x20 != chk:
+                        ce += 1
+                    elif want == MODE_HISTORIQUE or k >= kmax:
+                        fe += 1
+                    else:
+                        want = MODE_STANDARD
+                        idx[k] = st
+                        idx[k + 1] = le
+                        idx[k + 2] = vs
+                        idx[k + 3] = e
+                        k += _W
+                else:
+                    fe += 1
+                continue
+            if m == _LF:
+                pos += 1  # an LF usually follows the last control byte (a CR)
+                if src[pos] != c:  # (pos < len(src): this LF is at pos or after)
+                    one[0] = c
+                    pos = src.find(one, pos)
+                if inf:
+                    if gs != _BETWEEN:  # the previous group had no CR (CR turned into FF)
+                        fe += 1
+                    gs = q + pos + 1
                     s = 0
                 continue
-            one = self._one
             one[0] = c
-            pos = fb.find(one, pos + 1, lim)
-            self._sum = s
-            self._gs = gs
-            self._np = np
-            if self._control(fb, c, pos):
-                # An STX moved parsing to the front of a buffer, where _control copied the
-                # chunk again: same bytes, positions shifted; go on from there.
-                d = self._fast
-                fb = self._frames[self._k].buf
-                pos -= d
-                lim -= d
-                self._fast = 0
-            s = self._sum
-            gs = self._gs
-            np = self._np
-            inf = self._in_frame
-        self._sum = s
-        self._gs = gs
-        self._np = np
-        self._wpos = lim
-        self._fast = -1
-        self._chunk = None
-
-    def _feed_bytewise(self, buf, start, end, stream):
-        """Partial chunks, 8N1 readers, and a chunk that does not fit after the last one."""
-        i = start
-        whole = len(buf)
-        while i < end:
-            fb = self._frames[self._k].buf
-            size = len(fb)
-            w = self._wpos
-            if self._fresh and whole <= size:
-                p = 0  # a new frame buffer: the chunk at position 0, scanning from i
-            elif i == 0 and w + whole <= size:
-                p = w  # the chunk right after the previous one
-            else:
-                p = -1
-            if p >= 0:
-                fb[p : p + whole] = buf  # C copy; bytes outside [i, end) are not looked at
-                self._off = stream - start - p
-                self._fresh = False
-                r = self._scan(fb, p + i, p + end)
-                i = r - p
-            else:
-                # A slice of the caller's buffer would allocate: copy byte by byte instead,
-                # at most what fits; a frame too long for the buffer is dropped.
-                k = end - i if end - i < CHUNK else CHUNK
-                if w + k > size:
-                    self._overflow()
+            pos = src.find(one, pos + 1)
+            if c > 0x7F:  # bit 7 set (8N1 reader): mask it, in place
+                if inf:
+                    fb[q + pos] = m
+                if not t[m]:
+                    s += c  # the checksum is modulo 64: the raw byte does as well
                     continue
-                for j in range(k):
-                    fb[w + j] = buf[i + j]
-                self._off = stream + i - start - w
-                self._fresh = False
-                r = self._scan(fb, w, w + k)
-                i += r - w
-            if not self._fresh:  # else an event moved parsing to a fresh buffer
-                self._wpos = r
-
-    def _overflow(self):
-        # No room for the next bytes: a frame longer than any legal one, or a long run of
-        # bytes outside frames.
-        self._check_pending()
-        if self._in_frame:
-            self.format_errors += 1
-        self.reset()
-
-    def _scan(self, fb, a, b):
-        """Scan fb[a:b] in place (partial chunks, and the rest of a chunk after a frame
-        boundary). Same result as _scan_all, byte by byte."""
-        s = self._sum
-        for j in range(a, b):
-            c = fb[j]
-            if c > 0x1F:
-                if c < 0x7F:
-                    s += c
-                    continue
-            elif c == _HT:
-                s += c
-                continue
-            self._sum = s
-            if self._control(fb, c, j):
-                return j + 1
-            s = self._sum
-        self._sum = s
-        return b
-
-    def _lf(self, j):
-        if self._in_frame:
-            if self._gs != _BETWEEN:
-                self.format_errors += 1
-            self._gs = j + 1
-            self._sum = 0
-
-    def _cr(self, j):
-        gs = self._gs
-        np = self._np
-        if gs >= 0 and np < len(self._pend):
-            self._pend[np] = gs
-            self._pend[np + 1] = j
-            self._pend[np + 2] = self._sum
-            self._np = np + 3
-        elif gs != _BETWEEN:
-            self.format_errors += 1
-        self._gs = _BETWEEN
-
-    def _control(self, fb, c, j):
-        """Byte c at fb[j] is not printable ASCII. True when parsing moved to a fresh buffer."""
-        raw = c
-        if c > 0x7E:  # an 8N1 reader sees the parity bit as bit 7: strip it in place
-            c &= 0x7F
-            fb[j] = c
-            if 0x1F < c < 0x7F or c == _HT:
-                self._sum += c
-                return False
-        if c == _LF:
-            self._lf(j)
-        elif c == _CR:
-            self._cr(j)
-        elif c == _STX:
-            # The first STX tells the reader: 0x82 means 8N1 with the parity bit in bit 7,
-            # so every byte must be masked, byte by byte; 0x02 means a 7-bit reader.
-            if self._probing:
-                self._probing = False
-                self._bytewise = raw > 0x7F
-            if self._in_frame:  # a new frame inside a frame: the first one was cut
-                self._check_pending()
-                self.interrupted += 1
-            else:
-                self.ignored = (self.ignored + self._off + j - self._outside_from) & _WRAP
-            self._in_frame = True
-            self._gs = _BETWEEN
-            # The buffer holds the last complete frame (keep it readable: use the other
-            # one), or has too little room left: start the frame at the front of a buffer.
-            if self.frame is self._frames[self._k] or j > CHUNK:
-                if self.frame is self._frames[self._k]:
-                    self._k ^= 1
-                nf = self._frames[self._k]
-                nf.n = 0
-                if self._fast >= 0:  # the fast path goes on at the front of nf.buf
-                    chunk = self._chunk
-                    nf.buf[0 : len(chunk)] = chunk
-                    self._off += self._fast
+                c = m
+            if c == _STX:
+                if inf:  # a new frame inside a frame: the first one was cut
+                    self.interrupted += 1
                 else:
-                    self._wpos = 0
-                    self._fresh = True
-                return True
-            self._frames[self._k].n = 0
-        elif not self._in_frame:
-            pass  # outside frames: everything waits for an STX
-        elif c == _ETX:
-            if self._gs != _BETWEEN:
-                self.format_errors += 1
-            self._check_pending()
-            self._complete(j)
-        elif c == _EOT:
-            self._check_pending()
-            self.interrupted += 1
-            self._in_frame = False
-            self._gs = _BETWEEN
-            self._frames[self._k].n = 0
-            self._outside_from = self._off + j + 1
-        elif self._gs >= 0:  # any other control byte in a group is noise: drop the group
-            self._gs = _BAD
-        return False
-
-    def _check_pending(self):
-        """Check the groups recorded since the last call (start, end, byte sum each) and keep
-        the valid ones in the filling frame. One call per chunk, not per group; the loop
-        touches locals only (an attribute costs a dictionary look-up on MicroPython)."""
-        np = self._np
-        if not np:
-            return
-        self._np = 0
-        pend = self._pend
-        f = self._frames[self._k]
-        g = f.buf
-        idx = f.idx
-        n = f.n
-        maxg = f.max_groups
-        # The mode every group of this frame must have: the frame's, else the configured
-        # one (0: any). One stream never mixes modes; a group of the other is noise.
-        want = f.mode if n else self.fixed_mode
-        bad = 0
-        wrong_sum = 0
-        for q in range(0, np, 3):
-            st = pend[q]
-            end = pend[q + 1]
-            if end - st < 4 or end - st > MAX_GROUP:
-                bad += 1
+                    self.ignored = (self.ignored + ((base + pos - self._out) & _WRAP)) & _WRAP
+                    inf = True
+                if q < 0 or q + pos > CHUNK:  # start the frame near the front of the buffer
+                    q = 0
+                    fb[0 : len(src)] = src
+                self._fs = q + pos
+                gs = _BETWEEN
+                if k != k0:
+                    ng += (k - k0) >> 2
+                    lm = want
+                k0 = k = 0
+                f.mode = MODE_UNKNOWN
+                want = self.fixed_mode
                 continue
-            chk = g[end - 1]
-            label_end = g.find(b"\t", st, end)
-            if label_end >= 0:
-                # Standard: label HT [horodate HT] value HT checksum, the last HT just before
-                # the checksum (the sum includes it), and no other HT.
-                vs = g.find(b"\t", label_end + 1, end) + 1  # after the 2nd HT
-                if vs == end - 1:
-                    vs = label_end + 1  # no horodate: that was the last HT
-                elif (
-                    vs != label_end + 2 + _HORODATE_LEN
-                    or g[end - 2] != _HT
-                    or (g.find(b"\t", vs, end - 2) >= 0)
-                ):
-                    bad += 1
+            if not inf:
+                continue  # outside frames, only an STX matters
+            if _ETX <= c <= _EOT:
+                inf = False
+                self._out = (base + pos + 1) & _WRAP
+                if c == _EOT:
+                    self.interrupted += 1
+                    gs = _BETWEEN
                     continue
-                mode = MODE_STANDARD
-                calc = ((pend[q + 2] - chk) & 0x3F) + 0x20
-            else:
-                # Historique: label SP value SP checksum; the sum stops before the last SP.
-                label_end = g.find(b" ", st, end - 2)
-                if label_end < 0 or g[end - 2] != _SP:
-                    bad += 1
-                    continue
-                vs = label_end + 1
-                mode = MODE_HISTORIQUE
-                calc = ((pend[q + 2] - chk - _SP) & 0x3F) + 0x20
-            if label_end == st or label_end - st > _MAX_LABEL:
-                bad += 1
+                if gs != _BETWEEN:
+                    fe += 1  # a group cut by the ETX
+                gs = _BETWEEN
+                # The frame is complete: flush the counters, switch buffers, tell.
+                f.n = k >> 2
+                if k:
+                    f.mode = want
+                if k != k0:
+                    ng += (k - k0) >> 2
+                    lm = want
+                if ng:
+                    self.groups = (self.groups + ng) & _WRAP
+                    self.mode = lm
+                if fe:
+                    self.format_errors += fe
+                if ce:
+                    self.checksum_errors += ce
+                k0 = k = ng = fe = ce = 0
+                self.frames += 1
+                f.seq = self.frames
+                self.frame = f
+                self._k ^= 1
+                cb = self.on_frame
+                if cb is not None:
+                    cb(f)
+                f = self._frames[self._k]
+                fb = f.buf
+                idx = f.idx
+                q = -1
                 continue
-            if calc != chk:
-                wrong_sum += 1
-                continue
-            if (want and mode != want) or n >= maxg:
-                bad += 1
-                continue
-            want = mode
-            k = n * _W
-            idx[k] = st
-            idx[k + 1] = label_end
-            idx[k + 2] = vs
-            idx[k + 3] = end - 2
-            n += 1
-        kept = n - f.n
-        if kept:
-            f.n = n
+            if gs >= 0:  # any other control byte in a group is noise: drop the group
+                gs = _BAD
+        self._s = s
+        self._gs = gs
+        self._in = inf
+        if inf:
+            self._w = q + len(src)
+        f.n = k >> 2
+        if k:
             f.mode = want
+        if k != k0:
+            self.groups = (self.groups + ng + ((k - k0) >> 2)) & _WRAP
             self.mode = want
-            self.groups = (self.groups + kept) & _WRAP
-        if bad:
-            self.format_errors += bad
-        if wrong_sum:
-            self.checksum_errors += wrong_sum
-
-    def _complete(self, j):
-        # The buffer keeps the frame; the next STX moves parsing to the other buffer.
-        f = self._frames[self._k]
-        self.frames += 1
-        f.seq = self.frames
-        self.frame = f
-        self._in_frame = False
-        self._gs = _BETWEEN
-        self._outside_from = self._off + j + 1
-        cb = self.on_frame
-        if cb is not None:
-            cb(f)
+        elif ng:
+            self.groups = (self.groups + ng) & _WRAP
+            self.mode = lm
+        if fe:
+            self.format_errors += fe
+        if ce:
+            self.checksum_errors += ce
