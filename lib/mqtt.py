@@ -1,22 +1,22 @@
 """asyncio MQTT 3.1.1 client (QoS 0 and 1, retain, last will, TLS) for MicroPython and CPython.
 
-Two layers, as in docs/design/mqtt.md: the protocol on one connection (`connect`, `publish`,
-`subscribe`, `disconnect`, a reader task and a keepalive task per connection), and `run()`, the
+MQTTConnection is the protocol on one connection (`connect`, `publish`, `subscribe`,
+`disconnect`; a reader task and a keepalive task per connection); MQTTClient adds `run()`, the
 connection manager (reconnect with bounded exponential backoff and jitter, re-subscribe,
-`on_connect` / `on_disconnect` hooks). The byte stream is opened by an injected
+`on_connect` / `on_disconnect` hooks). The byte stream comes from an injected
 `open_stream(host, port, ssl, server_hostname)` coroutine returning an object with
-`async readinto(buf) -> n` (0 at end of stream), `write(buf)`, `async drain()` and `close()`;
-the default one uses `asyncio.open_connection`, tests pass an in-memory stream.
+`async readinto(buf) -> n` (0 at end of stream), `write(buf)`, `async drain()`, `close()`;
+the default uses `asyncio.open_connection`, tests pass an in-memory stream.
 
-Every wait is bounded: DNS, TCP/TLS connect and CONNACK by `timeout_ms` each; a write whose
-drain waits on the socket by `timeout_ms`; the reader by the keepalive rule (no byte from the
-broker for `keepalive / 2 + timeout_ms` means the connection is dead). Errors are `MQTTError`
-(`TLSError` for TLS set-up); nothing raised inside the client's own tasks escapes them.
+Every wait is bounded: DNS (CPython), TCP/TLS connect, CONNACK, a write the socket could not
+take at once, each acknowledgement, by `timeout_ms`; reading by the keepalive rule (nothing
+from the broker for keepalive/2 + timeout_ms: the connection is dead). On the ESP32 the DNS
+lookup blocks (lwIP's own timeout): it is done once and cached. Errors are MQTTError
+(TLSError for TLS set-up); nothing raised inside the client's own tasks escapes them.
 
-Memory: one receive buffer (`rx_size`) and one header buffer (`max_topic` + 9) per client,
-allocated once. A publish encodes its header, topic and packet id into the header buffer and
-writes the caller's payload as it is (bytes, bytearray or memoryview: give bytes-likes, a `str`
-is encoded, which allocates a copy).
+Memory: a receive buffer (`rx_size`) and a header buffer (`max_topic` + 9) per client,
+allocated once; a QoS 0 publish allocates one memoryview (payloads as bytes-likes: a str is
+encoded, a copy). Design, bounds and figures: docs/design/mqtt.md.
 """
 
 import asyncio
@@ -144,12 +144,12 @@ def _packet(op, body):
     return head[: _enc_len(head, 1, len(body))] + body
 
 
-class MQTTClient:
-    """One MQTT 3.1.1 client (clean session). `port` 0 means 1883, or 8883 with `ssl` (an
-    SSLContext, see mqtt_tls.context). `server_hostname`: the name the TLS certificate must
-    carry (default `server`). `timeout_ms` bounds each network wait; QoS 1 is re-sent
-    `max_repubs` times. Hooks (functions or coroutine functions): `on_connect(client)`,
-    `on_disconnect(client, reason)`; `set_callback(f)` for incoming messages."""
+class MQTTConnection:
+    """The protocol on one connection at a time (the connection manager is MQTTClient, below).
+    Clean session. `port` 0 means 1883, or 8883 with `ssl` (an SSLContext, see
+    mqtt_tls.context). `server_hostname`: the name the TLS certificate must carry (default
+    `server`). `timeout_ms` bounds each network wait; QoS 1 is re-sent `max_repubs` times.
+    `set_callback(f)` for incoming messages."""
 
     def __init__(  # noqa: PLR0917 (umqtt's positional order)
         self,
@@ -179,8 +179,7 @@ class MQTTClient:
         self.open_stream = open_stream
         self.timeout_ms = timeout_ms
         self.max_repubs = max_repubs
-        self.backoff_ms = (1000, 60000)  # first and longest wait between connection attempts
-        self.on_connect = self.on_disconnect = self._cb = self._lw = None
+        self._cb = self._lw = None
         self.last_error = None  # why the last connection attempt failed or the link dropped
         self.dropped = 0  # incoming messages too big for the receive buffer (skipped)
         self.subs = []  # (topic, qos) subscribed, re-sent on every connection
@@ -192,7 +191,6 @@ class MQTTClient:
         self._s = self._tasks = self._down = self._addr = None
         self._lock = asyncio.Lock()  # one exchange waiting for an acknowledgement at a time
         self._pid = self._acked = self._rc = 0  # last packet id; id and code of the last ack
-        self._run = None
         self._last_rx = self._last_tx = self._last_ping = 0
 
     def set_callback(self, f):
@@ -490,6 +488,14 @@ class MQTTClient:
                     await self._send(s, b"\xc0\x00")
                 except MQTTError:  # _send has ended the connection
                     pass
+
+
+class MQTTClient(MQTTConnection):
+    """MQTTConnection plus the connection manager, run(). Hooks (functions or coroutine
+    functions, set as attributes): `on_connect(client)`, `on_disconnect(client, reason)`."""
+
+    backoff_ms = (1000, 60000)  # first and longest wait between connection attempts
+    on_connect = on_disconnect = _run = None
 
     def _backoff(self, fails):
         """Wait before attempt number `fails` + 1: doubles from backoff_ms[0] up to
