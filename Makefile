@@ -20,7 +20,7 @@ PORT ?= /dev/ttyUSB0
 SIM_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: all venv deps build test check lint typecheck pytest sim bench fuzz deploy flash clean
+.PHONY: all venv deps build test check lint typecheck pytest sim bench fuzz labels deploy flash clean
 
 all: build
 
@@ -61,6 +61,9 @@ sim: venv deps build
 bench: venv deps build
 	sh tools/ensure_deps.sh valgrind
 	$(BIN)/python tools/bench.py
+
+labels: venv
+	PYTHONPATH=lib $(BIN)/python -m tic.label_table
 
 fuzz: venv
 	$(BIN)/python tools/fuzz.py
