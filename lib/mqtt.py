@@ -442,18 +442,22 @@ class MQTTConnection:
                 if op & 0xF0 == 0x30:  # PUBLISH
                     qos = op >> 1 & 3
                     h = 2 + (buf[0] << 8 | buf[1]) + (2 if qos else 0) if n >= 2 else n + 1
-                    if qos > 1 or h > n or h > size:
+                    if qos > 1 or h > n:
                         raise MQTTError("bad PUBLISH %02x" % op)
                     a = self._abuf
-                    a[2] = buf[h - 2]  # packet id for the PUBACK (QoS 1)
-                    a[3] = buf[h - 1]
-                    if n > size:  # skip the rest without storing it
+                    off = 0
+                    k = min(n, size)  # read so far; a longer packet is skipped chunk by chunk
+                    while True:
+                        for j in (h - 2, h - 1):  # the packet id, for the PUBACK (QoS 1)
+                            if off <= j < off + k:
+                                a[j - h + 4] = buf[j - off]
+                        off += k
+                        if off >= n:
+                            break
+                        k = min(n - off, size)
+                        await self._fill(s, k)
+                    if n > size:
                         self.dropped += 1
-                        m = n - size
-                        while m:
-                            k = min(m, size)
-                            await self._fill(s, k)
-                            m -= k
                     elif self._cb:
                         try:
                             t = h - 2 if qos else h

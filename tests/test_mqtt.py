@@ -215,13 +215,15 @@ def test_oversized_incoming_message_skipped_then_next_ok():
         s = b.streams[0]
         big = b"\x00\x01t\x00\x09" + b"B" * 100  # QoS 1, 105 bytes: more than the buffer
         s.send(b"\x32\x69" + big)
+        long_topic = b"\x00\x28" + b"T" * 40 + b"\x01\x02" + b"x"  # topic alone > buffer
+        s.send(b"\x32\x2d" + long_topic)
         s.send(b"\x30\x04\x00\x01tk")
         await _until(lambda: got)
 
     run(main())
     assert got == [b"k"]
-    assert c.dropped == 1
-    assert b.of_type(0x40) == [(0x40, b"\x00\x09")]  # still acknowledged
+    assert c.dropped == 2
+    assert b.of_type(0x40) == [(0x40, b"\x00\x09"), (0x40, b"\x01\x02")]  # still acknowledged
     assert c.is_connected()
 
 
@@ -353,6 +355,7 @@ def test_malformed_packets_end_the_connection_and_it_reconnects():
         b"\x20\x02\x00\x00",  # CONNACK after the connection is up
         b"\x34\x05\x00\x01t\x00\x01",  # PUBLISH QoS 2 (never subscribed with it)
         b"\x30\x03\x00\x09t",  # topic length beyond the packet
+        b"\x32\x03\x00\x01t",  # QoS 1 without its packet id
         b"\x40\x03\x00\x01\x00",  # PUBACK of the wrong length
         b"\xd0\x01\x00",  # PINGRESP with a body
         b"\x90\x99\x01" + b"\x00" * 300,  # a SUBACK longer than the receive buffer
