@@ -9,8 +9,8 @@ TLS files), listens on 127.0.0.1 only, on free ports, and is stopped at the end.
 
 With `tls=True` a CA and a server certificate for `localhost` / 127.0.0.1 are generated with
 the `openssl` command; `broker.ca_pem` holds the CA (PEM bytes) and `broker.tls_port` the TLS
-listener. Needs Debian's `mosquitto` package; tests are skipped with the install command when
-it is missing.
+listener. Needs Debian's `mosquitto` (and `openssl` for TLS); without them the tests are
+skipped with the install command.
 """
 
 import os
@@ -54,6 +54,10 @@ class Mosquitto:
     """One private broker. start(), stop(), restart() (same ports); `port`, `tls_port`."""
 
     def __init__(self, tls=False, users=None):
+        if not os.path.exists(MOSQUITTO):
+            pytest.skip("mosquitto missing: sudo apt-get install -y mosquitto")
+        if tls and not shutil.which("openssl"):
+            pytest.skip("openssl missing: sudo apt-get install -y openssl")
         self.dir = Path(tempfile.mkdtemp(prefix="linky-mosquitto-"))
         self.port = free_port()
         self.tls_port = free_port() if tls else None
@@ -87,8 +91,6 @@ class Mosquitto:
         self.conf.write_text("\n".join(conf) + "\n")
 
     def start(self, timeout=10):
-        if not os.path.exists(MOSQUITTO):
-            pytest.skip("mosquitto missing: sudo apt-get install -y mosquitto")
         self.proc = subprocess.Popen(
             [MOSQUITTO, "-c", str(self.conf)],
             stdout=subprocess.DEVNULL,
