@@ -363,6 +363,29 @@ def test_malformed_packets_end_the_connection_and_it_reconnects():
         _reconnects_after(bad)
 
 
+def test_random_bytes_from_the_broker_end_in_a_clear_error():
+    import random
+
+    random.seed(7)
+    for _ in range(100):
+        junk = bytes(random.getrandbits(8) for _ in range(random.randint(1, 40)))
+        b = FakeBroker()
+        c = _client(b, rx_size=16)
+        c.set_callback(lambda t, m, r: None)
+
+        async def main(c, b, junk):
+            await c.connect()
+            st = b.streams[0]
+            st.send(junk)
+            st.eof = True  # after the junk, the broker hangs up
+            await _until(lambda: not c.is_connected(), 2000)
+
+        run(main(c, b, junk))
+        assert not c.is_connected(), junk
+        # MQTTError for what was read, OSError when a PUBACK hit the closed stream
+        assert isinstance(c.last_error, (mqtt.MQTTError, OSError)), (junk, c.last_error)
+
+
 def test_broker_hang_up_reconnects():
     err = _reconnects_after(None)
     assert "closed" in str(err), err
