@@ -1,9 +1,9 @@
 # micropython: also
 """lib/tic/parser.py: framing, checksums, modes, counters, on real captures and built frames."""
 
-from tic import MODE_HISTORIQUE, MODE_STANDARD, label_hash
+from tic import MODE_HISTORIQUE, MODE_STANDARD, MODE_UNKNOWN, label_hash
 from tic.encode import checksum, frame, group
-from tic.parser import MAX_GROUP, Parser
+from tic.parser import CHUNK, FRAME_SIZE, MAX_GROUP, Parser
 from tic_helpers import CAPTURES, parse_all, read
 
 H = MODE_HISTORIQUE
@@ -212,6 +212,134 @@ def test_checksum_rule_is_mode_specific():
     g = b"\x02\nPAPP 00750 " + bytes([checksum(covered + b" ")]) + b"\r\x03"
     frames, p = parse_all(g)
     assert frames[0][1] == [] and p.checksum_errors == 1
+
+
+# --- one rule for every byte, whatever the chunking (issue "parser hardening") ----------------
+
+
+def feed_ways(data):
+    """The parse of data fed in every way the parser takes bytes: whole, in separate buffers of
+    256 bytes (scanned in place), as slices of data (staged), 1 byte at a time. Each result is
+    (frames with their modes and groups, counters)."""
+    out = []
+    for kind in ("whole", "buffers", "slices", "bytes"):
+        frames = []
+        p = Parser(on_frame=lambda f, out=frames: out.append((f.mode, f.groups())))
+        if kind == "whole":
+            p.feed(data)
+        elif kind == "buffers":
+            for i in range(0, len(data), 256):
+                p.feed(bytes(data[i : i + 256]))
+        else:
+            step = 97 if kind == "slices" else 1
+            for i in range(0, len(data), step):
+                p.feed(data, min(step, len(data) - i), i)
+        out.append((frames, p.stats()))
+    return out
+
+
+def parity_8n1(data):
+    """The bytes an 8N1 reader gets from a 7E1 line: bit 7 carries the even parity bit."""
+    out = bytearray(data)
+    for i in range(len(out)):
+        c = out[i] & 0x7F
+        ones = 0
+        while c:
+            ones += c & 1
+            c >>= 1
+        out[i] = out[i] & 0x7F | (ones & 1) << 7
+    return bytes(out)
+
+
+def test_high_bytes_are_masked_on_every_path():
+    # 0x82/0x83/0x8A/0x8D act as STX/ETX/LF/CR, 0xC1 as "A"; a 0xFF (DEL) in a group spoils it.
+    f = frame(H, [("PAPP", "00750"), ("IINST", "003"), ("BASE", "000000001")])
+    high = bytes(b | 0x80 if b in (2, 3, 10, 13) or b == ord("P") else b for b in f)
+    spoilt = high.replace(b"IINST", b"II\xffST")
+    data = f + (b"junk" + high + spoilt) * 4  # a 7-bit frame first: no path may assume 7 bits
+    ways = feed_ways(data)
+    assert all(w == ways[0] for w in ways)
+    frames, stats = ways[0]
+    assert frames[0] == frames[1]
+    frames = frames[1:]
+    assert len(frames) == 8 and frames[0] == (H, [("PAPP", None, "00750"), ("IINST", None, "003"),
+                                                  ("BASE", None, "000000001")])  # fmt: skip
+    assert frames[1][1] == [("PAPP", None, "00750"), ("BASE", None, "000000001")]
+    assert stats["format_errors"] == 4 and stats["checksum_errors"] == 0
+
+
+def test_8n1_stream_whose_first_stx_lost_its_parity_bit():
+    clean = read(CAPTURES + "std-tri-tempo-stream-errors-teleinfo-nom.raw")
+    data = bytearray(parity_8n1(clean))
+    data[data.find(b"\x82")] = 0x02
+    ways = feed_ways(bytes(data))
+    assert all(w == ways[0] for w in ways)
+    assert ways[0][0] == feed_ways(clean)[0][0]  # the same 7 frames as the 7E1 capture
+
+
+def test_long_frames_identical_on_every_path():
+    # Frames of 2.2 to 3 KB: kept up to FRAME_SIZE bytes (STX to ETX), dropped above, whatever
+    # the chunking.
+    g = group(S, "PJOURF+1", "X" * 98)  # 111 bytes
+    frames_in = []
+    for k, size in ((19, 0), (20, 0), (22, FRAME_SIZE), (22, FRAME_SIZE + 1), (30, 0)):
+        head = b"\x02" + g * k
+        pad = b"x" * (size - len(head) - 1) if size else b""  # text between groups: skipped
+        frames_in.append(head + pad + b"\x03")
+    data = b"".join(frames_in)
+    ways = feed_ways(data)
+    assert all(w == ways[0] for w in ways)
+    frames, stats = ways[0]
+    assert [len(x[1]) for x in frames] == [19, 20, 22]
+    assert [len(x) for x in frames_in[2:4]] == [FRAME_SIZE, FRAME_SIZE + 1]
+    assert len(frames_in[4]) > FRAME_SIZE + CHUNK
+    assert stats["format_errors"] == 2 and stats["frames"] == 3
+    assert 0 <= stats["ignored"] <= stats["bytes"]
+
+
+def test_ignored_counts_every_byte_outside_frames():
+    f = frame(H, [("PAPP", "00750")])
+    for data, outside in (
+        (b"\x55" * 700, 700),  # no STX at all
+        (f + b"tail after ETX", 14),
+        (b"\x01" * 5 + f + b"ab" + frame(H, [("PAPP", "00760")], end=b"\x04") + b"xyz", 10),
+    ):
+        for _, stats in feed_ways(data):
+            assert stats["ignored"] == outside and stats["bytes"] == len(data)
+
+
+def test_ignored_after_an_over_long_frame_stays_within_bytes():
+    g = group(S, "PJOURF+1", "X" * 98)
+    data = b"\x02" + g * 30 + b"\x03" + b"z" * 10  # 3.3 KB without ETX: dropped
+    for _, stats in feed_ways(data):
+        assert stats["frames"] == 0 and stats["format_errors"] == 1
+        # Frame bytes: FRAME_SIZE from the STX; the rest is outside any frame.
+        assert stats["ignored"] == len(data) - FRAME_SIZE
+
+
+def test_empty_frame_reports_unknown_mode():
+    seen = []
+    p = Parser(on_frame=lambda f: seen.append((f.mode, f.n)))
+    p.feed(frame(H, [("PAPP", "00750")]) + b"\x02\x03" + b"\x02\nPAPP 00750 X\r\x03")
+    assert seen == [(H, 1), (MODE_UNKNOWN, 0), (MODE_UNKNOWN, 0)]
+    assert p.mode == H and p.checksum_errors == 1
+
+
+def test_historique_value_with_a_space_is_a_format_error():
+    covered = b"PTEC HP JR"  # SP separates label and value: never inside a value
+    bad = b"\n" + covered + b" " + bytes([checksum(covered)]) + b"\r"
+    empty = b"\nPTEC  " + bytes([checksum(b"PTEC ")]) + b"\r"  # no value at all
+    frames, p = parse_all(b"\x02" + bad + empty + group(H, "PAPP", "00750") + b"\x03")
+    assert frames[0][1] == [("PAPP", None, "00750")]
+    assert p.format_errors == 2 and p.checksum_errors == 0
+
+
+def test_frame_size_must_hold_a_chunk():
+    try:
+        Parser(frame_size=CHUNK - 1)
+    except ValueError:
+        return
+    raise AssertionError("no ValueError")
 
 
 if __name__ == "__main__":

@@ -211,6 +211,8 @@ class Parser:
 
     def __init__(self, on_frame=None, mode=MODE_UNKNOWN, frame_size=FRAME_SIZE,
                  max_groups=MAX_GROUPS):  # fmt: skip
+        if frame_size < CHUNK:  # a frame must not overflow inside one scanned chunk
+            raise ValueError("frame_size < CHUNK")
         self.on_frame = on_frame
         self.fixed_mode = mode
         self.frame_size = frame_size
