@@ -425,6 +425,24 @@ def test_micropython_managed_client_survives_broker_restarts(make_mosquitto):
 
 
 @pytest.mark.slow
+def test_micropython_silent_listener_times_out_plain_and_tls(tmp_path):
+    from broker import make_certs
+
+    ca = make_certs(tmp_path)
+    with socket.socket() as ls:
+        ls.bind((HOST, 0))
+        ls.listen(4)  # the kernel accepts the connections; nobody ever answers
+        port = ls.getsockname()[1]
+        procs = [
+            _start_mp_client(port, "mpsilent", "once"),
+            _start_mp_client(port, "mpsilent2", "once", str(ca), "localhost"),
+        ]
+        outs = [p.communicate(timeout=30)[0] for p in procs]
+    assert outs[0].startswith("ERROR MQTTError: no answer from 127.0.0.1:"), outs[0]
+    assert outs[1].startswith("ERROR MQTTError: no answer from 127.0.0.1:"), outs[1]  # TLS
+
+
+@pytest.mark.slow
 def test_tls_on_micropython_and_its_last_will(make_mosquitto, tmp_path):
     b = make_mosquitto(tls=True)
     ca = tmp_path / "ca.pem"
