@@ -1,16 +1,18 @@
 """Proof on the MicroPython unix port: after warm-up the parser allocates nothing.
 
 Every feed below runs between micropython.heap_lock() and heap_unlock(): any allocation raises
-MemoryError. At least 100 frames of each mode, clean, noisy (bit flips) and interrupted (EOT and
-new STX), fed in several chunk sizes, with a consumer that reads ints in the frame callback.
+MemoryError. At least 100 frames of each mode, clean, noisy (bit flips), interrupted (EOT and
+new STX), as an 8N1 reader gets them (bit 7 = parity) and one frame over the size limit, fed in
+several chunk sizes both ways the parser takes bytes (a whole buffer, scanned in place; a slice
+of a bigger one, staged), with a consumer that reads ints in the frame callback.
 """
 
 import gc
 
 import micropython
 from tic import MODE_HISTORIQUE, MODE_STANDARD
-from tic.encode import frame
-from tic.parser import Parser
+from tic.encode import frame, group
+from tic.parser import FRAME_SIZE, Parser
 from tic_helpers import CAPTURES, read
 
 STD = read(CAPTURES + "std-tri-tempo-teleinfo-nom.raw")
@@ -34,16 +36,32 @@ def interrupted(mode, label, value):
     return f[:-1] + b"\x04" + f[: len(f) // 2] + f  # EOT, then STX inside a frame
 
 
+def parity_8n1(data):
+    out = bytearray(data)
+    for i in range(len(out)):
+        c = out[i] & 0x7F
+        ones = 0
+        while c:
+            ones += c & 1
+            c >>= 1
+        out[i] = out[i] & 0x7F | (ones & 1) << 7
+    return bytes(out)
+
+
 def build(mode):
     if mode == MODE_STANDARD:
         clean = STD * 100
         noisy = flip_bits(clean, 300, 7) + STD_NOISY * 15
         cut = interrupted(mode, "EAST", "000000001") * 100
+        g = group(mode, "PJOURF+1", "X" * 98)
     else:
         clean = HIST * 100
         noisy = flip_bits(clean, 150, 11)
         cut = interrupted(mode, "BASE", "000000001") * 100
-    return bytearray(clean + noisy + cut)
+        g = group(mode, "BASE", "000000001")
+    too_long = b"\x02" + g * (FRAME_SIZE // len(g) + 2) + b"\x03"
+    return bytearray(clean + noisy + cut + parity_8n1(STD if mode == MODE_STANDARD else HIST) * 20
+                     + too_long)  # fmt: skip
 
 
 def run_locked(data, chunk):
@@ -62,8 +80,8 @@ def run_locked(data, chunk):
     p = Parser(on_frame=consume)
     p.feed(data)  # warm-up: a first pass over everything
     n = len(data)
-    # Whole buffers take the parser's fast path, slices of one big buffer the other one.
-    size = chunk if chunk >= 64 else 64  # (a list of 1-byte buffers would fill the heap)
+    # Whole buffers (up to CHUNK bytes) are scanned in place, slices of one big buffer staged.
+    size = chunk if 64 <= chunk <= 512 else 64 if chunk < 64 else 512  # (few, not too big)
     whole = [bytearray(data[i : i + size]) for i in range(0, n, size)]
     before = gc.mem_alloc()
     micropython.heap_lock()
@@ -88,7 +106,7 @@ def check(mode):
         p, acc = run_locked(data, chunk)
         if acc[0] < 300:  # warm-up frames + locked frames (two passes)
             raise AssertionError("too few frames: %d" % acc[0])
-        if p.checksum_errors == 0 or p.interrupted < 100:
+        if p.checksum_errors == 0 or p.interrupted < 100 or p.format_errors == 0:
             raise AssertionError("noise/interruptions not exercised: %r" % p.stats())
 
 
