@@ -367,7 +367,7 @@ def test_random_bytes_from_the_broker_end_in_a_clear_error():
     import random
 
     random.seed(7)
-    for _ in range(100):
+    for _ in range(50):
         junk = bytes(random.getrandbits(8) for _ in range(random.randint(1, 40)))
         b = FakeBroker()
         c = _client(b, rx_size=16)
