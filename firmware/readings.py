@@ -1,0 +1,404 @@
+"""The readings store: the last valid value of every label, for publishers that read at their
+own pace (a parser frame is only valid until the next poll).
+
+    rd = Readings(guard)            # the reader's IndexGuard; preallocates everything
+    rd.update(frame, ok, now_ms)    # in the reader's on_frame; or pass rd.on_frame itself
+    await rd.event.wait(); rd.event.clear()     # a frame was stored
+
+Per label row r (tic.labels, 0 <= r < labels.COUNT), no allocation unless noted:
+    present(r)        the meter currently sends it (seen within ABSENT_AFTER frames)
+    seen(r)           it was stored from the last frame
+    changed(r)        its value, horodate or presence changed with the last frame
+    changed_ms(r)     ticks_ms of its last change; changed_since(r, t): after tick t?
+    int_value(r)      int of a digit value (at most 9 digits), else -1
+    value_len(r), copy_value(r, dst, at=0) -> n    the raw bytes, padding kept
+    value(r)          the raw value as bytes (allocates)
+    has_horodate(r), copy_horodate(r, dst, at=0) -> 13 or 0
+Frame-wide: seq (frames stored, wraps at 2^30), mode (of the last frame), generation (+1 at
+each reset: mode or meter change; entities of the old set retire), dropped (groups refused,
+wraps at 2^30), meter_id (bytes, allocates; b"" until confirmed), event (asyncio.Event).
+
+What gets in: a known label whose value fits its kind and size (digits: exactly `size` of
+them; hex digits: exactly `size`; text: printable, at most `size`; ADCO/ADSC: 1 to 12
+digits), with a valid horodate exactly when the label has one. Anything else is counted in
+`dropped` and left out. An energy index (F_GUARDED) stores only guard.last(row), the value
+the guard confirmed, never the frame's own value; it is present once one is confirmed.
+The meter id is confirmed by ID_CONFIRM frames in a row that agree; a confirmed id that
+changes, or a frame of the other mode, resets the store (and a new meter, the guard).
+A label goes absent after ABSENT_AFTER frames without it (a group lost to its checksum does
+not make it flicker); historique short frames (overload) age nothing. Why: docs/design/
+readings.md. Memory: about 2.3 KB of tables on a 32-bit board, all made at construction.
+"""
+
+import asyncio
+import time
+from array import array
+
+from tic import labels
+
+try:
+    from micropython import const
+except ImportError:  # CPython
+
+    def const(x):
+        return x
+
+
+# Kinds as the store checks them (the first three are tic.labels' KIND_*).
+K_INT = const(0)  # exactly `size` decimal digits
+K_TEXT = const(1)  # printable, at most `size` characters
+K_HEX = const(2)  # exactly `size` hexadecimal digits
+K_ID = const(3)  # ADCO, ADSC: 1 to `size` decimal digits (a capture has 11), kept as text
+
+# Status bits per row.
+S_PRESENT = const(1)
+S_SEEN = const(2)
+S_CHANGED = const(4)
+
+ABSENT_AFTER = const(3)  # frames without a label before it is absent
+ID_CONFIRM = const(2)  # frames in a row with the same meter id before it is taken
+HORODATE_LEN = const(13)
+NO_SLOT = const(0xFF)
+
+_MASK = const(0x3FFFFFFF)  # ticks period, counter wrap: 2^30
+_HALF = const(0x20000000)
+_W = const(4)  # tic.parser Frame.idx entries per group: label start, end, value start, end
+
+_R_ADCO = labels.index("ADCO")
+_R_ADSC = labels.index("ADSC")
+# Days per month for horodate checks (February: 29, leap years checked apart).
+_MDAYS = b"\x1f\x1d\x1f\x1e\x1f\x1e\x1f\x1f\x1e\x1f\x1e\x1f"
+
+try:
+    _ticks_ms = time.ticks_ms  # MicroPython
+except AttributeError:  # CPython (tests)
+    _t0 = time.monotonic()
+
+    def _ticks_ms():
+        return int((time.monotonic() - _t0) * 1000) & _MASK
+
+
+def _inc(n):
+    return n + 1 if n < _MASK else 0
+
+
+def _dig2(b, k):
+    """The two decimal digits at b[k], b[k + 1] as an int (both known to be digits)."""
+    return (b[k] - 48) * 10 + b[k + 1] - 48
+
+
+def _copy(src, a, e, dst, o):
+    """dst[o:] = src[a:e] byte by byte (no slice object, no allocation); True if any byte
+    differed."""
+    ch = False
+    o -= a
+    for j in range(a, e):
+        c = src[j]
+        if dst[o + j] != c:
+            dst[o + j] = c
+            ch = True
+    return ch
+
+
+def _same(src, a, e, dst):
+    """src[a:e] == dst[:e - a], compared in place."""
+    o = -a
+    for j in range(a, e):
+        if dst[o + j] != src[j]:
+            return False
+    return True
+
+
+def horodate_ok(b, k):
+    """True if b[k:k + 13] is a valid SAAMMJJhhmmss horodate (season H E h e or space, a real
+    date of 20AA, a time of day): what tic.decode.horodate accepts. No allocation."""
+    s = b[k]
+    if s not in (72, 69, 104, 101, 32):  # H E h e SP
+        return False
+    for j in range(k + 1, k + HORODATE_LEN):
+        if not 48 <= b[j] <= 57:
+            return False
+    yy = _dig2(b, k + 1)
+    mo = _dig2(b, k + 3)
+    d = _dig2(b, k + 5)
+    if not 1 <= mo <= 12 or not 1 <= d <= _MDAYS[mo - 1]:
+        return False
+    if mo == 2 and d == 29 and yy % 4:
+        return False
+    return _dig2(b, k + 7) < 24 and _dig2(b, k + 9) < 60 and _dig2(b, k + 11) < 60
+
+
+class Readings:
+    """Per-label store of valid values. `guard`: the tic.guard.IndexGuard whose codes come
+    with each frame (the reader's). See the module docstring."""
+
+    def __init__(self, guard):
+        self.guard = guard
+        n = labels.COUNT
+        self.kinds = bytearray(n)
+        self.off = array("H", [0] * (n + 1))  # row r's value slot: vals[off[r]:off[r + 1]]
+        self.hslot = bytearray(b"\xff" * n)  # row r's horodate at hods[13 * hslot[r]]
+        self._guarded = bytearray(n)
+        self._short = bytearray(n)  # labels of historique short frames
+        # Sizes and kinds live in tic.label_rows: read them once, and unload it again if
+        # nobody else had it loaded (it costs about 2.3 KB resident).
+        import sys
+
+        had = "tic.label_rows" in sys.modules
+        from tic import label_rows
+
+        o = nh = 0
+        for r in range(n):
+            f = labels.flags(r)
+            self.kinds[r] = label_rows.kind(r)
+            self._guarded[r] = 1 if f & labels.F_GUARDED else 0
+            self._short[r] = 1 if f & labels.F_SHORT else 0
+            if f & labels.F_HORODATE:
+                self.hslot[r] = nh
+                nh += 1
+            o += label_rows.size(r)
+            self.off[r + 1] = o
+        if not had:
+            sys.modules.pop("tic.label_rows", None)
+            import tic
+
+            if getattr(tic, "label_rows", None) is label_rows:
+                delattr(tic, "label_rows")
+        del label_rows
+        self.kinds[_R_ADCO] = self.kinds[_R_ADSC] = K_ID
+        self.vals = bytearray(o)
+        self.lens = bytearray(n)
+        self.hods = bytearray(HORODATE_LEN * nh)
+        self.status = bytearray(n)
+        self._miss = bytearray(n)
+        self._ticks = array("i", [0] * n)
+        self._id = bytearray(12)  # confirmed meter id
+        self._idn = 0
+        self._cand = bytearray(12)  # meter id awaiting confirmation
+        self._candn = 0
+        self._candk = 0  # frames in a row that sent the candidate
+        self.seq = 0
+        self.mode = 0  # tic.MODE_*: of the last frame
+        self.generation = 0
+        self.dropped = 0
+        self.event = asyncio.Event()
+
+    # -- storing
+    def reset(self):
+        """Forget every value and the meter id (mode or meter change); generation + 1."""
+        st = self.status
+        for r in range(len(st)):
+            st[r] = 0
+            self._miss[r] = 0
+            self.lens[r] = 0
+        self._idn = self._candn = self._candk = 0
+        self.generation = _inc(self.generation)
+
+    def on_frame(self, frame, ok):
+        """TicReader's on_frame(frame, ok): update() at the current ticks_ms."""
+        self.update(frame, ok, _ticks_ms())
+
+    def update(self, frame, ok, now_ms):
+        """Store the valid groups of a tic.parser Frame; `ok`: the guard's codes for it
+        (guard.check_frame's result, already computed). Sets `event`. Allocates nothing.
+        Cost: one pass over the frame's value bytes, plus one over the label rows."""
+        now = now_ms & _MASK
+        m = frame.mode
+        if m != self.mode:
+            if self.mode:
+                self.reset()
+            self.mode = m
+        st = self.status
+        n = len(st)
+        for r in range(n):
+            st[r] &= S_PRESENT
+        short = m == 1  # tic.MODE_HISTORIQUE: a short frame (overload) has only F_SHORT labels
+        for i in range(frame.n):
+            r = labels.index_for_frame(frame, i)
+            if r < 0:
+                self.dropped = _inc(self.dropped)
+                continue
+            if not self._short[r]:
+                short = False
+            if self._guarded[r]:
+                self._index(r, i, ok, now)
+            elif not self._store(r, i, frame, now):
+                self.dropped = _inc(self.dropped)
+        miss = self._miss
+        for r in range(n):
+            s = st[r]
+            if s & S_SEEN:
+                miss[r] = 0
+                if not s & S_PRESENT:
+                    st[r] = s | S_PRESENT | S_CHANGED
+                    self._ticks[r] = now
+            elif s & S_PRESENT and not short:
+                k = miss[r] + 1
+                miss[r] = k
+                if k >= ABSENT_AFTER:
+                    st[r] = S_CHANGED
+                    self._ticks[r] = now
+        self.seq = _inc(self.seq)
+        self.event.set()
+
+    def _index(self, r, i, ok, now):
+        """An energy index: store the guard's confirmed value (9 digits), if it has one."""
+        if i < len(ok) and ok[i] == 0:  # tic.guard.REJECT: the reference did not change
+            if self.status[r] & S_PRESENT:
+                self.status[r] |= S_SEEN
+            return
+        v = self.guard.last(r)
+        if v < 0:
+            return
+        b = self.vals
+        a = self.off[r]
+        e = self.off[r + 1]
+        ch = self.lens[r] != e - a
+        self.lens[r] = e - a
+        for j in range(e - 1, a - 1, -1):
+            d = 48 + v % 10
+            v //= 10
+            if b[j] != d:
+                b[j] = d
+                ch = True
+        self._mark(r, ch, now)
+
+    def _mark(self, r, changed, now):
+        s = self.status[r] | S_SEEN
+        if changed:
+            s |= S_CHANGED
+            self._ticks[r] = now
+        self.status[r] = s
+
+    def _store(self, r, i, frame, now):
+        """Check group i (row r) and copy it in; False if it does not fit the label."""
+        fb = frame.buf
+        idx = frame.idx
+        k = i * _W
+        a = idx[k + 2]
+        e = idx[k + 3]
+        size = self.off[r + 1] - self.off[r]
+        kind = self.kinds[r]
+        if e - a > size or (kind != K_TEXT and e - a < (1 if kind == K_ID else size)):
+            return False
+        if kind == K_TEXT:
+            for j in range(a, e):
+                if not 32 <= fb[j] <= 126:
+                    return False
+        elif kind == K_HEX:
+            for j in range(a, e):
+                c = fb[j]
+                if not (48 <= c <= 57 or 65 <= c <= 70 or 97 <= c <= 102):
+                    return False
+        else:
+            for j in range(a, e):
+                if not 48 <= fb[j] <= 57:
+                    return False
+        h = self.hslot[r]
+        hk = idx[k + 1] + 1  # where a horodate starts
+        if frame.has_horodate(i) != (h != NO_SLOT) or (h != NO_SLOT and not horodate_ok(fb, hk)):
+            return False
+        if kind == K_ID:
+            self._meter(r, fb, a, e, now)
+            return True
+        ch = _copy(fb, a, e, self.vals, self.off[r])
+        if self.lens[r] != e - a:
+            self.lens[r] = e - a
+            ch = True
+        if h != NO_SLOT and _copy(fb, hk, hk + HORODATE_LEN, self.hods, h * HORODATE_LEN):
+            ch = True
+        self._mark(r, ch, now)
+        return True
+
+    def _meter(self, r, fb, a, e, now):
+        """ADCO/ADSC fb[a:e]: store it if it is the confirmed meter id; confirm a new one
+        after ID_CONFIRM frames in a row (a new meter resets the store and the guard)."""
+        ln = e - a
+        same = ln == self._candn
+        if _copy(fb, a, e, self._cand, 0):
+            same = False
+        self._candn = ln
+        k = self._candk + 1 if same else 1
+        self._candk = k = min(k, 255)
+        if ln == self._idn and _same(fb, a, e, self._id):
+            self._mark(r, False, now)  # the confirmed id again
+            return
+        if k < ID_CONFIRM:
+            return  # unconfirmed: the row keeps the confirmed id (and is not seen)
+        if self._idn:  # another meter: start over
+            self.reset()
+            self.guard.reset()
+            self._candn = ln
+            self._candk = k
+        _copy(fb, a, e, self._id, 0)
+        self._idn = ln
+        _copy(fb, a, e, self.vals, self.off[r])
+        self.lens[r] = ln
+        self._mark(r, True, now)
+
+    # -- reading (allocation-free unless noted)
+    def present(self, r):
+        return bool(self.status[r] & S_PRESENT)
+
+    def seen(self, r):
+        return bool(self.status[r] & S_SEEN)
+
+    def changed(self, r):
+        return bool(self.status[r] & S_CHANGED)
+
+    def changed_ms(self, r):
+        """ticks_ms of row r's last change (value, horodate or presence)."""
+        return self._ticks[r]
+
+    def changed_since(self, r, t):
+        """True if row r changed after tick t (ticks modulo 2^30, within 2^29 ms)."""
+        d = (self._ticks[r] - t) & _MASK
+        return 0 < d < _HALF
+
+    def value_len(self, r):
+        return self.lens[r] if self.status[r] & S_PRESENT else 0
+
+    def copy_value(self, r, dst, at=0):
+        """Copy row r's raw value to dst[at:]; returns its length (0 when absent)."""
+        n = self.value_len(r)
+        b = self.vals
+        a = self.off[r]
+        for j in range(n):
+            dst[at + j] = b[a + j]
+        return n
+
+    def value(self, r):
+        """Row r's raw value as bytes, b"" when absent. Allocates."""
+        a = self.off[r]
+        return bytes(self.vals[a : a + self.value_len(r)])
+
+    def int_value(self, r):
+        """Row r's value as an int when it is 1 to 9 decimal digits, else -1."""
+        n = self.value_len(r)
+        if not 0 < n <= 9:
+            return -1
+        b = self.vals
+        v = 0
+        for j in range(self.off[r], self.off[r] + n):
+            d = b[j] - 48
+            if not 0 <= d <= 9:
+                return -1
+            v = v * 10 + d
+        return v
+
+    def has_horodate(self, r):
+        return self.hslot[r] != NO_SLOT and bool(self.status[r] & S_PRESENT)
+
+    def copy_horodate(self, r, dst, at=0):
+        """Copy row r's horodate (13 bytes) to dst[at:]; returns 13, or 0 if it has none."""
+        if not self.has_horodate(r):
+            return 0
+        k = self.hslot[r] * HORODATE_LEN
+        for j in range(HORODATE_LEN):
+            dst[at + j] = self.hods[k + j]
+        return HORODATE_LEN
+
+    @property
+    def meter_id(self):
+        """The confirmed ADCO/ADSC as bytes (allocates), b"" until known."""
+        return bytes(self._id[: self._idn])
