@@ -9,8 +9,8 @@ TLS files), listens on 127.0.0.1 only, on free ports, and is stopped at the end.
 
 With `tls=True` a CA and a server certificate for `localhost` / 127.0.0.1 are generated with
 the `openssl` command; `broker.ca_pem` holds the CA (PEM bytes) and `broker.tls_port` the TLS
-listener. Needs Debian's `mosquitto` (and `openssl` for TLS); without them the tests are
-skipped with the install command.
+listener. Needs Debian's `mosquitto` and `openssl`, which `make test` installs; without them a test
+fails with the install command (a test never skips for a missing tool).
 """
 
 import os
@@ -39,7 +39,7 @@ def _openssl(*args, cwd):
 def make_certs(d, name="localhost"):
     """CA + server certificate (CN and SAN `name`, SAN IP 127.0.0.1) in directory `d`."""
     if not shutil.which("openssl"):
-        pytest.skip("openssl missing: sudo apt-get install -y openssl")
+        pytest.fail("openssl missing: run make test as root, or sudo apt-get install -y openssl")
     d = Path(d)
     _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
              "/CN=linky test CA", "-keyout", "ca.key", "-out", "ca.pem", cwd=d)  # fmt: skip
@@ -57,9 +57,13 @@ class Mosquitto:
 
     def __init__(self, tls=False, users=None):
         if not os.path.exists(MOSQUITTO):
-            pytest.skip("mosquitto missing: sudo apt-get install -y mosquitto")
+            pytest.fail(
+                "mosquitto missing: run make test as root, or sudo apt-get install -y mosquitto"
+            )
         if tls and not shutil.which("openssl"):
-            pytest.skip("openssl missing: sudo apt-get install -y openssl")
+            pytest.fail(
+                "openssl missing: run make test as root, or sudo apt-get install -y openssl"
+            )
         self.dir = Path(tempfile.mkdtemp(prefix="linky-mosquitto-"))
         self.port = free_port()
         self.tls_port = free_port() if tls else None

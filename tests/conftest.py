@@ -27,6 +27,8 @@ sys.path[:0] = [str(ROOT / "lib"), str(ROOT), str(ROOT / "tools"), str(ROOT / "t
 
 import upy  # noqa: E402 (needs the path above)
 
+pytest_plugins = ("broker",)  # tests/broker.py: private Mosquitto brokers
+
 MP_TIMEOUT = 600  # seconds for one whole module on the unix port
 
 

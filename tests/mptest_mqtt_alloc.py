@@ -6,9 +6,8 @@ and what a whole QoS 0 publish allocates when the socket takes it at once: one m
 import asyncio
 import gc
 
-import mqtt
-
 import micropython
+import mqtt
 
 
 def test_remaining_length_encoding_allocates_nothing():

@@ -7,13 +7,11 @@ import socket
 import subprocess
 import sys
 
-import mqtt
-import mqtt_tls
 import pytest
 
+import mqtt
+import mqtt_tls
 import upy
-
-pytest_plugins = ("broker",)  # the mosquitto fixtures (until conftest.py registers them)
 
 HOST = "127.0.0.1"
 
