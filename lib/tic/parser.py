@@ -311,9 +311,12 @@ class Parser:
         gets src copied to the front of the filling buffer unless it already sits within its
         first CHUNK bytes. Everything is inline, locals only: on MicroPython a call with many
         locals puts its frame on the heap, and an attribute costs a dictionary look-up."""
+        # The loop's locals first: MicroPython numbers locals in order of appearance, and the
+        # first 16 take one-byte opcodes.
         t = _TEXT
-        one = self._one
         s = self._s
+        c = m = pos = e = le = st = fb = k = gs = idx = chk = 0
+        one = self._one
         gs = self._gs
         inf = self._in
         f = self._frames[self._k]
