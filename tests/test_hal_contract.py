@@ -12,12 +12,15 @@ HAL = Path(__file__).resolve().parent.parent / "firmware" / "hal"
 
 # What the TIC port returned by open_tic() offers (methods; `baud` is an attribute).
 PORT_METHODS = ("readinto", "any", "set_baud", "wait", "deinit")
+# What the Wi-Fi station returned by wlan() offers.
+STATION_METHODS = ("active", "connect", "disconnect", "status", "isconnected", "rssi", "ip")
 
 # Public names a side may have beyond INTERFACE. Add a name here when adding it to a side.
 ESP32_EXTRAS = {
     "TicUart",  # the port class
     "poll_ms",  # poll period arithmetic (docs/design/uart.md)
     "POLL_MAX_MS",
+    "Station",  # the Wi-Fi station class
 }
 HOST_EXTRAS = {
     "RESET_EXIT_CODE",  # the simulator's "device reset" exit status
@@ -28,6 +31,9 @@ HOST_EXTRAS = {
     "MAX_READ",
     "Link",
     "Port",
+    # the fake radio
+    "Station",
+    "set_radio",
 }
 
 
@@ -42,7 +48,7 @@ def _top(tree):
 
     def visit(body):
         for n in body:
-            if isinstance(n, (ast.FunctionDef, ast.ClassDef)):
+            if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                 out[n.name] = n
             elif isinstance(n, ast.Assign):
                 for t in n.targets:
@@ -94,6 +100,15 @@ def _port_class(top):
     raise AssertionError("open_tic() does not return a class instance")
 
 
+def _made_class(top, fn):
+    """The module class that function `fn` instantiates (`Cls(...)` anywhere in it)."""
+    for n in ast.walk(top[fn]):
+        if isinstance(n, ast.Call) and isinstance(n.func, ast.Name):
+            if isinstance(top.get(n.func.id), ast.ClassDef):
+                return top[n.func.id]
+    raise AssertionError("%s() makes no class instance" % fn)
+
+
 def _methods(cls, top):
     """{name: FunctionDef} of class `cls`, its bases in the same module first."""
     out = {}
@@ -101,7 +116,7 @@ def _methods(cls, top):
         if isinstance(b, ast.Name) and isinstance(top.get(b.id), ast.ClassDef):
             out.update(_methods(top[b.id], top))
     for n in cls.body:
-        if isinstance(n, ast.FunctionDef):
+        if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)):
             out[n.name] = n
     return out
 
@@ -130,6 +145,8 @@ def test_interface_lists_the_documented_names():
         "stretch_watchdog",
         "unique_id",
         "setting",
+        "wlan",
+        "open_connection",
     }
     doc = ast.get_docstring(_tree("__init__.py"))
     for name in names:
@@ -149,7 +166,7 @@ def test_both_sides_define_the_interface_with_the_same_signatures():
         assert name in host, "host.py lacks %s" % name
         e, h = esp[name], host[name]
         assert type(e) is type(h), "%s: %s on esp32, %s on host" % (name, type(e), type(h))
-        if isinstance(e, ast.FunctionDef):
+        if isinstance(e, (ast.FunctionDef, ast.AsyncFunctionDef)):
             assert _signature(e) == _signature(h), "%s: signatures differ" % name
 
 
@@ -162,6 +179,21 @@ def test_ports_have_the_same_methods():
         assert m in h_m, "host %s lacks %s()" % (h_cls.name, m)
         assert _signature(e_m[m]) == _signature(h_m[m]), "%s(): signatures differ" % m
     assert _sets_baud(e_cls, esp) and _sets_baud(h_cls, host)
+
+
+def test_stations_have_the_same_methods():
+    esp, host = _top(_tree("esp32.py")), _top(_tree("host.py"))
+    e_cls, h_cls = _made_class(esp, "wlan"), _made_class(host, "wlan")
+    e_m, h_m = _methods(e_cls, esp), _methods(h_cls, host)
+    for m in STATION_METHODS:
+        assert m in e_m, "esp32 %s lacks %s()" % (e_cls.name, m)
+        assert m in h_m, "host %s lacks %s()" % (h_cls.name, m)
+        assert _signature(e_m[m]) == _signature(h_m[m]), "%s(): signatures differ" % m
+
+
+def test_open_connection_is_a_coroutine_on_both_sides():
+    for name in ("esp32.py", "host.py"):
+        assert isinstance(_top(_tree(name))["open_connection"], ast.AsyncFunctionDef), name
 
 
 def _imported(tree):

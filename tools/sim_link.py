@@ -24,6 +24,7 @@ is followed by that many bytes.
   A 0      any: characters waiting
   W ms     the watchdog runs with this timeout from now (also a re-configuration)
   F 0      watchdog feed (no reply)
+  N 0      the fake Wi-Fi radio: 0 when no access point is in range, else its signal in -dBm
 """
 
 import os
@@ -37,10 +38,11 @@ from pathlib import Path
 
 import sim_line
 
-OPS = b"OBRAWF"
+OPS = b"OBRAWFN"
 ERROR = 0xFFFF
 REQUEST = 5
 MAX_READ = 4096  # characters per R reply
+WIFI_RSSI = 55  # the fake access point's signal, -dBm (a good one)
 
 
 class SourceError(Exception):
@@ -319,6 +321,7 @@ class LinkServer:
         self.wdt_ms = None
         self.last_feed = 0.0
         self.boot = 0
+        self.air = WIFI_RSSI  # the fake radio (N): 0 = down, else the signal in -dBm
         self._lock = threading.Lock()
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._sock.bind((host, 0))
@@ -332,6 +335,11 @@ class LinkServer:
         with self._lock:
             self.boot += 1
             self.wdt_ms = None
+
+    def set_wifi(self, up):
+        """The fake access point comes back (True) or goes away (False)."""
+        with self._lock:
+            self.air = WIFI_RSSI if up else 0
 
     def watchdog_overdue(self, now=None):
         """The watchdog timeout in ms if it runs and was not fed within it, else None."""
@@ -397,6 +405,8 @@ class LinkServer:
                     self.feeds += 1
                     self.last_feed = time.monotonic()
                 return None
+            if op == b"N":
+                return struct.pack("<H", self.air)
             if op == b"W":
                 if current:
                     self.wdt_ms = arg

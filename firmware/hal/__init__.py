@@ -20,6 +20,20 @@ same small interface:
   unique_id() -> str                hex chip id
   setting(name, default=None)       host-only run-time options (LINKY_<name> environment
                                     variables set by tools/sim.py); the default on the device
+  wlan() -> the Wi-Fi station (one per device), with:
+      active(on=None) -> bool                  radio on/off (the driver's own reconnection
+                                               is off: one attempt per connect())
+      connect(ssid, password="", hostname="")  starts joining; returns at once
+      disconnect()
+      status() -> str                          "idle", "connecting", "connected",
+                                               "wrong_password", "no_ap" or "failed"
+      isconnected() -> bool
+      rssi() -> int dBm or None                None when not connected
+      ip() -> str or None
+  await open_connection(host, port, ssl=None, server_hostname=None) -> stream for lib/mqtt.py
+                                    (readinto, write, drain, close); OSError at once while
+                                    the station is not connected. The app passes it to the
+                                    MQTT client as its opener (open_stream=hal.open_connection)
 
 INTERFACE lists these names; tests/test_hal_contract.py checks that esp32.py and host.py both
 define them with the same signatures (host.py may have extras, listed there).
@@ -37,6 +51,8 @@ INTERFACE = (
     "stretch_watchdog",
     "unique_id",
     "setting",
+    "wlan",
+    "open_connection",
 )
 
 if sys.platform == "esp32":
@@ -53,3 +69,5 @@ watchdog = _impl.watchdog
 stretch_watchdog = _impl.stretch_watchdog
 unique_id = _impl.unique_id
 setting = _impl.setting
+wlan = _impl.wlan
+open_connection = _impl.open_connection

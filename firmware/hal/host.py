@@ -5,8 +5,15 @@ Also imports on CPython. The TIC line is simulated by tools/sim.py in its own pr
 This module reaches it over a loopback TCP link whose address tools/sim.py passes in
 LINKY_TIC ("link:HOST:PORT"): 5-byte requests (an op letter, a little-endian u32) answered by
 2-byte replies (protocol: tools/sim_link.py). The link carries the port's speed changes and
-reads, and the watchdog's start and feeds (tools/sim.py resets the firmware, cause "wdt", when
-feeds stop). Reads and feeds allocate nothing on MicroPython.
+reads, the watchdog's start and feeds (tools/sim.py resets the firmware, cause "wdt", when
+feeds stop), and the state of the fake Wi-Fi radio. Reads and feeds allocate nothing on
+MicroPython.
+
+Wi-Fi (wlan(), open_connection()): only the radio is fake. The station joins any non-empty
+SSID while the simulator says the air is up (`N` request; tools/sim.py drops and restores it
+on SIGUSR1 / SIGUSR2 or --wifi-drop); without a simulator, set_radio() plays that part.
+Connections are real loopback TCP, refused while the station is not connected, and a
+connection opened before a drop stays dead (see open_connection).
 """
 
 import os
@@ -214,6 +221,155 @@ def stretch_watchdog(timeout_ms):
         return False
     _wdt.start(timeout_ms)
     return True
+
+
+# -- Wi-Fi: a fake radio, real TCP
+
+_radio = [55]  # without a simulator: 0 = no access point in range, else its signal, -dBm
+
+
+def set_radio(up, rssi=-55):
+    """Without tools/sim.py (tests): the access point goes away (False) or comes back (True,
+    at `rssi` dBm). Under the simulator the air is its own: SIGUSR1 / SIGUSR2 to tools/sim.py."""
+    _radio[0] = -rssi if up else 0
+
+
+def _air(link):
+    # The access point's signal (-dBm), 0 when none is in range: asked to tools/sim.py.
+    if link is None:
+        return _radio[0]
+    return link.call(78, 0)  # N
+
+
+class Station:
+    """The Wi-Fi station (see firmware/hal/esp32.py for the contract). Fake radio: connect()
+    joins a non-empty SSID at once if the air is up (any password), else "no_ap"; a station
+    that finds the air down is dropped ("failed", as after a beacon timeout) and, like the
+    ESP32 one, does not rejoin by itself: connect() again. Each status() asks the simulator
+    (one link request, no allocation)."""
+
+    def __init__(self):
+        self._on = False
+        self._ssid = ""
+        self._joined = False
+        self._fail = "idle"
+        self.hostname = ""
+        self._link = _the_link()  # looked up once: status() allocates nothing
+
+    def active(self, on=None):
+        if on is not None:
+            self._on = bool(on)
+            if not on:
+                self._joined = False
+                self._fail = "idle"
+        return self._on
+
+    def connect(self, ssid, password="", hostname=""):
+        if not self._on:
+            raise OSError("Wifi Not Started")
+        self._ssid = ssid
+        self.hostname = hostname
+        self._joined = bool(ssid) and _air(self._link) != 0
+        self._fail = "no_ap"
+
+    def disconnect(self):
+        self._joined = False
+        self._fail = "idle"
+
+    def status(self):
+        if self._joined:
+            if _air(self._link):
+                return "connected"
+            self._joined = False
+            self._fail = "failed"
+        return self._fail if self._on else "idle"
+
+    def isconnected(self):
+        return self.status() == "connected"
+
+    def rssi(self):
+        if not self._joined:
+            return None
+        a = _air(self._link)
+        if not a:
+            self._joined = False
+            self._fail = "failed"
+            return None
+        return -a
+
+    def ip(self):
+        return "127.0.0.1" if self.isconnected() else None
+
+
+_sta = None
+
+
+def wlan():
+    """The Wi-Fi station (one per process)."""
+    global _sta
+    if _sta is None:
+        _sta = Station()
+    return _sta
+
+
+class _Conn:
+    """A loopback TCP stream that dies with the fake radio: once the station is found
+    disconnected, reads never return and writes go nowhere, as across a Wi-Fi outage longer
+    than TCP's retries; the MQTT client's keepalive has to notice. The radio is asked before
+    and after each read and before each write (a link request each, no allocation)."""
+
+    def __init__(self, r, w):
+        self._r = r
+        self._w = w
+        self._mp = hasattr(r, "readinto")
+        self._dead = False
+
+    def _alive(self):
+        if not self._dead and (_sta is None or not _sta.isconnected()):
+            self._dead = True
+        return not self._dead
+
+    async def readinto(self, buf):
+        if self._alive():
+            if self._mp:
+                n = await self._r.readinto(buf)
+            else:
+                b = await self._r.read(len(buf))
+                n = len(b)
+                buf[:n] = b
+            if self._alive():
+                return n
+        while True:  # nothing ever arrives on a dead connection
+            await asyncio.sleep(60)
+
+    def write(self, buf):
+        if self._alive():
+            self._w.write(buf if self._mp else bytes(buf))  # CPython keeps a reference: copy
+
+    async def drain(self):
+        if self._alive():
+            await self._w.drain()
+
+    def close(self):
+        if self._mp:
+            self._r.s.close()  # asyncio's Stream.close() leaves the socket open
+        else:
+            self._w.close()
+
+
+async def open_connection(host, port, ssl=None, server_hostname=None):
+    """A TCP (TLS when `ssl` is an SSLContext) stream to host:port for lib/mqtt.py: awaitable
+    readinto(buf), write(buf), awaitable drain(), close(). OSError (EHOSTUNREACH) at once when
+    the station is not connected; the stream dies with the radio (_Conn)."""
+    if _sta is None or not _sta.isconnected():
+        raise OSError(113, "no network")  # EHOSTUNREACH
+    if hasattr(asyncio, "sleep_ms"):  # MicroPython
+        s = (await asyncio.open_connection(host, port, ssl, server_hostname))[0]
+        return _Conn(s, s)
+    r, w = await asyncio.open_connection(
+        host, port, ssl=ssl, server_hostname=server_hostname if ssl else None
+    )
+    return _Conn(r, w)
 
 
 def __getattr__(name):
