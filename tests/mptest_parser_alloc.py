@@ -12,7 +12,7 @@ import gc
 import micropython
 from tic import MODE_HISTORIQUE, MODE_STANDARD
 from tic.encode import frame, group
-from tic.parser import FRAME_SIZE, Parser
+from tic.parser import CHUNK, FRAME_SIZE, Parser
 from tic_helpers import CAPTURES, read
 
 STD = read(CAPTURES + "std-tri-tempo-teleinfo-nom.raw")
@@ -81,7 +81,7 @@ def run_locked(data, chunk):
     p.feed(data)  # warm-up: a first pass over everything
     n = len(data)
     # Whole buffers (up to CHUNK bytes) are scanned in place, slices of one big buffer staged.
-    size = chunk if 64 <= chunk <= 512 else 64 if chunk < 64 else 512  # (few, not too big)
+    size = chunk if 64 <= chunk <= CHUNK else 64 if chunk < 64 else CHUNK  # (few, not big)
     whole = [bytearray(data[i : i + size]) for i in range(0, n, size)]
     before = gc.mem_alloc()
     micropython.heap_lock()

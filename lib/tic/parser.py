@@ -55,9 +55,10 @@ _MAX_LABEL = const(9)
 _HORODATE_LEN = const(13)
 # Longest frame, STX to ETX: a three-phase producer frame in standard mode is about 1,900
 # bytes. A frame buffer holds that plus CHUNK bytes: a frame may start anywhere in the first
-# CHUNK bytes of a caller's buffer copied whole to the front of the frame buffer.
+# CHUNK bytes of a caller's buffer copied whole to the front of the frame buffer. Buffers fed
+# whole are scanned in place up to CHUNK bytes (the firmware reads 256), else staged by CHUNK.
 FRAME_SIZE = const(2560)
-CHUNK = const(512)
+CHUNK = const(256)
 MAX_GROUPS = const(96)
 # Counters that can grow past 2^30 in a device's life wrap there to stay small ints (ESP32
 # small ints are 31-bit); compare them by difference modulo 2^30.
