@@ -32,7 +32,7 @@ except ImportError:  # CPython
         return x
 
 
-SIZE = const(2560)  # bytes: the largest payload possible is 2,385 (test_state_json.py)
+SIZE = const(2880)  # the widest payload possible is 2,879 bytes (test_state_json.py)
 
 _NAMES = labels._NAMES  # label names back to back, row r's at labels._off(r)
 _off = labels._off
