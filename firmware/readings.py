@@ -50,10 +50,15 @@ K_TEXT = const(1)  # printable, at most `size` characters
 K_HEX = const(2)  # exactly `size` hexadecimal digits
 K_ID = const(3)  # ADCO, ADSC: 1 to `size` decimal digits (a capture has 11), kept as text
 
-# Status bits per row.
+K_MASK = const(3)
+K_GUARDED = const(4)  # kinds[r] bit: an energy index (labels.F_GUARDED)
+K_SHORT = const(8)  # kinds[r] bit: a label of historique short frames (labels.F_SHORT)
+
+# Status bits per row; bits 4-7 count the frames without the label since it was last seen.
 S_PRESENT = const(1)
 S_SEEN = const(2)
 S_CHANGED = const(4)
+_S_MISS = const(16)
 
 ABSENT_AFTER = const(3)  # frames without a label before it is absent
 ID_CONFIRM = const(2)  # frames in a row with the same meter id before it is taken
@@ -76,6 +81,19 @@ except AttributeError:  # CPython (tests)
 
     def _ticks_ms():
         return int((time.monotonic() - _t0) * 1000) & _MASK
+
+
+# tic.labels' packed table: size and kind of row r (as tic.label_rows reads them; not loaded
+# here for two numbers per row, as it costs 3.7 KB on a 32-bit board).
+_ATTR = labels._ATTR
+
+
+def size(r):
+    return _ATTR[4 * r]
+
+
+def kind(r):
+    return (_ATTR[4 * r + 2] >> 4) & 3
 
 
 def _inc(n):
@@ -138,39 +156,24 @@ class Readings:
         self.kinds = bytearray(n)
         self.off = array("H", [0] * (n + 1))  # row r's value slot: vals[off[r]:off[r + 1]]
         self.hslot = bytearray(b"\xff" * n)  # row r's horodate at hods[13 * hslot[r]]
-        self._guarded = bytearray(n)
-        self._short = bytearray(n)  # labels of historique short frames
-        # Sizes and kinds live in tic.label_rows: read them once, and unload it again if
-        # nobody else had it loaded (it costs about 2.3 KB resident).
-        import sys
-
-        had = "tic.label_rows" in sys.modules
-        from tic import label_rows
-
         o = nh = 0
         for r in range(n):
             f = labels.flags(r)
-            self.kinds[r] = label_rows.kind(r)
-            self._guarded[r] = 1 if f & labels.F_GUARDED else 0
-            self._short[r] = 1 if f & labels.F_SHORT else 0
+            k = K_ID if r in (_R_ADCO, _R_ADSC) else kind(r)
+            if f & labels.F_GUARDED:
+                k |= K_GUARDED
+            if f & labels.F_SHORT:
+                k |= K_SHORT
+            self.kinds[r] = k
             if f & labels.F_HORODATE:
                 self.hslot[r] = nh
                 nh += 1
-            o += label_rows.size(r)
+            o += size(r)
             self.off[r + 1] = o
-        if not had:
-            sys.modules.pop("tic.label_rows", None)
-            import tic
-
-            if getattr(tic, "label_rows", None) is label_rows:
-                delattr(tic, "label_rows")
-        del label_rows
-        self.kinds[_R_ADCO] = self.kinds[_R_ADSC] = K_ID
         self.vals = bytearray(o)
         self.lens = bytearray(n)
         self.hods = bytearray(HORODATE_LEN * nh)
         self.status = bytearray(n)
-        self._miss = bytearray(n)
         self._ticks = array("i", [0] * n)
         self._id = bytearray(12)  # confirmed meter id
         self._idn = 0
@@ -189,7 +192,6 @@ class Readings:
         st = self.status
         for r in range(len(st)):
             st[r] = 0
-            self._miss[r] = 0
             self.lens[r] = 0
         self._idn = self._candn = self._candk = 0
         self.generation = _inc(self.generation)
@@ -211,33 +213,34 @@ class Readings:
         st = self.status
         n = len(st)
         for r in range(n):
-            st[r] &= S_PRESENT
+            st[r] &= ~(S_SEEN | S_CHANGED)
         short = m == 1  # tic.MODE_HISTORIQUE: a short frame (overload) has only F_SHORT labels
         for i in range(frame.n):
             r = labels.index_for_frame(frame, i)
             if r < 0:
                 self.dropped = _inc(self.dropped)
                 continue
-            if not self._short[r]:
+            k = self.kinds[r]
+            if not k & K_SHORT:
                 short = False
-            if self._guarded[r]:
+            if k & K_GUARDED:
                 self._index(r, i, ok, now)
             elif not self._store(r, i, frame, now):
                 self.dropped = _inc(self.dropped)
-        miss = self._miss
+        ticks = self._ticks
         for r in range(n):
             s = st[r]
             if s & S_SEEN:
-                miss[r] = 0
+                st[r] = s & 7 | S_PRESENT  # no miss
                 if not s & S_PRESENT:
-                    st[r] = s | S_PRESENT | S_CHANGED
-                    self._ticks[r] = now
+                    st[r] |= S_CHANGED
+                    ticks[r] = now
             elif s & S_PRESENT and not short:
-                k = miss[r] + 1
-                miss[r] = k
-                if k >= ABSENT_AFTER:
-                    st[r] = S_CHANGED
-                    self._ticks[r] = now
+                s += _S_MISS
+                if s >> 4 >= ABSENT_AFTER:
+                    s = S_CHANGED
+                    ticks[r] = now
+                st[r] = s
         self.seq = _inc(self.seq)
         self.event.set()
 
@@ -278,7 +281,7 @@ class Readings:
         a = idx[k + 2]
         e = idx[k + 3]
         size = self.off[r + 1] - self.off[r]
-        kind = self.kinds[r]
+        kind = self.kinds[r] & K_MASK
         if e - a > size or (kind != K_TEXT and e - a < (1 if kind == K_ID else size)):
             return False
         if kind == K_TEXT:

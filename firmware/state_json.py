@@ -201,7 +201,7 @@ def _write(rd, buf):
         if r == _R_DATE:
             p = _iso(buf, p, hods, h * 13)
             continue
-        k = kinds[r]
+        k = kinds[r] & 3  # readings.K_MASK
         if k == 0:  # KIND_INT
             p = _num(buf, p, vals, a, e)
         else:

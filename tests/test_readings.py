@@ -6,6 +6,7 @@ stored index decreases."""
 
 import sys
 
+from firmware import readings
 from firmware.readings import ABSENT_AFTER, Readings, horodate_ok
 from tic import MODE_HISTORIQUE, MODE_STANDARD
 from tic import labels as lbl
@@ -96,6 +97,11 @@ def test_values_that_do_not_fit_their_label_are_dropped():
     rd = m.feed([("SINSTS", "00420"), ("VTIC", "2"), ("UMOY1", "230", "e240229235959")])
     assert rd.dropped == len(bad)  # a shorter text and 29 February 2024 are fine
     assert value(rd, "VTIC") == b"2" and value(rd, "UMOY1") == b"230"
+
+
+def test_sizes_and_kinds_read_as_label_rows_reads_them():
+    for r in range(lbl.COUNT):
+        assert readings.size(r) == lbl.size(r) and readings.kind(r) == lbl.kind(r), r
 
 
 def test_horodate_check_matches_decode():
@@ -226,6 +232,25 @@ def test_captures_store_every_valid_group():
             r = R(label)
             if rd.present(r) and not lbl.flags(r) & lbl.F_GUARDED:
                 assert rd.value(r) == v.encode(), (name, label)
+
+
+def test_wired_to_the_tic_reader_as_the_app_wires_it():
+    from reader_drive import EtxPort
+
+    from firmware.tic_reader import TicReader
+
+    guard = IndexGuard()
+    rd = Readings(guard)
+    data = read(CAPTURES + "std-tri-tempo-stream-errors-teleinfo-nom.raw")
+    reader = TicReader(EtxPort(data), MODE_STANDARD, guard=guard, on_frame=rd.on_frame)
+    t = 0
+    while reader.port.pos < len(data):
+        t += 100
+        reader.poll(t)
+        if reader.events:
+            reader.service()
+    assert rd.seq == reader.frames == 7 and rd.meter_id == ADSC.encode()
+    assert rd.int_value(R("EAST")) == guard.last(R("EAST")) > 0 and rd.dropped == 0
 
 
 def _check_invariants(rd, prev):
