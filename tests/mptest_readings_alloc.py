@@ -90,6 +90,10 @@ class Bench:
         self.t += 1700
         self.rd.update(f, self.guard.check_frame(f, self.t), self.t)
         self.total += state_json.write(self.rd, self.buf)
+        rd = self.rd
+        for r in (5, 40, 67):  # the accessors a publisher calls per frame
+            self.total += rd.copy_value(r, self.buf) + rd.int_value(r) + rd.copy_meter_id(self.buf)
+            self.total += rd.present(r) + rd.changed_since(r, self.t - 1000) + rd.seen(r)
 
 
 def test_update_and_write_allocate_nothing():

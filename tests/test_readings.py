@@ -70,9 +70,12 @@ def test_valid_values_get_in_and_the_meter_id_needs_two_frames():
     assert value(rd, "SINSTS") == b"00420" and rd.int_value(R("SINSTS")) == 420
     assert value(rd, "NGTF") == b"     TEMPO      "  # raw, padding kept
     assert rd.meter_id == b"" and not rd.present(R("ADSC"))  # not confirmed yet
+    assert rd.copy_meter_id(bytearray(12)) == 0
     assert not rd.present(R("EAST"))  # an index is stored once the guard confirms it
     m.feed(std())
     assert rd.meter_id == ADSC.encode() and value(rd, "ADSC") == ADSC.encode()
+    dst = bytearray(14)
+    assert rd.copy_meter_id(dst, 1) == 12 and dst[1:13] == ADSC.encode()
     assert rd.int_value(R("EAST")) == 1000 and rd.dropped == 0 and rd.generation == 0
 
 
