@@ -193,6 +193,13 @@ def _expected_decoded(view, hods, mode):
     return out
 
 
+def fits(r, last):
+    """Does a value tic.decode accepts also fit the store's width rule (ints and hex exactly
+    `size` characters; decode takes any length)?"""
+    raw = last[0]
+    return lbl.kind(r) == lbl.KIND_TEXT or len(raw) == lbl.size(r) or lbl.name(r) == "ADSC"
+
+
 SEEN = set()  # (mode, decoded key, value) that compare() met
 
 
@@ -274,9 +281,9 @@ def compare(data, where):
         # Every label of this frame is in the state (indexes once confirmed, the meter id
         # once confirmed, and after it, since a new id restarts the store).
         if "ADSC" in state or "ADCO" in state:
-            for label in last:
+            for label, seen in last.items():
                 r = lbl.index(label)
-                if age[label] == 0 and not lbl.flags(r) & lbl.F_GUARDED:
+                if age[label] == 0 and not lbl.flags(r) & lbl.F_GUARDED and fits(r, seen):
                     assert label in state, (where, k, label)
         want = _expected_decoded(view, hods, fmode)
         got = {key: state[key] for key in DECODED if key in state}
