@@ -20,6 +20,8 @@ from tic.encode import frame
 from tic.guard import IndexGuard
 from tic.parser import Parser
 
+SLOW_TESTS = ("test_heap_is_flat_over_1000_frames",)  # about 2 s on the unix port
+
 PROFILE = "00004001 06004002 22004001" + " NONUTILE" * 8
 
 
