@@ -20,9 +20,9 @@ A set of entities is a bytearray(SET_BYTES), bit `code` set for each member.
 
 Writers fill a caller's bytearray from its start and return the length; ValueError when it is
 too small or the code unknown. PAYLOAD_MAX and TOPIC_MAX fit every entity with prefixes up to
-32 bytes and a version up to 24. Cost on a 32-bit board: about 5 KB for the module, 3 KB for
-tic.label_rows, 3.5 KB for tic.label_docs on the first name; a payload allocates about 2 KB
-that the next collection frees, and keeps nothing.
+32 bytes and a version up to 24. Cost on a 32-bit board: 8.5 KB for the module, 3 KB for
+tic.label_rows, 3.5 KB for tic.label_docs on the first name, 1.6 KB for a Discovery and its
+buffers; a payload allocates about 2 KB that the next collection frees and keeps nothing.
 """
 
 from tic import MODE_HISTORIQUE, MODE_STANDARD, label_rows, labels
