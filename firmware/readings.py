@@ -28,8 +28,8 @@ The meter id is confirmed by ID_CONFIRM frames in a row that agree; a confirmed 
 changes, or a frame of the other mode, resets the store (and a new meter, the guard).
 A label goes absent after ABSENT_AFTER frames without it (a group lost to its checksum does
 not make it flicker); historique short frames (overload) age nothing. Why: docs/design/
-readings.md. Memory on a 32-bit board: about 2.8 KB per store (2.2 KB of tables, all made at
-construction) and about 5.4 KB of code.
+readings.md. Memory on a 32-bit board: 2.7 KB per store (2.2 KB of tables, all made at
+construction) and 5.5 KB of code.
 """
 
 import asyncio
