@@ -73,16 +73,18 @@ DIAG_KEYS = (  # fields of `~/diagnostics`
 )
 
 # One line per KEYS then DIAG_KEYS entry: name;bits;template;JSON after the template. bits:
-# 1 historique, 2 standard, 4 binary_sensor. An empty template is value_json.<key>.
+# 1 historique, 2 standard, 4 binary_sensor. An empty template is value_json.<key>. Enum
+# options are the values firmware.state_json writes: tic.decode's COLOURS and BREAKER names.
 _TEXT = (  # one literal (built with + it would cost twice the heap)
     "Tariff period;3;;\n"
     "Tempo colour today;3;value_json.tempo_today | default('None');"
-    ',"dev_cla":"enum","ops":["BLEU","BLANC","ROUGE"]\n'
+    ',"dev_cla":"enum","ops":["blue","white","red"]\n'
     "Tempo colour tomorrow;3;value_json.tempo_tomorrow | default('None');"
-    ',"dev_cla":"enum","ops":["BLEU","BLANC","ROUGE"]\n'
+    ',"dev_cla":"enum","ops":["blue","white","red"]\n'
     'Dry contact open;6;;,"pl_on":"True","pl_off":"False","dev_cla":"opening"\n'
     'Breaker;2;;,"dev_cla":"enum","ops":["closed","open_overpower","open_overvoltage",'
-    '"open_remote","open_cpl","open_other"]\n'
+    '"open_load_shedding","open_cpl_euridis_order","open_overheat_over_max_current",'
+    '"open_overheat_under_max_current"]\n'
     'Overvoltage;6;;,"pl_on":"True","pl_off":"False","dev_cla":"problem"\n'
     'Overpower;7;;,"pl_on":"True","pl_off":"False","dev_cla":"problem"\n'
     "Tariff index;2;;\n"

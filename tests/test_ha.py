@@ -187,19 +187,13 @@ def test_period_is_an_enum_in_historique_only():
 
 
 def test_tempo_and_cutoff_enums():
+    # The values firmware.state_json writes: tic.decode's names (state = ticdump --decode).
     for k in ("tempo_today", "tempo_tomorrow"):
         cfg = _cfg(MODE_STANDARD, _key(k))
-        assert cfg["dev_cla"] == "enum" and cfg["ops"] == ["BLEU", "BLANC", "ROUGE"]
+        assert cfg["dev_cla"] == "enum" and cfg["ops"] == list(decode.COLOURS[1:])
         assert cfg["val_tpl"] == "{{ value_json.%s | default('None') }}" % k
     cfg = _cfg(MODE_STANDARD, _key("cutoff"))
-    assert cfg["ops"] == [
-        "closed",
-        "open_overpower",
-        "open_overvoltage",
-        "open_remote",
-        "open_cpl",
-        "open_other",
-    ]
+    assert cfg["ops"] == [b for b in decode.BREAKER if b is not None]
 
 
 def test_stge_booleans_are_binary_sensors():

@@ -31,8 +31,16 @@ class _Undefined(jinja2.Undefined):
 ENV = ImmutableSandboxedEnvironment(undefined=_Undefined)
 
 
-def _render(tpl, payload):
-    return ENV.from_string(tpl).render(value=payload, value_json=json.loads(payload))
+_COMPILED = {}
+
+
+def _render(tpl, payload, value_json=None):
+    t = _COMPILED.get(tpl)
+    if t is None:
+        t = _COMPILED[tpl] = ENV.from_string(tpl)
+    if value_json is None:
+        value_json = json.loads(payload)
+    return t.render(value=payload, value_json=value_json)
 
 
 def _value(kind, name):
@@ -59,7 +67,7 @@ def _state(mode, events=True):
         if labels.flags(r) & labels.F_HORODATE:
             st[name + "_time"] = "2024-01-15T18:30:00+01:00"
     st["period"] = "HCJB" if mode == MODE_HISTORIQUE else "HP BLEU"
-    st.update(tempo_today="BLEU", tempo_tomorrow="ROUGE", overpower=False)
+    st.update(tempo_today="blue", tempo_tomorrow="red", overpower=False)
     if mode == MODE_STANDARD:
         st.update(contact_open=True, cutoff="closed", overvoltage=False, tariff_index=2)
         st["producer"] = False
@@ -170,3 +178,97 @@ def test_last_crash_is_cut_to_a_valid_state():
     for crash, want in ((None, "none"), ("x" * 400, "x" * 255), ("boom", "boom")):
         diag = json.dumps(dict(DIAGNOSTICS, last_crash=crash))
         assert _read("sensor", cfg, _render(cfg["value_template"], diag)) == want
+
+
+# ---- the real state payload: parser, guard, readings store, firmware.state_json
+
+
+def _stream_states(data):
+    """(mode, label rows present in any frame, [state payload str]) for a TIC byte stream."""
+    from firmware import state_json
+    from firmware.readings import Readings
+    from tic.guard import IndexGuard
+    from tic.parser import Parser
+
+    guard = IndexGuard()
+    rd = Readings(guard)
+    buf = bytearray(state_json.SIZE)
+    states = []
+    present = set()
+    t = [0]
+
+    def on_frame(f):
+        if not f.n:
+            return
+        t[0] += 1000
+        rd.update(f, guard.check_frame(f, t[0]), t[0])
+        states.append(bytes(buf[: state_json.write(rd, buf)]).decode())
+        present.update(r for r in range(labels.COUNT) if rd.present(r))
+
+    p = Parser(on_frame=on_frame)
+    for k in range(0, len(data), 256):
+        p.feed(data[k : k + 256])
+    return rd.mode, present, states
+
+
+def _streams():
+    import os
+
+    import ticsim
+
+    d = "tests/fixtures/captures/"
+    for name in sorted(os.listdir(d)):
+        if name.endswith(".raw"):
+            with open(d + name, "rb") as f:
+                yield name, f.read()
+    for mode in ("historique", "standard"):
+        for phases in ("1", "3"):
+            for contract in ("base", "hchp", "tempo", "ejp", "producer"):
+                args = ["--mode", mode, "--phases", phases, "--contract", contract,
+                        "--frames", "12", "--seed", "5", "--overload", "6,8"]  # fmt: skip
+                if contract == "tempo":
+                    args += ["--days", "R,B", "--start", "2024-01-16T21:55:00"]
+                yield " ".join(args), ticsim.generate(args)
+
+
+def test_real_state_payloads_render_to_valid_states():
+    seen = set()
+    for what, data in _streams():
+        mode, present, states = _stream_states(data)
+        if not states:  # a capture without a complete frame
+            assert "incomplete" in what, what
+            continue
+        decoded = [json.loads(s) for s in states]
+        tempo = any("tempo_today" in s for s in decoded)
+        sel = ha.select(sorted(present), mode, tempo=tempo)
+        d = ha.Discovery(MID, mode)
+        buf = bytearray(ha.PAYLOAD_MAX)
+        tbuf = bytearray(ha.TOPIC_MAX)
+        for code in ha.codes(sel):
+            cfg = ha_schema.expand(json.loads(bytes(buf[: d.config(code, buf)])))
+            if not cfg["state_topic"].endswith("/state"):
+                continue
+            component = bytes(tbuf[: d.topic(code, tbuf)]).decode().split("/")[1]
+            for payload, st in zip(states, decoded):
+                got = _read(component, cfg, _render(cfg["value_template"], payload, st))
+                if got not in (None, "ignored"):
+                    seen.add(cfg["unique_id"].split("_", 2)[2])
+                if "json_attributes_template" in cfg:
+                    attrs = json.loads(_render(cfg["json_attributes_template"], payload, st))
+                    assert list(attrs) == ["time"], attrs
+    for k in (
+        "east",
+        "sinsts",
+        "papp",
+        "period",
+        "tempo_today",
+        "tempo_tomorrow",
+        "cutoff",
+        "contact_open",
+        "overpower",
+        "producer",
+        "tariff_index",
+        "date",
+        "eait",
+    ):
+        assert k in seen, k  # each read as a valid state at least once
