@@ -8,7 +8,6 @@ import json
 
 import ha
 import ha_schema
-
 from tic import MODE_HISTORIQUE, MODE_STANDARD, decode, label_rows, labels
 from tic_helpers import CAPTURES, parse_all, read
 

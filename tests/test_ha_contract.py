@@ -10,7 +10,6 @@ Names: a TIC label as sent, a decoded key of `~/state`, or diag:<key> of `~/diag
 import json
 
 import ha
-
 from tic import MODE_STANDARD, label_rows, labels
 
 MID = "021861348497"

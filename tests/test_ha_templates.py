@@ -9,14 +9,13 @@ CPython only; skipped when Jinja2 is not installed (it is not a dependency of th
 import json
 from datetime import datetime
 
+import jinja2
+import pytest
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
 import ha
 import ha_schema
-import pytest
-
 from tic import MODE_HISTORIQUE, MODE_STANDARD, label_rows, labels
-
-jinja2 = pytest.importorskip("jinja2")
-from jinja2.sandbox import ImmutableSandboxedEnvironment  # noqa: E402
 
 MID = "041776199277"
 MISSING = []  # names of undefined variables a rendering touched (Home Assistant logs them)
