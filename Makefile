@@ -15,7 +15,7 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-DEB_PACKAGES := mosquitto openssl nodejs npm
+DEB_PACKAGES := mosquitto mosquitto-clients openssl nodejs npm
 PORT ?= /dev/ttyUSB0
 SIM_ARGS ?=
 PYTEST_ARGS ?=

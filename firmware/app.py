@@ -22,27 +22,20 @@ and the board resets WDT_MS later.
 
 import asyncio
 import gc
-import sys
 
-from firmware import crash, hal, tic_reader
+from firmware import crash, hal, tic_reader, unload
+from firmware.readings import Readings
+from firmware.version import VERSION
+from firmware.wifi import Wifi
 from log import getLogger
 from tic import MODE_NAMES
+from tic.guard import IndexGuard
 
 WDT_MS = 30000  # longest stall tolerated; the UART buffer holds 34 s at 1200 Bd, 4.3 at 9600
 WDT_FEED_MS = 5000
 READER_STALE_MS = 10000  # the reader polls every ~0.1 s; this long without a poll is a hang
 
 log = getLogger("app")
-
-
-def _drop(name):
-    # Boot-only modules: dropping the module object lets gc reclaim its code and tables.
-    m = sys.modules.pop(name, None)
-    if m is not None:
-        pkg, _, short = name.rpartition(".")
-        parent = sys.modules.get(pkg)
-        if parent is not None and getattr(parent, short, None) is m:
-            delattr(parent, short)
 
 
 def _hook(name):
@@ -69,6 +62,10 @@ class App:
         self.tic = None  # the HAL port
         self.reader = None  # its tic_reader.TicReader
         self.parser = None  # the reader's parser
+        self.readings = None  # firmware.readings.Readings: what publishers read
+        self.wifi = None  # firmware.wifi.Wifi
+        self.mqtt = None  # firmware.mqtt_pub.Publisher, when MQTT is configured
+        self.last_crash = None
         self.wdt = None
         self.frames = 0  # valid frames handed to _on_frame this boot
         self.exit_code = None  # set to stop the loop: 0 = stop, "reset" = reset the device
@@ -89,20 +86,28 @@ class App:
         from firmware import config
 
         s = self.settings = config.load(override=hal.setting)
-        _drop("firmware.config")
+        unload("firmware.config")
         self.mode = tic_reader.parse_mode(s["mode"])
         self.profile = self._board(s["board"])
         baud = tic_reader.start_baud(self.mode, s["baud"], tic_reader.STATE_FILE)
         self.tic = hal.open_tic(self.profile, baud)
+        guard = IndexGuard()
+        self.readings = Readings(guard)
         self.reader = tic_reader.TicReader(
             self.tic,
             self.mode,
             baud=s["baud"],
             state_path=tic_reader.STATE_FILE,
             signal_lost_ms=s["signal_lost_s"] * 1000,
+            guard=guard,
             on_frame=self._on_frame,
         )
         self.parser = self.reader.parser
+        self.wifi = Wifi(hal.wlan(), s["wifi_ssid"], s["wifi_password"], s["hostname"])
+        if s["mqtt_host"]:
+            from firmware.mqtt_pub import Publisher
+
+            self.mqtt = Publisher(self)
         gc.collect()  # start-up garbage (module tables built at import) is not our footprint
 
     def _board(self, name):
@@ -113,7 +118,7 @@ class App:
         except ValueError as e:
             log.warning("board: %s; using %s", e, boards.DEFAULT_BOARD)
             p = boards.profile(boards.DEFAULT_BOARD)
-        _drop("firmware.boards")
+        unload("firmware.boards")
         return p
 
     # -- life cycle
@@ -142,9 +147,10 @@ class App:
     async def main(self):
         if self.reader is None:
             self.build()
-        last = crash.last()
+        last = self.last_crash = crash.last()
         log.info(
-            "linky on %s, boot %d (%s), id %s, board %s, TIC mode %s at %d Bd, mem used %d",
+            "linky %s on %s, boot %d (%s), id %s, board %s, TIC mode %s at %d Bd, mem used %d",
+            VERSION,
             hal.PLATFORM,
             self.boot,
             hal.reset_cause(),
@@ -164,7 +170,11 @@ class App:
             ("tic", self.reader.run()),
             ("watchdog", self.feed_watchdog()),
             ("heartbeat", self.heartbeat()),
-        ] + self._tasks
+            ("wifi", self.wifi.run()),
+        ]
+        if self.mqtt is not None:
+            pending.append(("mqtt", self.mqtt.run()))
+        pending += self._tasks
         self._tasks = []
         for name, coro in pending:
             self.add_task(name, coro)
@@ -179,6 +189,7 @@ class App:
         # `ok` holds the index guard's code per group (publishing comes later): one log
         # line, then the test hooks.
         self.frames += 1
+        self.readings.on_frame(frame, ok)
         p = self.parser
         log.info(
             "frame %d: %s, %d groups (checksum errors %d, format errors %d, interrupted %d)",
@@ -234,6 +245,45 @@ class App:
                 r.port.baud,
                 gc.mem_alloc(),
             )
+
+    def diagnostics_json(self, buf):
+        """The `~/diagnostics` JSON object into bytearray buf; its length (allocates: a few
+        strings, once per diagnostics message)."""
+        import json
+
+        r = self.reader
+        p = self.parser
+        w = self.wifi
+        last = self.last_crash
+        text = (
+            '{"tic_state":"%s","tic_mode":"%s","baud":%d,"bytes":%d,"frames":%d,"groups":%d,'
+            '"checksum_errors":%d,"format_errors":%d,"interrupted":%d,"rejected_indexes":%d,'
+            '"dropped_values":%d,"rssi":%s,"mem_used":%d,"uptime_s":%d,"version":"%s",'
+            '"reset_cause":"%s","last_crash":%s}'
+        ) % (
+            tic_reader.STATE_NAMES[r.state],
+            MODE_NAMES[r.mode],
+            r.port.baud,
+            p.bytes,
+            r.frames,
+            p.groups,
+            p.checksum_errors,
+            p.format_errors,
+            p.interrupted,
+            r.guard.rejected,
+            self.readings.dropped,
+            "null" if w.rssi is None else str(w.rssi),
+            gc.mem_alloc(),
+            _uptime_ms() // 1000,
+            VERSION,
+            hal.reset_cause(),
+            "null" if last is None else json.dumps(str(last.get("what"))[:255]),
+        )
+        n = len(text)
+        if n > len(buf):
+            raise ValueError("diagnostics: buffer too small")
+        buf[:n] = text.encode()
+        return n
 
 
 def _uptime_ms():

@@ -38,7 +38,7 @@ def sim(state, *args):
 
 
 def boots(out):
-    return re.findall(r"linky on host, boot (\d+) \((\w+)\)", out)
+    return re.findall(r"linky \S+ on host, boot (\d+) \((\w+)\)", out)
 
 
 def test_task_crash_loop_ends_in_safe_mode(tmp_path):

@@ -1,0 +1,307 @@
+"""MQTT publishing: topics, the publish policy, Home Assistant discovery rounds, commands.
+
+Contract (topics and payloads: README "MQTT topics"; ids: lib/ha.py, pinned by tests):
+  Publisher(app)      reads app.settings, app.readings, app.reader, app.wifi; builds nothing
+                      big until the meter id is known (the topics carry it).
+  await run()         the task: waits for the meter id, starts the MQTT client (lib/mqtt.py,
+                      reconnecting by itself), then every POLL_MS looks at the readings store
+                      and publishes what the policy says. Never raises for a network fault.
+Policy, with the settings fast_min_s, slow_s, diag_s:
+  `~/state` (the whole state JSON, firmware/state_json.py) when a fast label (power, current,
+  voltage) changed and fast_min_s has passed since the last one, when the tariff period or a
+  Tempo colour changed, every slow_s, and right after every (re)connect;
+  `~/diagnostics` every diag_s and after every (re)connect; `~/availability` "online" at each
+  connect, "offline" by the last will; per-label topics `~/<LABEL>` (per_label_topics) with the
+  state message, for the labels that changed.
+Discovery (ha_discovery): one entity config at a time, retained, from lib/ha.py, loaded for the
+round and dropped after; at each connect, when Home Assistant says "online" on
+`<ha_prefix>/status`, on the `rediscover` command, and when the meter's set of labels grows
+(or its mode or meter changes: retired entities get an empty retained config).
+Commands on `~/cmd`: "rediscover", "reboot".
+Memory: a state buffer of state_json.SIZE, topic buffers, the entity set (24 bytes), all made
+once; a state publish allocates only what the MQTT client does (one memoryview).
+"""
+
+import asyncio
+import gc
+import time
+
+import mqtt
+from firmware import hal, state_json, unload
+from firmware.version import VERSION
+from log import getLogger
+from tic import labels
+
+POLL_MS = 250
+SETTLE_FRAMES = 4  # frames stored before the first connection (ids and indexes confirmed)
+# Fast labels: sent on change (at most every fast_min_s). Apparent power, currents, voltages.
+_FAST = (
+    "PAPP IINST IINST1 IINST2 IINST3 SINSTS SINSTS1 SINSTS2 SINSTS3 SINSTI IRMS1 IRMS2 IRMS3 "
+    "URMS1 URMS2 URMS3"
+)
+# A change of one of these publishes at once: tariff period, Tempo colours, contract index.
+_PERIOD = "PTEC DEMAIN LTARF NTARF NJOURF NJOURF+1 STGE"
+_SET_BYTES = 24  # lib/ha.py SET_BYTES
+
+log = getLogger("mqtt")
+
+
+def _rows(names):
+    out = bytearray()
+    for n in names.split():
+        r = labels.index(n)
+        if r >= 0:
+            out.append(r)
+    return bytes(out)
+
+
+def _ms():
+    return time.ticks_ms()
+
+
+def _since(t):
+    return time.ticks_diff(time.ticks_ms(), t)
+
+
+class Publisher:
+    def __init__(self, app):
+        self.app = app
+        s = app.settings
+        self.s = s
+        self.rd = app.readings
+        self.client = None
+        self.base = None  # b"<prefix>/<meter id>"
+        self.meter = None  # str
+        self._id = None  # bytes
+        self.published = 0  # messages sent
+        self.bytes = 0  # payload bytes sent
+        self._buf = bytearray(state_json.SIZE)
+        self._fast = _rows(_FAST)
+        self._period = _rows(_PERIOD)
+        self._seq = -1
+        self._last_state = self._last_diag = 0
+        self._full = self._discover = self._online = False
+        self._entities = bytearray(_SET_BYTES)  # what the last round announced
+        self._mode = None
+        self._gen = -1
+        self._tbuf = bytearray(160)
+
+    # -- topics
+    def topic(self, suffix):
+        return self.base + suffix
+
+    def _start_client(self):
+        s = self.s
+        ssl = None
+        if s["mqtt_tls"]:
+            ssl = self._tls()
+        c = mqtt.MQTTClient(
+            ("linky-" + hal.unique_id()).encode(),
+            s["mqtt_host"],
+            s["mqtt_port"],
+            s["mqtt_user"] or None,
+            s["mqtt_password"] or None,
+            s["mqtt_keepalive_s"],
+            ssl,
+            open_stream=hal.open_connection,
+        )
+        c.set_last_will(self.topic(b"/availability"), b"offline", retain=True, qos=1)
+        c.set_callback(self._on_message)
+        c.on_connect = self._on_connect
+        c.on_disconnect = self._on_disconnect
+        c.subs.append((self.topic(b"/cmd"), 0))
+        if s["ha_discovery"]:
+            c.subs.append((s["ha_prefix"].encode() + b"/status", 0))
+        self.client = c
+        self.app.add_task("mqtt-client", c.run())
+
+    def _tls(self):
+        import mqtt_tls
+
+        ca = self.s["mqtt_ca"]
+        cadata = None
+        if ca:
+            try:
+                with open(ca, "rb") as f:
+                    cadata = f.read()
+            except OSError as e:
+                raise mqtt.TLSError("cannot read the CA file %s: %r" % (ca, e))
+        return mqtt_tls.context(cadata)
+
+    # -- client hooks (run in the client's tasks)
+    def _on_connect(self, c):
+        # Only flags: everything is published by run(), one thing at a time (the buffers
+        # are shared, and a hook that awaits would hold up the client's own task).
+        log.info("connected to %s:%d as %s", c.server, c.port, self.base.decode())
+        self._online = self._discover = self._full = True
+
+    def _on_disconnect(self, c, reason):
+        log.warning("MQTT connection lost: %r", reason)
+
+    def _on_message(self, topic, msg, retained):
+        if topic.endswith(b"/cmd"):
+            cmd = bytes(msg).strip().lower()
+            log.info("command %r", cmd)
+            if cmd == b"rediscover":
+                self._discover = True
+            elif cmd == b"reboot":
+                self.app.stop("reset")
+            else:
+                log.warning("unknown command %r (known: rediscover, reboot)", cmd)
+        elif topic.endswith(b"/status") and bytes(msg) == b"online" and not retained:
+            self._discover = True  # Home Assistant restarted: it forgot the entities
+
+    # -- discovery
+    def _present_rows(self):
+        rd = self.rd
+        return [r for r in range(labels.COUNT) if rd.present(r)]
+
+    def _tempo(self):
+        # Standard mode: STGE bits 24-25 (today's Tempo colour) are non-zero on a Tempo
+        # contract; they are the low bits of the second of STGE's eight hex digits.
+        rd = self.rd
+        r = labels.index("STGE")
+        if r < 0 or not rd.present(r) or rd.copy_value(r, self._tbuf) != 8:
+            return False
+        d = self._tbuf[1]
+        v = d - 48 if d <= 57 else (d | 32) - 87
+        return bool(v & 3)
+
+    async def _discovery_round(self, c, added=False):
+        """Announce the entities of the labels present now, one retained config at a time,
+        and clear the retired ones. added=True: only those not announced yet (labels that
+        appeared since the last round, e.g. ADPS during an overload), keeping the rest."""
+        import ha
+
+        rd = self.rd
+        try:
+            d = ha.Discovery(
+                self.meter, rd.mode, self.s["mqtt_prefix"], self.s["ha_prefix"], VERSION
+            )
+            new = ha.select(self._present_rows(), rd.mode, tempo=self._tempo())
+            old = self._entities
+            if self._mode is not None and self._mode != rd.mode:
+                old = ha.possible(self._mode)  # a mode change: every entity of the old mode
+            pbuf = self._buf
+            tbuf = self._tbuf
+            n = 0
+            if added:
+                todo = list(ha.retired(new, old))  # in new, not announced yet
+                for i in range(len(new)):
+                    new[i] |= old[i]  # nothing retires in a partial round
+            else:
+                for code in ha.retired(old, new):
+                    t = d.topic(code, tbuf)
+                    await c.publish(memoryview(tbuf)[:t], b"", retain=True, qos=1)
+                todo = ha.codes(new)
+            for code in todo:
+                t = d.topic(code, tbuf)
+                m = d.config(code, pbuf)
+                await c.publish(memoryview(tbuf)[:t], memoryview(pbuf)[:m], retain=True, qos=1)
+                self.bytes += m
+                n += 1
+            self._entities[:] = new
+            self._mode = rd.mode
+            log.info("discovery: %d entities announced", n)
+        finally:
+            unload("ha", "tic.label_rows", "tic.label_docs")
+            gc.collect()
+
+    def _grew(self):
+        # True when the meter now sends a label the last round did not announce.
+        e = self._entities
+        rd = self.rd
+        for r in range(labels.COUNT):
+            if rd.present(r) and not e[r >> 3] & (1 << (r & 7)):
+                return True
+        return False
+
+    # -- the task
+    async def run(self):
+        rd = self.rd
+        idb = bytearray(16)
+        while True:  # the meter id, and a few frames so that indexes are confirmed
+            n = rd.copy_meter_id(idb)
+            if n and rd.seq >= SETTLE_FRAMES:
+                break
+            await asyncio.sleep_ms(POLL_MS)
+        self._id = bytes(idb[:n])
+        self.meter = self._id.decode()
+        self.base = self.s["mqtt_prefix"].encode() + b"/" + self._id
+        self._gen = rd.generation
+        log.info("meter %s: publishing under %s/", self.meter, self.base.decode())
+        self._start_client()
+        c = self.client
+        while True:
+            await asyncio.sleep_ms(POLL_MS)
+            if not c.is_connected():
+                continue
+            try:
+                await self._step(c)
+            except mqtt.MQTTError as e:
+                log.warning("publish failed: %r", e)
+
+    async def _step(self, c):
+        rd = self.rd
+        s = self.s
+        if rd.generation != self._gen:  # a mode or meter change
+            self._gen = rd.generation
+            n = rd.copy_meter_id(self._tbuf)
+            if n and self._tbuf[:n] != self._id:
+                # A new meter (the board moved): its topics differ; start again cleanly.
+                log.warning("the meter id changed: restarting")
+                self.app.stop("reset")
+                return
+            self._discover = True
+        new = rd.seq != self._seq
+        if self._online:
+            self._online = False
+            await c.publish(self.topic(b"/availability"), b"online", retain=True, qos=1)
+        if self._discover and s["ha_discovery"]:
+            self._discover = False
+            await self._discovery_round(c)
+            self._full = True
+        elif new and s["ha_discovery"] and self._grew():
+            await self._discovery_round(c, added=True)
+        send = self._full or _since(self._last_state) >= s["slow_s"] * 1000
+        if new and not send:
+            for r in self._period:
+                if rd.changed(r):
+                    send = True
+                    break
+        if new and not send and _since(self._last_state) >= s["fast_min_s"] * 1000:
+            for r in self._fast:
+                if rd.changed_since(r, self._last_state):
+                    send = True
+                    break
+        self._seq = rd.seq
+        if send and rd.seq:
+            await self.publish_state(c)
+        if self._full or _since(self._last_diag) >= s["diag_s"] * 1000:
+            await self.publish_diagnostics(c)
+        self._full = False
+
+    async def publish_state(self, c):
+        n = state_json.write(self.rd, self._buf)
+        await c.publish(self.topic(b"/state"), memoryview(self._buf)[:n])
+        self._last_state = _ms()
+        self.published += 1
+        self.bytes += n
+        if self.s["per_label_topics"]:
+            await self._per_label(c)
+
+    async def _per_label(self, c):
+        rd = self.rd
+        buf = self._buf
+        for r in range(labels.COUNT):
+            if rd.present(r) and rd.changed(r):
+                n = rd.copy_value(r, buf)
+                v = bytes(buf[:n]).strip()  # the raw value, padding dropped
+                await c.publish(self.base + b"/" + labels.name(r).encode(), v)
+
+    async def publish_diagnostics(self, c):
+        n = self.app.diagnostics_json(self._buf)
+        await c.publish(self.topic(b"/diagnostics"), memoryview(self._buf)[:n])
+        self._last_diag = _ms()
+        self.published += 1
+        self.bytes += n
