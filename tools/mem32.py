@@ -42,6 +42,9 @@ MODES = {
     "standard": ("--mode standard --phases 3 --contract tempo", 9600),
     "historique": ("--mode historique --phases 3 --contract tempo", 1200),
 }
+# Modules of other features than the TIC path (publishing, Wi-Fi): their import cost and the
+# objects they own (mem32_steps.TEARDOWN labels start with the owner) are reported apart.
+OTHER_FEATURES = ("firmware.readings", "firmware.wifi", "firmware.mqtt_pub", "mqtt", "ha")
 SPARE_FRAMES = 20  # more frames in the stream than the run needs
 LATE = ("area_steady", "area_max")  # heap sizes read after the first frames
 
@@ -252,9 +255,16 @@ def run_unix(job, cwd):
     return readings
 
 
-def summarize(readings, modules):
+def is_other(name):
+    """Whether module (or part label) `name` belongs to another feature than the TIC path."""
+    name = name.split(":")[0]
+    return any(name == m or name.startswith((m + ".", m + "_")) for m in OTHER_FEATURES)
+
+
+def summarize(readings, modules, parts=()):
     """From cumulative readings (bytes in use after collection) to costs: per module, the
-    app's objects, the TIC path (everything from asyncio on) at boot and later."""
+    app's objects, the firmware from asyncio on (`all_*`) and the TIC path: that minus the
+    other features' modules and, from `parts` (the probe's [label, bytes]), their objects."""
     base = readings["asyncio"]
     imports = []
     prev = base
@@ -262,15 +272,19 @@ def summarize(readings, modules):
         v = readings["import:" + m]
         imports.append((m, v - prev))
         prev = v
+    other = sum(v for m, v in imports if is_other(m)) + sum(v for m, v in parts if is_other(m))
     out = {
         "harness": readings["base"],  # interpreter + fake machine + steps module
         "asyncio": readings["asyncio"] - readings["base"],
         "imports": imports,
         "imports_total": prev - base,
         "app_objects": readings["boot"] - prev,  # what the build keeps beyond the modules
-        "boot": readings["boot"] - base,
-        "first": readings["first"] - base,
-        "steady": readings["steady"] - base,
+        "other": other,  # other features: modules and objects
+        "all_boot": readings["boot"] - base,
+        "all_steady": readings["steady"] - base,
+        "boot": readings["boot"] - base - other,  # the TIC path
+        "first": readings["first"] - base - other,
+        "steady": readings["steady"] - base - other,
         "total_steady": readings["steady"],  # everything in the heap, harness included
     }
     if "peak" in readings:  # largest in use at a step's end, no collection inside a step
@@ -335,19 +349,25 @@ def measure(frames=1000, first=100, modes=("standard", "historique"), unix=True)
             job = Job(device, stream, mode, first=first, frames=frames, modules=modules)
             w = run_wasm(job)
             entry = _mode_entry(w)
-            s32 = entry["bits32"] = summarize(w["readings"], modules)
+            s32 = summarize(w["readings"], modules, w["probe"]["boot_parts"])
+            entry["bits32"] = s32
+            entry["in_use_first_max"] -= s32["other"]
             if unix:
                 run_dir = Path(tmp) / ("unix-" + mode)
                 run_dir.mkdir()
                 u = run_unix(job, run_dir)
                 s64 = entry["bits64"] = summarize(u, modules)
                 entry["ratio_64_32"] = {
-                    "steady": s64["steady"] / s32["steady"],
+                    "steady": s64["all_steady"] / s32["all_steady"],
                     "imports": s64["imports_total"] / s32["imports_total"],
                     "total": s64["total_steady"] / s32["total_steady"],
                 }
             result["modes"][mode] = entry
     return result
+
+
+def _mark(name):
+    return name + " (other feature)" if is_other(name) else name
 
 
 def table(res):
@@ -368,34 +388,35 @@ def table(res):
     out.append("| asyncio (before the app) | %d | %s |" % (
         s0["asyncio"], e0["bits64"]["asyncio"] if b64 else "-"))  # fmt: skip
     for m, v in s0["imports"]:
-        out.append("| %s | %d | %s |" % (m, v, b64.get(m, "-")))
+        out.append("| %s | %d | %s |" % (_mark(m), v, b64.get(m, "-")))
     out.append("| **device modules** | **%d** | %s |" % (
         s0["imports_total"], e0["bits64"]["imports_total"] if b64 else "-"))  # fmt: skip
     out += ["", "Long-lived objects the build keeps (%s mode, 32-bit):" % modes[0], ""]
-    out += ["| what | bytes |", "|---|---|"]
+    out += ["| owner: what | bytes |", "|---|---|"]
     parts = 0
     for what, v in e0["boot_parts"]:
-        out.append("| %s | %d |" % (what, v))
+        out.append("| %s | %d |" % (_mark(what), v))
         parts += v
     out.append("| rest (interned names, module tables grown by the build) | %d |" % (
         s0["app_objects"] - parts))  # fmt: skip
     out.append("| **all objects of the build** | **%d** |" % s0["app_objects"])
-    out += ["", "Heap in use, bytes (TIC path: everything from asyncio on, after gc.collect();"
-            " board: the whole heap minus the harness):", ""]  # fmt: skip
-    out.append("| mode | TIC path at boot | TIC path, max over first frames | TIC path after "
-               "N frames | board at boot | board peak to first frames | largest heap to "
-               "first frames | largest heap | N |")  # fmt: skip
-    out.append("|---|---|---|---|---|---|---|---|---|")
+    out += ["", "Heap in use after gc.collect(), bytes. Firmware: everything from asyncio on. "
+            "TIC path: the firmware minus the other features' modules and objects. Board: the "
+            "whole heap minus the harness. Peak: no collection inside a step.", ""]  # fmt: skip
+    out.append("| mode | firmware at boot | TIC path at boot | TIC path, max over first "
+               "frames | TIC path after N frames | board at boot | board peak to first "
+               "frames | largest heap to first frames | largest heap | N |")  # fmt: skip
+    out.append("|---|---|---|---|---|---|---|---|---|---|")
     for mode in modes:
         e = res["modes"][mode]
         s = e["bits32"]
-        out.append("| %s | %d | %d | %d | %d | %d | %d%s | %d%s | %d |" % (
-            mode, s["boot"], e["in_use_first_max"], s["steady"], e["board_boot"],
-            e["board_peak_first"], e["heap_max_first"], " (grew)" if e["grew_first"] else "",
-            e["heap_max"], " (grew twice: > 112 KB)" if e["over_112k"] else "",
-            e["frames"]))  # fmt: skip
+        out.append("| %s | %d | %d | %d | %d | %d | %d | %d%s | %d%s | %d |" % (
+            mode, s["all_boot"], s["boot"], e["in_use_first_max"], s["steady"],
+            e["board_boot"], e["board_peak_first"], e["heap_max_first"],
+            " (grew)" if e["grew_first"] else "", e["heap_max"],
+            " (grew twice: > 112 KB)" if e["over_112k"] else "", e["frames"]))  # fmt: skip
     out += ["", "Heap sizes include the harness: the run's first area is %d B, the ESP32's %d B "
-            "plus the %d B the fake machine and the steps module keep." % (
+            "plus the %d B the fake machine and network and the steps module keep." % (
                 e0["heap_start"], e0["area_esp32"], e0["harness"])]  # fmt: skip
     out += ["", "Budgets: TIC path after N frames <= %d B; heap never above its first area up "
             "to the first frames." % res["budget_steady"]]  # fmt: skip
@@ -403,13 +424,14 @@ def table(res):
         e = res["modes"][mode]
         steady = "ok" if e["bits32"]["steady"] <= res["budget_steady"] else "OVER"
         area = "EXCEEDED" if e["grew_first"] else "kept"
-        out.append("- %s: steady %s, first area %s" % (mode, steady, area))
+        out.append("- %s: TIC path %s, first area %s" % (mode, steady, area))
     if "ratio_64_32" in e0:
         out.append("")
         for mode in modes:
             rr = res["modes"][mode]["ratio_64_32"]
-            out.append("64-bit unix port / 32-bit, %s: TIC path %.2f, modules %.2f, whole heap "
-                       "%.2f" % (mode, rr["steady"], rr["imports"], rr["total"]))  # fmt: skip
+            out.append("64-bit unix port / 32-bit, %s: firmware after N frames %.2f, modules "
+                       "%.2f, whole heap %.2f" % (
+                           mode, rr["steady"], rr["imports"], rr["total"]))  # fmt: skip
     return out
 
 

@@ -6,14 +6,15 @@ may keep garbage alive through stale stack slots. tools/mem32.py runs the same s
 unix-port process (64-bit) for the ratio. Readings are printed as `MEM32 <key> <value>` lines,
 never kept in Python objects, so that they do not count in what they measure.
 
-Cost of this module and the fake machine: imported before the first reading (they stand for
-what is in ROM on a board); `in_use()` figures include them.
+Cost of this module and the fake machine and network: imported before the first reading (they
+stand for what is in ROM on a board); `in_use()` figures include them.
 """
 
 import gc
 import sys
 
 import machine
+import network  # noqa: F401 (in ROM on a board: loaded before the first reading)
 
 TICK_MS = 100  # the reader's wait() when the port does not say (hal.esp32: port.period_ms)
 MAX_POLLS = 4000000
@@ -159,28 +160,45 @@ def _build_like_main(a, app):
 
 # What boot keeps, object by object: each step drops one part of the built app (the attributes
 # that hold it), so the bytes freed by the next collection are that part's. Run after boot().
+# Labels start with the module that owns the part (tools/mem32.py sorts them by feature).
+def _none(obj, name):
+    if obj is not None and getattr(obj, name, None) is not None:
+        setattr(obj, name, None)
+
+
+def _drop_readings():
+    _none(APP, "readings")  # it shares the reader's guard: dropped first
+
+
 def _drop_guard():
-    r = APP.reader
-    r.guard = None
-    r.ok = None
+    _none(APP.reader, "guard")
+    _none(APP.reader, "ok")
 
 
 def _drop_parser():
-    APP.reader.parser = None
-    APP.parser = None
+    _none(APP.reader, "parser")
+    _none(APP, "parser")
 
 
 def _drop_reader():
-    APP.reader = None
+    _none(APP, "reader")
+
+
+def _drop_wifi():
+    _none(APP, "wifi")
+
+
+def _drop_mqtt():
+    _none(APP, "mqtt")
 
 
 def _drop_profile():
-    APP.profile = None
-    APP.tic.profile = None
+    _none(APP.tic, "profile")
+    _none(APP, "profile")
 
 
 def _drop_port():
-    APP.tic = None
+    _none(APP, "tic")
 
 
 def _drop_app():
@@ -189,10 +207,13 @@ def _drop_app():
 
 
 TEARDOWN = (
+    ("firmware.readings: Readings (values of every label)", _drop_readings),
     ("tic.guard: IndexGuard (references, candidates, codes)", _drop_guard),
     ("tic.parser: Parser (frame buffers, group tables)", _drop_parser),
     ("firmware.tic_reader: TicReader (read buffer, state)", _drop_reader),
-    ("firmware.boards: the board profile (its class keeps the dropped module)", _drop_profile),
+    ("firmware.wifi: Wifi (its station stays in the HAL)", _drop_wifi),
+    ("firmware.mqtt_pub: Publisher (when configured)", _drop_mqtt),
+    ("firmware.boards: the board profile", _drop_profile),
     ("firmware.hal.esp32: TicUart and its UART", _drop_port),
     ("firmware.app: App (settings, event, task list)", _drop_app),
 )

@@ -110,7 +110,7 @@ async function interpreter(opts, heap) {
   st.py("import sys, os, gc\nsys.path[:] = ['', '.frozen', '/flash/lib', '/flash', '/fake']");
   st.py("os.chdir('/state')");
   st.py("gc.collect(); gc.collect(); print('MEM32 bare', gc.mem_alloc())");
-  st.py("import machine, mem32_steps as S\nS.collect_each_step = True");
+  st.py("import machine, network, mem32_steps as S\nS.collect_each_step = True");
   st.py("for i in range(len(S.TEARDOWN)): print('MEM32T %d %s' % (i, S.TEARDOWN[i][0]))");
   st.start = st.memInfo();
   st.py(`S.calibrate(${st.start.total})`);
