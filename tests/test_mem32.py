@@ -3,8 +3,9 @@
 tools/mem32.py runs build/device on the WebAssembly port of MicroPython 1.27.0 under Node
 (tools/mem32/, `npm ci` on first use) with the ESP32 HAL and a fake `machine` whose UART
 replays a tools/ticsim.py stream (tests/mem32_fake/). Budgets (issue "Fit a real ESP32"):
-- the TIC path (everything imported and built from asyncio on: boot -> reader -> parser ->
-  guard -> frame log) holds at most 40 KB after gc.collect() at steady state (1000 frames);
+- the TIC path (boot -> reader -> parser -> guard -> frame log: everything imported and built
+  from asyncio on, minus the modules and objects of other features, mem32.OTHER_FEATURES)
+  holds at most 40 KB after gc.collect() at steady state (1000 frames);
 - from boot to the 100th frame the heap never grows past its first 56 KB area.
 Method and figures: docs/design/memory.md.
 """
