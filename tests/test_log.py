@@ -18,13 +18,13 @@ def test_levels_filter_and_ring_keeps_recent():
 
 
 def test_ring_is_a_fixed_buffer_and_wraps_cleanly():
-    ring = log.Ring(100)
-    buf = ring.buf
-    assert ring.recent() == []
+    log.basicConfig(console=False, ring_bytes=100)
+    buf = log._buf
+    assert log.recent() == []
     for i in range(200):
-        ring.add("entry %03d %s" % (i, "x" * (i % 17)))
-        assert ring.buf is buf and len(buf) == 100
-        got = ring.recent()
+        log._add("entry %03d %s" % (i, "x" * (i % 17)))
+        assert log._buf is buf and len(buf) == 100
+        got = log.recent()
         assert got and got[-1].startswith("entry %03d" % i)
         # whole lines only, in order, nothing older than what fits
         nums = [int(x.split()[1]) for x in got]
@@ -33,26 +33,33 @@ def test_ring_is_a_fixed_buffer_and_wraps_cleanly():
 
 
 def test_ring_exact_fit_and_overlong_line():
-    ring = log.Ring(10)
-    ring.add("abcd")  # 5 bytes with its newline
-    assert ring.recent() == ["abcd"]
-    ring.add("efgh")  # fills the ring: once it has wrapped, the oldest line is not trusted
-    assert ring.recent() == ["efgh"]
-    ring.add("0123456789ABCDEF")  # longer than the ring: its end is kept
-    assert ring.recent() == ["89ABCDEF"]
-    ring.add("é")  # UTF-8, two bytes
-    assert ring.recent()[-1] == "é"
+    log.basicConfig(console=False, ring_bytes=10)
+    log._add("abcd")  # 5 bytes with its newline
+    assert log.recent() == ["abcd"]
+    log._add("efgh")  # fills the ring: once it has wrapped, the oldest line is not trusted
+    assert log.recent() == ["efgh"]
+    log._add("0123456789ABCDEF")  # longer than the ring: its end is kept
+    assert log.recent() == ["89ABCDEF"]
+    log._add("é")  # UTF-8, two bytes
+    assert log.recent()[-1] == "é"
+
+
+def test_default_ring_is_1k():
+    assert log.RING_BYTES == 1024
 
 
 def test_ring_size_in_lines_still_accepted():
     log.basicConfig(console=False, ring_size=3)
-    assert len(log.ring.buf) == 3 * 128
+    assert len(log._buf) == 3 * 128
     log.basicConfig(console=False, ring_bytes=100, ring_size=3)
-    assert len(log.ring.buf) == 100
+    assert len(log._buf) == 100
 
 
-def test_get_logger_returns_same_object():
-    assert log.getLogger("a") is log.getLogger("a")
+def test_get_logger_is_its_name():
+    log.basicConfig(level=log.INFO, console=False, ring_bytes=200)
+    a = log.getLogger("a")
+    assert a.name == "a" and log.getLogger("a").name == "a"
+    assert a.isEnabledFor(log.INFO) and not a.isEnabledFor(log.DEBUG)
 
 
 def test_bad_format_args_do_not_raise():
@@ -61,15 +68,29 @@ def test_bad_format_args_do_not_raise():
     assert "WARNING x:" in log.recent()[-1]
 
 
-def test_logger_level_overrides_global():
-    log.basicConfig(level=log.ERROR, console=False, ring_bytes=200)
-    lg = log.getLogger("verbose")
-    lg.setLevel(log.DEBUG)
-    lg.debug("shown")
-    assert log.recent()[-1].endswith("DEBUG verbose: shown")
+def test_levels_and_their_names():
+    log.basicConfig(level=log.DEBUG, console=False, ring_bytes=300)
+    lg = log.getLogger("v")
+    lg.debug("d")
+    lg.info("i %s", "x")
+    lg.warning("w")
+    lg.error("e")
+    lg.exception("x %d", 1, exc=ValueError("boom"))
     lg.log(25, "custom level")
-    assert log.recent()[-1].endswith("25 verbose: custom level")
-    lg.setLevel(0)
+    lg.log(log.CRITICAL, "c")
+    tails = [ln.split(" ", 1)[1] for ln in log.recent()]
+    assert tails == [
+        "DEBUG v: d",
+        "INFO v: i x",
+        "WARNING v: w",
+        "ERROR v: e",
+        "ERROR v: x 1",
+        "25 v: custom level",
+        "CRITICAL v: c",
+    ]
+    log.basicConfig(level=log.ERROR, console=False, ring_bytes=300)
+    lg.warning("hidden")
+    assert log.recent() == []
 
 
 if __name__ == "__main__":
