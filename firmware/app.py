@@ -1,35 +1,28 @@
-"""The application: builds every part, supervises their tasks, resets on a crash.
+"""The application: supervises the tasks of the parts firmware/builder.py builds.
 
 Contract:
-  App().build()   reads the settings (firmware/config.py), the board profile, opens the TIC
-                  port through the HAL and builds the reader (UART -> parser -> index guard).
-                  Synchronous, starts no task; a bad setting falls back to its default with a
-                  log line. The boot-only modules (config, boards) are dropped afterwards.
-  App.add_task(name, coro)  supervise a coroutine: before run() it starts with the others,
+  App().build()   builds every part (firmware/builder.py: settings, board, TIC port, reader,
+                  readings, Wi-Fi, MQTT), synchronously, starting no task; builder, config and
+                  boards are unloaded after.
+  App.add_task(name, coro)  supervise a coroutine: before main() it starts with the others,
                   after, at once. A task that raises is a crash: logged, written to the crash
                   record (firmware/crash.py), then the device resets.
   await App.main()  build (if not done), log the boot line, arm the watchdog, run the tasks
-                  until stop(code).
-  run()           main.py's entry (through crash.start()): the loop, then a reset if asked.
-Data flows one way: UART -> tic_reader -> (frame callback) -> log line today; readings and
-publishers (MQTT, web) hang off build() as they arrive.
-
-The hardware watchdog (hal.watchdog) is fed every WDT_FEED_MS (at most a third of WDT_MS)
-by a task of this loop, and
-only while the TIC reader keeps polling: a blocked loop or a dead reader stops the feeding,
-and the board resets WDT_MS later.
+                  until stop(code): 0 stops, "reset" resets.
+  run()           main.py's entry (through crash.start()).
+Data flows one way: UART -> tic_reader -> on_frame -> readings -> publishers (MQTT, later web).
+The hardware watchdog (hal.watchdog, WDT_MS) is fed every WDT_FEED_MS (at most a third of
+WDT_MS) by a task of this loop, and only while the TIC reader keeps polling: a blocked loop or
+a dead reader stops the feeding, and the board resets.
 """
 
 import asyncio
 import gc
+import time
 
 from firmware import crash, hal, tic_reader, unload
-from firmware.readings import Readings
-from firmware.version import VERSION
-from firmware.wifi import Wifi
 from log import getLogger
 from tic import MODE_NAMES
-from tic.guard import IndexGuard
 
 WDT_MS = 30000  # longest stall tolerated; the UART buffer holds 34 s at 1200 Bd, 4.3 at 9600
 WDT_FEED_MS = 5000
@@ -38,88 +31,29 @@ READER_STALE_MS = 10000  # the reader polls every ~0.1 s; this long without a po
 log = getLogger("app")
 
 
-def _hook(name):
-    """A host test hook (tools/sim.py --set NAME=N): a count >= 0, 0 when absent or bad."""
-    v = hal.setting(name)
-    if v is None:
-        return 0
-    try:
-        n = int(v)
-    except ValueError:
-        n = -1
-    if n < 0:
-        log.warning("test hook %s=%r ignored: expected a count >= 0", name, v)
-        return 0
-    return n
-
-
 class App:
     def __init__(self):
-        self.boot = _hook("BOOT") or 1
-        self.settings = None  # name -> value, from firmware/config.py
-        self.mode = None  # TIC mode setting (tic.MODE_*; MODE_UNKNOWN = auto)
-        self.profile = None  # board profile
-        self.tic = None  # the HAL port
-        self.reader = None  # its tic_reader.TicReader
-        self.parser = None  # the reader's parser
-        self.readings = None  # firmware.readings.Readings: what publishers read
-        self.wifi = None  # firmware.wifi.Wifi
-        self.mqtt = None  # firmware.mqtt_pub.Publisher, when MQTT is configured
-        self.last_crash = None
+        self.boot = 1  # boot count (the simulator's hook; the board does not count)
+        self.wdt_ms = WDT_MS
+        self.hooks = None  # host test hooks (firmware/hooks.py), never on a board
+        # Built by firmware/builder.py:
+        self.settings = self.mode = self.profile = self.tic = None
+        self.reader = self.parser = self.readings = self.wifi = self.mqtt = None
         self.wdt = None
-        self.frames = 0  # valid frames handed to _on_frame this boot
-        self.exit_code = None  # set to stop the loop: 0 = stop, "reset" = reset the device
+        self.last_crash = None  # the newest crash record entry, read at boot
+        self.frames = 0  # valid frames this boot
+        self.exit_code = None  # 0 = stop, "reset" = reset the device
         self._stop = asyncio.Event()
         self._tasks = []  # (name, coro) waiting for main() to start them
         self._running = []
         self._started = False
-        # Host test hooks (0 = off): stop or reset after N frames, raise in a task or block
-        # the loop after N frames, watchdog period.
-        self.exit_after_frames = _hook("EXIT_AFTER_FRAMES")
-        self.reset_after_frames = _hook("RESET_AFTER_FRAMES")
-        self.raise_after_frames = _hook("RAISE_AFTER_FRAMES")
-        self.block_after_frames = _hook("BLOCK_AFTER_FRAMES")
-        self.wdt_ms = _hook("WDT_MS") or WDT_MS
 
-    # -- building
     def build(self):
-        from firmware import config
+        from firmware import builder
 
-        s = self.settings = config.load(override=hal.setting)
-        unload("firmware.config")
-        self.mode = tic_reader.parse_mode(s["mode"])
-        self.profile = self._board(s["board"])
-        baud = tic_reader.start_baud(self.mode, s["baud"], tic_reader.STATE_FILE)
-        self.tic = hal.open_tic(self.profile, baud)
-        guard = IndexGuard()
-        self.readings = Readings(guard)
-        self.reader = tic_reader.TicReader(
-            self.tic,
-            self.mode,
-            baud=s["baud"],
-            state_path=tic_reader.STATE_FILE,
-            signal_lost_ms=s["signal_lost_s"] * 1000,
-            guard=guard,
-            on_frame=self._on_frame,
-        )
-        self.parser = self.reader.parser
-        self.wifi = Wifi(hal.wlan(), s["wifi_ssid"], s["wifi_password"], s["hostname"])
-        if s["mqtt_host"]:
-            from firmware.mqtt_pub import Publisher
-
-            self.mqtt = Publisher(self)
+        builder.build(self)
+        unload("firmware.builder")
         gc.collect()  # start-up garbage (module tables built at import) is not our footprint
-
-    def _board(self, name):
-        from firmware import boards
-
-        try:
-            p = boards.profile(name)
-        except ValueError as e:
-            log.warning("board: %s; using %s", e, boards.DEFAULT_BOARD)
-            p = boards.profile(boards.DEFAULT_BOARD)
-        unload("firmware.boards")
-        return p
 
     # -- life cycle
     def add_task(self, name, coro):
@@ -138,32 +72,17 @@ class App:
             await coro
         except asyncio.CancelledError:
             raise
-        except Exception as e:  # a crash of any kind: record, then reset
-            what = "task %s: %s" % (name, crash.describe(e))
-            log.exception("crash: %s", what, exc=e)
-            crash.record(what, _uptime_ms())
+        except Exception as e:  # noqa: BLE001 (a crash of any kind: record, then reset)
+            crash.report(e, "task %s: " % name)
             self.stop("reset")
 
     async def main(self):
         if self.reader is None:
             self.build()
-        last = self.last_crash = crash.last()
-        log.info(
-            "linky %s on %s, boot %d (%s), id %s, board %s, TIC mode %s at %d Bd, mem used %d",
-            VERSION,
-            hal.PLATFORM,
-            self.boot,
-            hal.reset_cause(),
-            hal.unique_id(),
-            self.profile.name,
-            tic_reader.SETTINGS[self.mode],
-            self.tic.baud,
-            gc.mem_alloc(),
-        )
-        if last is not None:
-            log.info(
-                "last crash: %s (after %s s, reset %s)", last["what"], last["up_s"], last["reset"]
-            )
+        from firmware import builder
+
+        builder.announce(self)
+        unload("firmware.builder")
         self.wdt = hal.watchdog(self.wdt_ms)
         self._started = True
         pending = [
@@ -184,10 +103,9 @@ class App:
         self.tic.deinit()
 
     # -- tasks
-    def _on_frame(self, frame, ok):
-        # Called by the reader (outside its allocation-free poll) after each valid frame;
-        # `ok` holds the index guard's code per group (publishing comes later): one log
-        # line, then the test hooks.
+    def on_frame(self, frame, ok):
+        """The reader's frame callback (outside its allocation-free poll): the readings
+        store, one log line, the test hooks. `ok`: the index guard's code per group."""
         self.frames += 1
         self.readings.on_frame(frame, ok)
         p = self.parser
@@ -200,24 +118,15 @@ class App:
             p.format_errors,
             p.interrupted,
         )
-        n = self.frames
-        if self.reset_after_frames and n >= self.reset_after_frames:
-            log.warning("reset requested after %d frames (test hook)", n)
-            self.stop("reset")
-        elif self.exit_after_frames and n >= self.exit_after_frames:
-            log.info("stopping after %d frames (test hook)", n)
-            self.stop(0)
-        elif self.raise_after_frames and n == self.raise_after_frames:
-            self.add_task("test-raise", _raise())
-        elif self.block_after_frames and n == self.block_after_frames:
-            self.add_task("test-block", _block())
+        if self.hooks is not None:
+            self.hooks.frame(self, self.frames)
 
     async def feed_watchdog(self):
         r = self.reader
         period = min(WDT_FEED_MS, self.wdt_ms // 3)
         while True:
             await asyncio.sleep_ms(period)
-            age = _age_ms(r.last_poll_ms)
+            age = time.ticks_diff(time.ticks_ms(), r.last_poll_ms)
             if age < READER_STALE_MS:
                 self.wdt.feed()
             else:
@@ -245,67 +154,6 @@ class App:
                 r.port.baud,
                 gc.mem_alloc(),
             )
-
-    def diagnostics_json(self, buf):
-        """The `~/diagnostics` JSON object into bytearray buf; its length (allocates: a few
-        strings, once per diagnostics message)."""
-        import json
-
-        r = self.reader
-        p = self.parser
-        w = self.wifi
-        last = self.last_crash
-        text = (
-            '{"tic_state":"%s","tic_mode":"%s","baud":%d,"bytes":%d,"frames":%d,"groups":%d,'
-            '"checksum_errors":%d,"format_errors":%d,"interrupted":%d,"rejected_indexes":%d,'
-            '"dropped_values":%d,"rssi":%s,"mem_used":%d,"uptime_s":%d,"version":"%s",'
-            '"reset_cause":"%s","last_crash":%s}'
-        ) % (
-            tic_reader.STATE_NAMES[r.state],
-            MODE_NAMES[r.mode],
-            r.port.baud,
-            p.bytes,
-            r.frames,
-            p.groups,
-            p.checksum_errors,
-            p.format_errors,
-            p.interrupted,
-            r.guard.rejected,
-            self.readings.dropped,
-            "null" if w.rssi is None else str(w.rssi),
-            gc.mem_alloc(),
-            _uptime_ms() // 1000,
-            VERSION,
-            hal.reset_cause(),
-            "null" if last is None else json.dumps(str(last.get("what"))[:255]),
-        )
-        n = len(text)
-        if n > len(buf):
-            raise ValueError("diagnostics: buffer too small")
-        buf[:n] = text.encode()
-        return n
-
-
-def _uptime_ms():
-    return crash._uptime_ms()
-
-
-def _age_ms(t):
-    import time
-
-    return time.ticks_diff(time.ticks_ms(), t)
-
-
-async def _raise():
-    raise RuntimeError("test hook: a task raised")
-
-
-async def _block():
-    import time
-
-    log.warning("blocking the loop (test hook)")
-    while True:
-        time.sleep(1)  # deliberately blocks the event loop: the watchdog must fire
 
 
 def run():

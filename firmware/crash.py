@@ -1,38 +1,24 @@
-"""Crash records and safe mode: nothing leaves a board stuck in a reset loop or at a traceback.
+"""main.py's entry: safe mode or the app, and any crash turned into a record and a reset.
 
 Contract:
-  start()  main.py's only call. Decides safe mode from the crash record and the reset cause;
-           otherwise imports and runs the app. Any exception escaping the app (at import, in
-           App(), in a task) is logged, recorded and followed by a reset. Returns only in
-           safe mode or after a Ctrl-C; a requested stop resets through the app.
-  record(what, up_ms)  adds one crash to CRASH_FILE (atomic write).
-  note_boot(cause) -> (safe, record)  updates the record at boot, says whether to stay safe.
-  last() -> dict or None  the newest crash, for the status page and diagnostics.
-
-The record, a small JSON object: "crashes", the last KEEP crashes as
-{"up_s": uptime, "reset": reset cause of that boot, "what": one line}; "chain", the uptimes of
-the crashes since the last boot that did not end in a crash; "fresh", true between a crash and
-the next boot. A watchdog reset is a crash whose uptime is not known (counted as 0 s).
-Safe mode: the last SAFE_AFTER crashes came one after the other, SAFE_WINDOW_S seconds of
-uptime or less in all. It starts no app and leaves the REPL (and mpremote) usable; a reset,
-a power cycle or a soft reboot tries the app again, with SAFE_AFTER new chances.
-Cost: imported once at boot; a file write only at a crash and at the boot after one.
+  start()  decides safe mode from the crash record and the reset cause (firmware/crashlog.py:
+           three crashes in a row within 300 s of uptime); otherwise imports and runs the app.
+           Any exception escaping the app (at import, in App(), in a task) is logged,
+           recorded and followed by a reset. Returns only in safe mode or after a Ctrl-C.
+  report(exc, what="")  log exc with its traceback and add it to the crash record (the app's
+           task supervisor calls it, then stops the loop and resets).
+  crashed(exc, what="")  report, then reset.
+  uptime_ms()  since main.py started (ticks).
+Cost: this module stays loaded (start() is on the stack); the record's code (crashlog) is
+loaded only at boot and at a crash.
 """
 
-import sys
 import time
 
-from firmware import hal, state
+from firmware import hal, unload
 from log import getLogger
 
-CRASH_FILE = "crash.json"
-KEEP = 3
-SAFE_AFTER = 3
-SAFE_WINDOW_S = 300
-_WHAT_MAX = 240
-
 log = getLogger("crash")
-
 
 try:
     _ticks_ms = time.ticks_ms
@@ -49,98 +35,35 @@ except AttributeError:  # CPython (tests)
 _T0 = _ticks_ms()  # main.py imports this module first thing: uptime counts from here
 
 
-def _uptime_ms():
+def uptime_ms():
     return _ticks_diff(_ticks_ms(), _T0)
 
 
-def describe(exc):
-    """One line for exception `exc`: its repr and where it was raised, at most _WHAT_MAX."""
-    import io
-
-    out = io.StringIO()
-    if hasattr(sys, "print_exception"):
-        sys.print_exception(exc, out)
-    else:
-        import traceback
-
-        traceback.print_exception(type(exc), exc, exc.__traceback__, file=out)
-    lines = [ln.strip() for ln in out.getvalue().split("\n") if ln.strip()]
-    where = ""
-    for ln in lines:
-        if ln.startswith("File "):
-            where = ln  # the innermost frame is the last one printed
-    text = repr(exc) + (" at " + where if where else "")
-    return text[:_WHAT_MAX]
-
-
-def _load():
-    d = state.load(CRASH_FILE)
-    if d is None:
-        return {"crashes": [], "chain": [], "fresh": False}
-    for key in ("crashes", "chain"):
-        if not isinstance(d.get(key), list):
-            d[key] = []
-    d["chain"] = [x for x in d["chain"] if isinstance(x, int) and x >= 0][-SAFE_AFTER:]
-    d["crashes"] = [c for c in d["crashes"] if isinstance(c, dict)][-KEEP:]
-    d["fresh"] = d.get("fresh") is True
-    return d
-
-
-def _save(d):
+def report(exc, what=""):
+    """Log exc with its traceback and add it to the crash record; if even that fails (out of
+    memory), say so and go on: the reset that follows matters more."""
+    up = uptime_ms()
+    log.exception("crash after %d s: %s%r", up // 1000, what, exc, exc=exc)
     try:
-        state.save(CRASH_FILE, d)
-    except OSError as e:  # a full or read-only flash must not turn a crash into a hang
-        log.error("cannot write %s: %r", CRASH_FILE, e)
+        from firmware import crashlog
+
+        crashlog.record(what + crashlog.describe(exc), up)
+        unload("firmware.crashlog")
+    except Exception as e:  # noqa: BLE001 (the reset matters more than the record)
+        log.error("crash record not written: %r", e)
 
 
-def record(what, up_ms, cause=None):
-    d = _load()
-    up_s = max(0, up_ms // 1000)
-    d["crashes"].append({"up_s": up_s, "reset": cause or hal.reset_cause(), "what": what})
-    d["crashes"] = d["crashes"][-KEEP:]
-    d["chain"] = (d["chain"] + [up_s])[-SAFE_AFTER:]
-    d["fresh"] = True
-    _save(d)
-
-
-def note_boot(cause):
-    """Update the record for a boot with reset cause `cause`; (safe mode?, record dict)."""
-    d = _load()
-    before = (list(d["chain"]), d["fresh"], len(d["crashes"]))
-    if cause == "wdt":  # the watchdog reset the board: the boot before hung
-        d["crashes"] = (d["crashes"] + [{"up_s": None, "reset": "wdt", "what": "watchdog"}])[
-            -KEEP:
-        ]
-        d["chain"] = (d["chain"] + [0])[-SAFE_AFTER:]
-    elif not d["fresh"] or cause == "power":
-        d["chain"] = []  # the last boot ended without a crash, or power was cycled
-    chain = d["chain"]
-    safe = len(chain) >= SAFE_AFTER and sum(chain) <= SAFE_WINDOW_S
-    d["fresh"] = False
-    if (list(d["chain"]), d["fresh"], len(d["crashes"])) != before or cause == "wdt":
-        _save(d)
-    return safe, d
-
-
-def last():
-    d = state.load(CRASH_FILE)
-    if d and isinstance(d.get("crashes"), list) and d["crashes"]:
-        return d["crashes"][-1]
-    return None
-
-
-def _crashed(exc):
-    up = _uptime_ms()
-    what = describe(exc)
-    log.exception("crash after %d s: %s", up // 1000, what, exc=exc)
-    record(what, up)
+def crashed(exc, what=""):
+    """report(), then reset (never returns on a board)."""
+    report(exc, what)
     log.warning("resetting after a crash")
     hal.reset()
 
 
-def start():
-    cause = hal.reset_cause()
-    safe, d = note_boot(cause)
+def _safe_mode():
+    from firmware import crashlog
+
+    safe, d = crashlog.note_boot(hal.reset_cause())
     if safe:
         log.error(
             "safe mode: %d crashes in a row within %d s (last: %s); the app is not started. "
@@ -149,6 +72,12 @@ def start():
             sum(d["chain"]),
             d["crashes"][-1]["what"] if d["crashes"] else "?",
         )
+    unload("firmware.crashlog")
+    return safe
+
+
+def start():
+    if _safe_mode():
         return
     try:
         if hal.setting("IMPORT_FAIL"):  # host test hook: the app's import fails
@@ -159,4 +88,4 @@ def start():
     except KeyboardInterrupt:
         log.info("stopped by Ctrl-C")
     except Exception as e:  # noqa: BLE001 (anything at all: record it and reset)
-        _crashed(e)
+        crashed(e)

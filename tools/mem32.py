@@ -149,8 +149,9 @@ def _top_level_imports(tree, name):
 
 
 def module_order():
-    """Device modules in the order their import completes at boot: main.py's imports, then
-    firmware.app (which firmware.crash.start() imports). A submodule that its own package
+    """Device modules in the order their import completes at boot: main.py's imports, what
+    firmware.builder imports (not the builder, unloaded after boot), then firmware.app (which
+    firmware.crash.start() imports). A submodule that its own package
     imports (firmware.hal imports firmware.hal.esp32) completes first but cannot be imported
     apart: it is left out and its cost counts with the package's (see `folded`)."""
     order = []
@@ -172,6 +173,11 @@ def module_order():
 
     main_src = (ROOT / "main.py").read_text(encoding="utf-8")
     for dep in _top_level_imports(ast.parse(main_src), "__main__"):
+        visit(dep)
+    # firmware.builder builds the parts and is unloaded after boot: what it imports stays,
+    # the builder itself does not.
+    builder = (ROOT / "firmware" / "builder.py").read_text(encoding="utf-8")
+    for dep in _top_level_imports(ast.parse(builder), "firmware.builder"):
         visit(dep)
     visit("firmware.app")
     return [m for m in order if m not in folded(order)]

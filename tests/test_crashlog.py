@@ -1,9 +1,9 @@
 # micropython: also
-"""firmware/crash.py: the crash record, when a boot stays in safe mode, and describe()."""
+"""firmware/crashlog.py: the crash record, when a boot stays in safe mode, and describe()."""
 
 import os
 
-from firmware import crash
+from firmware import crashlog as crash
 
 _PID = os.getpid() if hasattr(os, "getpid") else 0
 _DIR = "/tmp/linky-test-crash-%d" % _PID
@@ -125,7 +125,7 @@ def test_describe_names_the_exception_and_place():
     except ValueError as e:
         text = crash.describe(e)
     assert text.startswith("ValueError(")
-    assert "bad thing" in text and "test_crash.py" in text
+    assert "bad thing" in text and "test_crashlog.py" in text
     assert len(crash.describe(RuntimeError("x" * 1000))) <= 240
 
 

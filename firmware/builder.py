@@ -1,0 +1,88 @@
+"""Boot-only: builds the application's parts and logs the boot line; unloaded after boot.
+
+Contract: build(app) fills app.settings, mode, profile, tic (the HAL port), readings, reader,
+parser, wifi, mqtt (a Publisher when mqtt_host is set), hooks (host test hooks or None), from
+firmware/config.py's settings (a bad one falls back to its default with a log line) and the
+board profile (an unknown one: the default board, logged). announce(app) logs the boot line
+and the last crash. Both run once; firmware.app drops this module, config and boards after,
+so their code and tables are freed (docs/design/memory.md).
+"""
+
+import gc
+
+from firmware import hal, tic_reader, unload
+from firmware.readings import Readings
+from firmware.version import VERSION
+from firmware.wifi import Wifi
+from log import getLogger
+from tic.guard import IndexGuard
+
+log = getLogger("app")
+
+
+def _board(name):
+    from firmware import boards
+
+    try:
+        p = boards.profile(name)
+    except ValueError as e:
+        log.warning("board: %s; using %s", e, boards.DEFAULT_BOARD)
+        p = boards.profile(boards.DEFAULT_BOARD)
+    unload("firmware.boards")
+    return p
+
+
+def build(app):
+    from firmware import config
+
+    s = app.settings = config.load(override=hal.setting)
+    unload("firmware.config")
+    if hal.PLATFORM == "host":
+        from firmware import hooks
+
+        app.hooks = hooks.load(app)
+    app.mode = tic_reader.parse_mode(s["mode"])
+    app.profile = _board(s["board"])
+    baud = tic_reader.start_baud(app.mode, s["baud"], tic_reader.STATE_FILE)
+    app.tic = hal.open_tic(app.profile, baud)
+    guard = IndexGuard()
+    app.readings = Readings(guard)
+    app.reader = tic_reader.TicReader(
+        app.tic,
+        app.mode,
+        baud=s["baud"],
+        state_path=tic_reader.STATE_FILE,
+        signal_lost_ms=s["signal_lost_s"] * 1000,
+        guard=guard,
+        on_frame=app.on_frame,
+    )
+    app.parser = app.reader.parser
+    app.wifi = Wifi(hal.wlan(), s["wifi_ssid"], s["wifi_password"], s["hostname"])
+    if s["mqtt_host"]:
+        from firmware.mqtt_pub import Publisher
+
+        app.mqtt = Publisher(app)
+
+
+def announce(app):
+    gc.collect()
+    log.info(
+        "linky %s on %s, boot %d (%s), id %s, board %s, TIC mode %s at %d Bd, mem used %d",
+        VERSION,
+        hal.PLATFORM,
+        app.boot,
+        hal.reset_cause(),
+        hal.unique_id(),
+        app.profile.name,
+        tic_reader.SETTINGS[app.mode],
+        app.tic.baud,
+        gc.mem_alloc(),
+    )
+    from firmware import crashlog
+
+    last = app.last_crash = crashlog.last()
+    unload("firmware.crashlog")
+    if last is not None:
+        log.info(
+            "last crash: %s (after %s s, reset %s)", last["what"], last["up_s"], last["reset"]
+        )
