@@ -14,7 +14,9 @@ signal, and check every frame's energy indexes.
     reader.frame, reader.ok         # last valid frame and its IndexGuard codes; an energy
                                     # index publishes reader.guard.last(row), the value the
                                     # next frame confirmed (tic.guard: what to publish)
-    reader.status() -> dict         # for the status page and MQTT (allocates)
+    reader.status() -> dict         # for the status page and MQTT (allocates; its code,
+                                    # with the log lines and the state file's, is in
+                                    # firmware/tic_report.py, loaded for the call)
 
 Mode and speed (setting "auto"): a Linky sends historique at 1200 Bd or standard at 9600 Bd,
 and Enedis can switch it remotely at any time, so the reader keeps checking. It starts at the
@@ -59,16 +61,17 @@ which the drain task calls after a poll that set events; run() itself adds nothi
 (port.wait() is asyncio's reusable sleep object; proven with the heap locked too). Time:
 poll(now_ms) takes a time.ticks_ms() value; differences are taken modulo 2^30 like
 ticks_diff, and the ages kept are capped at 2^28 ms (3 days) so that they never alias.
-Memory: about 5.5 KB of code and 0.5 KB per reader on a 32-bit board, its parser and guard
-apart (docs/design/memory-diet.md).
+Memory: about 4 KB of code and 0.6 KB per reader on a 32-bit board, its parser and guard
+apart; firmware/tic_report.py (log lines, state file, status) is loaded only for its calls
+(docs/design/memory-diet.md).
 """
 
 import asyncio
-import sys
 import time
 
+from firmware import unload
 from log import getLogger
-from tic import BAUD, MODE_HISTORIQUE, MODE_NAMES, MODE_STANDARD, MODE_UNKNOWN
+from tic import BAUD, MODE_HISTORIQUE, MODE_STANDARD, MODE_UNKNOWN
 from tic.guard import IndexGuard
 from tic.parser import Parser
 
@@ -110,6 +113,7 @@ STATE_FILE = "tic_state.json"
 _MASK = const(0x3FFFFFFF)  # time.ticks_ms period, counter wrap: 2^30
 _HALF = const(0x20000000)
 _AGE_CAP = const(0x10000000)  # 2^28 ms: ages saturate here
+_DEBUG = const(10)  # log.DEBUG
 
 log = getLogger("tic")
 
@@ -135,19 +139,17 @@ def _inc(n):
     return n + 1 if n < _MASK else 0
 
 
-def _persist(call, *args):
-    """firmware.state's `call`(*args), the module loaded for the call and dropped after it: the
-    reader reads the state file once at boot and writes it once per detection, not worth 1 KB
-    of heap the rest of the time."""
-    from firmware import state
+def _report(call, *args):
+    """firmware.tic_report's `call`(*args): that module (the reader's log lines, the state
+    file, status()) and firmware.state are loaded for the call and dropped after it: they run
+    at boot, at a state or mode change and for a status, not worth 2.5 KB the rest of the
+    time."""
+    from firmware import tic_report
 
     try:
-        return getattr(state, call)(*args)
+        return getattr(tic_report, call)(*args)
     finally:
-        sys.modules.pop("firmware.state", None)
-        pkg = sys.modules.get("firmware")
-        if pkg is not None and getattr(pkg, "state", None) is state:
-            delattr(pkg, "state")
+        unload("firmware.tic_report", "firmware.state")
 
 
 def parse_mode(text):
@@ -160,14 +162,7 @@ def parse_mode(text):
 
 def load_saved(path):
     """(mode, baud) saved by a previous detection, or (MODE_UNKNOWN, 0)."""
-    d = _persist("load", path) if path else None
-    if d is not None:
-        name = d.get("mode")
-        if name in ("historique", "standard"):
-            m = MODE_NAMES.index(name)
-            if d.get("baud") == BAUD[m]:
-                return m, BAUD[m]
-    return MODE_UNKNOWN, 0
+    return _report("load_saved", path) if path else (MODE_UNKNOWN, 0)
 
 
 def start_baud(mode, baud=0, path=None):
@@ -215,8 +210,8 @@ class TicReader:
         self.guard = guard if guard is not None else IndexGuard()
         self.buf = bytearray(READ_SIZE)
         self.parser = Parser(on_frame=self._frame, mode=mode)
-        self.saved_mode = load_saved(self.state_path)[0]
-        b = start_baud(mode, baud, self.state_path)
+        self.saved_mode, b = load_saved(self.state_path)
+        b = (not baud and b) or start_baud(mode, baud)
         if port.baud != b:
             port.set_baud(b)
         self.window_ms = 0  # the current speed's window
@@ -340,10 +335,6 @@ class TicReader:
             elif m != self.saved_mode:
                 self.events |= EV_DETECT
 
-    def _age(self, now, t):
-        d = _diff(now, t)
-        return _AGE_CAP if d > _AGE_CAP else d
-
     def _update(self, now):
         # Saturate the ages kept, so a very old time never aliases into a recent one.
         if _diff(now, self._t_frame) > _AGE_CAP:
@@ -368,79 +359,15 @@ class TicReader:
         the events handled. Call it after a poll() that left `events` non-zero."""
         ev = self.events
         self.events = 0
-        if ev & EV_SWITCH:
-            log.debug("no valid group in a detection window: trying %d Bd", self.port.baud)
-        if ev & EV_DETECT:
-            self._save()
-        if ev & EV_STATE:
-            self._log_state()
+        if ev & (EV_DETECT | EV_STATE) or (ev & EV_SWITCH and log.isEnabledFor(_DEBUG)):
+            _report("events", self, ev)
         if ev & EV_FRAME and self.on_frame is not None:
             self.on_frame(self.frame, self.ok)
         return ev
 
-    def _save(self):
-        m = self.mode
-        self.saved_mode = m  # also on failure: retrying at every frame would flood the log
-        log.info("detected %s mode at %d Bd (%d speed switches)", MODE_NAMES[m], BAUD[m],
-                 self.switches)  # fmt: skip
-        if self.state_path:
-            try:
-                _persist("save", self.state_path, {"mode": MODE_NAMES[m], "baud": BAUD[m]})
-            except OSError as e:
-                log.warning("cannot save %s: %r", self.state_path, e)
-
-    def _log_state(self):
-        st = self.state
-        baud = self.port.baud
-        if st == OK:
-            log.info("TIC ok: %s mode at %d Bd", MODE_NAMES[self.mode], baud)
-        elif st == NO_SIGNAL:
-            log.warning(
-                "TIC no signal: not one byte for %d s at %d Bd; check the wiring, the TIC "
-                "stage's power or enable pin and the RX pull-up",
-                self.no_signal_ms // 1000,
-                baud,
-            )
-        elif st == GARBLED:
-            where = "1200 nor 9600 Bd" if self.auto else "%d Bd (mode fixed to %s)" % (
-                baud, MODE_NAMES[self.setting])  # fmt: skip
-            log.warning(
-                "TIC garbled: bytes but no valid group at %s; inverted signal (board "
-                "'invert'), wrong RX pin or a noisy line?",
-                where,
-            )
-        elif st == SIGNAL_LOST:
-            log.warning(
-                "TIC signal lost: no valid frame for %d s (%s)",
-                self.signal_lost_ms // 1000,
-                "bytes still arrive"
-                if _diff(self.last_poll_ms, self._t_byte) < self.no_signal_ms
-                else "no bytes either",
-            )
-        else:
-            log.info("TIC: bytes again, detecting the mode")
-
-    # -- status
     def status(self, now_ms=None):
-        """The reader's state for the status page and MQTT (allocates)."""
-        now = (_ticks_ms() if now_ms is None else now_ms) & _MASK
-        g = self.guard
-        return {
-            "state": STATE_NAMES[self.state],
-            "state_code": self.state,
-            "setting": SETTINGS[self.setting],
-            "mode": MODE_NAMES[self.mode],
-            "baud": self.port.baud,
-            "since_frame_s": self._age(now, self._t_frame) // 1000 if self._had_frame else None,
-            "since_byte_s": self._age(now, self._t_byte) // 1000 if self._had_byte else None,
-            "switches": self.switches,
-            "frames": self.frames,
-            "rejected_indexes": g.rejected,
-            "accepted_indexes": g.accepted,
-            "unconfirmed_indexes": g.dropped,  # plausible values the next frame contradicted
-            "index_resyncs": g.resyncs,
-            "parser": self.parser.stats(),
-        }
+        """The reader's state for the status page and MQTT (allocates; loads its code)."""
+        return _report("status", self, now_ms)
 
     # -- the task
     async def run(self):
