@@ -69,11 +69,13 @@ apart; firmware/tic_report.py (log lines, state file, status) is loaded only for
 import asyncio
 import time
 
+# tic.guard and tic.parser are loaded here, before firmware.tic_report builds the reader's
+# guard and parser: code loaded for a call and dropped leaves no hole under them.
+import tic.guard
+import tic.parser  # noqa: F401
 from firmware import unload
 from log import getLogger
-from tic import BAUD, MODE_HISTORIQUE, MODE_STANDARD, MODE_UNKNOWN
-from tic.guard import IndexGuard
-from tic.parser import Parser
+from tic import BAUD, MODE_UNKNOWN
 
 try:
     from micropython import const
@@ -140,41 +142,35 @@ def _inc(n):
 
 
 def _report(call, *args):
-    """firmware.tic_report's `call`(*args): that module (the reader's log lines, the state
-    file, status()) and firmware.state are loaded for the call and dropped after it: they run
-    at boot, at a state or mode change and for a status, not worth 2.5 KB the rest of the
-    time."""
+    """firmware.tic_report's `call`(*args). That module (set-up, log lines, state file,
+    status) runs at boot, at a state or mode change and for a status: not worth 3 KB the rest
+    of the time. It stays loaded from the boot-time calls (parse_mode, start_baud) to the end
+    of the constructor, so that boot loads it once; the constructor, service() and status()
+    drop it (with firmware.state) when they are done: see _drop()."""
     from firmware import tic_report
 
-    try:
-        return getattr(tic_report, call)(*args)
-    finally:
-        unload("firmware.tic_report", "firmware.state")
+    return getattr(tic_report, call)(*args)
+
+
+def _drop():
+    unload("firmware.tic_report", "firmware.state")
 
 
 def parse_mode(text):
-    """MODE_UNKNOWN (auto), MODE_HISTORIQUE or MODE_STANDARD from a setting's text."""
-    t = (text or "auto").strip().lower()
-    if t not in SETTINGS:
-        raise ValueError("setting MODE: expected %s, got %r" % (" | ".join(SETTINGS), text))
-    return SETTINGS.index(t)  # the order of SETTINGS is that of the MODE_* constants
+    """MODE_UNKNOWN (auto), MODE_HISTORIQUE or MODE_STANDARD from a setting's text; raises
+    ValueError for another."""
+    return _report("parse_mode", text)
 
 
 def load_saved(path):
-    """(mode, baud) saved by a previous detection, or (MODE_UNKNOWN, 0)."""
+    """(mode, baud) saved by a previous detection in the file `path`, or (MODE_UNKNOWN, 0)."""
     return _report("load_saved", path) if path else (MODE_UNKNOWN, 0)
 
 
 def start_baud(mode, baud=0, path=None):
     """The speed to open the TIC port at: `baud` if given (a test or a forced speed), else the
     fixed mode's, else (auto) the one saved in `path`, else DEFAULT_BAUD."""
-    if baud:
-        if baud not in (1200, 9600):
-            raise ValueError("TIC speed must be 1200 or 9600 Bd, got %r" % (baud,))
-        return baud
-    if mode:
-        return BAUD[mode]
-    return load_saved(path)[1] or DEFAULT_BAUD
+    return _report("start_baud", mode, baud, path)
 
 
 class TicReader:
@@ -184,60 +180,12 @@ class TicReader:
     0: WINDOW_1200_MS / WINDOW_9600_MS), `no_signal_ms`, `signal_lost_ms`, `guard` (an
     IndexGuard), `on_frame(frame, ok)` (called by service())."""
 
-    def __init__(
-        self,
-        port,
-        mode=MODE_UNKNOWN,
-        *,
-        baud=0,
-        state_path=None,
-        window_ms=0,
-        no_signal_ms=NO_SIGNAL_MS,
-        signal_lost_ms=SIGNAL_LOST_MS,
-        guard=None,
-        on_frame=None,
-    ):
-        if mode not in (MODE_UNKNOWN, MODE_HISTORIQUE, MODE_STANDARD):
-            raise ValueError("unknown TIC mode %r" % (mode,))
-        self.port = port
-        self.setting = mode
-        self.auto = mode == MODE_UNKNOWN
-        self.state_path = state_path if self.auto else None
-        self._window_opt = window_ms
-        self.no_signal_ms = no_signal_ms
-        self.signal_lost_ms = signal_lost_ms
-        self.on_frame = on_frame
-        self.guard = guard if guard is not None else IndexGuard()
-        self.buf = bytearray(READ_SIZE)
-        self.parser = Parser(on_frame=self._frame, mode=mode)
-        self.saved_mode, b = load_saved(self.state_path)
-        b = (not baud and b) or start_baud(mode, baud)
-        if port.baud != b:
-            port.set_baud(b)
-        self.window_ms = 0  # the current speed's window
-        self._set_window()
-        # Published state.
-        self.state = STARTING
-        self.events = 0
-        self.mode = MODE_UNKNOWN  # of the last valid frame
-        self.frame = None  # last valid frame; valid until the next poll
-        self.ok = self.guard.ok  # its IndexGuard codes
-        self.frames = 0  # valid frames (at least one valid group); wraps at 2^30
-        self.switches = 0  # speed changes by auto-detection; wraps at 2^30
-        # Detection and signal bookkeeping (times are ticks_ms values).
-        self.last_poll_ms = _ticks_ms()  # liveness; the time of the poll in progress
-        self._started = False
-        self._t_byte = 0  # last byte (or start)
-        self._t_frame = 0  # last valid frame
-        self._had_byte = False
-        self._had_frame = False
-        self._ref = 0  # start of the current window: last switch or last valid group
-        self._win_bytes = 0  # parser.bytes at the start of the window
-        self._groups = 0  # parser.groups last seen
-        self._bad = 0  # windows in a row with bytes but no valid group
-        self._bad_needed = 2 if self.auto else 1  # to call it garbled: each speed once
-        self._align = 0  # a speed to set after this feed (see _frame)
-        self._prev_any = 0  # bytes the port held at the last poll, while waiting for more
+    def __init__(self, port, mode=MODE_UNKNOWN, **options):
+        # Construction is done once, by firmware.tic_report.init (its code is not kept).
+        try:
+            _report("init", self, port, mode, options)
+        finally:
+            _drop()
 
     # -- the synchronous step
     def poll(self, now_ms):
@@ -360,14 +308,20 @@ class TicReader:
         ev = self.events
         self.events = 0
         if ev & (EV_DETECT | EV_STATE) or (ev & EV_SWITCH and log.isEnabledFor(_DEBUG)):
-            _report("events", self, ev)
+            try:
+                _report("events", self, ev)
+            finally:
+                _drop()
         if ev & EV_FRAME and self.on_frame is not None:
             self.on_frame(self.frame, self.ok)
         return ev
 
     def status(self, now_ms=None):
         """The reader's state for the status page and MQTT (allocates; loads its code)."""
-        return _report("status", self, now_ms)
+        try:
+            return _report("status", self, now_ms)
+        finally:
+            _drop()
 
     # -- the task
     async def run(self):

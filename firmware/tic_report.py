@@ -1,37 +1,51 @@
-"""What firmware/tic_reader.py does rarely: its log lines, the saved mode, the status dict.
+"""What firmware/tic_reader.py does rarely: set-up, log lines, the saved mode, the status.
 
 Loaded on demand by the reader (`tic_reader._report`) and dropped right after the call, with
-firmware.state, so their code is in the heap only at boot, at a state change, at a detected
-mode change and while a status() is built (about 2.5 KB on a 32-bit board, not kept).
+firmware.state, so this code is in the heap only at boot, at a state change, at a detected
+mode change and while a status() is built (about 3 KB on a 32-bit board, not kept).
 
-    load_saved(path) -> (mode, baud)   saved by a previous detection, or (MODE_UNKNOWN, 0)
+    parse_mode(text), load_saved(path), start_baud(mode, baud, path)   tic_reader's, at boot
+    init(reader, port, mode, options)  TicReader's constructor
     events(reader, ev)                 the log lines (and the saving) for service()'s events
     status(reader, now_ms) -> dict     the reader's state for the status page and MQTT
 """
 
 from firmware import state
 from firmware.tic_reader import (
+    DEFAULT_BAUD,
     EV_DETECT,
     EV_STATE,
     EV_SWITCH,
     GARBLED,
     NO_SIGNAL,
+    NO_SIGNAL_MS,
     OK,
+    READ_SIZE,
     SETTINGS,
     SIGNAL_LOST,
+    SIGNAL_LOST_MS,
+    STARTING,
     STATE_NAMES,
     _diff,
     _ticks_ms,
     log,
 )
-from tic import BAUD, MODE_NAMES, MODE_UNKNOWN
+from tic import BAUD, MODE_HISTORIQUE, MODE_NAMES, MODE_STANDARD, MODE_UNKNOWN
+from tic.guard import IndexGuard
+from tic.parser import Parser
 
 _MASK = 0x3FFFFFFF  # as in tic_reader
 _AGE_CAP = 0x10000000
 
 
+def parse_mode(text):
+    t = (text or "auto").strip().lower()
+    if t not in SETTINGS:
+        raise ValueError("setting MODE: expected %s, got %r" % (" | ".join(SETTINGS), text))
+    return SETTINGS.index(t)  # the order of SETTINGS is that of the MODE_* constants
+
+
 def load_saved(path):
-    """(mode, baud) saved by a previous detection in `path`, or (MODE_UNKNOWN, 0)."""
     d = state.load(path) if path else None
     if d is not None:
         name = d.get("mode")
@@ -40,6 +54,78 @@ def load_saved(path):
             if d.get("baud") == BAUD[m]:
                 return m, BAUD[m]
     return MODE_UNKNOWN, 0
+
+
+def start_baud(mode, baud, path):
+    if baud:
+        if baud not in (1200, 9600):
+            raise ValueError("TIC speed must be 1200 or 9600 Bd, got %r" % (baud,))
+        return baud
+    if mode:
+        return BAUD[mode]
+    return load_saved(path)[1] or DEFAULT_BAUD
+
+
+def init(r, port, mode, options):
+    """TicReader(port, mode, **options): see its docstring."""
+    _init(r, port, mode, **options)
+
+
+def _init(
+    r,
+    port,
+    mode,
+    *,
+    baud=0,
+    state_path=None,
+    window_ms=0,
+    no_signal_ms=NO_SIGNAL_MS,
+    signal_lost_ms=SIGNAL_LOST_MS,
+    guard=None,
+    on_frame=None,
+):
+    if mode not in (MODE_UNKNOWN, MODE_HISTORIQUE, MODE_STANDARD):
+        raise ValueError("unknown TIC mode %r" % (mode,))
+    auto = mode == MODE_UNKNOWN
+    r.port = port
+    r.setting = mode
+    r.auto = auto
+    r.state_path = state_path if auto else None
+    r._window_opt = window_ms  # the detection window at both speeds; 0: per speed
+    r.no_signal_ms = no_signal_ms
+    r.signal_lost_ms = signal_lost_ms
+    r.on_frame = on_frame
+    r.guard = guard if guard is not None else IndexGuard()
+    r.buf = bytearray(READ_SIZE)
+    r.parser = Parser(on_frame=r._frame, mode=mode)
+    r.saved_mode, b = load_saved(r.state_path)
+    b = (not baud and b) or start_baud(mode, baud, None)
+    if port.baud != b:
+        port.set_baud(b)
+    r.window_ms = 0  # the current speed's window
+    r._set_window()
+    # Published state.
+    r.state = STARTING
+    r.events = 0  # EV_* bits poll() set for service()
+    r.mode = MODE_UNKNOWN  # of the last valid frame
+    r.frame = None  # last valid frame; valid until the next poll
+    r.ok = r.guard.ok  # its IndexGuard codes
+    r.frames = 0  # valid frames (at least one valid group); wraps at 2^30
+    r.switches = 0  # speed changes by auto-detection; wraps at 2^30
+    # Detection and signal bookkeeping (times are ticks_ms values).
+    r.last_poll_ms = _ticks_ms()  # liveness; the time of the poll in progress
+    r._started = False
+    r._t_byte = 0  # last byte (or start)
+    r._t_frame = 0  # last valid frame
+    r._had_byte = False
+    r._had_frame = False
+    r._ref = 0  # start of the current window: last switch or last valid group
+    r._win_bytes = 0  # parser.bytes at the start of the window
+    r._groups = 0  # parser.groups last seen
+    r._bad = 0  # windows in a row with bytes but no valid group
+    r._bad_needed = 2 if auto else 1  # to call it garbled: each speed once
+    r._align = 0  # a speed to set after this feed (see TicReader._frame)
+    r._prev_any = 0  # bytes the port held at the last poll, while waiting for more
 
 
 def events(r, ev):
