@@ -106,25 +106,36 @@ def _inc(n):
     return n + 1 if n < _MASK else 0
 
 
-# Guarded label row -> slot (0xFF: not guarded), and which slots are producer registers.
+# Per label row: its slot if guarded (0 <= slot < SLOTS), else what check_frame learns from
+# it (a row that sets the power limit, one that only three-phase meters send), else _NONE.
+# And per slot: whether it is a producer register.
+_PCOUP = const(0xF0)
+_PREF = const(0xF1)
+_ISOUSC = const(0xF2)
+_IMAX = const(0xF3)
+_IMAX1 = const(0xF4)  # three-phase, too
+_TRI = const(0xF5)
 _slot_of = bytearray(b"\xff" * labels.COUNT)
 _n = 0
 _prod = []
 for _r in range(labels.COUNT):
-    if labels.flags(_r) & labels.F_GUARDED:
+    _f = labels.flags(_r)
+    if _f & labels.F_GUARDED:
         _slot_of[_r] = _n
-        _prod.append(1 if labels.flags(_r) & labels.F_PRODUCER else 0)
+        _prod.append(1 if _f & labels.F_PRODUCER else 0)
         _n += 1
+    elif _f & labels.F_TRI:
+        _slot_of[_r] = _TRI
+if _n > _PCOUP:
+    raise ValueError("tic.guard: too many guarded labels")
+_slot_of[labels.index("PCOUP")] = _PCOUP
+_slot_of[labels.index("PREF")] = _PREF
+_slot_of[labels.index("ISOUSC")] = _ISOUSC
+_slot_of[labels.index("IMAX")] = _IMAX
+_slot_of[labels.index("IMAX1")] = _IMAX1
 SLOTS = _n
 _PRODUCER = bytes(_prod)
-del _n, _prod, _r
-
-# Rows that set the power limit.
-_R_PCOUP = labels.index("PCOUP")
-_R_PREF = labels.index("PREF")
-_R_ISOUSC = labels.index("ISOUSC")
-_R_IMAX = labels.index("IMAX")
-_R_IMAX1 = labels.index("IMAX1")
+del _n, _prod, _r, _f
 
 
 class IndexGuard:
@@ -192,7 +203,7 @@ class IndexGuard:
         """The reference of a guarded label (row index): the last confirmed value, the one to
         publish; -1 if there is none yet or the row is not guarded."""
         s = _slot_of[row_index]
-        if s == _NONE or not self._trusted[s]:
+        if s >= _PCOUP or not self._trusted[s]:  # not guarded, or no reference yet
             return -1
         return self._last[s]
 
@@ -208,11 +219,6 @@ class IndexGuard:
     def _follows(self, s, u, ut, v, now):
         """Is v (at now) consistent with an earlier value u (at ut)?"""
         return u <= v and v - u <= self._allow(s, now - ut)
-
-    def _drop(self, s):
-        if self._cand[s] >= 0:
-            self._cand[s] = -1
-            self.dropped = _inc(self.dropped)
 
     def _anchor(self, s, v, t):
         """v (from the frame at t) becomes the reference."""
@@ -241,8 +247,25 @@ class IndexGuard:
         self._ctime[s] = now
         return PENDING
 
-    def _follow(self, s, v, now):
-        """Track the run of values that disagree with the reference; return its length."""
+    def _check(self, s, v, now):
+        if v < 0:  # not all digits (or empty)
+            self.rejected = _inc(self.rejected)
+            return REJECT
+        if not self._trusted[s]:
+            return self._grow(s, v, now)
+        last = self._last[s]
+        if v == last:
+            if self._cand[s] >= 0:  # not confirmed: dropped
+                self._cand[s] = -1
+                self.dropped = _inc(self.dropped)
+            self._ltime[s] = now
+            self._run[s] = 0
+            self.accepted = _inc(self.accepted)
+            return ACCEPT
+        if self._follows(s, last, self._ltime[s], v, now):
+            return self._grow(s, v, now)
+        # Disagrees with the reference: track the run of such values that agree with each
+        # other (the follower).
         run = self._run[s]
         if run and self._follows(s, self._fol[s], self._ftime[s], v, now):
             if run < 255:
@@ -252,29 +275,12 @@ class IndexGuard:
         self._fol[s] = v
         self._ftime[s] = now
         self._run[s] = run
-        return run
-
-    def _check(self, s, v, now):
-        if v < 0:  # not all digits (or empty)
-            self.rejected = _inc(self.rejected)
-            return REJECT
-        if not self._trusted[s]:
-            return self._grow(s, v, now)
-        last = self._last[s]
-        if v == last:
-            self._drop(s)
-            self._ltime[s] = now
-            self._run[s] = 0
-            self.accepted = _inc(self.accepted)
-            return ACCEPT
-        if self._follows(s, last, self._ltime[s], v, now):
-            return self._grow(s, v, now)
-        if self._follow(s, v, now) >= self.resync_frames and (
-            v > last or last - v >= self.resync_drop_wh
-        ):
+        if run >= self.resync_frames and (v > last or last - v >= self.resync_drop_wh):
             # a run of values that agree with each other: they confirm themselves
             self.resyncs = _inc(self.resyncs)
-            self._drop(s)
+            if self._cand[s] >= 0:
+                self._cand[s] = -1
+                self.dropped = _inc(self.dropped)
             self._anchor(s, v, now)
             return ACCEPT
         self.rejected = _inc(self.rejected)
@@ -285,7 +291,7 @@ class IndexGuard:
         Unlike check_frame it does not learn the power limit: call set_limit() for that."""
         r = row if isinstance(row, int) else labels.row_index(row)
         s = _slot_of[r] if r >= 0 else _NONE
-        if s == _NONE:
+        if s >= _PCOUP:  # not guarded
             return FREE
         return self._check(s, value, now_ms & _MASK)
 
@@ -309,22 +315,24 @@ class IndexGuard:
                 ok[i] = FREE
                 continue
             s = _slot_of[r]
-            if s != _NONE:
+            if s < _PCOUP:  # a slot: guarded
                 ok[i] = self._check(s, frame.int_value(i), now)
                 continue
             ok[i] = FREE
-            if r == _R_PCOUP:
+            if s == _NONE:
+                pass
+            elif s == _PCOUP:
                 pcoup = frame.int_value(i)
-            elif r == _R_PREF:
+            elif s == _PREF:
                 pref = frame.int_value(i)
-            elif r == _R_ISOUSC:
+            elif s == _ISOUSC:
                 isousc = frame.int_value(i)
-            elif r == _R_IMAX:
+            elif s == _IMAX:
                 imax = frame.int_value(i)
-            elif r == _R_IMAX1:
+            elif s == _IMAX1:
                 imax = frame.int_value(i)
                 self._tri = True
-            elif labels.flags(r) & labels.F_TRI:
+            else:  # _TRI
                 self._tri = True
         va = self.limit_va
         if frame.mode == MODE_STANDARD:
