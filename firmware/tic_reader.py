@@ -143,10 +143,10 @@ def _inc(n):
 
 def _report(call, *args):
     """firmware.tic_report's `call`(*args). That module (set-up, log lines, state file,
-    status) runs at boot, at a state or mode change and for a status: not worth 3 KB the rest
-    of the time. It stays loaded from the boot-time calls (parse_mode, start_baud) to the end
-    of the constructor, so that boot loads it once; the constructor, service() and status()
-    drop it (with firmware.state) when they are done: see _drop()."""
+    status; about 5 KB loaded, with firmware.state) runs at boot, at a state or mode change
+    and for a status: not worth keeping the rest of the time. It stays loaded from the
+    boot-time calls (parse_mode, start_baud) to the end of the constructor, so that boot
+    loads it once; the constructor, service() and status() drop it when they are done."""
     from firmware import tic_report
 
     return getattr(tic_report, call)(*args)
@@ -310,6 +310,8 @@ class TicReader:
         if ev & (EV_DETECT | EV_STATE) or (ev & EV_SWITCH and log.isEnabledFor(_DEBUG)):
             try:
                 _report("events", self, ev)
+            except MemoryError:
+                pass  # no room to load the messages now: a log line is lost, not the reader
             finally:
                 _drop()
         if ev & EV_FRAME and self.on_frame is not None:

@@ -387,6 +387,42 @@ def test_settings():
             raise AssertionError("accepted: " + bad)
 
 
+def test_constructor_options_and_unknown_option():
+    r = tr.TicReader(SilentPort(), MODE_STANDARD, no_signal_ms=1000, signal_lost_ms=2000)
+    assert (r.setting, r.auto, r.no_signal_ms, r.signal_lost_ms) == (
+        MODE_STANDARD,
+        False,
+        1000,
+        2000,
+    )
+    assert r.port.baud == 9600 and r.state_path is None and r.state == tr.STARTING
+    try:
+        tr.TicReader(SilentPort(), bad_option=1)
+    except TypeError:
+        pass
+    else:
+        raise AssertionError("unknown option accepted")
+
+
+def test_service_survives_no_room_for_its_messages():
+    # service() loads the messages' code (firmware.tic_report) for a state change: without
+    # room for it, the log line is lost, never the reader nor the frame callback.
+    seen = []
+    r = tr.TicReader(SilentPort(), on_frame=lambda f, ok: seen.append(f))
+    report = tr._report
+
+    def no_room(*args):
+        raise MemoryError
+
+    tr._report = no_room
+    try:
+        r.events = tr.EV_STATE | tr.EV_FRAME
+        assert r.service() == tr.EV_STATE | tr.EV_FRAME
+    finally:
+        tr._report = report
+    assert seen == [None] and r.events == 0
+
+
 if __name__ == "__main__":
     import mpunit
 
