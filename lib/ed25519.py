@@ -1,0 +1,196 @@
+"""Ed25519 signature verification (RFC 8032, section 5.1.7), pure Python, no signing.
+
+    ed25519.verify(public_key, message, signature) -> bool   # 32, any, 64 bytes
+
+    v = ed25519.Verifier(public_key, signature)              # the same, message in chunks
+    v.update(chunk); ...; v.verify() -> bool
+
+Bad input never raises: wrong types or lengths, a public key that is not a canonical curve point
+encoding, S >= L, or a signature that does not match all give False. The check is the
+cofactorless equation [S]B == R + [k]A, with k = SHA-512(R || A || M) mod L, done as
+"encode([S]B - [k]A) == R" (so a non-canonical or invalid R cannot match).
+
+Same code on CPython and MicroPython (arbitrary-precision ints, 32-bit ports included; its
+hashlib has no SHA-512, hence lib/sha512.py). Cost: SHA-512 over 64 + len(message) bytes, two
+modular exponentiations (decoding A, final inversion) and one joint 4-bit-window Straus loop,
+about 252 point doublings and 120 additions in extended coordinates; tables of 15 points for B
+and -A built per call. No state is kept between calls. Figures and derivation:
+docs/design/ota-signing.md.
+"""
+
+import sha512
+
+_P = 2**255 - 19  # the field
+_L = 2**252 + 27742317777372353535851937790883648493  # the group order
+_D = (
+    37095705934669439343138083508754565189542113879843219016388785533085940283555  # -121665/121666
+)
+_D2 = 2 * _D % _P
+_SQRT_M1 = 19681161376707505956807079304988542015446066515923890162744021073123829784752
+_BX = 15112221349535400772501151409588531511454012693041857206046113283949847762202
+_BY = 46316835694926478169428394003475163141307993866256225615783033603165251855960  # 4/5
+
+
+def _bytes(x, n):
+    """`x` as bytes when it is a bytes-like object of length n (any length if n is None)."""
+    if not isinstance(x, (bytes, bytearray, memoryview)):
+        return None
+    if n is not None and len(x) != n:
+        return None
+    return bytes(x)
+
+
+def _decode_point(s):
+    """RFC 8032 5.1.3: 32 bytes -> affine (x, y), or None when not a canonical point encoding."""
+    y = int.from_bytes(s, "little")
+    sign = y >> 255
+    y &= (1 << 255) - 1
+    if y >= _P:
+        return None
+    yy = y * y % _P
+    u = (yy - 1) % _P
+    v = (_D * yy + 1) % _P
+    v3 = v * v * v % _P
+    # candidate root x = u v^3 (u v^7)^((p-5)/8)
+    x = u * v3 * pow(u * v3 * v3 * v % _P, (_P - 5) // 8, _P) % _P
+    vxx = v * x * x % _P
+    if vxx != u:
+        if vxx != _P - u:
+            return None
+        x = x * _SQRT_M1 % _P
+    if x == 0 and sign:
+        return None
+    if x & 1 != sign:
+        x = _P - x
+    return x, y
+
+
+def _table(x, y):
+    """Cached forms (Y+X, Y-X, 2dT, Z) of i*(x, y) for i = 0..15; index 0 is unused."""
+    p = _P
+    yp = (y + x) % p
+    ym = (y - x) % p
+    t2d = x * y % p * _D2 % p
+    out = [None, (yp, ym, t2d, 1)]
+    # running point (X, Y, Z, T), adding (x, y) each step
+    rx, ry, rz, rt = x, y, 1, x * y % p
+    for _ in range(14):
+        a = (ry - rx) * ym % p
+        b = (ry + rx) * yp % p
+        c = rt * t2d % p
+        d = rz + rz
+        e = b - a
+        f = d - c
+        g = d + c
+        h = b + a
+        rx = e * f % p
+        ry = g * h % p
+        rz = f * g % p
+        rt = e * h % p
+        out.append(((ry + rx) % p, (ry - rx) % p, rt * _D2 % p, rz))
+    return out
+
+
+def _straus(s, k, ax, ay):
+    """Encoding (32 bytes) of [s]B + [k](ax, ay), for s, k < 2**256."""
+    p = _P
+    tb = _table(_BX, _BY)
+    ta = _table(ax, ay)
+    x, y, z, t = 0, 1, 1, 0
+    for i in range(252, -4, -4):
+        if i != 252:
+            for _ in range(4):
+                # dbl-2008-hwcd with a = -1; T is computed only before an addition
+                a = x * x % p
+                b = y * y % p
+                c = z * z % p
+                h = a + b
+                e = (h - (x + y) * (x + y)) % p
+                g = a - b
+                f = c + c + g
+                x = e * f % p
+                y = g * h % p
+                z = f * g % p
+            t = e * h % p
+        n = (s >> i) & 15
+        if n:
+            yp, ym, t2d, z2 = tb[n]
+            a = (y - x) * ym % p
+            b = (y + x) * yp % p
+            c = t * t2d % p
+            d = 2 * z * z2 % p
+            e = b - a
+            f = d - c
+            g = d + c
+            h = b + a
+            x = e * f % p
+            y = g * h % p
+            z = f * g % p
+            t = e * h % p
+        n = (k >> i) & 15
+        if n:
+            yp, ym, t2d, z2 = ta[n]
+            a = (y - x) * ym % p
+            b = (y + x) * yp % p
+            c = t * t2d % p
+            d = 2 * z * z2 % p
+            e = b - a
+            f = d - c
+            g = d + c
+            h = b + a
+            x = e * f % p
+            y = g * h % p
+            z = f * g % p
+            t = e * h % p
+    zi = pow(z, p - 2, p)
+    x = x * zi % p
+    y = y * zi % p
+    return (y | ((x & 1) << 255)).to_bytes(32, "little")
+
+
+class Verifier:
+    """Verifies one signature over a message given in chunks: update(data)..., then verify()."""
+
+    def __init__(self, public_key, signature):
+        self._a = _bytes(public_key, 32)
+        sig = _bytes(signature, 64)
+        self._sig = sig
+        self._s = None
+        self._h = sha512.sha512()
+        if self._a is None or sig is None:
+            return
+        s = int.from_bytes(sig[32:], "little")
+        if s >= _L:
+            return
+        self._s = s
+        self._h.update(sig[:32])
+        self._h.update(self._a)
+
+    def update(self, data):
+        """Add the next chunk of the message (bytes-like; anything else makes verify() False)."""
+        if self._s is None:
+            return
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            self._s = None
+            return
+        self._h.update(data)
+
+    def verify(self):
+        """True only if the signature is valid for this key and the message given so far."""
+        s = self._s
+        if s is None:
+            return False
+        a = _decode_point(self._a)
+        if a is None:
+            return False
+        k = int.from_bytes(self._h.digest(), "little") % _L
+        # [S]B - [k]A: the table of -A is that of (-x, y)
+        return _straus(s, k, (_P - a[0]) % _P, a[1]) == self._sig[:32]
+
+
+def verify(public_key, message, signature):
+    """True if `signature` (64 bytes) over `message` (bytes-like) is valid for `public_key`
+    (32 bytes); False for anything else, bad input included."""
+    v = Verifier(public_key, signature)
+    v.update(message)
+    return v.verify()
