@@ -1,0 +1,579 @@
+"""A small asyncio HTTP/1.1 server (HTTP/1.0 semantics: one request per connection, then
+`Connection: close`) for MicroPython and CPython.
+
+    srv = Server(max_conns=3, bufsize=1536, max_body=1024, timeout_ms=5000)
+    srv.route("GET", "/api/state", handler)          # exact path
+    srv.static("/", "/www")                          # files, with .gz, ETag and 304
+    srv.catch_all = handler                          # any request no route matches
+    await srv.start("0.0.0.0", 80)                   # asyncio.start_server; srv.close()
+
+A handler is `handler(req)` or `async handler(req)`; it returns a response: an int status (no
+body), a dict or list (JSON), or a tuple (status, content type, body, header lines) as made by
+`response`, `json_response`, `redirect` and `send_file`. It may raise HTTPError(status);
+any other exception is a 500 and one log line. `req` (a Request) is valid during the call only.
+
+Each connection gets one Request from a pool of `max_conns`, made with the server: its one
+bytearray of `bufsize` bytes holds the request line, headers and body, and then streams a
+static file. Up to `max_wait` more connections wait for a free one (polling every 50 ms, up to
+`timeout_ms`); the rest get a 503 at once. Reading the request, and sending the response, are
+each bounded by `timeout_ms` (a half-sent request gets 408 and is dropped). Every malformed or
+oversized request gets a 4xx (431 headers, 413 body, 411 chunked, 400 anything else) and is
+closed; nothing raised by a client reaches the caller. Counters: `served`, `busy` (503s),
+`bad` (4xx from the server), `timeouts`, `errors` (500s).
+
+Cost: headers are not stored; the few the server needs are found in the buffer on demand.
+A request allocates its method and path strings, the timeout task, the response head; a file
+chunk allocates nothing. Design and figures: docs/design/http.md.
+"""
+
+import asyncio
+import json
+import os
+
+import log
+
+_log = log.getLogger("http")
+
+_MP = hasattr(asyncio, "sleep_ms")
+if _MP:
+    _sleep_ms = asyncio.sleep_ms
+    _wait_ms = asyncio.wait_for_ms
+else:  # CPython
+
+    def _sleep_ms(ms):
+        return asyncio.sleep(ms / 1000)
+
+    def _wait_ms(aw, ms):
+        return asyncio.wait_for(aw, ms / 1000)
+
+    class _Pair:
+        """asyncio's reader/writer pair shaped as MicroPython's Stream."""
+
+        def __init__(self, r, w):
+            self.r = r
+            self.w = w
+
+        async def readinto(self, buf):
+            b = await self.r.read(len(buf))
+            buf[: len(b)] = b
+            return len(b)
+
+        def write(self, b):
+            self.w.write(bytes(b))  # a copy: the server reuses its buffer
+
+        async def drain(self):
+            await self.w.drain()
+
+        async def wait_closed(self):
+            self.w.close()
+
+
+_REASONS = (
+    "200 OK|204 No Content|301 Moved Permanently|302 Found|303 See Other|304 Not Modified|"
+    "400 Bad Request|401 Unauthorized|403 Forbidden|404 Not Found|405 Method Not Allowed|"
+    "406 Not Acceptable|408 Request Timeout|411 Length Required|413 Content Too Large|"
+    "415 Unsupported Media Type|429 Too Many Requests|431 Request Header Fields Too Large|"
+    "500 Internal Server Error|503 Service Unavailable|"
+)
+_TYPES = (
+    "html text/html; charset=utf-8|css text/css|js text/javascript|json application/json|"
+    "svg image/svg+xml|png image/png|ico image/x-icon|txt text/plain; charset=utf-8|"
+)
+_BUSY = b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+_TEXT = "text/plain; charset=utf-8"
+
+
+class HTTPError(Exception):
+    """Raised by a handler (or the request accessors) to answer with status args[0]."""
+
+
+def _reason(status):
+    i = _REASONS.find("%d " % status)
+    return _REASONS[i + 4 : _REASONS.find("|", i)] if i >= 0 else ""
+
+
+def response(status=200, body=b"", ctype=_TEXT, headers=""):
+    """A response tuple; `body` str or bytes-like; `headers`: extra lines, each ending CRLF."""
+    return (status, ctype, body, headers)
+
+
+def json_response(obj, status=200, headers=""):
+    """`obj` as JSON (json.dumps), or bytes already encoded."""
+    if not isinstance(obj, (bytes, bytearray)):
+        obj = json.dumps(obj)
+    return (status, "application/json", obj, headers)
+
+
+def redirect(url, status=302, headers=""):
+    """A redirect to `url` (no CR, LF)."""
+    if "\r" in url or "\n" in url:
+        raise ValueError("bad url")
+    return (status, "", b"", "Location: %s\r\n%s" % (url, headers))
+
+
+def send_file(path, headers=""):
+    """Stream the file `path` (or `path`.gz, see Server docs) with ETag and 304."""
+    return (200, None, path, headers)
+
+
+def set_cookie(name, value, max_age=None, path="/"):
+    """A Set-Cookie header line, HttpOnly and SameSite=Strict; max_age 0 deletes it.
+    ValueError when the name or value holds a separator or a control character."""
+    for c in name + value:
+        if c < "!" or c > "~" or c in ';,"\\':
+            raise ValueError("bad cookie")
+    if not name or "=" in name:
+        raise ValueError("bad cookie")
+    age = "" if max_age is None else "; Max-Age=%d" % max_age
+    return "Set-Cookie: %s=%s; Path=%s%s; HttpOnly; SameSite=Strict\r\n" % (
+        name,
+        value,
+        path,
+        age,
+    )
+
+
+def _hex(c):
+    if 48 <= c <= 57:
+        return c - 48
+    c |= 32
+    return c - 87 if 97 <= c <= 102 else -1
+
+
+def unquote(src, a=0, b=None, plus=False):
+    """Percent-decode src[a:b] (bytes-like) to a str; `plus`: "+" is a space (forms).
+    HTTPError(400) on a bad escape or bytes that are not UTF-8."""
+    if b is None:
+        b = len(src)
+    out = bytearray()
+    while a < b:
+        c = src[a]
+        a += 1
+        if c == 37:  # %
+            h = _hex(src[a]) if a < b else -1
+            lo = _hex(src[a + 1]) if a + 1 < b else -1
+            if h < 0 or lo < 0:
+                raise HTTPError(400)
+            c = h * 16 + lo
+            a += 2
+        elif c == 43 and plus:
+            c = 32
+        out.append(c)
+    try:
+        return out.decode()
+    except ValueError:
+        raise HTTPError(400)
+
+
+class Request:
+    """One connection slot: the buffer, and the request it holds. `method`, `path`
+    (percent-decoded str); header(), cookie(), args(), form(), json(), body allocate when
+    called."""
+
+    def __init__(self, srv, size):
+        self.srv = srv
+        self.buf = bytearray(size)
+        self.mv = memoryview(self.buf)
+        self.method = self.path = ""
+        self._h = self._l = self._e = self._q = self._b = self._n = 0
+
+    async def _read(self, s):
+        """Read one request from stream `s`: 0 when complete, -1 at end of stream, or the
+        4xx status to answer."""
+        buf = self.buf
+        mv = self.mv
+        size = len(buf)
+        n = 0
+        self.method = ""
+        while True:
+            if n >= size:
+                return 431
+            k = await s.readinto(mv[n:])
+            if not k:
+                return -1
+            n += k
+            e = buf.find(b"\r\n\r\n", n - k - 3 if n - k > 3 else 0, n)
+            if e >= 0:
+                break
+        try:
+            st = self._parse(e)
+        except HTTPError as x:
+            st = x.args[0]
+        if st:
+            return st
+        total = e + 4 + self._n
+        self._b = e + 4
+        self._n = total
+        if total > size or total - e - 4 > self.srv.max_body:
+            return 413
+        if n < total and self._hval(b"\r\nexpect:") >= 0:
+            s.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+            await s.drain()
+        while n < total:
+            k = await s.readinto(mv[n:total])
+            if not k:
+                return -1
+            n += k
+        return 0
+
+    def _parse(self, e):
+        """Request line and header names (lowercased in place) of buf[:e]; the body length
+        goes to _n. Returns 0 or a 4xx status."""
+        buf = self.buf
+        ln = buf.find(b"\r\n", 0, e + 2)
+        sp = buf.find(b" ", 0, ln)
+        sp2 = buf.find(b" ", sp + 1, ln)
+        if not 0 < sp < 8 or sp2 < 0 or buf[sp + 1] != 47 or ln - sp2 != 9:
+            return 400
+        if buf.find(b"HTTP/1.", sp2 + 1, ln) != sp2 + 1 or buf[ln - 1] not in b"01":
+            return 400
+        for i in range(sp):
+            if not 65 <= buf[i] <= 90:
+                return 400
+        for i in range(sp + 1, sp2):
+            if not 32 < buf[i] < 127:
+                return 400
+        q = buf.find(b"?", sp + 1, sp2)
+        self._q = q + 1 if q >= 0 else 0
+        self._l = sp2  # end of the target
+        self.method = bytes(buf[:sp]).decode()
+        self.path = unquote(buf, sp + 1, q if q >= 0 else sp2)
+        for c in self.path:
+            if c < " ":
+                return 400
+        self._e = e + 2  # headers: buf[ln:e + 2], each line starting with CRLF
+        self._h = ln
+        i = ln + 2
+        count = 0
+        while i < e + 2:
+            j = buf.find(b"\r\n", i, e + 2)
+            c = buf.find(b":", i, j)
+            if c <= i:
+                return 400
+            count += 1
+            if count > self.srv.max_headers:
+                return 431
+            for k in range(i, c):
+                x = buf[k]
+                if x < 33 or x > 126:
+                    return 400
+                if 65 <= x <= 90:
+                    buf[k] = x + 32
+            i = j + 2
+        if self._hval(b"\r\ntransfer-encoding:") >= 0:
+            return 411
+        n = 0
+        a = self._hval(b"\r\ncontent-length:")
+        if a >= 0:
+            if buf.find(b"\r\ncontent-length:", a, self._e) >= 0:
+                return 400
+            j = buf.find(b"\r\n", a, self._e)
+            while j > a and buf[j - 1] in b" \t":
+                j -= 1
+            if j == a:
+                return 400
+            if j - a > 7:
+                return 413
+            for k in range(a, j):
+                x = buf[k] - 48
+                if not 0 <= x <= 9:
+                    return 400
+                n = n * 10 + x
+        self._n = n
+        return 0
+
+    def _hval(self, key):
+        """Where the value of header `key` (b"\\r\\nname:", lowercase) starts, or -1."""
+        buf = self.buf
+        a = buf.find(key, self._h, self._e)
+        if a < 0:
+            return -1
+        a += len(key)
+        while buf[a] in b" \t":
+            a += 1
+        return a
+
+    def header(self, name):
+        """The value of header `name` (any case) as a str, or None."""
+        a = self._hval(b"\r\n" + name.lower().encode() + b":")
+        if a < 0:
+            return None
+        return bytes(self.buf[a : self.buf.find(b"\r\n", a, self._e)]).decode().rstrip()
+
+    def cookie(self, name):
+        """The value of cookie `name` from the Cookie header, or None."""
+        for p in (self.header("cookie") or "").split(";"):
+            p = p.strip()
+            if p.startswith(name) and p[len(name) : len(name) + 1] == "=":
+                return p[len(name) + 1 :]
+        return None
+
+    @property
+    def body(self):
+        """The request body (bytes)."""
+        return bytes(self.buf[self._b : self._n])
+
+    def _pairs(self, a, b, plus):
+        d = {}
+        while a < b:
+            j = self.buf.find(b"&", a, b)
+            if j < 0:
+                j = b
+            if j > a:
+                if len(d) >= self.srv.max_fields:
+                    raise HTTPError(413)
+                k = self.buf.find(b"=", a, j)
+                if k < 0:
+                    k = j
+                d[unquote(self.buf, a, k, plus)] = unquote(
+                    self.buf, k + 1 if k < j else j, j, plus
+                )
+            a = j + 1
+        return d
+
+    def args(self):
+        """The query string's fields as a dict of str (the last of a repeated name)."""
+        return self._pairs(self._q, self._l, True) if self._q else {}
+
+    def form(self):
+        """The urlencoded body's fields as a dict of str; HTTPError(415) for another type."""
+        if (self.header("content-type") or "").split(";")[0].strip().lower() != (
+            "application/x-www-form-urlencoded"
+        ):
+            raise HTTPError(415)
+        return self._pairs(self._b, self._n, True)
+
+    def json(self):
+        """The body parsed as JSON; HTTPError(415) for another type, 400 if malformed."""
+        if "json" not in (self.header("content-type") or ""):
+            raise HTTPError(415)
+        try:
+            return json.loads(self.body)
+        except ValueError:
+            raise HTTPError(400)
+
+
+def _accepts_gzip(v):
+    """Whether an Accept-Encoding value allows gzip (None: no header, anything goes)."""
+    if v is None:
+        return True
+    for p in v.lower().split(","):
+        p = p.split(";")
+        if p[0].strip() in ("gzip", "*"):
+            q = p[1].replace(" ", "") if len(p) > 1 else ""
+            return not (q.startswith("q=0") and q.strip("q=0.") == "")
+    return False
+
+
+def _stat(path):
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return None if st[0] & 0x4000 else st  # a directory
+
+
+def _safe(root, p):
+    """root/p, or HTTPError(400) when p holds "..", a backslash, "//" or starts with "/"."""
+    if ".." in p or p.startswith("/") or "\\" in p or "//" in p:
+        raise HTTPError(400)
+    if p == "" or p.endswith("/"):
+        p += "index.html"
+    return root + "/" + p
+
+
+class Server:
+    """Routes, limits and the connection pool; see the module docstring."""
+
+    def __init__(
+        self,
+        *,
+        max_conns=3,
+        bufsize=1536,
+        max_body=1024,
+        timeout_ms=5000,
+        max_headers=24,
+        max_fields=16,
+        max_wait=6,
+    ):
+        self.max_conns = max_conns
+        self.bufsize = bufsize
+        self.max_body = max_body
+        self.timeout_ms = timeout_ms
+        self.max_headers = max_headers
+        self.max_fields = max_fields
+        self.max_wait = max_wait
+        self.routes = []
+        self.catch_all = None
+        self.served = self.busy = self.bad = self.timeouts = self.errors = 0
+        self._pool = [Request(self, bufsize) for _ in range(max_conns)]
+        self._waiting = 0
+        self._srv = None
+
+    def route(self, method, path, handler, prefix=False):
+        """Add a route: `method` ("GET", "POST"...; GET also answers HEAD), `path` exact, or
+        a prefix when `prefix`. The first match wins."""
+        self.routes.append((method, path, prefix, handler))
+
+    def static(self, prefix, root):
+        """Serve the files under directory `root` (with their .gz, see send_file) for GET
+        paths starting with `prefix`, the rest of the path naming the file (index.html for a
+        directory); 400 for "..", a backslash, an absolute path."""
+        self.route("GET", prefix, lambda req: send_file(_safe(root, req.path[len(prefix) :])), 1)
+
+    async def start(self, host="0.0.0.0", port=80, backlog=5):
+        """Listen on host:port; returns the asyncio server."""
+        self._srv = await asyncio.start_server(self._conn, host, port, backlog=backlog)
+        return self._srv
+
+    def close(self):
+        """Stop listening (connections in progress finish)."""
+        if self._srv:
+            self._srv.close()
+            self._srv = None
+
+    async def _slot(self):
+        if self._pool:
+            return self._pool.pop()
+        if self._waiting >= self.max_wait:
+            return None
+        self._waiting += 1
+        try:
+            for _ in range(self.timeout_ms // 50):
+                await _sleep_ms(50)
+                if self._pool:
+                    return self._pool.pop()
+        finally:
+            self._waiting -= 1
+        return None
+
+    def _conn(self, r, w):
+        return self.serve(r if _MP else _Pair(r, w))
+
+    async def serve(self, s):
+        """Serve stream `s` (async readinto, write, async drain, async wait_closed) as one
+        connection, then close it; never raises."""
+        req = None
+        try:
+            req = await self._slot()
+            if req is None:
+                self.busy += 1
+                s.write(_BUSY)
+                await _wait_ms(s.drain(), self.timeout_ms)
+            else:
+                await self.handle(req, s)
+        except Exception:  # noqa: BLE001 (a client's fault: reset, timeout, broken pipe)
+            pass
+        finally:
+            if req is not None:
+                self._pool.append(req)
+            try:
+                await s.wait_closed()
+            except Exception:  # noqa: BLE001
+                pass
+
+    async def handle(self, req, s):
+        """Serve one request from stream `s` (readinto, write, drain) using slot `req`."""
+        try:
+            st = await _wait_ms(req._read(s), self.timeout_ms)
+        except asyncio.TimeoutError:
+            self.timeouts += 1
+            st = 408
+        if st < 0:
+            return
+        if st:
+            self.bad += 1
+            res = (st, _TEXT, _reason(st), "")
+        else:
+            res = await self._dispatch(req)
+        await _wait_ms(self._send(req, s, res), self.timeout_ms)
+
+    async def _dispatch(self, req):
+        m = req.method
+        path = req.path
+        h = None
+        other = False
+        for rm, rp, pre, fn in self.routes:
+            if path == rp or (pre and path.startswith(rp)):
+                if rm == m or (m == "HEAD" and rm == "GET"):
+                    h = fn
+                    break
+                other = True
+        if h is None and not other:
+            h = self.catch_all
+        try:
+            if h is None:
+                raise HTTPError(405 if other else 404)
+            res = h(req)
+            if hasattr(res, "send"):
+                res = await res
+        except HTTPError as e:
+            st = e.args[0]
+            res = (st, _TEXT, _reason(st), "")
+        except Exception as e:  # noqa: BLE001 (a handler's bug must not stop the server)
+            self.errors += 1
+            _log.exception("%s %s: %r", m, path, e, exc=e)
+            res = (500, _TEXT, _reason(500), "")
+        if isinstance(res, int):
+            res = (res, "", b"", "")
+        elif isinstance(res, (dict, list)):
+            res = json_response(res)
+        return res
+
+    async def _send(self, req, s, res):
+        st, ct, body, hd = res
+        f = None
+        if ct is None:
+            st, ct, body, hd, f = self._file(req, body, hd)
+        try:
+            if isinstance(body, str):
+                body = body.encode()
+            n = body if f else len(body)
+            head = "HTTP/1.1 %d %s\r\n" % (st, _reason(st))
+            if ct:
+                head += "Content-Type: %s\r\n" % ct
+            if st not in (204, 304):
+                head += "Content-Length: %d\r\n" % n
+            s.write((head + "Connection: close\r\n" + hd + "\r\n").encode())
+            if req.method != "HEAD":
+                if f:
+                    buf = req.buf
+                    while True:
+                        k = f.readinto(buf)
+                        if not k:
+                            break
+                        s.write(buf if k == len(buf) else req.mv[:k])
+                        await s.drain()
+                elif n:
+                    s.write(body)
+            await s.drain()
+            self.served += 1
+        finally:
+            if f:
+                f.close()
+
+    def _file(self, req, path, hd):
+        """(status, type, body or size, headers, open file or None) for static `path`."""
+        st = _stat(path)
+        gz = _stat(path + ".gz")
+        ok = _accepts_gzip(req.header("accept-encoding"))
+        if gz and (ok or st is None):
+            if not ok:
+                return 406, _TEXT, b"Not Acceptable", hd, None
+            st = gz
+            hd += "Content-Encoding: gzip\r\n"
+        elif st is None:
+            return 404, _TEXT, b"Not Found", hd, None
+        if gz:
+            hd += "Vary: Accept-Encoding\r\n"
+        gz = st is gz
+        tag = '"%x-%x%s"' % (st[6], st[8], "g" if gz else "")
+        hd += "ETag: %s\r\nCache-Control: no-cache\r\n" % tag
+        inm = req.header("if-none-match")
+        if inm and (inm == "*" or tag in inm):
+            return 304, "", b"", hd, None
+        i = _TYPES.find(path[path.rfind(".") + 1 :] + " ")
+        ct = "application/octet-stream"
+        if i == 0 or (i > 0 and _TYPES[i - 1] == "|"):
+            ct = _TYPES[_TYPES.find(" ", i) + 1 : _TYPES.find("|", i)]
+        return 200, ct, st[6], hd, open(path + ".gz" if gz else path, "rb")
