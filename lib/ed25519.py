@@ -6,7 +6,8 @@
     v.update(chunk); ...; v.verify() -> bool
 
 Bad input never raises: wrong types or lengths, a public key that is not a canonical curve point
-encoding, S >= L, or a signature that does not match all give False. The check is the
+encoding or is of small order (signatures for it can be forged), S >= L, or a signature that
+does not match all give False. The check is the
 cofactorless equation [S]B == R + [k]A, with k = SHA-512(R || A || M) mod L, done as
 "encode([S]B - [k]A) == R" (so a non-canonical or invalid R cannot match).
 
@@ -63,6 +64,24 @@ def _decode_point(s):
     if x & 1 != sign:
         x = _P - x
     return x, y
+
+
+def _small_order(x, y):
+    """True if 8*(x, y) is the neutral point: a key for which signatures can be forged."""
+    p = _P
+    z = 1
+    for _ in range(3):
+        a = x * x % p
+        b = y * y % p
+        c = z * z % p
+        h = a + b
+        e = (h - (x + y) * (x + y)) % p
+        g = a - b
+        f = c + c + g
+        x = e * f % p
+        y = g * h % p
+        z = f * g % p
+    return x == 0
 
 
 def _table(x, y):
@@ -181,7 +200,7 @@ class Verifier:
         if s is None:
             return False
         a = _decode_point(self._a)
-        if a is None:
+        if a is None or _small_order(a[0], a[1]):
             return False
         k = int.from_bytes(self._h.digest(), "little") % _L
         # [S]B - [k]A: the table of -A is that of (-x, y)
