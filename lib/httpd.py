@@ -1,7 +1,7 @@
 """A small asyncio HTTP/1.1 server (HTTP/1.0 semantics: one request per connection, then
 `Connection: close`) for MicroPython and CPython.
 
-    srv = Server(max_conns=3, bufsize=1536, max_body=1024, timeout_ms=5000)
+    srv = Server(max_conns=3, bufsize=1536)          # + limits: srv.max_body = 1024...
     srv.route("GET", "/api/state", handler)          # exact path
     srv.static("/", "/www")                          # files, with .gz, ETag and 304
     srv.catch_all = handler                          # any request no route matches
@@ -10,7 +10,9 @@
 A handler is `handler(req)` or `async handler(req)`; it returns a response: an int status (no
 body), a dict or list (JSON), or a tuple (status, content type, body, header lines) as made by
 `response`, `json_response`, `redirect` and `send_file`. It may raise HTTPError(status);
-any other exception is a 500 and one log line. `req` (a Request) is valid during the call only.
+any other exception is a 500 and one log line. `req` (a Request: `method`, `path`,
+`header(name)`) is valid during the call only; its query, form, JSON body and cookies are read
+by lib/httpd_form.py, which the handlers that need it import (it is not resident).
 
 Each connection gets one Request from a pool of `max_conns`, made with the server: its one
 bytearray of `bufsize` bytes holds the request line, headers and body, and then streams a
@@ -39,40 +41,16 @@ if _MP:
     _sleep_ms = asyncio.sleep_ms
     _wait_ms = asyncio.wait_for_ms
 else:  # CPython
-
-    def _sleep_ms(ms):
-        return asyncio.sleep(ms / 1000)
-
-    def _wait_ms(aw, ms):
-        return asyncio.wait_for(aw, ms / 1000)
-
-    class _Pair:
-        """asyncio's reader/writer pair shaped as MicroPython's Stream."""
-
-        def __init__(self, r, w):
-            self.r = r
-            self.w = w
-
-        async def readinto(self, buf):
-            b = await self.r.read(len(buf))
-            buf[: len(b)] = b
-            return len(b)
-
-        def write(self, b):
-            self.w.write(bytes(b))  # a copy: the server reuses its buffer
-
-        async def drain(self):
-            await self.w.drain()
-
-        async def wait_closed(self):
-            self.w.close()
+    from httpd_host import Pair as _Pair
+    from httpd_host import sleep_ms as _sleep_ms
+    from httpd_host import wait_for_ms as _wait_ms
 
 
 _REASONS = (
-    "200 OK|204 No Content|301 Moved Permanently|302 Found|303 See Other|304 Not Modified|"
+    "200 OK|204 No Content|302 Found|303 See Other|304 Not Modified|"
     "400 Bad Request|401 Unauthorized|403 Forbidden|404 Not Found|405 Method Not Allowed|"
     "406 Not Acceptable|408 Request Timeout|411 Length Required|413 Content Too Large|"
-    "415 Unsupported Media Type|429 Too Many Requests|431 Request Header Fields Too Large|"
+    "415 Unsupported Media Type|431 Request Header Fields Too Large|"
     "500 Internal Server Error|503 Service Unavailable|"
 )
 _TYPES = (
@@ -114,23 +92,6 @@ def redirect(url, status=302, headers=""):
 def send_file(path, headers=""):
     """Stream the file `path` (or `path`.gz, see Server docs) with ETag and 304."""
     return (200, None, path, headers)
-
-
-def set_cookie(name, value, max_age=None, path="/"):
-    """A Set-Cookie header line, HttpOnly and SameSite=Strict; max_age 0 deletes it.
-    ValueError when the name or value holds a separator or a control character."""
-    for c in name + value:
-        if c < "!" or c > "~" or c in ';,"\\':
-            raise ValueError("bad cookie")
-    if not name or "=" in name:
-        raise ValueError("bad cookie")
-    age = "" if max_age is None else "; Max-Age=%d" % max_age
-    return "Set-Cookie: %s=%s; Path=%s%s; HttpOnly; SameSite=Strict\r\n" % (
-        name,
-        value,
-        path,
-        age,
-    )
 
 
 def _hex(c):
@@ -300,58 +261,6 @@ class Request:
             return None
         return bytes(self.buf[a : self.buf.find(b"\r\n", a, self._e)]).decode().rstrip()
 
-    def cookie(self, name):
-        """The value of cookie `name` from the Cookie header, or None."""
-        for p in (self.header("cookie") or "").split(";"):
-            p = p.strip()
-            if p.startswith(name) and p[len(name) : len(name) + 1] == "=":
-                return p[len(name) + 1 :]
-        return None
-
-    @property
-    def body(self):
-        """The request body (bytes)."""
-        return bytes(self.buf[self._b : self._n])
-
-    def _pairs(self, a, b, plus):
-        d = {}
-        while a < b:
-            j = self.buf.find(b"&", a, b)
-            if j < 0:
-                j = b
-            if j > a:
-                if len(d) >= self.srv.max_fields:
-                    raise HTTPError(413)
-                k = self.buf.find(b"=", a, j)
-                if k < 0:
-                    k = j
-                d[unquote(self.buf, a, k, plus)] = unquote(
-                    self.buf, k + 1 if k < j else j, j, plus
-                )
-            a = j + 1
-        return d
-
-    def args(self):
-        """The query string's fields as a dict of str (the last of a repeated name)."""
-        return self._pairs(self._q, self._l, True) if self._q else {}
-
-    def form(self):
-        """The urlencoded body's fields as a dict of str; HTTPError(415) for another type."""
-        if (self.header("content-type") or "").split(";")[0].strip().lower() != (
-            "application/x-www-form-urlencoded"
-        ):
-            raise HTTPError(415)
-        return self._pairs(self._b, self._n, True)
-
-    def json(self):
-        """The body parsed as JSON; HTTPError(415) for another type, 400 if malformed."""
-        if "json" not in (self.header("content-type") or ""):
-            raise HTTPError(415)
-        try:
-            return json.loads(self.body)
-        except ValueError:
-            raise HTTPError(400)
-
 
 def _accepts_gzip(v):
     """Whether an Accept-Encoding value allows gzip (None: no header, anything goes)."""
@@ -385,26 +294,16 @@ def _safe(root, p):
 class Server:
     """Routes, limits and the connection pool; see the module docstring."""
 
-    def __init__(
-        self,
-        *,
-        max_conns=3,
-        bufsize=1536,
-        max_body=1024,
-        timeout_ms=5000,
-        max_headers=24,
-        max_fields=16,
-        max_wait=6,
-    ):
-        self.max_conns = max_conns
-        self.bufsize = bufsize
-        self.max_body = max_body
-        self.timeout_ms = timeout_ms
-        self.max_headers = max_headers
-        self.max_fields = max_fields
-        self.max_wait = max_wait
+    max_body = 1024  # limits: change them on the instance before start()
+    timeout_ms = 5000
+    max_headers = 24
+    max_fields = 16
+    max_wait = 6
+
+    def __init__(self, max_conns=3, bufsize=1536):
         self.routes = []
         self.catch_all = None
+        self.max_conns = max_conns
         self.served = self.busy = self.bad = self.timeouts = self.errors = 0
         self._pool = [Request(self, bufsize) for _ in range(max_conns)]
         self._waiting = 0

@@ -9,6 +9,7 @@ import asyncio
 import os
 
 import httpd
+import httpd_form as form
 
 import log
 
@@ -93,16 +94,18 @@ def post(srv, path, body, ctype, extra=""):
     return ask(srv, (head % (path, ctype, len(body), extra)).encode() + body)
 
 
-def _app(**kw):
-    srv = httpd.Server(**kw)
+def _app(max_conns=3, bufsize=1536, **limits):
+    srv = httpd.Server(max_conns, bufsize)
+    for k, v in limits.items():
+        setattr(srv, k, v)
     srv.route("GET", "/", lambda req: httpd.response(200, "root", "text/html"))
     srv.route("GET", "/api/", lambda req: httpd.response(200, "api:" + req.path), True)
     srv.route("GET", "/api/state", lambda req: {"p": req.path})  # after the prefix: never hit
-    srv.route("GET", "/args", lambda req: req.args())
-    srv.route("POST", "/form", lambda req: req.form())
-    srv.route("POST", "/json", lambda req: {"got": req.json()})
+    srv.route("GET", "/args", form.args)
+    srv.route("POST", "/form", form.form)
+    srv.route("POST", "/json", lambda req: {"got": form.json_body(req)})
     srv.route("GET", "/hdr", lambda req: [req.header("X-Thing"), req.header("host")])
-    srv.route("GET", "/cookie", lambda req: [req.cookie("sid"), req.cookie("s")])
+    srv.route("GET", "/cookie", lambda req: [form.cookie(req, "sid"), form.cookie(req, "s")])
     srv.route("POST", "/empty", lambda req: 204)
 
     async def slow(req):
@@ -205,9 +208,9 @@ def test_cookies():
     r = get(srv, "/cookie", "Cookie: s=1; sid=abc.def; x=2\r\n")
     assert json.loads(r.body) == ["abc.def", "1"]
     assert json.loads(get(srv, "/cookie", "Cookie: sidx=1\r\n").body) == [None, None]
-    line = httpd.set_cookie("sid", "abc123", max_age=3600)
+    line = form.set_cookie("sid", "abc123", max_age=3600)
     assert line == "Set-Cookie: sid=abc123; Path=/; Max-Age=3600; HttpOnly; SameSite=Strict\r\n"
-    assert "Max-Age=0" in httpd.set_cookie("sid", "", max_age=0)
+    assert "Max-Age=0" in form.set_cookie("sid", "", max_age=0)
     for name, value in (
         ("sid", "a;b"),
         ("sid", "a\r\nX: y"),
@@ -216,11 +219,11 @@ def test_cookies():
         ("", "1"),
     ):
         try:
-            httpd.set_cookie(name, value)
+            form.set_cookie(name, value)
         except ValueError:
             continue
         raise AssertionError("accepted %r=%r" % (name, value))
-    srv.route("GET", "/login", lambda req: httpd.redirect("/", 303, httpd.set_cookie("sid", "t")))
+    srv.route("GET", "/login", lambda req: httpd.redirect("/", 303, form.set_cookie("sid", "t")))
     r = get(srv, "/login")
     assert r.status == 303 and r.headers["location"] == "/"
     assert r.cookies == ["sid=t; Path=/; HttpOnly; SameSite=Strict"]
