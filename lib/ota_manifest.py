@@ -1,0 +1,190 @@
+"""Release manifests from `tools/ota.py build`: signature, board, MicroPython and version checks.
+
+    m = ota_manifest.check(data, public_key, board="esp32", running="0.2.0")
+    m["version"], m["files"]   # [{"path", "size", "sha256"}, ...], paths relative to <version>/
+
+`data` is the exact bytes of manifest.json. Its layout (docs/design/ota-signing.md): the
+canonical JSON of the manifest body (sorted keys, no spaces, ASCII), with `,"sig":"<128 hex>"`
+inserted before the final `}`. The Ed25519 signature covers the body bytes, which are `data`
+without that 137-byte insert: nothing is re-serialised on the device. `public_key`: 32 bytes or
+64 hex characters. `running`: the running release's version; `force` allows the same or an
+older one. `micropython`: the running MicroPython (x, y, z), default sys.implementation's.
+Raises ManifestError with a one-line message naming the problem; returns the parsed manifest.
+Cost: one SHA-512 pass over the manifest and one Ed25519 verify (docs/design/ota-signing.md),
+then json.loads; load this module for an update and drop it after.
+"""
+
+import binascii
+import json
+import sys
+
+import ed25519
+
+MAX_BYTES = 32768  # a release of 200 files is about 22 KB
+SIG_KEY = b',"sig":"'
+SIG_INSERT = len(SIG_KEY) + 128 + 1  # ,"sig":"<128 hex>"
+_HEX = "0123456789abcdef"
+
+
+class ManifestError(ValueError):
+    """A manifest refused: the message says why, in one line."""
+
+
+def split(data):
+    """(body, signature) of a manifest's bytes: the signed body (bytes) and the 64-byte
+    signature, or ManifestError when the manifest carries no signature in the expected place."""
+    n = len(data)
+    if n < SIG_INSERT + 2 or bytes(data[n - 1 :]) != b"}":
+        raise ManifestError("manifest is not signed (no sig field at its end)")
+    at = n - 1 - SIG_INSERT
+    if bytes(data[at : at + len(SIG_KEY)]) != SIG_KEY or data[n - 2] != 0x22:  # '"'
+        raise ManifestError("manifest is not signed (no sig field at its end)")
+    hexsig = bytes(data[at + len(SIG_KEY) : n - 2])
+    try:
+        sig = binascii.unhexlify(hexsig)
+    except ValueError:
+        raise ManifestError("manifest signature is not hexadecimal")
+    return bytes(data[:at]) + b"}", sig
+
+
+def verify(data, public_key):
+    """The manifest's body (bytes) if its signature is valid for `public_key`, else
+    ManifestError. Cost: one copy of the manifest, SHA-512 over it and one Ed25519 verify."""
+    key = _key(public_key)
+    body, sig = split(data)
+    if not ed25519.verify(key, body, sig):
+        raise ManifestError("manifest signature is not valid for the configured public key")
+    return body
+
+
+def check(data, public_key, board, running, *, force=False, micropython=None):
+    """The manifest (dict) if it is signed by `public_key`, for `board`, for this MicroPython,
+    and newer than `running` (or `force`); ManifestError otherwise. See the module docstring."""
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise ManifestError("manifest is not bytes")
+    if len(data) > MAX_BYTES:
+        raise ManifestError("manifest too big (%d bytes, at most %d)" % (len(data), MAX_BYTES))
+    body = verify(data, public_key)
+    try:
+        m = json.loads(body)
+    except ValueError:
+        raise ManifestError("manifest is not valid JSON")
+    if not isinstance(m, dict):
+        raise ManifestError("manifest is not a JSON object")
+    version = _field(m, "version")
+    mp_min = _field(m, "min_micropython")
+    their_board = _field(m, "board")
+    files = m.get("files")
+    if not isinstance(files, list) or not files:
+        raise ManifestError("manifest has no file list")
+    seen = set()
+    for f in files:
+        _check_file(f, seen)
+    if their_board != board:
+        raise ManifestError("release is for board %r, this is %r" % (their_board, board))
+    need = parse_version(mp_min)
+    have = micropython if micropython is not None else sys.implementation.version[:3]
+    if need is None:
+        raise ManifestError("manifest min_micropython %r is not a version" % mp_min)
+    if tuple(have[:3]) < need[0]:
+        raise ManifestError(
+            "release needs MicroPython %s or later, this is %s"
+            % (mp_min, ".".join(str(x) for x in have[:3]))
+        )
+    new = parse_version(version)
+    if new is None:
+        raise ManifestError("manifest version %r is not a version" % version)
+    old = parse_version(running)
+    if not force and old is not None and new <= old:
+        raise ManifestError(
+            "release %s is not newer than the running %s (force to install it)"
+            % (version, running)
+        )
+    return m
+
+
+def parse_version(v):
+    """A comparable key for "X.Y.Z" (1 to 4 numbers) with an optional "-tag" (a pre-release:
+    "1.2.0-rc1" < "1.2.0"; tags compare as text), or None when `v` is not such a string."""
+    if not isinstance(v, str) or not v or len(v) > 40:
+        return None
+    tag = ""
+    dash = v.find("-")
+    if dash >= 0:
+        v, tag = v[:dash], v[dash + 1 :]
+        if not tag:
+            return None
+    parts = v.split(".")
+    if len(parts) > 4:
+        return None
+    nums = []
+    for p in parts:
+        if not p or len(p) > 9 or not _digits(p):
+            return None
+        nums.append(int(p))
+    while len(nums) < 3:
+        nums.append(0)
+    return (tuple(nums), 0 if tag else 1, tag)
+
+
+def _digits(s):
+    for c in s:
+        if c < "0" or c > "9":
+            return False
+    return True
+
+
+def _key(public_key):
+    if isinstance(public_key, str):
+        if len(public_key) != 64:
+            raise ManifestError("public key must be 64 hexadecimal characters")
+        try:
+            public_key = binascii.unhexlify(public_key)
+        except ValueError:
+            raise ManifestError("public key is not hexadecimal")
+    if not isinstance(public_key, (bytes, bytearray)) or len(public_key) != 32:
+        raise ManifestError("no public key configured (32 bytes needed)")
+    return public_key
+
+
+def _field(m, name):
+    v = m.get(name)
+    if not isinstance(v, str) or not v:
+        raise ManifestError("manifest has no %s" % name)
+    return v
+
+
+def _check_file(f, seen):
+    if not isinstance(f, dict):
+        raise ManifestError("manifest file entry is not an object")
+    path = f.get("path")
+    if not isinstance(path, str) or not _safe_path(path):
+        raise ManifestError("manifest file path %r is not a safe relative path" % (path,))
+    if path in seen:
+        raise ManifestError("manifest lists %s twice" % path)
+    seen.add(path)
+    size = f.get("size")
+    if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+        raise ManifestError("manifest size of %s is not a byte count" % path)
+    digest = f.get("sha256")
+    if not isinstance(digest, str) or len(digest) != 64 or not _lower_hex(digest):
+        raise ManifestError("manifest sha256 of %s is not 64 lower-case hex digits" % path)
+
+
+def _safe_path(path):
+    if not path or len(path) > 128 or path[0] == "/":
+        return False
+    for c in path:
+        if c <= " " or c > "~" or c == "\\":
+            return False
+    for part in path.split("/"):
+        if part in ("", ".", ".."):
+            return False
+    return True
+
+
+def _lower_hex(s):
+    for c in s:
+        if c not in _HEX:
+            return False
+    return True
