@@ -250,7 +250,23 @@ class TicReader:
                 self._set_window()
                 self.switches = _inc(self.switches)
                 self.events |= EV_SWITCH
-        self._update(now)
+        # The signal state. The ages kept saturate, so that a very old time never aliases
+        # into a recent one.
+        if _diff(now, self._t_frame) > _AGE_CAP:
+            self._t_frame = (now - _AGE_CAP) & _MASK
+        if _diff(now, self._t_byte) > _AGE_CAP:
+            self._t_byte = (now - _AGE_CAP) & _MASK
+        if self._had_frame:
+            st = OK if _diff(now, self._t_frame) < self.signal_lost_ms else SIGNAL_LOST
+        elif _diff(now, self._t_byte) >= self.no_signal_ms:
+            st = NO_SIGNAL
+        elif self._bad >= self._bad_needed:
+            st = GARBLED
+        else:
+            st = STARTING
+        if st != self.state:
+            self.state = st
+            self.events |= EV_STATE
         return n
 
     def _set_window(self):
@@ -282,24 +298,6 @@ class TicReader:
                 self._align = BAUD[m]
             elif m != self.saved_mode:
                 self.events |= EV_DETECT
-
-    def _update(self, now):
-        # Saturate the ages kept, so a very old time never aliases into a recent one.
-        if _diff(now, self._t_frame) > _AGE_CAP:
-            self._t_frame = (now - _AGE_CAP) & _MASK
-        if _diff(now, self._t_byte) > _AGE_CAP:
-            self._t_byte = (now - _AGE_CAP) & _MASK
-        if self._had_frame:
-            st = OK if _diff(now, self._t_frame) < self.signal_lost_ms else SIGNAL_LOST
-        elif _diff(now, self._t_byte) >= self.no_signal_ms:
-            st = NO_SIGNAL
-        elif self._bad >= self._bad_needed:
-            st = GARBLED
-        else:
-            st = STARTING
-        if st != self.state:
-            self.state = st
-            self.events |= EV_STATE
 
     # -- the work poll() leaves (allocates)
     def service(self):
