@@ -168,12 +168,11 @@ class IndexGuard:
         self.rejected = 0
         self.dropped = 0
         self.resyncs = 0
-        # Per slot: reference (confirmed) value and the time of its frame, trusted flag;
+        # Per slot: reference (confirmed) value (-1: none yet) and the time of its frame;
         # candidate value (-1: none) and time; follower value, time and run length (successive
         # mutually consistent values that disagree with the reference: the resync path).
-        self._last = [0] * SLOTS
+        self._last = [-1] * SLOTS
         self._ltime = [0] * SLOTS
-        self._trusted = bytearray(SLOTS)
         self._cand = [-1] * SLOTS
         self._ctime = [0] * SLOTS
         self._fol = [0] * SLOTS
@@ -183,7 +182,7 @@ class IndexGuard:
     def reset(self):
         """Forget every reference (new meter, mode change): the next values start over."""
         for s in range(SLOTS):
-            self._trusted[s] = 0
+            self._last[s] = -1
             self._cand[s] = -1
             self._run[s] = 0
         self.set_limit(0)
@@ -203,9 +202,7 @@ class IndexGuard:
         """The reference of a guarded label (row index): the last confirmed value, the one to
         publish; -1 if there is none yet or the row is not guarded."""
         s = _slot_of[row_index]
-        if s >= _PCOUP or not self._trusted[s]:  # not guarded, or no reference yet
-            return -1
-        return self._last[s]
+        return -1 if s >= _PCOUP else self._last[s]
 
     def _allow(self, s, dt):
         """Largest plausible growth in Wh for dt ms (ticks difference, may be negative)."""
@@ -224,7 +221,6 @@ class IndexGuard:
         """v (from the frame at t) becomes the reference."""
         self._last[s] = v
         self._ltime[s] = t
-        self._trusted[s] = 1
         self._run[s] = 0
         self.accepted = _inc(self.accepted)
 
@@ -251,9 +247,9 @@ class IndexGuard:
         if v < 0:  # not all digits (or empty)
             self.rejected = _inc(self.rejected)
             return REJECT
-        if not self._trusted[s]:
-            return self._grow(s, v, now)
         last = self._last[s]
+        if last < 0:  # no reference yet
+            return self._grow(s, v, now)
         if v == last:
             if self._cand[s] >= 0:  # not confirmed: dropped
                 self._cand[s] = -1
