@@ -186,6 +186,24 @@ def test_unknown_module_attribute_raises():
     assert getattr(lbl, "NOPE", 7) == 7
 
 
+def test_label_rows_names_are_looked_up_not_kept():
+    # A feature that unloads tic.label_rows after use (mqtt_pub after a discovery) frees it:
+    # tic.labels keeps none of its names, and loads it again on the next use.
+    import sys
+
+    import tic
+
+    assert lbl.name(lbl.index("EAST")) == "EAST"
+    assert "name" not in lbl.__dict__ and "ROWS" not in lbl.__dict__
+    rows = sys.modules.pop("tic.label_rows")
+    delattr(tic, "label_rows")  # as firmware.unload() does
+    try:
+        assert lbl.unit(lbl.index("EAST")) == "Wh"
+        assert sys.modules["tic.label_rows"] is not rows
+    finally:
+        sys.modules["tic.label_rows"] = tic.label_rows = rows
+
+
 def test_descriptions_aligned_with_rows():
     lines = label_docs.TEXT.split("\n")
     assert lines[-1] == "" and len(lines) == lbl.COUNT + 1

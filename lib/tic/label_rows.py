@@ -1,8 +1,9 @@
 """The rest of the label API, for features that need it (Home Assistant discovery), host code
 and tests: units and classes, predicates, descriptions and rows as tuples.
 
-Not imported at boot: tic.labels loads it on the first use of one of these names through it
-(`labels.unit(r)`, `labels.ROWS`...), and from then on they are tic.labels attributes too.
+Not imported at boot: tic.labels loads it on the use of one of these names through it
+(`labels.unit(r)`, `labels.ROWS`...; each such use looks the name up here, nothing is copied
+into tic.labels, so unloading this module frees it).
 Accessors by row index allocate nothing unless noted; ROWS, once asked for, is built and kept
 (about 18 KB on the unix port: 105 tuples and name strings).
 

@@ -14,13 +14,15 @@ lookups allocate nothing unless noted:
     index_by_hash(h)   row whose tic.label_hash is h, or -1
     index_for_frame(frame, i)   row of a parsed group, or -1 (hash, then the bytes in place)
 
-Everything else lives in tic.label_rows and is loaded on first use of its name here (a module
-`__getattr__`, about 2.3 KB once loaded), so the device pays for it only if a feature asks:
+Everything else lives in tic.label_rows and is loaded on the use of its name here (a module
+`__getattr__`, about 2.3 KB while loaded), so the device pays for it only if a feature asks:
 name(r), mode(r), size(r), kind(r), unit(r), device_class(r), state_class(r), ha_unit,
 description(r), the is_* predicates, and the rows as tuples (ROWS, NAME ... STATE_CLASS,
 lookup, by_hash, for_frame, row_index, rows_for_mode) for host code and tests (about 18 KB
 once built).
 """
+
+import sys
 
 from tic import label_hash
 
@@ -170,13 +172,11 @@ def index_for_frame(frame, i):
 
 def __getattr__(attr):
     # Module attribute hook (PEP 562; MicroPython has it too): the rest of the API is in
-    # tic.label_rows, loaded and copied here on the first use of a name it defines.
-    from tic import label_rows
-
-    v = getattr(label_rows, attr)  # AttributeError if it has no such name either
-    g = globals()
-    for k in dir(label_rows):
-        if k[:2] != "__" and k not in g:
-            g[k] = getattr(label_rows, k)
-    g[attr] = v
-    return v
+    # tic.label_rows, loaded on the use of a name it defines. Nothing is kept here, so that a
+    # feature that unloads tic.label_rows after use (Home Assistant discovery) frees it; a
+    # use while it is loaded allocates nothing (no import statement: it would build the
+    # module's full name).
+    m = sys.modules.get("tic.label_rows")
+    if m is None:
+        from tic import label_rows as m
+    return getattr(m, attr)  # AttributeError if it has no such name either
