@@ -41,6 +41,38 @@ def _bytes(x, n):
     return bytes(x)
 
 
+def _sq(a, n):
+    """a^(2^n) mod p."""
+    p = _P
+    for _ in range(n):
+        a = a * a % p
+    return a
+
+
+def _pow22523(x):
+    """x^((p-5)/8) = x^(2^252-3) mod p by a fixed addition chain: 251 squarings, 11
+    multiplications (faster than pow() on MicroPython, which may also lack 3-argument pow)."""
+    p = _P
+    x2 = x * x % p
+    x9 = _sq(x2, 2) * x % p
+    x11 = x9 * x2 % p
+    t5 = x11 * x11 % p * x9 % p  # x^(2^5-1)
+    t10 = _sq(t5, 5) * t5 % p
+    t20 = _sq(t10, 10) * t10 % p
+    t40 = _sq(t20, 20) * t20 % p
+    t50 = _sq(t40, 10) * t10 % p
+    t100 = _sq(t50, 50) * t50 % p
+    t200 = _sq(t100, 100) * t100 % p
+    t250 = _sq(t200, 50) * t50 % p  # x^(2^250-1)
+    return _sq(t250, 2) * x % p
+
+
+def _inverse(z):
+    """1/z mod p = z^(p-2) = (z^(2^252-3))^8 * z^3."""
+    p = _P
+    return _sq(_pow22523(z), 3) * (z * z % p * z % p) % p
+
+
 def _decode_point(s):
     """RFC 8032 5.1.3: 32 bytes -> affine (x, y), or None when not a canonical point encoding."""
     y = int.from_bytes(s, "little")
@@ -53,7 +85,7 @@ def _decode_point(s):
     v = (_D * yy + 1) % _P
     v3 = v * v * v % _P
     # candidate root x = u v^3 (u v^7)^((p-5)/8)
-    x = u * v3 * pow(u * v3 * v3 * v % _P, (_P - 5) // 8, _P) % _P
+    x = u * v3 * _pow22523(u * v3 * v3 * v % _P) % _P
     vxx = v * x * x % _P
     if vxx != u:
         if vxx != _P - u:
@@ -85,12 +117,12 @@ def _small_order(x, y):
 
 
 def _table(x, y):
-    """Cached forms (Y+X, Y-X, 2dT, Z) of i*(x, y) for i = 0..15; index 0 is unused."""
+    """Cached forms (Y+X, Y-X, 2dT, 2Z) of i*(x, y) for i = 0..15; index 0 is unused."""
     p = _P
     yp = (y + x) % p
     ym = (y - x) % p
     t2d = x * y % p * _D2 % p
-    out = [None, (yp, ym, t2d, 1)]
+    out = [None, (yp, ym, t2d, 2)]
     # running point (X, Y, Z, T), adding (x, y) each step
     rx, ry, rz, rt = x, y, 1, x * y % p
     for _ in range(14):
@@ -106,7 +138,7 @@ def _table(x, y):
         ry = g * h % p
         rz = f * g % p
         rt = e * h % p
-        out.append(((ry + rx) % p, (ry - rx) % p, rt * _D2 % p, rz))
+        out.append(((ry + rx) % p, (ry - rx) % p, rt * _D2 % p, 2 * rz % p))
     return out
 
 
@@ -137,7 +169,7 @@ def _straus(s, k, ax, ay):
             a = (y - x) * ym % p
             b = (y + x) * yp % p
             c = t * t2d % p
-            d = 2 * z * z2 % p
+            d = z * z2 % p
             e = b - a
             f = d - c
             g = d + c
@@ -152,7 +184,7 @@ def _straus(s, k, ax, ay):
             a = (y - x) * ym % p
             b = (y + x) * yp % p
             c = t * t2d % p
-            d = 2 * z * z2 % p
+            d = z * z2 % p
             e = b - a
             f = d - c
             g = d + c
@@ -161,7 +193,7 @@ def _straus(s, k, ax, ay):
             y = g * h % p
             z = f * g % p
             t = e * h % p
-    zi = pow(z, p - 2, p)
+    zi = _inverse(z)
     x = x * zi % p
     y = y * zi % p
     return (y | ((x & 1) << 255)).to_bytes(32, "little")

@@ -182,6 +182,26 @@ def test_sha512_chunks_and_block_edges():
             assert whole == hashlib.sha512(data[:n]).digest()
 
 
+def test_sha512_constants_follow_from_the_primes():
+    def root(n, k):  # floor(n ** (1/k)) by Newton's method, exact on big ints
+        x = 1 << (len("%x" % n) * 4 // k + 1)  # above the root
+        while True:
+            y = ((k - 1) * x + n // x ** (k - 1)) // k
+            if y >= x:
+                return x
+            x = y
+
+    primes = []
+    n = 2
+    while len(primes) < 80:
+        if all(n % q for q in primes):
+            primes.append(n)
+        n += 1
+    mask = (1 << 64) - 1
+    assert tuple(root(q << 192, 3) & mask for q in primes) == sha512._K
+    assert tuple(root(q << 128, 2) & mask for q in primes[:8]) == sha512._IV
+
+
 def test_sha512_digest_does_not_end_the_hash():
     s = sha512.sha512(b"ab")
     first = s.digest()
