@@ -6,9 +6,11 @@ there, never by guessing how long something takes (HANG only stops a hung run). 
 check the simulator's own behaviour: option errors, and the supervision (reset, watchdog)
 with a stub firmware on the real host HAL."""
 
+import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -36,7 +38,7 @@ def built():
 
 def run_sim(*args):
     result = subprocess.run(
-        [sys.executable, "tools/sim.py", "--no-build", *args],
+        [sys.executable, "tools/sim.py", "--no-build", "--no-mqtt", *args],
         check=False,
         cwd=ROOT,
         capture_output=True,
@@ -49,9 +51,10 @@ def run_sim(*args):
 class Sim:
     """tools/sim.py running in its own session; its output collected line by line."""
 
-    def __init__(self, *args):
+    def __init__(self, *args, mqtt=False):
+        extra = () if mqtt else ("--no-mqtt",)
         self.proc = subprocess.Popen(
-            [sys.executable, "tools/sim.py", "--no-build", *args],
+            [sys.executable, "tools/sim.py", "--no-build", *extra, *args],
             cwd=ROOT,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -197,6 +200,172 @@ def test_other_exit_status_ends_the_simulator(tmp_path, capfd):
     out = capfd.readouterr().out
     assert rc == 3 and out.count("stub up") == 1, out
     assert "[sim] firmware exited with status 3" in out
+
+
+@pytest.mark.parametrize(
+    ("args", "word"),
+    [
+        (("--mqtt", "nohost"), "--mqtt expects HOST:PORT"),
+        (("--mqtt", "127.0.0.1:0"), "--mqtt expects HOST:PORT"),
+        (("--wifi-drop", "soon"), "--wifi-drop expects AT[:FOR]"),
+        (("--set", "mqtt_port=70000"), "--set mqtt_port=70000: expected 0 to 65535"),
+        (("--set", "heartbeat_s"), "--set expects NAME=VALUE"),
+        (("--board", "x" * 40), "--board"),
+    ],
+)
+def test_bad_mqtt_wifi_or_setting_option_is_one_line_and_status_2(args, word, tmp_path):
+    result = subprocess.run(
+        [sys.executable, "tools/sim.py", "--no-build", "--state", str(tmp_path), *args],
+        check=False,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=HANG,
+    )
+    assert result.returncode == 2, result.stdout + result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("sim: ") and word in lines[0], lines
+    assert not (tmp_path / "mosquitto").exists()  # nothing started
+
+
+def test_mqtt_and_no_mqtt_exclude_each_other(capsys):
+    with pytest.raises(SystemExit) as e:
+        sim.parse_args(["--mqtt", "h:1", "--no-mqtt"])
+    assert e.value.code == 2 and "not allowed with" in capsys.readouterr().err
+
+
+def test_set_splits_settings_from_test_hooks():
+    settings, hooks = sim.split_sets(
+        ["HEARTBEAT_S=5", "mqtt_tls=true", "wifi_ssid=", "EXIT_AFTER_FRAMES=3", "wdt_ms=900"]
+    )
+    assert settings == {"heartbeat_s": 5, "mqtt_tls": True, "wifi_ssid": ""}
+    assert hooks == {"EXIT_AFTER_FRAMES": "3", "WDT_MS": "900"}
+    args = sim.parse_args(["--set", "HEARTBEAT_S=5", "--set", "WDT_MS=900", "--board", "pitinfo"])
+    env = sim.firmware_env(args, "link:127.0.0.1:1", 1, "power")
+    assert env["LINKY_WDT_MS"] == "900" and env["LINKY_TIC"] == "link:127.0.0.1:1"
+    assert not any(k in env for k in ("LINKY_HEARTBEAT_S", "LINKY_BOARD", "LINKY_MODE"))
+
+
+def test_sim_settings_name_the_broker_and_the_access_point():
+    args = sim.parse_args(["--mode", "standard", "--baud", "9600", "--set", "mqtt_prefix=home"])
+    v = sim.sim_settings(args, ("127.0.0.1", 1884))
+    assert v == {
+        "wifi_ssid": "sim",
+        "mqtt_host": "127.0.0.1",
+        "mqtt_port": 1884,
+        "mode": "standard",
+        "baud": 9600,
+        "mqtt_prefix": "home",
+    }
+    assert sim.sim_settings(sim.parse_args([]), None) == {"wifi_ssid": "sim", "mqtt_host": ""}
+    cmd = sim.watch_command(("127.0.0.1", 1884), v)
+    assert cmd == "mosquitto_sub -h 127.0.0.1 -p 1884 -t 'home/#' -t 'homeassistant/#' -v"
+
+
+def test_config_json_is_kept_and_updated(tmp_path):
+    path = tmp_path / "config.json"
+    path.write_text('{"board": "pitinfo", "mqtt_host": "old", "wifi_password": "pw"}')
+    sim.write_config(str(tmp_path), {"mqtt_host": "127.0.0.1", "mqtt_port": 1884})
+    assert json.loads(path.read_text()) == {
+        "board": "pitinfo",
+        "mqtt_host": "127.0.0.1",
+        "mqtt_port": 1884,
+        "wifi_password": "pw",
+    }
+    assert "pw" not in sim.describe(str(path)) and '"wifi_password": "***"' in sim.describe(
+        str(path)
+    )
+    assert [p.name for p in tmp_path.iterdir()] == ["config.json"]  # no temp file left
+    path.write_text("[1, 2]")
+    with pytest.raises(sim.UsageError, match="not a JSON object"):
+        sim.write_config(str(tmp_path), {"mqtt_host": ""})
+    assert path.read_text() == "[1, 2]"  # the user's file is not replaced
+
+
+def test_private_broker_starts_listens_on_loopback_and_stops(tmp_path):
+    b = sim.Broker(str(tmp_path / "mosquitto"))
+    try:
+        b.start()
+        conf = (tmp_path / "mosquitto" / "mosquitto.conf").read_text()
+        assert "listener %d 127.0.0.1\n" % b.port in conf
+        with socket.create_connection(("127.0.0.1", b.port), timeout=5) as c:
+            assert mqtt_connack(c) == b"\x20\x02\x00\x00"
+    finally:
+        b.stop()
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", b.port), timeout=1).close()
+
+
+def mqtt_connack(sock):
+    """MQTT 3.1.1 CONNECT (empty client id, clean session) and the broker's answer."""
+    sock.sendall(b"\x10\x0c\x00\x04MQTT\x04\x02\x00\x3c\x00\x00")
+    sock.settimeout(5)
+    return sock.recv(4)
+
+
+def test_wifi_control_schedule_and_signals_reach_the_link():
+    server = sim_link.LinkServer(lambda baud: None)
+    try:
+        w = sim.WifiControl(server, sim.parse_drop("2:3"), start=100.0)
+        w.tick(101.0)
+        assert server.air == sim_link.WIFI_RSSI
+        w.tick(102.0)
+        assert server.air == 0
+        w.tick(104.9)
+        assert server.air == 0
+        w.tick(105.0)
+        assert server.air == sim_link.WIFI_RSSI
+        restore = w.install()
+        try:
+            os.kill(os.getpid(), signal.SIGUSR1)
+            w.tick(106.0)
+            assert server.air == 0
+            os.kill(os.getpid(), signal.SIGUSR2)
+            w.tick(107.0)
+            assert server.air == sim_link.WIFI_RSSI
+        finally:
+            restore()
+        assert sim.parse_drop("5") == (5.0, None)
+    finally:
+        server.close()
+
+
+WIFI_STUB = """
+import sys, time
+sys.path.insert(0, %r)
+from firmware.hal import host
+st = host.wlan()
+st.active(True)
+st.connect("sim")
+seen = [st.status()]
+print("stub wifi", seen[-1], st.rssi())
+while len(seen) < 4:
+    s = st.status()
+    if s != seen[-1]:
+        seen.append(s)
+        print("stub wifi", s, st.rssi())
+    if s in ("failed", "no_ap"):
+        st.connect("sim")          # as firmware/wifi.py does: join again
+    time.sleep_ms(20)
+"""
+
+
+def test_firmware_sees_the_simulated_wifi_drop(tmp_path, capfd):
+    # --wifi-drop 0.5:0.5: the host HAL's station (in the unix port) through the link.
+    stub = tmp_path / "main.py"
+    stub.write_text(WIFI_STUB % str(ROOT))
+    args = sim.parse_args(["--no-build", "--wifi-drop", "0.5:0.5", "--run-for", "20"])
+    server = sim_link.LinkServer(lambda baud: None)
+    try:
+        rc = sim.supervise(args, server, upy.require_micropython(), stub, str(tmp_path))
+    finally:
+        server.close()
+    out = capfd.readouterr().out
+    assert rc == 0, out
+    seen = re.findall(r"stub wifi (\w+) (\S+)", out)
+    assert seen == [("connected", "-55"), ("failed", "None"), ("no_ap", "None"),
+                    ("connected", "-55")], out  # fmt: skip
+    assert "[sim] wifi down (scheduled)" in out and "[sim] wifi up (scheduled)" in out
 
 
 # -- slow: the firmware in real time ------------------------------------------------------------
