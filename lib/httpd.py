@@ -58,6 +58,7 @@ _TYPES = (
     "svg image/svg+xml|png image/png|ico image/x-icon|txt text/plain; charset=utf-8|"
 )
 _BUSY = b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+_LATE = b"HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
 _TEXT = "text/plain; charset=utf-8"
 
 
@@ -137,6 +138,7 @@ class Request:
         self.mv = memoryview(self.buf)
         self.method = self.path = ""
         self._h = self._l = self._e = self._q = self._b = self._n = 0
+        self._sent = False
 
     async def _read(self, s):
         """Read one request from stream `s`: 0 when complete, -1 at end of stream, or the
@@ -357,8 +359,7 @@ class Server:
             req = await self._slot()
             if req is None:
                 self.busy += 1
-                s.write(_BUSY)
-                await _wait_ms(s.drain(), self.timeout_ms)
+                s.write(_BUSY)  # the socket takes it at once
             else:
                 await self.handle(req, s)
         except Exception:  # noqa: BLE001 (a client's fault: reset, timeout, broken pipe)
@@ -372,12 +373,18 @@ class Server:
                 pass
 
     async def handle(self, req, s):
-        """Serve one request from stream `s` (readinto, write, drain) using slot `req`."""
+        """Serve one request from stream `s` using slot `req`, within `timeout_ms` in all
+        (reading, the handler, sending); on time-out, 408 if nothing was sent yet."""
+        req._sent = False
         try:
-            st = await _wait_ms(req._read(s), self.timeout_ms)
+            await _wait_ms(self._exchange(req, s), self.timeout_ms)
         except asyncio.TimeoutError:
             self.timeouts += 1
-            st = 408
+            if not req._sent:
+                s.write(_LATE)  # the socket takes it at once; no drain, the time is up
+
+    async def _exchange(self, req, s):
+        st = await req._read(s)
         if st < 0:
             return
         if st:
@@ -385,7 +392,7 @@ class Server:
             res = (st, _TEXT, _reason(st), "")
         else:
             res = await self._dispatch(req)
-        await _wait_ms(self._send(req, s, res), self.timeout_ms)
+        await self._send(req, s, res)
 
     async def _dispatch(self, req):
         m = req.method
@@ -428,12 +435,13 @@ class Server:
             if isinstance(body, str):
                 body = body.encode()
             n = body if f else len(body)
-            head = "HTTP/1.1 %d %s\r\n" % (st, _reason(st))
+            req._sent = True
             if ct:
-                head += "Content-Type: %s\r\n" % ct
+                hd = "Content-Type: %s\r\n%s" % (ct, hd)
             if st not in (204, 304):
-                head += "Content-Length: %d\r\n" % n
-            s.write((head + "Connection: close\r\n" + hd + "\r\n").encode())
+                hd = "Content-Length: %d\r\n%s" % (n, hd)
+            hd = "HTTP/1.1 %d %s\r\n%sConnection: close\r\n\r\n" % (st, _reason(st), hd)
+            s.write(hd.encode())
             if req.method != "HEAD":
                 if f:
                     buf = req.buf

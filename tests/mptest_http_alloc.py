@@ -1,0 +1,139 @@
+"""MicroPython only: what lib/httpd.py allocates. Header lookups allocate nothing (heap locked);
+a request allocates the same whatever its number of headers (no per-header objects); a static
+file allocates the same whatever its size (nothing per chunk through the one buffer); the heap
+comes back after many requests (nothing kept). The bytes per request are printed for
+docs/design/http.md (64-bit unix port: about twice a 32-bit board's)."""
+
+import asyncio
+import gc
+import os
+
+import httpd
+
+import micropython
+
+WWW = "tests/fixtures/http/www"
+BIG = "/tmp/linky-mptest-http-big.bin"
+
+
+class NullStream:
+    """Gives `req` in one read, takes every write; drain is asyncio's shared sleep_ms(0)."""
+
+    def __init__(self, req):
+        self.req = req
+        self.sent = 0
+        self.closed = False
+
+    async def readinto(self, buf):
+        n = len(self.req)
+        if not n:
+            return 0
+        buf[:n] = self.req
+        self.req = b""
+        return n
+
+    def write(self, b):
+        self.sent += len(b)
+
+    def drain(self):
+        return asyncio.sleep_ms(0)
+
+    async def wait_closed(self):
+        self.closed = True
+
+
+def _server():
+    srv = httpd.Server(1, 1536)
+    srv.route("GET", "/a", lambda req: (200, "text/plain", b"ok", ""))
+    srv.static("/s/", WWW)
+    srv.static("/t/", "/tmp")
+    return srv
+
+
+def _allocated(srv, raw):
+    """Bytes allocated (collector off) to serve `raw`, and the stream."""
+    s = NullStream(raw)
+    gc.collect()
+    gc.disable()
+    try:
+        a = gc.mem_alloc()
+        asyncio.run(srv.serve(s))
+        b = gc.mem_alloc()
+    finally:
+        gc.enable()
+    return b - a, s
+
+
+def test_header_lookup_allocates_nothing():
+    srv = _server()
+    req = srv._pool[0]
+    raw = b"GET /a?x=1 HTTP/1.1\r\nHost: h\r\nAccept-Encoding: gzip\r\nContent-Length: 12\r\n\r\n"
+    req.buf[: len(raw)] = raw
+    assert req._parse(len(raw) - 4) == 0 and req._n == 12
+    micropython.heap_lock()
+    try:
+        a = req._hval(b"\r\naccept-encoding:")
+        b = req._hval(b"\r\nif-none-match:")
+        c = req._hval(b"\r\ncontent-length:")
+    finally:
+        micropython.heap_unlock()
+    assert raw[a : a + 4] == b"gzip" and b == -1 and raw[c : c + 2] == b"12"
+
+
+def test_request_allocation_does_not_grow_with_headers():
+    srv = _server()
+    few = b"GET /a HTTP/1.1\r\nHost: h\r\n\r\n"
+    many = b"".join(b"X-H%02d: value\r\n" % i for i in range(20))
+    many = b"GET /a HTTP/1.1\r\n" + many + b"\r\n"
+    _allocated(srv, few)  # warm-up (first-call caches)
+    n1, s1 = _allocated(srv, few)
+    n2, s2 = _allocated(srv, many)
+    assert s1.sent == s2.sent > 0 and s1.closed
+    print("bytes allocated per request (64-bit):", n1)
+    assert n1 == n2, (n1, n2)
+
+
+def test_static_file_allocation_does_not_grow_with_size():
+    srv = _server()
+    with open(BIG, "wb") as f:
+        chunk = bytes(range(256)) * 16
+        for _ in range(25):  # 100 KB: 67 chunks of 1536 bytes
+            f.write(chunk)
+    try:
+        small = b"GET /s/big.bin HTTP/1.1\r\n\r\n"
+        big = b"GET /t/linky-mptest-http-big.bin HTTP/1.1\r\n\r\n"
+        _allocated(srv, small)
+        n1, s1 = _allocated(srv, small)
+        n2, s2 = _allocated(srv, big)
+        assert s1.sent > 5000 and s2.sent > 102400
+        print("bytes allocated per static file (64-bit):", n1, n2)
+        # the longer path and file name cost a few blocks; 67 chunks would cost far more
+        assert n2 - n1 <= 128, (n1, n2)
+    finally:
+        os.remove(BIG)
+
+
+def test_heap_comes_back_after_many_requests():
+    srv = _server()
+    reqs = (
+        b"GET /a HTTP/1.1\r\n\r\n",
+        b"GET /s/index.html HTTP/1.1\r\nAccept-Encoding: gzip\r\n\r\n",
+        b"GET /nothing HTTP/1.1\r\n\r\n",
+        b"BAD\r\n\r\n",
+    )
+    for r in reqs:
+        asyncio.run(srv.serve(NullStream(r)))
+    gc.collect()
+    base = gc.mem_alloc()
+    for _ in range(50):
+        for r in reqs:
+            asyncio.run(srv.serve(NullStream(r)))
+    gc.collect()
+    assert gc.mem_alloc() - base <= 256, (base, gc.mem_alloc())
+    assert srv.served == 204 and srv.bad == 51  # every answer counts
+
+
+if __name__ == "__main__":
+    import mpunit
+
+    mpunit.main(globals())
