@@ -7,9 +7,11 @@ tools/ota.py's, signed by `cryptography`.
 """
 
 import binascii
+import hashlib
 import json
 import sys
 
+import ed25519
 import ed25519_sign
 import ota_manifest
 
@@ -46,7 +48,7 @@ def body(**over):
 
 def signed(b, seed=SEED):
     data = canon(b).encode()
-    sig = binascii.hexlify(ed25519_sign.sign(seed, data))
+    sig = binascii.hexlify(ed25519_sign.sign(seed, hashlib.sha256(data).digest()))
     return data[:-1] + b',"sig":"' + sig + b'"}'
 
 
@@ -96,10 +98,15 @@ def test_good_manifest_is_accepted():
     hexkey = binascii.hexlify(PUB).decode()
     assert ota_manifest.check(bytearray(data), hexkey, "esp32", "1.1.0", micropython=MP)
     assert ota_manifest.check(memoryview(data), PUB, "esp32", "1.1.0", micropython=MP)
-    # the signed bytes are the file without the sig member
+    assert "sig" not in m
+    # the body is the file without the sig member; the signed message is its SHA-256
     got_body, sig = ota_manifest.split(data)
     assert got_body == canon(body()).encode() and len(sig) == 64
     assert json.loads(data)["sig"] == binascii.hexlify(sig).decode()
+    digest = hashlib.sha256(got_body).digest()
+    assert ota_manifest.body_digest(data, len(got_body) - 1) == digest
+    assert ed25519.verify(PUB, digest, sig)
+    assert not ed25519.verify(PUB, got_body, sig)
 
 
 def test_unsigned_and_wrongly_signed_are_refused():

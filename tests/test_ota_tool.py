@@ -131,6 +131,8 @@ def test_build_writes_files_and_a_signed_canonical_manifest(key, image, tmp_path
         == json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
     )
     assert sig.hex() == m["sig"]
+    # cryptography agrees: the signature is over the body's SHA-256
+    ota.load_key(path).public_key().verify(sig, hashlib.sha256(signed).digest())
     # the device's check accepts it, for its board and an older running version
     assert ota_manifest.check(data, pub, "esp32", "1.3.9", micropython=(1, 27, 0)) == body
     # the ota.py verify command agrees, and sees a changed file

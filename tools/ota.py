@@ -8,13 +8,13 @@
     python3 tools/ota.py verify DIR --public-key HEX|--key-file KEYFILE
 
 keygen writes a new Ed25519 private key (PEM, mode 0600; never overwrites), KEYFILE.pub with
-the public key in hex, and prints that hex (the device's `ota_public_key`).
+the public key in hex, and prints that hex: the public key the device checks releases with.
 build compiles the device image (tools/build.py, as `make build`), copies it, without the
 entry points boot.py and main.py, which OTA never changes, to DIR/V/, with
 firmware/version.mpy recompiled to say V, and writes DIR/manifest.json (also DIR/V/manifest.json):
 {"board", "files": [{"path", "size", "sha256"}], "min_micropython", "version"} as canonical JSON
-(json.dumps(sort_keys=True, separators=(",", ":")), ASCII), signed with Ed25519, the signature
-in hex inserted as a last "sig" member. A file's URL is <base>/V/<path>.
+(json.dumps(sort_keys=True, separators=(",", ":")), ASCII); the Ed25519 signature of its SHA-256
+digest goes, in hex, into a last "sig" member. A file's URL is <base>/V/<path>.
 serve is a plain HTTP server of DIR on 127.0.0.1 (--port 0 picks a free port; the line it
 prints says which). verify checks DIR/manifest.json and the files with the device's own code
 (lib/ota_manifest.py, lib/ed25519.py). Format and reasons: docs/design/ota-signing.md.
@@ -57,11 +57,12 @@ def canonical(body):
 
 
 def signed_manifest(body, private_key):
-    """manifest.json's bytes: canonical(body) with `,"sig":"<hex>"` before its final brace."""
+    """manifest.json's bytes: canonical(body) with `,"sig":"<hex>"` before its final brace; the
+    Ed25519 signature is over SHA-256(canonical(body))."""
     if "sig" in body:
         raise OtaError("the manifest body must not have a sig member")
     data = canonical(body)
-    sig = private_key.sign(data).hex()
+    sig = private_key.sign(hashlib.sha256(data).digest()).hex()
     return data[:-1] + b',"sig":"' + sig.encode() + b'"}'
 
 
