@@ -297,7 +297,8 @@ class Publisher:
             if rd.present(r) and rd.changed(r):
                 n = rd.copy_value(r, buf)
                 v = bytes(buf[:n]).strip()  # the raw value, padding dropped
-                await c.publish(self.base + b"/" + labels.name(r).encode(), v)
+                name = labels._NAMES[labels._off(r) : labels._off(r + 1)]
+                await c.publish(self.base + b"/" + name, v)
 
     async def publish_diagnostics(self, c):
         n = diagnostics_json(self.app, self._buf)
