@@ -249,6 +249,9 @@ def test_handler_exception_is_a_500_and_one_log_line():
         assert r.status == 500 and srv.errors == 1
         lines = [x for x in log.recent() if "http" in x]
         assert len(lines) == 1 and "GET /boom" in lines[0] and "oops" in lines[0], lines
+        srv.route("GET", "/str", lambda req: "not a response")
+        assert get(srv, "/str").status == 500 and srv.errors == 2
+        assert len([x for x in log.recent() if "http" in x]) == 2
     finally:
         log.basicConfig()
     assert get(srv, "/").status == 200
