@@ -306,7 +306,6 @@ class Server:
     def __init__(self, max_conns=3, bufsize=1536):
         self.routes = []
         self.catch_all = None
-        self.max_conns = max_conns
         self.served = self.busy = self.bad = self.timeouts = self.errors = 0
         self._pool = [Request(self, bufsize) for _ in range(max_conns)]
         self._waiting = 0
@@ -354,7 +353,8 @@ class Server:
 
     async def serve(self, s):
         """Serve stream `s` (async readinto, write, async drain, async wait_closed) as one
-        connection, then close it; never raises."""
+        connection, then close it; never raises. The exchange (reading, the handler, sending)
+        is bounded by `timeout_ms`: then 408 if nothing was sent yet, and the stream closed."""
         req = None
         try:
             req = await self._slot()
@@ -362,7 +362,12 @@ class Server:
                 self.busy += 1
                 s.write(_BUSY)  # the socket takes it at once
             else:
-                await self.handle(req, s)
+                req._sent = False
+                await _wait_ms(self._exchange(req, s), self.timeout_ms)
+        except asyncio.TimeoutError:  # reading, the handler and sending took too long
+            self.timeouts += 1
+            if not req._sent:
+                s.write(_LATE)  # the socket takes it at once; no drain, the time is up
         except OSError:  # the client's doing: reset, broken pipe
             pass
         except Exception as e:  # noqa: BLE001 (the server's own bug: logged, never raised)
@@ -374,17 +379,6 @@ class Server:
                 await s.wait_closed()
             except Exception:  # noqa: BLE001
                 pass
-
-    async def handle(self, req, s):
-        """Serve one request from stream `s` using slot `req`, within `timeout_ms` in all
-        (reading, the handler, sending); on time-out, 408 if nothing was sent yet."""
-        req._sent = False
-        try:
-            await _wait_ms(self._exchange(req, s), self.timeout_ms)
-        except asyncio.TimeoutError:
-            self.timeouts += 1
-            if not req._sent:
-                s.write(_LATE)  # the socket takes it at once; no drain, the time is up
 
     async def _exchange(self, req, s):
         st = await req._read(s)
