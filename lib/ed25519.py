@@ -13,9 +13,10 @@ cofactorless equation [S]B == R + [k]A, with k = SHA-512(R || A || M) mod L, don
 
 Same code on CPython and MicroPython (arbitrary-precision ints, 32-bit ports included; its
 hashlib has no SHA-512, hence lib/sha512.py). Cost: SHA-512 over 64 + len(message) bytes, two
-modular exponentiations (decoding A, final inversion) and one joint 4-bit-window Straus loop,
-about 252 point doublings and 120 additions in extended coordinates; tables of 15 points for B
-and -A built per call. No state is kept between calls. Figures and derivation:
+modular exponentiations by addition chains (decoding A, final inversion) and one joint Straus
+loop with signed 4-bit windows: 252 point doublings and about 120 additions in extended
+coordinates, with tables of 8 points for B and -A built per call (about 5 KB on a 32-bit
+port). No state is kept between calls. Figures and derivation:
 docs/design/ota-signing.md.
 """
 
@@ -117,7 +118,7 @@ def _small_order(x, y):
 
 
 def _table(x, y):
-    """Cached forms (Y+X, Y-X, 2dT, 2Z) of i*(x, y) for i = 0..15; index 0 is unused."""
+    """Cached forms (Y+X, Y-X, 2dT, 2Z) of i*(x, y) for i = 1..8; index 0 is unused."""
     p = _P
     yp = (y + x) % p
     ym = (y - x) % p
@@ -125,7 +126,7 @@ def _table(x, y):
     out = [None, (yp, ym, t2d, 2)]
     # running point (X, Y, Z, T), adding (x, y) each step
     rx, ry, rz, rt = x, y, 1, x * y % p
-    for _ in range(14):
+    for _ in range(7):
         a = (ry - rx) * ym % p
         b = (ry + rx) * yp % p
         c = rt * t2d % p
@@ -142,14 +143,31 @@ def _table(x, y):
     return out
 
 
+def _digits(n):
+    """Signed radix-16 digits of n < 2**253, least significant first, each stored plus 8:
+    n = sum((ds[i] - 8) * 16**i) with every digit in -8..7 (the top one in 0..2)."""
+    ds = bytearray(64)
+    carry = 0
+    for i in range(64):
+        d = (n & 15) + carry
+        n >>= 4
+        carry = d >= 8
+        ds[i] = d - 8 if carry else d + 8
+    return ds
+
+
 def _straus(s, k, ax, ay):
-    """Encoding (32 bytes) of [s]B + [k](ax, ay), for s, k < 2**256."""
+    """Encoding (32 bytes) of [s]B + [k](ax, ay), for s, k < 2**253: one doubling chain, signed
+    4-bit windows for both scalars, tables of 8 points (a negative digit adds the negated point:
+    Y+X and Y-X swapped, T negated)."""
     p = _P
+    ds = _digits(s)
+    dk = _digits(k)
     tb = _table(_BX, _BY)
     ta = _table(ax, ay)
     x, y, z, t = 0, 1, 1, 0
-    for i in range(252, -4, -4):
-        if i != 252:
+    for i in range(63, -1, -1):
+        if i != 63:
             for _ in range(4):
                 # dbl-2008-hwcd with a = -1; T is computed only before an addition
                 a = x * x % p
@@ -163,9 +181,13 @@ def _straus(s, k, ax, ay):
                 y = g * h % p
                 z = f * g % p
             t = e * h % p
-        n = (s >> i) & 15
+        n = ds[i] - 8
         if n:
-            yp, ym, t2d, z2 = tb[n]
+            if n > 0:
+                yp, ym, t2d, z2 = tb[n]
+            else:
+                ym, yp, t2d, z2 = tb[-n]
+                t2d = p - t2d
             a = (y - x) * ym % p
             b = (y + x) * yp % p
             c = t * t2d % p
@@ -178,9 +200,13 @@ def _straus(s, k, ax, ay):
             y = g * h % p
             z = f * g % p
             t = e * h % p
-        n = (k >> i) & 15
+        n = dk[i] - 8
         if n:
-            yp, ym, t2d, z2 = ta[n]
+            if n > 0:
+                yp, ym, t2d, z2 = ta[n]
+            else:
+                ym, yp, t2d, z2 = ta[-n]
+                t2d = p - t2d
             a = (y - x) * ym % p
             b = (y + x) * yp % p
             c = t * t2d % p
@@ -227,14 +253,17 @@ class Verifier:
         self._h.update(data)
 
     def verify(self):
-        """True only if the signature is valid for this key and the message given so far."""
+        """True only if the signature is valid for this key and the message given so far.
+        Call it once: it ends the Verifier (a second call returns False)."""
         s = self._s
         if s is None:
             return False
+        self._s = None  # one answer only: the hasher is freed before the point tables are made
         a = _decode_point(self._a)
         if a is None or _small_order(a[0], a[1]):
             return False
         k = int.from_bytes(self._h.digest(), "little") % _L
+        self._h = None
         # [S]B - [k]A: the table of -A is that of (-x, y)
         return _straus(s, k, (_P - a[0]) % _P, a[1]) == self._sig[:32]
 

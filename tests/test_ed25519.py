@@ -237,6 +237,22 @@ def test_scalar_multiplication_has_the_group_order():
     b = 0x0FEDCBA9876543210FEDCBA9876543210FEDCBA9876543210FEDCBA98765432
     assert ed25519._straus(a, b, x, y) == ed25519._straus((a + b) % L, 0, x, y)
     assert ed25519._straus(a, L - a, x, y) == identity
+    # negative digits everywhere (nibbles 8..15) and the carry into the top digit
+    for n in (2**252 - 1, int("8" * 63, 16), int("f8" * 31, 16), L - 1):
+        assert ed25519._straus(n, 0, x, y) == ed25519._straus(0, n, x, y)
+        assert ed25519._straus(n, a, x, y) == ed25519._straus((n + a) % L, 0, x, y)
+    assert ed25519._straus(L - 1, 1, x, y) == identity
+
+
+def test_signed_digits():
+    for n in (0, 1, 7, 8, 15, 16, 0x88, 2**252 - 1, int("8" * 63, 16), L - 1, 2**253 - 1):
+        ds = ed25519._digits(n)
+        total = 0
+        for i in range(63, -1, -1):
+            assert 0 <= ds[i] <= 15
+            total = total * 16 + ds[i] - 8
+        assert total == n, n
+        assert ds[63] - 8 >= 0
 
 
 # --- valid signatures ---
