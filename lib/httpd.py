@@ -17,15 +17,15 @@ by lib/httpd_form.py, which the handlers that need it import (it is not resident
 Each connection gets one Request from a pool of `max_conns`, made with the server: its one
 bytearray of `bufsize` bytes holds the request line, headers and body, and then streams a
 static file. Up to `max_wait` more connections wait for a free one (polling every 50 ms, up to
-`timeout_ms`); the rest get a 503 at once. Reading the request, and sending the response, are
-each bounded by `timeout_ms` (a half-sent request gets 408 and is dropped). Every malformed or
+`timeout_ms`); the rest get a 503 at once. The whole exchange (reading, the handler, sending)
+is bounded by `timeout_ms`: a half-sent request gets 408 and is dropped. Every malformed or
 oversized request gets a 4xx (431 headers, 413 body, 411 chunked, 400 anything else) and is
 closed; nothing raised by a client reaches the caller. Counters: `served`, `busy` (503s),
 `bad` (4xx from the server), `timeouts`, `errors` (500s).
 
 Cost: headers are not stored; the few the server needs are found in the buffer on demand.
 A request allocates its method and path strings, the timeout task, its coroutines and the
-response head (about 1.8 KB in all on a 32-bit board, freed after); the server's code
+response head (1 to 3 KB on a 32-bit board, freed after); the server's code
 allocates nothing per file chunk or per header. Design and figures: docs/design/http.md.
 """
 
@@ -258,23 +258,32 @@ class Request:
         return a
 
     def header(self, name):
-        """The value of header `name` (any case) as a str, or None."""
+        """The value of header `name` (any case) as a str, or None; HTTPError(400) when it is
+        not UTF-8."""
         a = self._hval(b"\r\n" + name.lower().encode() + b":")
         if a < 0:
             return None
-        return bytes(self.buf[a : self.buf.find(b"\r\n", a, self._e)]).decode().rstrip()
+        try:
+            return bytes(self.buf[a : self.buf.find(b"\r\n", a, self._e)]).decode().rstrip()
+        except ValueError:
+            raise HTTPError(400)
 
 
 def _accepts_gzip(v):
     """Whether an Accept-Encoding value allows gzip (None: no header, anything goes)."""
     if v is None:
         return True
+    star = False
     for p in v.lower().split(","):
         p = p.split(";")
-        if p[0].strip() in ("gzip", "*"):
+        t = p[0].strip()
+        if t in ("gzip", "*"):
             q = p[1].replace(" ", "") if len(p) > 1 else ""
-            return not (q.startswith("q=0") and q.strip("q=0.") == "")
-    return False
+            ok = not (q.startswith("q=0") and q.strip("q=0.") == "")
+            if t == "gzip":
+                return ok
+            star = ok
+    return star
 
 
 def _stat(path):
@@ -319,7 +328,8 @@ class Server:
     def static(self, prefix, root):
         """Serve the files under directory `root` (with their .gz, see send_file) for GET
         paths starting with `prefix`, the rest of the path naming the file (index.html for a
-        directory); 400 for "..", a backslash, an absolute path."""
+        directory); 400 for "..", a backslash, an absolute path. Add it after the routes it
+        would otherwise hide (the first match wins)."""
         self.route("GET", prefix, lambda req: send_file(_safe(root, req.path[len(prefix) :])), 1)
 
     async def start(self, host="0.0.0.0", port=80, backlog=5):
@@ -389,7 +399,11 @@ class Server:
             res = (st, _TEXT, _reason(st), "")
         else:
             res = await self._dispatch(req)
-        await self._send(req, s, res)
+        try:
+            await self._send(req, s, res)
+        except HTTPError as e:  # from a static file's headers, before anything was sent
+            self.bad += 1
+            await self._send(req, s, (e.args[0], _TEXT, _reason(e.args[0]), ""))
 
     async def _dispatch(self, req):
         m = req.method

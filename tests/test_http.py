@@ -412,6 +412,11 @@ def test_static_gzip_negotiation():
         )
     r = get(srv, "/s/index.html")  # no Accept-Encoding: any coding is acceptable
     assert r.headers["content-encoding"] == "gzip"
+    for ae, gzipped in (("*", True), ("*;q=0, gzip", True), ("gzip;q=0, *", False), ("", False)):
+        r = get(srv, "/s/index.html", "Accept-Encoding: %s\r\n" % ae)
+        assert ("content-encoding" in r.headers) == gzipped, ae
+    r = ask(srv, b"GET /s/index.html HTTP/1.1\r\nAccept-Encoding: \xe9\r\n\r\n")
+    assert r.status == 400  # not UTF-8
     # only style.css.gz exists
     r = get(srv, "/s/style.css", "Accept-Encoding: gzip;q=0.5\r\n")
     assert r.status == 200 and r.headers["content-type"] == "text/css"
