@@ -187,14 +187,70 @@ def test_label_in_compares_against_a_slice_of_a_blob():
     assert not f.label_in(0, blob, 2, 2)  # empty slice
 
 
-def test_last_frame_stays_readable_while_next_fills():
+def test_one_frame_buffer_readable_until_the_next_stx():
     p = Parser()
     p.feed(frame(H, [("PAPP", "00750")]))
     first = p.frame
-    p.feed(frame(H, [("PAPP", "00990")])[:-1])  # second frame not finished yet
-    assert p.frame is first and first.int_of(b"PAPP") == 750
+    p.feed(b"\r\n garbage outside frames \x03\x04")
+    assert p.frame is first and first.int_of(b"PAPP") == 750 and first.seq == 1
+    p.feed(frame(H, [("PAPP", "00990")])[:-1])  # the next frame fills the same buffer
+    assert p.frame is None
     p.feed(b"\x03")
-    assert p.frame is not first and p.frame.int_of(b"PAPP") == 990
+    assert p.frame is first and first.int_of(b"PAPP") == 990 and first.seq == 2
+    p.feed(b"\x02")
+    p.reset()  # a partial frame forgotten does not bring the last one back
+    assert p.frame is None
+
+
+def _three_frames():
+    a = frame(H, [("PAPP", "00750")])
+    b = frame(H, [("PAPP", "00990"), ("IINST", "004")])
+    return a, b, b"\n" + frame(H, [("PAPP", "01230")])[:-3]  # then the start of a third
+
+
+def _stop_each_frame(p, data, start, n):
+    """Feed data[start:start+n] with stop=True until consumed: [(PAPP, consumed)] per feed."""
+    out = []
+    while n:
+        k = p.feed(data, n, start, True)
+        assert 0 < k <= n
+        out.append((p.frame.int_of(b"PAPP") if p.frame is not None else None, k))
+        start += k
+        n -= k
+    return out
+
+
+def test_feed_stop_returns_after_each_complete_frame():
+    a, b, rest = _three_frames()
+    data = a + b + rest
+    whole = Parser()
+    assert whole.feed(data) == len(data) and whole.feed(data, 5, 2, False) == 5
+    # a whole buffer (scanned in place) and slices of a bigger one (staged)
+    for buf, start in ((data, 0), (b"x" * 300 + data, 300)):
+        p = Parser()
+        got = _stop_each_frame(p, buf, start, len(data))
+        assert got == [(750, len(a)), (990, len(b)), (None, len(rest))]
+        ref = Parser()
+        ref.feed(data)
+        assert p.stats() == ref.stats() and p.frames == 2
+    # without a complete frame, or without stop, everything is consumed
+    p = Parser()
+    assert p.feed(rest, -1, 0, True) == len(rest) and p.feed(data, -1, 0, False) == len(data)
+
+
+def test_feed_stop_at_every_place_in_a_staged_chunk():
+    # An ETX at the last byte of a CHUNK-sized staged piece, or anywhere else: the same frames,
+    # counters and `bytes` as one whole feed, and each stop right after its ETX.
+    a, b, rest = _three_frames()
+    ref = Parser()
+    for lead in range(CHUNK - len(a) - 2, CHUNK + 2):
+        data = b"\x03" * lead + a + b + rest  # ETXs outside frames complete nothing
+        ref = Parser()
+        ref.feed(data)
+        p = Parser()
+        got = _stop_each_frame(p, data, 0, len(data))
+        assert got == [(750, lead + len(a)), (990, len(b)), (None, len(rest))], lead
+        assert p.stats() == ref.stats(), lead
 
 
 def test_reset_drops_partial_frame():

@@ -2,7 +2,7 @@
 byte-identical frames and counters, equal to the reference model in tools/fuzz.py; counters
 keep their invariants; no reported group has a wrong checksum."""
 
-from fuzz import Rng, load_corpus, make_input, reference, run_parser
+from fuzz import Rng, _Recorder, load_corpus, make_input, reference, run_parser
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -28,6 +28,41 @@ def test_any_chunking_gives_identical_frames_and_counters(data, cuts, mask):
     whole = run_parser(data)
     assert run_parser(data, cuts, mask) == whole
     assert whole == reference(data)
+
+
+def run_stopping(data, cuts, whole_mask):
+    """run_parser's feeding, each piece fed with stop=True until consumed (the firmware's
+    reader): after each stop, parser.frame must be the frame on_frame was just given."""
+    rec = _Recorder()
+    p = Parser(on_frame=rec)
+    last = 0
+    for i, c in enumerate(cuts + [len(data)]):
+        if c <= last:
+            continue
+        buf, start = (bytes(data[last:c]), 0) if (whole_mask >> (i % 30)) & 1 else (data, last)
+        n = c - last
+        while n:
+            frames = p.frames
+            k = p.feed(buf, n, start, True)
+            assert 0 < k <= n
+            if k < n or p.frames != frames:  # stopped: right after the ETX of a new frame
+                assert p.frames == frames + 1 and buf[start + k - 1] & 0x7F == 0x03
+                seen = _Recorder()
+                seen(p.frame)
+                assert seen.frames[0] == rec.frames[-1]
+            start += k
+            n -= k
+        last = c
+    st = p.stats()
+    st["mode"] = p.mode
+    return rec.frames, st
+
+
+@settings(max_examples=300, deadline=None)
+@given(INPUTS, CUTS, MASKS)
+def test_feeding_with_stop_gives_identical_frames_and_counters(data, cuts, mask):
+    cuts = sorted(set(c for c in cuts if c < len(data)))
+    assert run_stopping(data, cuts, mask) == run_parser(data)
 
 
 def frame_bytes(data, frame_size=FRAME_SIZE):
@@ -88,9 +123,9 @@ class Probe(Parser):
         super().__init__(**kw)
         self.ways = {"whole": 0, "staged": 0}
 
-    def _scan(self, src, base):
+    def _scan(self, src, base, stop):
         self.ways["staged" if src is self._stage else "whole"] += 1
-        super()._scan(src, base)
+        return super()._scan(src, base, stop)
 
 
 def test_both_ways_in_are_exercised_and_agree():

@@ -3,8 +3,13 @@
 Feed it bytes as they come from the UART, in any chunking: `feed(buf, n, start)`. It frames on
 STX/ETX/EOT and LF/CR (never on timing), checks every group's checksum when its CR arrives,
 finds the mode from the bytes (a group whose last separator is HT is standard, SP historique)
-and keeps the valid groups of the frame. At each ETX it calls `on_frame(frame)`;
-`parser.frame` is the last complete frame, readable until the next one completes.
+and keeps the valid groups of the frame. At each ETX it calls `on_frame(frame)`.
+
+One frame buffer: `parser.frame` is the last complete frame, readable until the next frame
+starts (its STX); from then on it is None until that frame completes. A caller that reads the
+frame after feed() rather than in on_frame passes `stop=True`: feed() then returns right after
+the ETX that completes a frame, with the number of bytes it consumed, and the caller feeds the
+rest later (docs/design/parser.md, "One frame buffer").
 
 Bit 7 policy (one rule, every byte): bit 7 is masked off before anything else. A 7E1 UART
 reads it as 0; an 8N1 reader (USB dongle) gets the parity bit there. So 0x82 is STX, 0x8D is
@@ -54,7 +59,7 @@ MAX_GROUP = const(109)
 _MAX_LABEL = const(9)
 _HORODATE_LEN = const(13)
 # Longest frame, STX to ETX: a three-phase producer frame in standard mode is about 1,900
-# bytes. A frame buffer holds that plus CHUNK bytes: a frame may start anywhere in the first
+# bytes. The frame buffer holds that plus CHUNK bytes: a frame may start anywhere in the first
 # CHUNK bytes of a caller's buffer copied whole to the front of the frame buffer. Buffers fed
 # whole are scanned in place up to CHUNK bytes (the firmware reads 256), else staged by CHUNK.
 FRAME_SIZE = const(2560)
@@ -217,10 +222,8 @@ class Parser:
         self.on_frame = on_frame
         self.fixed_mode = mode
         self.frame_size = frame_size
-        size = frame_size + CHUNK
-        self._frames = (Frame(size, max_groups), Frame(size, max_groups))
-        self._k = 0  # which of the two frames is filling
-        self.frame = None  # last complete frame
+        self._f = Frame(frame_size + CHUNK, max_groups)  # the one frame buffer
+        self.frame = None  # the last complete frame until the next STX, else None
         self.mode = mode  # mode of the last valid group
         # Counters.
         self.bytes = 0
@@ -240,16 +243,12 @@ class Parser:
         self._gs = _BETWEEN
 
     def reset(self):
-        """Forget any partial frame (after a baud-rate change, say). Counters are kept; the
-        last complete frame stays readable."""
+        """Forget any partial frame (after a baud-rate change, say). Counters are kept; a
+        complete frame still readable stays so."""
         if self._in:
             self._in = False
             self._out = self.bytes
         self._gs = _BETWEEN
-
-    def settle(self):
-        """Kept for callers: the counters are always up to date (groups are checked at their
-        CR), so there is nothing to do. Allocates nothing."""
 
     def stats(self):
         """The counters as a dict (allocates)."""
@@ -263,12 +262,15 @@ class Parser:
             "ignored": self.ignored,
         }
 
-    def feed(self, buf, n=-1, start=0):
-        """Parse buf[start:start+n] (n=-1: to the end); buf is bytes or a bytearray. Never
-        raises on bad input; allocates nothing (on MicroPython >= 1.26).
+    def feed(self, buf, n=-1, start=0, stop=False):
+        """Parse buf[start:start+n] (n=-1: to the end); buf is bytes or a bytearray. Returns
+        the number of bytes consumed: all of them, unless `stop` is true and a frame completed
+        (its ETX consumed, on_frame called): then the count up to and including that ETX, and
+        parser.frame is readable until the caller feeds the rest, buf[start+k:start+n].
+        Never raises on bad input; allocates nothing (on MicroPython >= 1.26).
 
         Cost: one scan of buf when it is fed whole and is at most CHUNK bytes (the firmware's
-        reads), else one per CHUNK bytes, each after a byte-by-byte copy into the staging
+        full reads), else one per CHUNK bytes, each after a byte-by-byte copy into the staging
         buffer (about the cost of the scan again).
         """
         whole = len(buf)
@@ -281,7 +283,10 @@ class Parser:
             and (not self._in or self._w + whole <= self._fs + self.frame_size)
         ):
             if whole:
-                self._scan(buf, base)
+                k = self._scan(buf, base, stop)
+                if k >= 0:  # stopped after an ETX: the rest is the caller's
+                    end = k
+                    self.bytes = (base + k) & _WRAP
         else:
             st = self._stage
             i = start
@@ -299,18 +304,25 @@ class Parser:
                 st[0:] = _EMPTY  # no allocation: a bytearray keeps its capacity
                 for j in range(i, i + k):
                     st.append(buf[j])
-                self._scan(st, base + i)
+                j = self._scan(st, base + i, stop)
+                if j >= 0:  # stopped after an ETX
+                    end = i + j
+                    self.bytes = (base + end) & _WRAP
+                    break
                 i += k
         if not self._in:
             self.ignored = (self.ignored + ((base + end - self._out) & _WRAP)) & _WRAP
             self._out = (base + end) & _WRAP
+        return end - start
 
-    def _scan(self, src, base):
-        """Parse all of src (at most CHUNK bytes; base: the stream offset of src[0]).
+    def _scan(self, src, base, stop):
+        """Parse src (at most CHUNK bytes; base: the stream offset of src[0]). Returns -1 once
+        all of src is parsed; with `stop`, the count of bytes parsed up to and including the
+        first ETX that completes a frame, if any (the rest of src is left alone).
 
-        Inside a frame, src is copied to the filling buffer at _w; a frame starting in src
-        gets src copied to the front of the filling buffer unless it already sits within its
-        first CHUNK bytes. Everything is inline, locals only: on MicroPython a call with many
+        Inside a frame, src is copied to the frame buffer at _w; a frame starting in src gets
+        src copied to the front of the frame buffer unless it already sits within its first
+        CHUNK bytes. Everything is inline, locals only: on MicroPython a call with many
         locals puts its frame on the heap, and an attribute costs a dictionary look-up."""
         # The loop's locals first: MicroPython numbers locals in order of appearance, and the
         # first 16 take one-byte opcodes.
@@ -320,7 +332,7 @@ class Parser:
         one = self._one
         gs = self._gs
         inf = self._in
-        f = self._frames[self._k]
+        f = self._f
         fb = f.buf
         idx = f.idx
         k0 = k = f.n * _W  # idx[k] is the next group's entry; k0: where this scan began
@@ -338,6 +350,7 @@ class Parser:
         else:
             q = -1  # src is not in the filling buffer
         pos = -1  # position in src of the last control byte
+        done = -1  # what to return: -1, or the bytes parsed when stopped after an ETX
         for c in src:
             if not t[c]:
                 s += c
@@ -435,6 +448,7 @@ class Parser:
                 else:
                     self.ignored = (self.ignored + ((base + pos - self._out) & _WRAP)) & _WRAP
                     inf = True
+                    self.frame = None  # its buffer now fills with this frame
                 if q < 0 or q + pos > CHUNK:  # start the frame near the front of the buffer
                     q = 0
                     fb[0 : len(src)] = src
@@ -459,7 +473,7 @@ class Parser:
                 if gs != _BETWEEN:
                     fe += 1  # a group cut by the ETX
                 gs = _BETWEEN
-                # The frame is complete: flush the counters, switch buffers, tell.
+                # The frame is complete: flush the counters, tell.
                 f.n = k >> 2
                 if k:
                     f.mode = want
@@ -477,25 +491,24 @@ class Parser:
                 self.frames += 1
                 f.seq = self.frames
                 self.frame = f
-                self._k ^= 1
                 cb = self.on_frame
                 if cb is not None:
                     cb(f)
-                f = self._frames[self._k]
-                fb = f.buf
-                idx = f.idx
                 q = -1
+                if stop:
+                    done = pos + 1
+                    break
                 continue
             if gs >= 0:  # any other control byte in a group is noise: drop the group
                 gs = _BAD
         self._s = s
         self._gs = gs
         self._in = inf
-        if inf:
+        if inf:  # (outside a frame, f holds the last complete frame: leave it)
             self._w = q + len(src)
-        f.n = k >> 2
-        if k:
-            f.mode = want
+            f.n = k >> 2
+            if k:
+                f.mode = want
         if k != k0:
             self.groups = (self.groups + ng + ((k - k0) >> 2)) & _WRAP
             self.mode = want
@@ -506,3 +519,4 @@ class Parser:
             self.format_errors += fe
         if ce:
             self.checksum_errors += ce
+        return done
