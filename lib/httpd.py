@@ -376,8 +376,11 @@ class Server:
                 await _wait_ms(self._exchange(req, s), self.timeout_ms)
         except asyncio.TimeoutError:  # reading, the handler and sending took too long
             self.timeouts += 1
-            if not req._sent:
-                s.write(_LATE)  # the socket takes it at once; no drain, the time is up
+            try:
+                if not req._sent:
+                    s.write(_LATE)  # the socket takes it at once; no drain, the time is up
+            except OSError:
+                pass
         except OSError:  # the client's doing: reset, broken pipe
             pass
         except Exception as e:  # noqa: BLE001 (the server's own bug: logged, never raised)

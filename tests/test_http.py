@@ -360,6 +360,15 @@ def test_half_sent_request_gets_408_and_is_dropped():
         assert r.status == 408, raw
     assert srv.timeouts == 3
     assert get(srv, "/").status == 200
+
+    # a client gone when the 408 is written: nothing raised, the slot comes back
+    class Gone(FakeStream):
+        def write(self, b):
+            raise OSError(104)
+
+    g = Gone(b"GET / HTTP/1.1\r\n", hang=True)
+    _run(srv.serve(g))
+    assert g.closed and srv.timeouts == 4
     # a client that closes half-way gets nothing and costs nothing
     assert ask(srv, b"GET / HTTP/1.1\r\nHo") is None
     assert len(srv._pool) == 3
