@@ -69,4 +69,5 @@ def main():
         print("%-28s %8.2f ms" % (name, best(f, rounds)))
 
 
-main()
+if __name__ == "__main__":
+    main()
