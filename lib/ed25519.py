@@ -7,9 +7,9 @@
 
 Bad input never raises: wrong types or lengths, a public key that is not a canonical curve point
 encoding or is of small order (signatures for it can be forged), S >= L, or a signature that
-does not match all give False. The check is the
-cofactorless equation [S]B == R + [k]A, with k = SHA-512(R || A || M) mod L, done as
-"encode([S]B - [k]A) == R" (so a non-canonical or invalid R cannot match).
+does not match all give False. The check is the cofactorless equation [S]B == R + [k]A, with
+k = SHA-512(R || A || M) mod L, done as "encode([S]B - [k]A) == R" (so a non-canonical or
+invalid R cannot match).
 
 Same code on CPython and MicroPython (arbitrary-precision ints, 32-bit ports included; its
 hashlib has no SHA-512, hence lib/sha512.py). Cost: SHA-512 over 64 + len(message) bytes, two
@@ -24,9 +24,8 @@ import sha512
 
 _P = 2**255 - 19  # the field
 _L = 2**252 + 27742317777372353535851937790883648493  # the group order
-_D = (
-    37095705934669439343138083508754565189542113879843219016388785533085940283555  # -121665/121666
-)
+# the curve constant d = -121665/121666, 2d, and a square root of -1
+_D = 37095705934669439343138083508754565189542113879843219016388785533085940283555
 _D2 = 2 * _D % _P
 _SQRT_M1 = 19681161376707505956807079304988542015446066515923890162744021073123829784752
 _BX = 15112221349535400772501151409588531511454012693041857206046113283949847762202
