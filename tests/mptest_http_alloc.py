@@ -9,7 +9,6 @@ import gc
 import os
 
 import httpd
-
 import micropython
 
 WWW = "tests/fixtures/http/www"

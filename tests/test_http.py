@@ -10,7 +10,6 @@ import os
 
 import httpd
 import httpd_form as form
-
 import log
 
 WWW = "tests/fixtures/http/www"
