@@ -4,16 +4,18 @@ signal, and check every frame's energy indexes.
     reader = TicReader(port, MODE_UNKNOWN, state_path="tic_state.json", on_frame=cb)
     await reader.run()              # the drain task: poll(), service(), await port.wait()
 
-    reader.poll(now_ms) -> n        # one synchronous step: read, feed, update state; no alloc
+    reader.poll(now_ms) -> n        # one synchronous step: read, feed, update state; no alloc;
+                                    # n == len(reader.buf): poll again at once
     reader.service()                # what poll() left to do: logs, saving, on_frame(frame, ok)
     reader.last_poll_ms             # the now_ms of the last poll (ticks_ms): liveness for a
                                     # watchdog, time.ticks_diff(time.ticks_ms(), it) is the
                                     # reader's silence; set at construction, before any poll
     reader.state, STATE_NAMES[...]  # STARTING, OK, NO_SIGNAL, GARBLED, SIGNAL_LOST
     reader.mode, reader.port.baud   # the mode of the last valid frame, the current speed
-    reader.frame, reader.ok         # last valid frame and its IndexGuard codes; an energy
-                                    # index publishes reader.guard.last(row), the value the
-                                    # next frame confirmed (tic.guard: what to publish)
+    reader.frame, reader.ok         # last valid frame (valid until the next poll) and its
+                                    # IndexGuard codes; an energy index publishes
+                                    # reader.guard.last(row), the value the next frame
+                                    # confirmed (tic.guard: what to publish)
     reader.status() -> dict         # for the status page and MQTT (allocates; its code,
                                     # with the log lines and the state file's, is in
                                     # firmware/tic_report.py, loaded for the call)
@@ -34,8 +36,8 @@ characters = 2.0 s at 9600 Bd. Then the first group (ADCO/ADSC, ~21 characters: 
 cases 3.3 s at 1200 Bd and 2.1 s at 9600 Bd (usually a few tenths). The windows (4.5 s at
 1200 Bd, 3 s at 9600 Bd) add about a second for a first group lost to noise and for the UART
 re-init, so a right speed is never left before it had its chance; longer ones would only slow
-detection. (The parser may count groups only when their frame ends: after each read the
-reader has it check the frame in progress, so the first group is what counts.)
+detection. (The parser counts a valid group at its CR, inside its frame: the first group is
+what counts.)
 Detection is complete at the first whole frame in the new mode: after the meter changes mode,
 the window of the old speed (from its last valid group), then up to one frame for the next
 STX and one frame: at most 4.5 + 2 + 2 = 8.5 s to standard and 3 + 3 + 3 = 9 s to
@@ -53,6 +55,13 @@ Signal states (the support question "no signal or garbled?" answered by the devi
                window at each) or at the fixed one: inverted signal, wrong pin, noise; the
                reader keeps alternating speeds meanwhile
   signal lost  had frames, but none for SIGNAL_LOST_MS (whatever arrives: nothing or noise)
+
+One frame buffer: the parser keeps a frame readable only until the next one starts, and a
+read may hold the end of frame N and the start of N+1. So poll() feeds with stop=True: the
+parser returns right after the ETX that completes a frame, the rest of the read stays in
+`buf`, and the next poll() feeds it before reading the port again. poll() then returns
+len(buf), as after a full read, so the drain task calls service() and polls again at once:
+a frame waits for no extra poll period (docs/design/parser.md, "One frame buffer").
 
 Allocation: poll() allocates nothing after warm-up (tests/mptest_tic_reader.py proves it with
 the heap locked, on the host HAL, including speed switches); it only sets bits in `events`.
@@ -103,8 +112,9 @@ EV_SWITCH = const(8)  # auto-detection changed the speed
 SETTINGS = ("auto", "historique", "standard")
 
 DEFAULT_BAUD = const(1200)  # a Linky leaves the factory in historique mode
-# Bytes per read: at most the parser's CHUNK (512) so it copies a chunk in one C move; when a
-# read fills the buffer the parser also takes its fast path. 256 B is 0.27 s at 9600 Bd.
+# Bytes per read: at most the parser's CHUNK (256) so it copies a chunk in one C move; when a
+# read fills the buffer the parser also scans it in place instead of staging it. 256 B is
+# 0.27 s at 9600 Bd.
 READ_SIZE = const(256)
 WINDOW_1200_MS = const(4500)  # detection windows: see the module docstring
 WINDOW_9600_MS = const(3000)
@@ -190,8 +200,11 @@ class TicReader:
     # -- the synchronous step
     def poll(self, now_ms):
         """Read what the port has (one read), feed the parser, update detection and state.
+        When the last read is not all fed (its feed stopped after a frame), feed the rest of
+        it instead, up to the next frame.
 
-        Returns the number of bytes read (0 if none); a full buffer means more may be waiting.
+        Returns the number of bytes of the read it fed from (0 if none), or len(buf) while a
+        rest waits: len(buf) means more may be waiting, poll again at once (after service()).
         Allocates nothing after warm-up; logging and saving are left to service()."""
         now = now_ms & _MASK
         self.last_poll_ms = now
@@ -201,30 +214,37 @@ class TicReader:
             self._new_window(now)
         port = self.port
         p = self.parser
-        k = port.any()
-        if 0 < k < len(self.buf) and k != self._prev_any and port.baud == 9600:
-            # The line is busy: let the UART gather a whole buffer, which the parser scans
-            # about twice as fast (its fast path); the rest is read once the line pauses (no
-            # growth since the last poll). At most 0.27 s of delay at 9600 Bd; at 1200 Bd the
-            # CPU cost is negligible, so read at once. (Sources that cannot tell say 0.)
-            self._prev_any = k
-            self._t_byte = now
-            self._had_byte = True
-            n = None
+        a = self._at
+        if a:
+            # The rest of the last read, after the frame the previous poll stopped at (which
+            # service() has handed over since): up to the next frame's ETX, if any.
+            n = self._end
+            a += p.feed(self.buf, n - a, a, True)
+            self._at = a if a < n else 0
         else:
-            self._prev_any = 0
-            n = port.readinto(self.buf)
-        if n:
-            p.feed(self.buf, n)
-            # The parser may count a frame's valid groups only when the frame ends (ETX, EOT,
-            # a new STX); detection needs them when they arrive. Have it check the groups of
-            # the frame in progress, as its stats() does (without stats()'s dict): once per
-            # read, so at most one batch per chunk, as the parser did per chunk itself.
-            p.settle()
-            self._t_byte = now
-            self._had_byte = True
-        else:
-            n = 0
+            k = port.any()
+            if 0 < k < len(self.buf) and k != self._prev_any and port.baud == 9600:
+                # The line is busy: let the UART gather a whole buffer, which the parser scans
+                # about twice as fast (in place instead of staged); the rest is read once the
+                # line pauses (no growth since the last poll). At most 0.27 s of delay at
+                # 9600 Bd; at 1200 Bd the CPU cost is negligible, so read at once. (Sources
+                # that cannot tell say 0.)
+                self._prev_any = k
+                self._t_byte = now
+                self._had_byte = True
+                n = None
+            else:
+                self._prev_any = 0
+                n = port.readinto(self.buf)
+            if n:
+                a = p.feed(self.buf, n, 0, True)
+                if a < n:  # stopped after a frame: the rest waits in buf for the next poll
+                    self._at = a
+                    self._end = n
+                self._t_byte = now
+                self._had_byte = True
+            else:
+                n = 0
         if self._align:
             # The frame's mode says the line runs at another speed than ours: only possible
             # when the bytes come decoded from elsewhere (tcp: ser2net). Follow it, so that
@@ -247,6 +267,7 @@ class TicReader:
             if self.auto and got_bytes:
                 port.set_baud(9600 if port.baud == 1200 else 1200)
                 p.reset()  # the partial frame was at the old speed
+                self._at = 0  # and so was any rest of the last read
                 self._set_window()
                 self.switches = _inc(self.switches)
                 self.events |= EV_SWITCH
@@ -267,7 +288,7 @@ class TicReader:
         if st != self.state:
             self.state = st
             self.events |= EV_STATE
-        return n
+        return len(self.buf) if self._at else n
 
     def _set_window(self):
         w = self._window_opt

@@ -126,6 +126,8 @@ def _init(
     r._bad_needed = 2 if auto else 1  # to call it garbled: each speed once
     r._align = 0  # a speed to set after this feed (see TicReader._frame)
     r._prev_any = 0  # bytes the port held at the last poll, while waiting for more
+    r._at = 0  # where the rest of the last read starts in buf (0: all fed); see poll()
+    r._end = 0  # the length of that read
 
 
 def events(r, ev):

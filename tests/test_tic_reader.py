@@ -304,12 +304,15 @@ def _std_frames(easts):
 def test_every_frame_goes_through_the_index_guard():
     easts = [5000, 5001, 5002, 4000, 5003, 5004]  # a decrease at frame 4
     seen = []
+    whole = []
     data = _std_frames(easts)
     port = DecodedPort(data, rate=40)
     east = labels.index("EAST")
 
     def on_frame(f, ok):
         seen.append((bytes(ok[: f.n]), r.guard.last(east)))
+        # the frame is whole when service() hands it over (valid until the next poll)
+        whole.append(f is r.frame and ok is r.guard.ok and f.int_of(b"EAST") in easts)
 
     r = tr.TicReader(port, baud=9600, on_frame=on_frame)
     drive(r, Clock(), (len(data) // 40 + 1) * 100, 100)  # the frames once
@@ -325,7 +328,7 @@ def test_every_frame_goes_through_the_index_guard():
     assert seen[0][0][:2] == bytes((FREE, FREE)) and seen[0][0][5:] == bytes((FREE, FREE))
     st = r.status()
     assert st["rejected_indexes"] == 1 and st["unconfirmed_indexes"] == 0
-    assert r.frame.int_of(b"EAST") >= 0 and r.ok is r.guard.ok
+    assert whole == [True] * len(easts)
 
 
 def test_ticks_wrap_changes_nothing():
@@ -357,6 +360,39 @@ def test_poll_reads_at_most_a_buffer_and_events_wait_for_service():
     for _ in range(10):  # the rest of the 1920 bytes: no second complete frame in them
         r.poll(2000)
     assert r.poll(2000) == 0 and r.events == 0 and r.frames == 1
+
+
+def test_a_read_of_several_frames_hands_each_over_whole_at_once():
+    # One frame buffer: a read holding the end of a frame and the next ones is fed up to each
+    # ETX; the rest waits in the read buffer until service() has handed the frame over, and
+    # poll() says "again at once" (len(buf)) meanwhile, so no frame waits a poll period.
+    one = [frame(MODE_HISTORIQUE, [("ADCO", "021728123456"), ("PAPP", "%05d" % i)])
+           for i in range(1, 41)]  # fmt: skip
+    size = len(one[0])  # 37 B
+    port = DecodedPort(b"".join(one), rate=200)  # 200 B a read: 5 or 6 frames
+    seen = []
+
+    def on_frame(f, ok):
+        seen.append((clk.t, f.seq, f.int_of(b"PAPP"), f is r.frame))
+
+    clk = Clock(100)
+    r = tr.TicReader(port, MODE_HISTORIQUE, on_frame=on_frame)
+    n = r.poll(100)
+    assert n == len(r.buf) and r.events & tr.EV_FRAME  # frame 1 read, the rest waits
+    assert r.parser.bytes == size and r._at == size and r._end == 200
+    while n == len(r.buf):  # the rest of the drain task's turn at t = 100
+        r.service()
+        n = r.poll(100)
+    assert n == 200 and len(seen) == 200 // size
+    drive(r, clk, 700, 100)  # 6 more reads
+    count = 1400 // size
+    assert [s[2] for s in seen] == list(range(1, count + 1))
+    assert all(s[1] == s[2] and s[3] for s in seen)
+    # each frame handed over in the turn of the read that completed it
+    assert [s[0] for s in seen] == [100 * ((size * i + 199) // 200) for i in range(1, count + 1)]
+    p = r.parser
+    assert p.frames == count and p.checksum_errors == p.format_errors == p.interrupted == 0
+    assert p.bytes == 1400 and r._at == 0  # 7 reads, fed to their end
 
 
 def test_last_poll_ms_tracks_every_poll():
