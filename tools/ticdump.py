@@ -297,13 +297,13 @@ def _consumer(acc):
     return on_frame
 
 
-SLICE = 64  # the bytewise parser gets each chunk in slices of this size
+SLICE = 64  # the staged parser gets each chunk in slices of this size
 WARM_CHUNKS = 16  # the warm-up: the first 16 chunks (4 KB), parsed again under the lock
 
 
 def _feed_both(whole, sliced, buf, n):
-    """Feed buf[:n] to two parsers: as one buffer (the fast path when the buffer is full) and
-    in slices (the bytewise path). Allocates nothing."""
+    """Feed buf[:n] to two parsers: as one buffer (scanned in place when the buffer is full)
+    and in slices (staged). Allocates nothing."""
     if n == len(buf):
         whole.feed(buf)
     else:
