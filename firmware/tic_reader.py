@@ -217,10 +217,8 @@ class TicReader:
         a = self._at
         if a:
             # The rest of the last read, after the frame the previous poll stopped at (which
-            # service() has handed over since): up to the next frame's ETX, if any.
+            # service() has handed over since): fed up to the next frame's ETX, if any.
             n = self._end
-            a += p.feed(self.buf, n - a, a, True)
-            self._at = a if a < n else 0
         else:
             k = port.any()
             if 0 < k < len(self.buf) and k != self._prev_any and port.baud == 9600:
@@ -230,21 +228,18 @@ class TicReader:
                 # 9600 Bd; at 1200 Bd the CPU cost is negligible, so read at once. (Sources
                 # that cannot tell say 0.)
                 self._prev_any = k
-                self._t_byte = now
-                self._had_byte = True
-                n = None
+                n = 0
             else:
                 self._prev_any = 0
-                n = port.readinto(self.buf)
-            if n:
-                a = p.feed(self.buf, n, 0, True)
-                if a < n:  # stopped after a frame: the rest waits in buf for the next poll
-                    self._at = a
-                    self._end = n
+                n = port.readinto(self.buf) or 0
+            if k or n:
                 self._t_byte = now
                 self._had_byte = True
-            else:
-                n = 0
+        if n:
+            # Stopped after a frame, the parser leaves the rest in buf for the next poll.
+            a += p.feed(self.buf, n - a, a, True)
+            self._at = a if a < n else 0
+            self._end = n
         if self._align:
             # The frame's mode says the line runs at another speed than ours: only possible
             # when the bytes come decoded from elsewhere (tcp: ser2net). Follow it, so that
