@@ -14,6 +14,8 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
+import time
 
 import pytest
 import sim
@@ -178,3 +180,105 @@ def test_sigterm_stops_the_firmware_and_the_broker(built, tmp_path):
 def _children(pid):
     with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
         return [int(x) for x in f.read().split()]
+
+
+class Subscriber:
+    """A bare MQTT 3.1.1 subscriber (QoS 0) in a thread: `messages` is a list of
+    (monotonic time, topic, payload)."""
+
+    def __init__(self, port, topic):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+        assert mqtt_connack(self.sock) == b"\x20\x02\x00\x00"
+        t = topic.encode()
+        body = b"\x00\x01" + len(t).to_bytes(2, "big") + t + b"\x00"
+        self.sock.sendall(bytes((0x82, len(body))) + body)
+        self.sock.settimeout(None)
+        self.messages = []
+        self._cond = threading.Condition()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _exact(self, n):
+        b = b""
+        while len(b) < n:
+            chunk = self.sock.recv(n - len(b))
+            if not chunk:
+                raise OSError("closed")
+            b += chunk
+        return b
+
+    def _read(self):
+        try:
+            while True:
+                head = self._exact(1)[0]
+                n, shift = 0, 0
+                while True:
+                    d = self._exact(1)[0]
+                    n |= (d & 0x7F) << shift
+                    shift += 7
+                    if not d & 0x80:
+                        break
+                body = self._exact(n)
+                if head >> 4 == 3:  # PUBLISH, QoS 0
+                    tl = int.from_bytes(body[:2], "big")
+                    with self._cond:
+                        self.messages.append(
+                            (time.monotonic(), body[2 : 2 + tl].decode(), body[2 + tl :])
+                        )
+                        self._cond.notify_all()
+        except OSError:
+            return
+
+    def close(self):
+        self.sock.close()
+
+
+def _nth(s, pattern, n):
+    """Wait until the simulator's output has `n` lines matching `pattern`."""
+    rx = re.compile(pattern)
+    i = seen = 0
+    with s._cond:
+        while True:
+            while i < len(s.lines):
+                seen += bool(rx.search(s.lines[i]))
+                i += 1
+                if seen >= n:
+                    return
+            if s._eof:
+                raise AssertionError("%d x %r not in:\n%s" % (n, pattern, s.output()))
+            s._cond.wait()
+
+
+@pytest.mark.slow
+def test_wifi_drop_and_return_the_firmware_publishes_again(built, tmp_path):
+    # SIGUSR1 takes the fake access point away once MQTT is connected, SIGUSR2 brings it back
+    # once the station manager has noticed. The connection opened before the drop is dead for
+    # good (docs/design/sim-link.md): the MQTT keepalive (10 s) notices, the client reconnects
+    # through the rejoined station and publishes "online" again.
+    s = Sim("--state", str(tmp_path), "--set", "mqtt_keepalive_s=10", mqtt=True)
+    port = int(s.wait_for(WATCH).group(1))
+    sub = Subscriber(port, "linky/+/availability")
+    try:
+        s.wait_for(r"INFO mqtt: connected to 127\.0\.0\.1:%d" % port)
+        s.proc.send_signal(signal.SIGUSR1)
+        s.wait_for(r"\[sim\] wifi down \(SIGUSR1\)")
+        s.wait_for(r"WARNING wifi: link to 'sim' lost")
+        s.proc.send_signal(signal.SIGUSR2)
+        s.wait_for(r"\[sim\] wifi up \(SIGUSR2\)")
+        back = time.monotonic()
+        _nth(s, r"INFO wifi: connected to 'sim'", 2)
+        _nth(s, r"INFO mqtt: connected to 127\.0\.0\.1:%d" % port, 2)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            with sub._cond:
+                if any(t > back and p == b"online" for t, _, p in sub.messages):
+                    break
+                sub._cond.wait(1)
+        rc, out = s.ctrl_c()
+    finally:
+        sub.close()
+    assert rc == 0, out
+    assert re.search(r"WARNING mqtt: MQTT connection lost", out), out
+    online = [(t, topic) for t, topic, p in sub.messages if p == b"online"]
+    assert any(t > back for t, _ in online), sub.messages
+    assert all(re.fullmatch(r"linky/\d{12}/availability", topic) for _, topic in online)
+    assert "Traceback" not in out
