@@ -275,10 +275,11 @@ def test_checksum_rule_is_mode_specific():
 
 def feed_ways(data):
     """The parse of data fed in every way the parser takes bytes: whole, in separate buffers of
-    256 bytes (scanned in place), as slices of data (staged), 1 byte at a time. Each result is
-    (frames with their modes and groups, counters)."""
+    256 bytes (scanned in place), as slices of small buffers (staged by slice assignments), the
+    256-byte buffers again with stop=True (the reader's way), as slices of data (staged byte by
+    byte), 1 byte at a time. Each result is (frames with their modes and groups, counters)."""
     out = []
-    for kind in ("whole", "buffers", "slices", "bytes"):
+    for kind in ("whole", "buffers", "padded", "stopping", "slices", "bytes"):
         frames = []
         p = Parser(on_frame=lambda f, out=frames: out.append((f.mode, f.groups())))
         if kind == "whole":
@@ -286,6 +287,16 @@ def feed_ways(data):
         elif kind == "buffers":
             for i in range(0, len(data), 256):
                 p.feed(bytes(data[i : i + 256]))
+        elif kind == "padded":  # slices of buffers of at most CHUNK bytes: staged in C
+            for i in range(0, len(data), 97):
+                piece = data[i : i + 97]
+                p.feed(b"\x02\n" * 20 + piece + b"\x03\r" * 20, len(piece), 40)
+        elif kind == "stopping":  # as the firmware's reader: stop after each frame
+            for i in range(0, len(data), 256):
+                buf = bytes(data[i : i + 256])
+                a = 0
+                while a < len(buf):
+                    a += p.feed(buf, len(buf) - a, a, True)
         else:
             step = 97 if kind == "slices" else 1
             for i in range(0, len(data), step):

@@ -23,8 +23,9 @@ ETX whatever the chunk boundaries (docs/design/parser.md).
 Cost: each chunk is copied into the frame buffer by one C slice assignment, then iterated
 whole (`for c in chunk`, the cheapest loop MicroPython has): a text byte costs a table look-up
 and an addition to the checksum; a control byte finds its position with a C `find`; the group
-check at CR is inline (a few more `find` calls). A chunk fed as a part of a bigger buffer is
-first copied into a staging buffer, then takes the same loop. Everything that allocates
+check at CR is inline (a few more `find` calls). A chunk fed as a part of a buffer is first
+copied into a staging buffer (by slice assignments when the buffer has at most CHUNK bytes,
+else byte by byte), then takes the same loop. Everything that allocates
 (strings, lists) is on demand only: `frame.label(i)`, `frame.value(i)`, `frame.groups()`,
 `parser.stats()`.
 
@@ -270,8 +271,9 @@ class Parser:
         Never raises on bad input; allocates nothing (on MicroPython >= 1.26).
 
         Cost: one scan of buf when it is fed whole and is at most CHUNK bytes (the firmware's
-        full reads), else one per CHUNK bytes, each after a byte-by-byte copy into the staging
-        buffer (about the cost of the scan again).
+        full reads); else one per CHUNK bytes, each after a copy into the staging buffer: in C
+        when buf has at most CHUNK bytes (the firmware's short reads and rests), else byte by
+        byte (about the cost of the scan again).
         """
         whole = len(buf)
         end = whole if n < 0 or start + n > whole else start + n
@@ -301,9 +303,16 @@ class Parser:
                         self._out = (base + i) & _WRAP
                         continue
                     k = min(k, room)
-                st[0:] = _EMPTY  # no allocation: a bytearray keeps its capacity
-                for j in range(i, i + k):
-                    st.append(buf[j])
+                if whole <= CHUNK:
+                    # buf fits in st: copy it whole and cut it to buf[i:i + k], in C (slice
+                    # assignments within st's capacity move bytes, allocate nothing)
+                    st[0:] = buf
+                    st[i + k :] = _EMPTY
+                    st[0:i] = _EMPTY
+                else:
+                    st[0:] = _EMPTY  # no allocation: a bytearray keeps its capacity
+                    for j in range(i, i + k):
+                        st.append(buf[j])
                 j = self._scan(st, base + i, stop)
                 if j >= 0:  # stopped after an ETX
                     end = i + j
