@@ -18,8 +18,9 @@ same small interface:
   stretch_watchdog(timeout_ms) -> bool  re-configure the watchdog watchdog() started (and feed
                                     it); False, arming nothing, when none was started
   unique_id() -> str                hex chip id
-  setting(name, default=None)       host-only run-time options (LINKY_<name> environment
-                                    variables set by tools/sim.py); the default on the device
+  setting(name, default=None)       host-only: test hooks and overrides (LINKY_<name>
+                                    environment variables set by tools/sim.py; settings
+                                    proper are in config.json); the default on the device
   wlan() -> the Wi-Fi station (one per device), with:
       active(on=None) -> bool                  radio on/off (the driver's own reconnection
                                                is off: one attempt per connect())
