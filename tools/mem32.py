@@ -46,6 +46,11 @@ MODES = {
 # objects they own (mem32_steps.TEARDOWN labels start with the owner) are reported apart.
 OTHER_FEATURES = ("firmware.readings", "firmware.wifi", "firmware.mqtt_pub", "mqtt", "ha")
 SPARE_FRAMES = 20  # more frames in the stream than the run needs
+# Scenario mqtt: the whole firmware with MQTT publishing (issue 9): budgets in use after gc at
+# steady state (from asyncio on, the fakes excluded), and at most one growth of the heap.
+BUDGET_MQTT_STEADY = 56 * 1024
+MQTT_SETTLE = 5  # frames before the connection (mqtt_pub.SETTLE_FRAMES: the meter id, indexes)
+MQTT_MODULES = ("mqtt", "firmware.state_json", "firmware.mqtt_pub")
 LATE = ("area_steady", "area_max")  # heap sizes read after the first frames
 
 
@@ -148,7 +153,7 @@ def _top_level_imports(tree, name):
     return out
 
 
-def module_order():
+def module_order(mqtt=False):
     """Device modules in the order their import completes at boot: main.py's imports, what
     firmware.builder imports (not the builder, unloaded after boot), then firmware.app (which
     firmware.crash.start() imports). A submodule that its own package
@@ -180,6 +185,8 @@ def module_order():
     for dep in _top_level_imports(ast.parse(builder), "firmware.builder"):
         visit(dep)
     visit("firmware.app")
+    if mqtt:  # the builder imports the publisher (and what it imports) when MQTT is set
+        visit("firmware.mqtt_pub")
     return [m for m in order if m not in folded(order)]
 
 
@@ -206,7 +213,7 @@ def make_stream(mode, frames, out):
 class Job:
     """One mode's run: the device image, the stream file, the counts, the modules to import."""
 
-    def __init__(self, device, stream, mode, *, first, frames, modules):
+    def __init__(self, device, stream, mode, *, first, frames, modules, scenario="tic"):
         self.device = device
         self.stream = stream
         self.mode = mode
@@ -214,12 +221,14 @@ class Job:
         self.first = first
         self.frames = frames
         self.modules = modules
+        self.scenario = scenario
 
 
 def _harness(job, phase, heap):
-    cmd = ["node", str(NPM_DIR / "harness.mjs"), "--device", str(job.device), "--fake"]
-    cmd += [str(FAKE_DIR), "--stream", str(job.stream), "--baud", str(job.baud)]
+    cmd = ["node", "--expose-gc", str(NPM_DIR / "harness.mjs"), "--device", str(job.device)]
+    cmd += ["--fake", str(FAKE_DIR), "--stream", str(job.stream), "--baud", str(job.baud)]
     cmd += ["--mode", job.mode, "--phase", phase, "--heap", str(heap)]
+    cmd += ["--scenario", job.scenario, "--settle", str(MQTT_SETTLE)]
     cmd += ["--first", str(job.first), "--frames", str(job.frames), *job.modules]
     r = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if r.returncode:
@@ -342,13 +351,7 @@ def measure(frames=1000, first=100, modes=("standard", "historique"), unix=True)
     modules = module_order()
     result = {"modules": modules, "budget_steady": BUDGET_STEADY, "modes": {}}
     with tempfile.TemporaryDirectory(prefix="mem32-") as tmp:
-        device = Path(tmp) / "device"
-        try:
-            device_image(device)
-        except (OSError, shutil.Error):  # build/device rebuilt meanwhile (shared checkout)
-            shutil.rmtree(device, ignore_errors=True)
-            build()
-            device_image(device)
+        device = _device(tmp)
         for mode in modes:
             stream = Path(tmp) / (mode + ".tic")
             make_stream(mode, frames + SPARE_FRAMES, stream)
@@ -370,6 +373,172 @@ def measure(frames=1000, first=100, modes=("standard", "historique"), unix=True)
                 }
             result["modes"][mode] = entry
     return result
+
+
+def _device(tmp):
+    """build/device with the ESP32 HAL, copied under `tmp` (rebuilt if it moved meanwhile)."""
+    device = Path(tmp) / "device"
+    try:
+        device_image(device)
+    except (OSError, shutil.Error):  # build/device rebuilt meanwhile (shared checkout)
+        shutil.rmtree(device, ignore_errors=True)
+        build()
+        device_image(device)
+    return device
+
+
+def _mqtt_entry(w, modules):
+    """One mode's figures of the mqtt scenario (see measure_mqtt())."""
+    r = w["readings"]
+    harness = w["harness"]
+    m = w["mqtt"]
+    kept = m["broker_kept"]  # the broker's Event, made after the harness's base reading
+    base = r["edge"]  # from asyncio on (edge_mqtt() itself keeps nothing of the firmware's)
+    imports = []
+    prev = base
+    for mod in modules:
+        v = r["import:" + mod]
+        imports.append((mod, v - prev))
+        prev = v
+    start = w["heap_start"]
+    areas = [v for k, v in r.items() if k.startswith("area_")]
+    heap_max = max([w["heap_end"], *areas])
+    first = w["first"]
+    n = w["frames_mqtt"]
+    n_first = first["mqtt"]["pub_steps"]
+
+    def fw(v):
+        return v - base - kept
+
+    return {
+        "frames": n,  # frames published after the discovery round
+        "frames_total": r["frames"],
+        "time_ms": r["time_ms"],
+        "state": r["state"],
+        "baud": r["baud"],
+        "checksum_errors": r["checksum_errors"],
+        "area_esp32": w["area_esp32"],
+        "harness": harness,
+        "broker_kept": kept,
+        "heap_start": start,
+        "asyncio": r["asyncio"] - r["base"],
+        "imports": imports,
+        "imports_total": prev - base,
+        # the firmware: everything from asyncio on, the fakes excluded
+        "fw_boot": fw(r["boot"]) + kept,  # the broker's Event is made later
+        "fw_connected": fw(r["connected"]),
+        "fw_discovery": fw(r["discovery"]),
+        "fw_first": fw(r["first"]),
+        "fw_steady": fw(r["steady"]),
+        "fw_rediscovery": fw(r["rediscovery"]),  # after a second round (rediscover command)
+        "fw_first_max": max(first["in_use"]) - base - kept,
+        "fw_first_min": min(first["in_use"]) - base - kept,
+        # the whole heap as a board holds it (interpreter, asyncio, firmware)
+        "board_steady": r["steady"] - harness - kept,
+        # in use at a write to the broker during the round (garbage since the last collection
+        # included: one publish's worth): firmware and board
+        "fw_round_peak": w["round"]["broker_peak"] - base - kept,
+        "board_round_peak": w["round"]["broker_peak"] - harness - kept,
+        "board_peak": r["peak"] - harness - kept,  # largest at a step's end, boot included
+        "heap_max": heap_max,
+        "grew": heap_max > start,
+        "over_112k": heap_max > 2 * start,
+        # retained per frame after the round (in use after gc, first to last frame)
+        "per_frame_retained": (r["steady"] - r["first"]) / max(1, n - n_first),
+        # allocated (garbage included) by the publisher's step per frame: one state message,
+        # a diagnostics message every diag_s
+        "per_frame_alloc": m["pub_alloc"] / max(1, m["pub_steps"]),
+        "alloc_clean": bool(m["pub_clean"]),
+        "entities": w["round"]["entities"],
+        "round": w["round"],
+        "round2": w["round2"],
+        "connect": w["connect"],
+        "mqtt": m,
+        "boot_parts": w["probe"]["boot_parts"],
+    }
+
+
+def measure_mqtt(frames=1000, first=100, modes=("standard", "historique")):
+    """The mqtt scenario on the WebAssembly port: per mode a JSON-able dict (_mqtt_entry()):
+    the whole firmware with Wi-Fi joined and MQTT publishing to the in-memory broker, after
+    its connection, its first discovery round and `frames` frames."""
+    if not 0 < first <= frames:
+        raise Mem32Error("need 0 < first <= frames")
+    ensure_npm()
+    build()
+    modules = module_order(mqtt=True)
+    result = {"modules": modules, "budget_steady": BUDGET_MQTT_STEADY, "modes": {}}
+    with tempfile.TemporaryDirectory(prefix="mem32-") as tmp:
+        device = _device(tmp)
+        for mode in modes:
+            stream = Path(tmp) / (mode + ".tic")
+            make_stream(mode, frames + MQTT_SETTLE + SPARE_FRAMES, stream)
+            job = Job(device, stream, mode, first=first, frames=frames, modules=modules,
+                      scenario="mqtt")  # fmt: skip
+            result["modes"][mode] = _mqtt_entry(run_wasm(job), modules)
+    return result
+
+
+def mqtt_table(res):
+    """The mqtt scenario's report as markdown lines."""
+    modes = list(res["modes"])
+    e0 = res["modes"][modes[0]]
+    out = [
+        "Whole firmware with MQTT (32-bit, scenario mqtt): Wi-Fi joined, the in-memory broker "
+        "at the socket edge, config.json fast_min_s 1, slow_s 10, diag_s 30.",
+        "",
+        "| module (imported when MQTT is set) | 32-bit |",
+        "|---|---|",
+    ]
+    for m, v in e0["imports"]:
+        if m in MQTT_MODULES:
+            out.append("| %s | %d |" % (m, v))
+    for what, v in e0["boot_parts"]:
+        if what.startswith("firmware.mqtt_pub"):
+            out.append("| %s (object at boot) | %d |" % (what, v))
+    out += ["", "Bytes in use after gc.collect(). Firmware: from asyncio on, the fakes excluded. "
+            "Board: the whole heap minus the harness.", ""]  # fmt: skip
+    out.append("| | " + " | ".join(modes) + " |")
+    out.append("|---" * (len(modes) + 1) + "|")
+    rows = (
+        ("firmware at boot", "fw_boot"),
+        ("firmware connected (client, tasks)", "fw_connected"),
+        ("firmware after the first discovery round", "fw_discovery"),
+        ("firmware peak during the round (at a write)", "fw_round_peak"),
+        ("firmware after N frames", "fw_steady"),
+        ("firmware after a second round (rediscover)", "fw_rediscovery"),
+        ("board after N frames", "board_steady"),
+        ("board peak during the round", "board_round_peak"),
+        ("largest heap", "heap_max"),
+    )
+    for label, k in rows:
+        out.append("| %s | %s |" % (label, " | ".join(
+            "{:,}".format(res["modes"][m][k]) for m in modes)))  # fmt: skip
+    out.append("| heap grew past its first area / past ~112 KB | %s |" % " | ".join(
+        "%s / %s" % ("yes" if res["modes"][m]["grew"] else "no",
+                     "yes" if res["modes"][m]["over_112k"] else "no") for m in modes))  # fmt: skip
+    out.append("| retained per frame after the round (B) | %s |" % " | ".join(
+        "%.1f" % res["modes"][m]["per_frame_retained"] for m in modes))  # fmt: skip
+    out.append("| allocated per frame by the publisher, garbage (B) | %s |" % " | ".join(
+        "%.0f" % res["modes"][m]["per_frame_alloc"] for m in modes))  # fmt: skip
+    out.append("| entities announced; messages; payload bytes; pings | %s |" % " | ".join(
+        "%d; %d; {:,}; %d".format(e["mqtt"]["broker_pub_bytes"]) % (
+            e["entities"], e["mqtt"]["broker_pub0"] + e["mqtt"]["broker_pub1"],
+            e["mqtt"]["broker_pings"]) for e in (res["modes"][m] for m in modes)))  # fmt: skip
+    out.append("| N (frames after the round) | %s |" % " | ".join(
+        str(res["modes"][m]["frames"]) for m in modes))  # fmt: skip
+    out += ["", "Harness: the run's first area is %d B, the ESP32's %d B plus the %d B the fakes "
+            "(machine, network, clock, socket, broker) and the steps module keep; the broker also "
+            "keeps %d B made at its first connection, subtracted." % (
+                e0["heap_start"], e0["area_esp32"], e0["harness"], e0["broker_kept"])]  # fmt: skip
+    out += ["", "Budget: firmware with MQTT after N frames <= %d B, the heap never past ~112 KB "
+            "(one growth)." % res["budget_steady"]]  # fmt: skip
+    for m in modes:
+        e = res["modes"][m]
+        out.append("- %s: %s, %s" % (
+            m, "ok" if e["fw_steady"] <= res["budget_steady"] else "OVER",
+            "one growth at most" if not e["over_112k"] else "GREW TWICE"))  # fmt: skip
+    return out
 
 
 def _mark(name):

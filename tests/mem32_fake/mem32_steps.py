@@ -8,13 +8,20 @@ never kept in Python objects, so that they do not count in what they measure.
 
 Cost of this module and the fake machine and network: imported before the first reading (they
 stand for what is in ROM on a board); `in_use()` figures include them.
+
+Scenario "mqtt" (the WebAssembly run only): the harness also imports, before its first reading,
+mem32_clock (the board's clock, installed as `time`), mem32_socket (name resolution) and
+mem32_broker (the in-memory MQTT stream that replaces firmware.hal.open_connection); then
+edge_mqtt() after asyncio's import, edge_socket() after the firmware's imports, and the async
+steps mqtt_start() and mqtt_step() (runPythonAsync: the port's asyncio runs on the JavaScript
+loop). Method: docs/design/memory.md.
 """
 
 import gc
 import sys
 
 import machine
-import network  # noqa: F401 (in ROM on a board: loaded before the first reading)
+import network  # in ROM on a board: loaded before the first reading
 
 TICK_MS = 100  # the reader's wait() when the port does not say (hal.esp32: port.period_ms)
 MAX_POLLS = 4000000
@@ -24,6 +31,23 @@ area_max = 0  # largest heap (sum of the areas) seen while driving
 peak = 0  # largest gc.mem_alloc() seen at the end of a step (see note())
 collect_each_step = False  # set by the WebAssembly harness (see note())
 APP = None
+
+
+# Scenario mqtt: config.json as a user would write it for a broker, with the shortest publish
+# periods the schema allows (so they all fire within 1,000 frames) and the longest keepalive:
+# the fake clock jumps by a frame's line time between two awaits of the harness, while the
+# client's keepalive task wakes on the real clock (once a second), so a short keepalive would
+# look like a dead broker. Keepalive pings still happen (every 900 s of line time).
+MQTT_CONFIG = (
+    '{"wifi_ssid": "home", "wifi_password": "wifi-secret", "mqtt_host": "broker.lan", '
+    '"mqtt_user": "linky", "mqtt_password": "mqtt-secret", "mqtt_keepalive_s": 3600, '
+    '"fast_min_s": 1, "slow_s": 10, "diag_s": 30}'
+)
+MQTT_WAIT_MS = 5  # how often mqtt_start() looks at the connection (real time)
+MQTT_WAIT_MAX = 2000  # ... and for how many times at most
+_pub_alloc = 0  # bytes allocated by the publisher's steps since mqtt_alloc_reset()
+_pub_steps = 0
+_pub_clean = True  # no collection could run inside the steps measured
 
 
 def report(key, value):
@@ -101,6 +125,119 @@ def asyncio_import():
 def import_module(name):
     __import__(name)
     note()
+
+
+def edge_mqtt():
+    """Scenario mqtt, after asyncio's import and before the firmware's: the fake clock as
+    `time` and the fake `socket` (sys.modules: the firmware's imports find them first), a
+    Wi-Fi network that the station joins at once, config.json with the broker set."""
+    import mem32_clock
+    import mem32_socket
+
+    sys.modules["time"] = mem32_clock
+    sys.modules["socket"] = mem32_socket
+    network.joins(True)
+    with open("config.json", "w") as f:
+        f.write(MQTT_CONFIG)
+    note()
+
+
+def edge_socket():
+    """Scenario mqtt, after the firmware's imports: the ESP32 HAL's TCP opener replaced by the
+    in-memory broker (the only change to the firmware's objects)."""
+    import mem32_broker
+
+    from firmware import hal
+
+    hal.open_connection = mem32_broker.open_connection
+    note()
+
+
+async def mqtt_start():
+    """What App.main() does for Wi-Fi and MQTT, once the readings hold the meter id: start the
+    Wi-Fi station's task and the publisher's task, and wait until the client is connected and
+    subscribed. The publisher's own 250 ms timer is pushed out of the run (mqtt_pub.POLL_MS):
+    the harness calls its _step() once per frame instead (mqtt_step())."""
+    import asyncio
+
+    from firmware import mqtt_pub
+
+    a = APP
+    a._started = True  # add_task() now starts tasks at once, as after main() started them
+    a.add_task("wifi", a.wifi.run())
+    await a.wifi.up.wait()
+    mqtt_pub.POLL_MS = 1 << 29  # ~6 days, below JavaScript's longest timer
+    p = a.mqtt
+    a.add_task("mqtt", p.run())
+    for _ in range(MQTT_WAIT_MAX):
+        await asyncio.sleep_ms(MQTT_WAIT_MS)
+        if p.client is not None and p.client.is_connected() and p._online:
+            break
+    else:
+        raise RuntimeError("mqtt: not connected: %r" % (p.client and p.client.last_error,))
+    note()
+
+
+async def mqtt_step():
+    """The publisher's poll after a frame (its run() loop's body): publish what the policy
+    says (the first call after connecting: availability, the discovery round, state and
+    diagnostics). The bytes allocated meanwhile are added up (mqtt_alloc_reset())."""
+    global _pub_alloc, _pub_steps, _pub_clean
+    p = APP.mqtt
+    c = p.client
+    if not c.is_connected():
+        raise RuntimeError("mqtt: connection lost: %r" % (c.last_error,))
+    a = gc.mem_alloc()
+    await p._step(c)
+    d = gc.mem_alloc() - a
+    if d < 0:  # a collection ran inside (an await handed control to JavaScript)
+        _pub_clean = False
+    _pub_alloc += d
+    _pub_steps += 1
+    note()
+
+
+def rediscover():
+    """The `rediscover` command, as the publisher's command handler gets it."""
+    APP.mqtt._on_message(APP.mqtt.topic(b"/cmd"), b"rediscover", False)
+    note()
+
+
+def mqtt_alloc_reset():
+    global _pub_alloc, _pub_steps, _pub_clean
+    _pub_alloc = _pub_steps = 0
+    _pub_clean = True
+
+
+def mqtt_report():
+    import mem32_broker
+
+    b = mem32_broker.STREAM
+    p = APP.mqtt
+    report("broker_kept", b.kept)
+    report("broker_opens", b.opens)
+    report("broker_connects", b.connects)
+    report("broker_subscribes", b.subscribes)
+    report("broker_pings", b.pings)
+    report("broker_pub0", b.pub0)
+    report("broker_pub1", b.pub1)
+    report("broker_retained", b.retained)
+    report("broker_pub_bytes", b.pub_bytes)
+    report("broker_peak", b.peak)
+    report("pub_published", p.published)
+    report("pub_alloc", _pub_alloc)
+    report("pub_steps", _pub_steps)
+    report("pub_clean", 1 if _pub_clean else 0)
+    report("entities", sum(bin(x).count("1") for x in p._entities))
+
+
+def broker_watch(on):
+    """From now on, each write to the broker ends a harness step (on) or not; the broker's
+    peak starts again from here."""
+    import mem32_broker
+
+    mem32_broker.STREAM.watch = bool(on)
+    mem32_broker.STREAM.peak = 0
 
 
 def plug(path, baud):

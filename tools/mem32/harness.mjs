@@ -1,7 +1,8 @@
 // harness.mjs: heap use of the device image on MicroPython 1.27 built 32-bit (WebAssembly).
 //
 //   node harness.mjs --device DIR --fake DIR --stream FILE --baud B --mode NAME
-//                    [--phase probe|run] [--heap BYTES] [--first N] [--frames N] MODULE...
+//                    [--phase probe|run] [--heap BYTES] [--first N] [--frames N]
+//                    [--scenario tic|mqtt] [--settle N] MODULE...
 //
 // --device: a device image laid out as on the board (lib/, firmware/) with the ESP32 HAL
 // selected (tools/mem32.py prepares it); --fake: the fake `machine` and mem32_steps.py
@@ -14,6 +15,11 @@
 //   run:   imports, boot, N frames (in use after each of the first --first), largest heap.
 // tools/mem32.py gives the run a first heap area larger than an ESP32's by exactly what the
 // probe found the harness keeps, so the app meets the room it has on a board.
+// Scenario mqtt (run phase): config.json sets Wi-Fi and a broker, the harness also loads the
+// fake clock, socket and broker (tests/mem32_fake/mem32_*.py) before its first reading; after
+// --settle frames it starts the Wi-Fi and MQTT tasks (runPythonAsync: the port's asyncio runs
+// on the JavaScript loop), runs the publisher's first step (availability, discovery round,
+// state, diagnostics), then N frames each followed by one publisher step.
 // Prints one JSON object. Every step runs in its own runPython call and every reading in
 // another one after it: within one call the WebAssembly GC can keep garbage alive through
 // stale stack slots.
@@ -22,7 +28,10 @@ import fs from "node:fs";
 import path from "node:path";
 
 function parseArgs(argv) {
-  const opts = { heap: 56 * 1024, first: 100, frames: 1000, phase: "run", modules: [] };
+  const opts = {
+    heap: 56 * 1024, first: 100, frames: 1000, phase: "run", scenario: "tic", settle: 5,
+    modules: [],
+  };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a.startsWith("--")) {
@@ -37,7 +46,8 @@ function parseArgs(argv) {
   for (const k of ["device", "fake", "stream", "baud", "mode"]) {
     if (!opts[k]) throw new Error(`--${k} is required`);
   }
-  for (const k of ["heap", "first", "frames", "baud"]) opts[k] = Number(opts[k]);
+  for (const k of ["heap", "first", "frames", "baud", "settle"]) opts[k] = Number(opts[k]);
+  if (!["tic", "mqtt"].includes(opts.scenario)) throw new Error(`bad scenario ${opts.scenario}`);
   if (!/^\w+$/.test(opts.mode)) throw new Error(`bad mode ${opts.mode}`);
   if (!["probe", "run"].includes(opts.phase)) throw new Error(`bad phase ${opts.phase}`);
   return opts;
@@ -88,6 +98,20 @@ async function interpreter(opts, heap) {
       throw new Error(`runPython failed: ${code}\n${e}\n${st.other.slice(-20).join("\n")}`);
     }
   };
+  // runPythonAsync hands JavaScript a proxy of the call's coroutine: the port keeps the
+  // Python object (~150 B) alive until V8 finalizes the proxy, which it does only after one of
+  // its own collections (measured: +155 B per call, for ever, without them). So after each
+  // async call, a V8 collection (node --expose-gc) and a turn of the loop for the finalizers.
+  st.pyAsync = async (code) => {
+    try {
+      await mp.runPythonAsync(code);
+    } catch (e) {
+      throw new Error(`runPythonAsync failed: ${code}\n${e}\n${st.other.slice(-20).join("\n")}`);
+    }
+    if (typeof globalThis.gc !== "function") throw new Error("run node with --expose-gc");
+    globalThis.gc();
+    await new Promise((resolve) => setTimeout(resolve, 0));
+  };
   st.inUse = (name) => {
     // The first collection after a step still finds some of its garbage through the stack
     // (measured: a freed 1.6 KB list is reclaimed one call later): collect in a call of its
@@ -111,6 +135,7 @@ async function interpreter(opts, heap) {
   st.py("os.chdir('/state')");
   st.py("gc.collect(); gc.collect(); print('MEM32 bare', gc.mem_alloc())");
   st.py("import machine, network, mem32_steps as S\nS.collect_each_step = True");
+  if (opts.scenario === "mqtt") st.py("import mem32_clock, mem32_socket, mem32_broker");
   st.py("for i in range(len(S.TEARDOWN)): print('MEM32T %d %s' % (i, S.TEARDOWN[i][0]))");
   st.start = st.memInfo();
   st.py(`S.calibrate(${st.start.total})`);
@@ -124,10 +149,15 @@ function boot(st, opts) {
   const py = st.py;
   py("S.asyncio_import()");
   st.inUse("asyncio");
+  if (opts.scenario === "mqtt") {
+    py("S.edge_mqtt()");
+    st.inUse("edge");
+  }
   for (const m of opts.modules) {
     py(`S.import_module('${m}')`);
     st.inUse(`import:${m}`);
   }
+  if (opts.scenario === "mqtt") py("S.edge_socket()");
   py(`S.save_state('${opts.mode}', ${opts.baud})`);
   py(`S.plug('/tic/stream', ${opts.baud})`);
   py("S.boot()");
@@ -159,6 +189,73 @@ if (opts.phase === "probe") {
     out.boot_parts.push([st.names[i], prev - v]);
     prev = v;
   }
+} else if (opts.scenario === "mqtt") {
+  const step = st.S.step;
+  let polls = 0;
+  let frames = 0;
+  const until = (target) => {
+    while ((frames = step()) < target) {
+      if (++polls > 1e7) throw new Error(`no frames after ${polls} polls`);
+    }
+  };
+  const pick = () => {
+    const o = {};
+    for (const [k, v] of Object.entries(st.readings)) {
+      if (/^(broker_|pub_|entities)/.test(k)) o[k] = v;
+    }
+    return o;
+  };
+  until(opts.settle); // the meter id confirmed, indexes too (mqtt_pub.SETTLE_FRAMES)
+  st.inUse("settled");
+  py("S.broker_watch(True)");
+  await st.pyAsync("await S.mqtt_start()");
+  st.inUse("connected");
+  py("S.mqtt_report()");
+  out.connect = pick();
+  py("S.broker_watch(True)");
+  // The first step after connecting: availability, the discovery round, state, diagnostics.
+  await st.pyAsync("await S.mqtt_step()");
+  st.inUse("discovery");
+  py("S.mqtt_report()");
+  out.round = pick();
+  py("S.broker_watch(False)");
+  py("S.mqtt_alloc_reset()");
+  const f0 = frames;
+  for (let i = 1; i <= opts.frames; i++) {
+    until(f0 + i);
+    await st.pyAsync("await S.mqtt_step()");
+    if (i <= opts.first) st.inUse("frame");
+    if (i === opts.first) {
+      st.inUse("first");
+      py("S.frames_report()");
+      py("S.mqtt_report()");
+      out.first = {
+        frames: st.readings.frames,
+        area_max: st.readings.area_max,
+        peak: st.readings.peak,
+        in_use: st.perFrame,
+        mqtt: pick(),
+      };
+    }
+  }
+  st.inUse("steady");
+  py("S.frames_report()");
+  py("S.mqtt_report()");
+  out.mqtt = pick();
+  out.frames_mqtt = frames - f0;
+  // A second round (the `rediscover` command): what the first one left for good is not kept
+  // twice.
+  py("S.rediscover()");
+  py("S.broker_watch(True)");
+  await st.pyAsync("await S.mqtt_step()");
+  st.inUse("rediscovery");
+  py("S.mqtt_report()");
+  out.round2 = pick();
+  out.polls = polls;
+  const end = st.memInfo();
+  out.heap_end = end.total;
+  out.mem_info_end = end.text;
+  out.log_tail = st.other.slice(-3);
 } else {
   // One poll per call from JavaScript: the port can collect only between calls.
   const step = st.S.step;
@@ -190,4 +287,5 @@ if (opts.phase === "probe") {
   out.log_tail = st.other.slice(-3);
 }
 out.readings = st.readings;
-process.stdout.write(JSON.stringify(out) + "\n");
+// exit when written: the MQTT tasks' timers would keep Node running
+process.stdout.write(JSON.stringify(out) + "\n", () => process.exit(0));
