@@ -87,7 +87,8 @@ class Frame:
     `buf` holds the frame's bytes (bit 7 masked), `idx` four positions per valid group (label
     start, label end, value start, value end; a horodate sits between label end + 1 and value
     start), `n` the number of valid groups, `mode` the mode of its groups (MODE_UNKNOWN when it
-    has none), `seq` the parser's frame count when it completed.
+    has none), `seq` the parser's frame count when it completed. The parser reuses its one
+    Frame: it describes a complete frame from its ETX until the parser meets the next STX.
     """
 
     def __init__(self, size=FRAME_SIZE, max_groups=MAX_GROUPS):
@@ -238,8 +239,8 @@ class Parser:
         self._one = bytearray(1)  # a control byte to find
         self._in = False  # inside a frame
         self._out = 0  # stream offset where the current run of ignored bytes began
-        self._fs = 0  # the filling frame's STX position in its buffer
-        self._w = 0  # where the next chunk goes in the filling buffer
+        self._fs = 0  # the STX position of the frame in progress in the frame buffer
+        self._w = 0  # where the next chunk goes in the frame buffer
         self._s = 0  # byte sum of the group so far
         self._gs = _BETWEEN
 
@@ -357,7 +358,7 @@ class Parser:
             q = self._w  # src[i] is at fb[q + i]
             fb[q : q + len(src)] = src  # C copy; a slice of src would allocate
         else:
-            q = -1  # src is not in the filling buffer
+            q = -1  # src is not in the frame buffer
         pos = -1  # position in src of the last control byte
         done = -1  # what to return: -1, or the bytes parsed when stopped after an ETX
         for c in src:
