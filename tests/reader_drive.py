@@ -101,8 +101,9 @@ class EtxPort(SilentPort):
 
 def drive(reader, clk, until_ms, step_ms=20, *, trace=None, offset=0):
     """Poll as the drain task does: every step_ms of simulated time (the source's clock
-    `clk`), reading again at once while a read fills the buffer, service() after a poll that
-    left events. The reader's clock is clk + offset (modulo 2^30, as ticks_ms wraps).
+    `clk`), polling again at once while poll() returns len(buf) (a read filled the buffer, or
+    the rest of a read waits after a frame), service() after a poll that left events. The
+    reader's clock is clk + offset (modulo 2^30, as ticks_ms wraps).
     Appends (t, events, state, baud, mode, n) to `trace` for each service(), n being the
     number of groups of the last valid frame (0 if none)."""
     size = len(reader.buf)
