@@ -6,7 +6,7 @@ other test sees the fake and a later import of firmware.hal.esp32 starts afresh.
 
 import sys
 
-_NAMES = ("machine", "firmware.hal.esp32")
+_NAMES = ("machine", "network", "firmware.hal.esp32")
 
 
 def _forget():

@@ -139,7 +139,7 @@ def test_hal_watchdog_reports_start_and_feeds(link_env):
 
 def test_protocol_constants_agree():
     assert (host.ERROR, host.MAX_READ) == (sim_link.ERROR, sim_link.MAX_READ)
-    assert sim_link.OPS == b"OBRAWF" == bytes((79, 66, 82, 65, 87, 70))  # as host.py sends
+    assert sim_link.OPS == b"OBRAWFN" == bytes((79, 66, 82, 65, 87, 70, 78))  # as host.py sends
 
 
 # -- specs -------------------------------------------------------------------------------------
