@@ -57,7 +57,8 @@ def build(app):
         on_frame=app.on_frame,
     )
     app.parser = app.reader.parser
-    app.wifi = Wifi(hal.wlan(), s["wifi_ssid"], s["wifi_password"], s["hostname"])
+    name = s["hostname"] or "linky-" + hal.unique_id()[-6:]  # what the router shows
+    app.wifi = Wifi(hal.wlan(), s["wifi_ssid"], s["wifi_password"], name)
     if s["mqtt_host"]:
         from firmware.mqtt_pub import Publisher
 
