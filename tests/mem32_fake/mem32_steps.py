@@ -344,12 +344,13 @@ def _drop_app():
 
 
 TEARDOWN = (
+    # the publisher first: it holds the readings store
+    ("firmware.mqtt_pub: Publisher (when configured)", _drop_mqtt),
     ("firmware.readings: Readings (values of every label)", _drop_readings),
     ("tic.guard: IndexGuard (references, candidates, codes)", _drop_guard),
     ("tic.parser: Parser (frame buffers, group tables)", _drop_parser),
     ("firmware.tic_reader: TicReader (read buffer, state)", _drop_reader),
     ("firmware.wifi: Wifi (its station stays in the HAL)", _drop_wifi),
-    ("firmware.mqtt_pub: Publisher (when configured)", _drop_mqtt),
     ("firmware.boards: the board profile", _drop_profile),
     ("firmware.hal.esp32: TicUart and its UART", _drop_port),
     ("firmware.app: App (settings, event, task list)", _drop_app),
