@@ -387,11 +387,11 @@ def test_captures_frame_level_helpers():
 
 def test_helpers_read_a_parser_frame():
     p = Parser()
-    p.feed(read(CAPTURES + "hist-mono-tempo-teleinfo-nom.raw"))
+    p.feed(read(CAPTURES + "hist-mono-tempo-teleinfo-nom.raw"), -1, 0, True)  # stop at ETX
     assert d.tempo(p.frame) == {"today": "blue", "tomorrow": "blue"}
     assert d.ejp(p.frame) is None and d.overload(p.frame) is None
     p = Parser()
-    p.feed(read(CAPTURES + "std-tri-tempo-teleinfo-nom.raw"))
+    p.feed(read(CAPTURES + "std-tri-tempo-teleinfo-nom.raw"), -1, 0, True)  # stop at ETX
     assert d.tempo(p.frame) == {"today": "white", "tomorrow": "blue"}
 
 
