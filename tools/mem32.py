@@ -1,7 +1,7 @@
 """Heap use of the device image on MicroPython 1.27 built 32-bit, as on an ESP32.
 
     python3 tools/mem32.py [--frames 1000] [--first 100] [--modes standard,historique]
-                           [--no-unix] [--json]
+                           [--no-unix] [--mqtt | --mqtt-only] [--json]
 
 Runs the real build/device .mpy files (rebuilt first with tools/build.py) on the WebAssembly
 port of MicroPython 1.27.0 (npm `@micropython/micropython-webassembly-pyscript`, pinned in
@@ -14,9 +14,16 @@ Per mode (a fresh interpreter each): the import cost of each device module (kept
 collection, in the app's import order), the heap in use once the app is built, after each of
 the first `--first` frames and after `--frames` frames, and the largest heap size reached. The
 same steps run on the 64-bit unix port (.venv/bin/micropython) for the 64/32-bit ratio.
+With --mqtt (or --mqtt-only: that alone), scenario mqtt too (`measure_mqtt()`): the whole
+firmware with config.json setting Wi-Fi and a broker, the station joined at once, an in-memory
+broker in place of the HAL's TCP socket (tests/mem32_fake/mem32_broker.py), the fake clock as
+`time`; after boot, the connection and the first discovery round, `--frames` frames each
+followed by the publisher's step (state per frame, diagnostics every 30 s of line time), then a
+second round. WebAssembly only (the port's asyncio runs on the JavaScript loop).
 Method and figures: docs/design/memory.md. Prints a table, or with --json one JSON object
-(`measure()` returns it). Cost: both modes at 1000 frames take about 25 s, 90 s with the
-unix-port runs; boot and 100 frames about 3 s.
+(`measure()` returns it; with --mqtt under "mqtt"). Cost: both modes at 1000 frames take
+about 25 s, 90 s with the unix-port runs; boot and 100 frames about 3 s; scenario mqtt, both
+modes, 1000 frames: about 50 s.
 """
 
 import argparse
@@ -616,6 +623,8 @@ def main():
     ap.add_argument("--first", type=int, default=100)
     ap.add_argument("--modes", default="standard,historique")
     ap.add_argument("--no-unix", action="store_true", help="skip the 64-bit unix port run")
+    ap.add_argument("--mqtt", action="store_true", help="scenario mqtt too")
+    ap.add_argument("--mqtt-only", action="store_true", help="scenario mqtt alone")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     modes = tuple(m for m in args.modes.split(",") if m)
@@ -623,13 +632,18 @@ def main():
         if m not in MODES:
             sys.exit("unknown mode %r (%s)" % (m, ", ".join(MODES)))
     try:
-        res = measure(args.frames, args.first, modes, not args.no_unix)
+        res = {} if args.mqtt_only else measure(args.frames, args.first, modes, not args.no_unix)
+        if args.mqtt or args.mqtt_only:
+            res["mqtt"] = measure_mqtt(args.frames, args.first, modes)
     except Mem32Error as e:
         sys.exit(str(e))
     if args.json:
         print(json.dumps(res, indent=1))
-    else:
+        return
+    if not args.mqtt_only:
         print("\n".join(table(res)))
+    if "mqtt" in res:
+        print("\n".join(([""] if not args.mqtt_only else []) + mqtt_table(res["mqtt"])))
 
 
 if __name__ == "__main__":
