@@ -1,12 +1,14 @@
 """Import firmware/hal/esp32.py with the fake `machine` of tests/fake_esp32, on both interpreters.
 
 load() -> (esp32 module, fake machine module). Neither stays in sys.modules afterwards, so no
-other test sees the fake and a later import of firmware.hal.esp32 starts afresh.
+other test sees the fake and a later import of firmware.hal.esp32 starts afresh. The Wi-Fi
+half (firmware/hal/esp32_net.py, which esp32.wlan() loads on first use) is imported here too,
+on the fake `network`, and handed to the esp32 module.
 """
 
 import sys
 
-_NAMES = ("machine", "network", "firmware.hal.esp32")
+_NAMES = ("machine", "network", "firmware.hal.esp32", "firmware.hal.esp32_net")
 
 
 def _forget():
@@ -14,8 +16,9 @@ def _forget():
         if name in sys.modules:
             del sys.modules[name]
     hal = sys.modules.get("firmware.hal")
-    if hal is not None and hasattr(hal, "esp32"):
-        delattr(hal, "esp32")  # else `from firmware.hal import esp32` returns the old one
+    for sub in ("esp32", "esp32_net"):
+        if hal is not None and hasattr(hal, sub):
+            delattr(hal, sub)  # else `from firmware.hal import esp32` returns the old one
 
 
 def load():
@@ -25,7 +28,9 @@ def load():
     try:
         import machine
 
-        from firmware.hal import esp32
+        from firmware.hal import esp32, esp32_net
+
+        esp32._net = esp32_net
     finally:
         sys.path.pop(0)
         _forget()

@@ -13,8 +13,8 @@ from firmware import wifi
 from firmware.hal import host
 
 esp32, machine = esp32_loader.load()
-network = esp32.network
-sys.modules.pop("network", None)  # the fake stays reachable as esp32.network only
+network = esp32._net.network
+sys.modules.pop("network", None)  # the fake stays reachable as esp32._net.network only
 
 FAST = {"poll_ms": 5, "timeout_ms": 300, "backoff_ms": (10, 40)}
 BOUND_MS = 3000  # a condition not met by then is a failure

@@ -51,7 +51,14 @@ MODES = {
 }
 # Modules of other features than the TIC path (publishing, Wi-Fi): their import cost and the
 # objects they own (mem32_steps.TEARDOWN labels start with the owner) are reported apart.
-OTHER_FEATURES = ("firmware.readings", "firmware.wifi", "firmware.mqtt_pub", "mqtt", "ha")
+OTHER_FEATURES = (
+    "firmware.readings",
+    "firmware.wifi",
+    "firmware.hal.esp32_net",
+    "firmware.mqtt_pub",
+    "mqtt",
+    "ha",
+)
 SPARE_FRAMES = 20  # more frames in the stream than the run needs
 # Scenario mqtt: the whole firmware with MQTT publishing (issue 9): budgets in use after gc at
 # steady state (from asyncio on, the fakes excluded), and at most one growth of the heap.
