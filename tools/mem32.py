@@ -198,6 +198,7 @@ def module_order(mqtt=False):
     builder = (ROOT / "firmware" / "builder.py").read_text(encoding="utf-8")
     for dep in _top_level_imports(ast.parse(builder), "firmware.builder"):
         visit(dep)
+    visit("firmware.hal.esp32_net")  # the builder's hal.wlan() loads it
     visit("firmware.app")
     if mqtt:  # the builder imports the publisher (and what it imports) when MQTT is set
         visit("firmware.mqtt_pub")
