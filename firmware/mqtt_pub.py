@@ -207,6 +207,19 @@ class Publisher:
             unload("ha", "tic.label_rows", "tic.label_docs")
             gc.collect()
 
+    async def _round(self, c, added):
+        # Discovery is worth a retry, not a crash loop: out of memory, the round is skipped
+        # (logged; `rediscover` or the next connection tries again) and publishing goes on.
+        try:
+            await self._discovery_round(c, added)
+        except MemoryError:
+            unload("ha", "tic.label_rows", "tic.label_docs")
+            gc.collect()
+            log.error("discovery skipped: out of memory (mem used %d)", gc.mem_alloc())
+            e = self._entities
+            for r in self._present_rows():  # not again at every poll: at the next trigger
+                e[r >> 3] |= 1 << (r & 7)
+
     def _grew(self):
         # True when the meter now sends a label the last round did not announce.
         e = self._entities
@@ -259,10 +272,10 @@ class Publisher:
             await c.publish(self.topic(b"/availability"), b"online", retain=True, qos=1)
         if self._discover and s["ha_discovery"]:
             self._discover = False
-            await self._discovery_round(c)
+            await self._round(c, False)
             self._full = True
         elif new and s["ha_discovery"] and self._grew():
-            await self._discovery_round(c, added=True)
+            await self._round(c, True)
         send = self._full or _since(self._last_state) >= s["slow_s"] * 1000
         if new and not send:
             for r in self._period:
