@@ -15,7 +15,7 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-DEB_PACKAGES := mosquitto mosquitto-clients openssl nodejs npm
+DEB_PACKAGES := mosquitto mosquitto-clients openssl
 PORT ?= /dev/ttyUSB0
 SIM_ARGS ?=
 PYTEST_ARGS ?=
@@ -36,6 +36,9 @@ venv: $(VENV)/.stamp
 
 deps:
 	sh tools/ensure_deps.sh $(DEB_PACKAGES)
+	@# Node and npm run the 32-bit MicroPython harness (tools/mem32); a machine whose Node
+	@# comes from elsewhere (with its own npm) keeps it: Debian's npm would conflict.
+	command -v node >/dev/null && command -v npm >/dev/null || sh tools/ensure_deps.sh nodejs npm
 
 build: venv
 	$(BIN)/python tools/build.py
