@@ -446,6 +446,7 @@ def _mqtt_entry(w, modules):
         "fw_first": fw(r["first"]),
         "fw_steady": fw(r["steady"]),
         "fw_rediscovery": fw(r["rediscovery"]),  # after a second round (rediscover command)
+        "fw_rediscovery_after": fw(r["rediscovery_after"]),  # and 5 frames later
         "fw_first_max": max(first["in_use"]) - base - kept,
         "fw_first_min": min(first["in_use"]) - base - kept,
         # the whole heap as a board holds it (interpreter, asyncio, firmware)
@@ -522,6 +523,7 @@ def mqtt_table(res):
         ("firmware peak during the round (at a write)", "fw_round_peak"),
         ("firmware after N frames", "fw_steady"),
         ("firmware after a second round (rediscover)", "fw_rediscovery"),
+        ("... and 5 frames later", "fw_rediscovery_after"),
         ("board after N frames", "board_steady"),
         ("board peak during the round", "board_round_peak"),
         ("largest heap", "heap_max"),

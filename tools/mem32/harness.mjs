@@ -251,6 +251,13 @@ if (opts.phase === "probe") {
   st.inUse("rediscovery");
   py("S.mqtt_report()");
   out.round2 = pick();
+  // ... and a few frames later (what a round leaves may be held until the next steps)
+  const f1 = frames;
+  for (let i = 1; i <= 5; i++) {
+    until(f1 + i);
+    await st.pyAsync("await S.mqtt_step()");
+  }
+  st.inUse("rediscovery_after");
   out.polls = polls;
   const end = st.memInfo();
   out.heap_end = end.total;
