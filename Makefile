@@ -56,7 +56,7 @@ pytest: venv deps build
 test: venv deps lint typecheck pytest
 
 check: venv deps lint typecheck build
-	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m "not slow" -n 2 $(PYTEST_ARGS)
 
 sim: venv deps build
 	$(BIN)/python tools/sim.py $(SIM_ARGS)

@@ -16,6 +16,9 @@ from tic.encode import frame, group
 from tic.parser import CHUNK, FRAME_SIZE, Parser
 from tic_helpers import CAPTURES, read
 
+# Seconds each: make test runs them, make check does not (conftest.py).
+SLOW_TESTS = ("test_counters_wrap_instead_of_growing_into_big_ints",)
+
 STD = read(CAPTURES + "std-tri-tempo-teleinfo-nom.raw")
 HIST = read(CAPTURES + "hist-mono-tempo-teleinfo-nom.raw")
 STD_NOISY = read(CAPTURES + "std-tri-tempo-stream-errors-teleinfo-nom.raw")

@@ -19,6 +19,9 @@ import pytest
 
 import upy
 
+# A real server process under attack: make test runs these, make check does not.
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parent.parent
 TIMEOUT_MS = 1000  # the server's per-request limit in these runs
 HEAP_SLACK = 4096  # bytes the heap may keep after the attacks (64-bit unix port)

@@ -15,6 +15,8 @@ import pytest
 
 import upy
 
+# Node and the 32-bit harness take seconds: make test runs these, make check does not.
+pytestmark = pytest.mark.slow
 FIRST = 100
 STEADY = 1000
 MODES = ("standard", "historique")

@@ -9,6 +9,9 @@ import mqtt
 import mqtt_tls
 from mqtt_fake import FakeBroker, run
 
+# Seconds of real time each: make test runs them, make check does not (conftest.py).
+SLOW_TESTS = ("test_backoff_doubles_within_bounds_with_jitter",)
+
 
 def _client(broker, **kw):
     kw.setdefault("timeout_ms", 300)

@@ -13,6 +13,8 @@ import mqtt
 import mqtt_tls
 import upy
 
+# Real brokers, restarts and timeouts: make test runs these, make check does not.
+pytestmark = pytest.mark.slow
 HOST = "127.0.0.1"
 
 

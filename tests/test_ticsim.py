@@ -432,6 +432,7 @@ def test_historique_producer_is_a_base_meter():
     assert rows[0]["OPTARIF"] == "BASE" and rows[0]["PTEC"] == "TH.."
 
 
+@pytest.mark.slow  # real time
 def test_realtime_runs_at_9600():
     r = subprocess.run(TICSIM + ["--mode", "standard", "--phases", "1", "--contract", "base",
                                  "--seed", "1", "--frames", "2", "--realtime"],
