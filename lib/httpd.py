@@ -42,9 +42,9 @@ if _MP:
     _sleep_ms = asyncio.sleep_ms
     _wait_ms = asyncio.wait_for_ms
 else:  # CPython
-    from httpd_host import Pair as _Pair
-    from httpd_host import sleep_ms as _sleep_ms
-    from httpd_host import wait_for_ms as _wait_ms
+    from aio_host import Pair as _Pair
+    from aio_host import sleep_ms as _sleep_ms
+    from aio_host import wait_for_ms as _wait_ms
 
 
 _REASONS = (

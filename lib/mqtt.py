@@ -66,35 +66,14 @@ except AttributeError:  # CPython
     def _diff(a, b):
         return a - b
 
-    def _sleep_ms(ms):
-        return asyncio.sleep(ms / 1000)
-
-    def _wait_ms(aw, ms):
-        return asyncio.wait_for(aw, ms / 1000)
+    from aio_host import Pair as _Pair
+    from aio_host import sleep_ms as _sleep_ms
+    from aio_host import wait_for_ms as _wait_ms
 
     async def _getaddr(host, port, ms):
         loop = asyncio.get_running_loop()
         a = await _wait_ms(loop.getaddrinfo(host, port, type=socket.SOCK_STREAM), ms)
         return a[0][4][0]
-
-    class _Pair:
-        def __init__(self, r, w):
-            self.r = r
-            self.w = w
-
-        async def readinto(self, buf):
-            b = await self.r.read(len(buf))
-            buf[: len(b)] = b
-            return len(b)
-
-        def write(self, b):
-            self.w.write(bytes(b))  # a copy: the client reuses its header buffer
-
-        async def drain(self):
-            await self.w.drain()
-
-        def close(self):
-            self.w.close()
 
     async def open_stream(host, port, ssl=None, server_hostname=None):
         """Default opener: asyncio TCP (TLS when `ssl` is an SSLContext) stream."""

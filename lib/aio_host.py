@@ -1,6 +1,6 @@
-"""CPython side of lib/httpd.py (never imported on MicroPython): asyncio's ms helpers and
-the reader/writer pair shaped as MicroPython's Stream (async readinto, write, async drain,
-async wait_closed)."""
+"""CPython stand-ins for MicroPython's asyncio, shared by lib/httpd.py and lib/mqtt.py (never
+imported on MicroPython): sleep_ms, wait_for_ms, and Pair, asyncio's reader/writer pair shaped
+as MicroPython's Stream (async readinto, write, async drain, close, async wait_closed)."""
 
 import asyncio
 
@@ -24,7 +24,10 @@ class Pair:
         return len(b)
 
     def write(self, b):
-        self.w.write(bytes(b))  # a copy: the server reuses its buffer
+        self.w.write(bytes(b))  # a copy: the callers reuse their buffers
+
+    def close(self):
+        self.w.close()
 
     async def drain(self):
         await self.w.drain()
