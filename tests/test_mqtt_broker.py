@@ -135,11 +135,23 @@ def _start_mp_client(port, cid, *extra):
     )
 
 
+def _next_result(proc):
+    """The client's next result line ("UP", "UP 2", "ERROR ..."), skipping its log lines (it
+    logs failed attempts, e.g. while a broker restarts); "" if it ended."""
+    while True:
+        line = proc.stdout.readline()
+        if not line:
+            return ""
+        line = line.strip()
+        if not (" WARNING " in line or " INFO " in line):
+            return line
+
+
 def _mp_will_fires_on_kill(port, cid, *extra, sub_kw=None):
     got = []
     proc = _start_mp_client(port, cid, "will", *extra)
     try:
-        line = proc.stdout.readline().strip()
+        line = _next_result(proc)
         assert line == "UP", line + proc.stdout.read() if line.startswith("ERROR") else line
 
         async def main():
@@ -414,15 +426,7 @@ def test_micropython_managed_client_survives_broker_restarts(make_mosquitto):
     proc = _start_mp_client(b.port, "mp3", "managed")
     try:
         for n in range(1, 4):
-            # The client logs its failed attempts while the broker restarts: skip log lines.
-            seen = []
-            while True:
-                line = proc.stdout.readline()
-                assert line, "client ended before UP %d: %s" % (n, "".join(seen))
-                line = line.strip()
-                if not (" WARNING " in line or " INFO " in line):
-                    break
-                seen.append(line + "\n")
+            line = _next_result(proc)
             assert line == "UP %d" % n, line + (proc.stdout.read() if "ERROR" in line else "")
             if n < 3:
                 b.restart()
