@@ -34,6 +34,7 @@ from tic import MODE_NAMES, labels
 
 POLL_MS = 250
 SETTLE_FRAMES = 4  # frames stored before the first connection (ids and indexes confirmed)
+ROUND_RETRY_MS = 60000  # a discovery round skipped for lack of memory is tried again after
 # Fast labels: sent on change (at most every fast_min_s). Apparent power, currents, voltages.
 _FAST = (
     "PAPP IINST IINST1 IINST2 IINST3 SINSTS SINSTS1 SINSTS2 SINSTS3 SINSTI IRMS1 IRMS2 IRMS3 "
@@ -81,6 +82,7 @@ class Publisher:
         self._seq = -1
         self._last_state = self._last_diag = 0
         self._full = self._discover = self._online = False
+        self._retry = None  # ticks of a discovery round skipped for lack of memory
         self._entities = bytearray(_SET_BYTES)  # what the last round announced
         self._mode = None
         self._gen = -1
@@ -209,13 +211,19 @@ class Publisher:
 
     async def _round(self, c, added):
         # Discovery is worth a retry, not a crash loop: out of memory, the round is skipped
-        # (logged; `rediscover` or the next connection tries again) and publishing goes on.
+        # (logged; tried again after ROUND_RETRY_MS, on `rediscover` or at the next
+        # connection) and publishing goes on.
         try:
             await self._discovery_round(c, added)
         except MemoryError:
             unload("ha", "tic.label_rows", "tic.label_docs")
             gc.collect()
-            log.error("discovery skipped: out of memory (mem used %d)", gc.mem_alloc())
+            log.error(
+                "discovery skipped: out of memory (mem used %d); again in %d s",
+                gc.mem_alloc(),
+                ROUND_RETRY_MS // 1000,
+            )
+            self._retry = _ms()
             e = self._entities
             for r in self._present_rows():  # not again at every poll: at the next trigger
                 e[r >> 3] |= 1 << (r & 7)
@@ -267,6 +275,9 @@ class Publisher:
                 return
             self._discover = True
         new = rd.seq != self._seq
+        if self._retry is not None and _since(self._retry) >= ROUND_RETRY_MS:
+            self._retry = None
+            self._discover = True
         if self._online:
             self._online = False
             await c.publish(self.topic(b"/availability"), b"online", retain=True, qos=1)
