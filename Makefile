@@ -7,6 +7,7 @@
 #   make deploy PORT=/dev/ttyUSB0                         copy build/device/ to a board
 #   make flash  PORT=/dev/ttyUSB0 FIRMWARE=ESP32_GENERIC-OTA-v1.27.0.bin   write MicroPython
 #   make bench   parser speed, and memory on a 32-bit MicroPython 1.27
+#   make mqtt-bench  MQTT latency (ETX to subscriber) and bytes per hour, ~7 min
 #   make fuzz    10^6 mutated TIC inputs through the parser (not part of make test)
 #
 # Both `make sim` and `make test` create or refresh .venv from the pinned requirements and
@@ -20,7 +21,7 @@ PORT ?= /dev/ttyUSB0
 SIM_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: all venv deps build test check lint typecheck pytest sim bench fuzz labels deploy flash clean
+.PHONY: all venv deps build test check lint typecheck pytest sim bench mqtt-bench fuzz labels deploy flash clean
 
 all: build
 
@@ -64,6 +65,9 @@ sim: venv deps build
 bench: venv deps build
 	sh tools/ensure_deps.sh valgrind
 	$(BIN)/python tools/bench.py
+
+mqtt-bench: venv deps build
+	$(BIN)/python tools/mqtt_bench.py
 
 labels: venv
 	PYTHONPATH=lib $(BIN)/python -m tic.label_table
