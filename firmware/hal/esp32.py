@@ -34,9 +34,10 @@ PLATFORM = "esp32"
 # 4096 B hold 4.3 s of line at 9600 Bd, 34 s at 1200 Bd: see docs/design/uart.md.
 RXBUF = 4096
 
-# Polling (docs/design/uart.md). No UART.irq(): IRQ_RXIDLE on v1.26-v1.28 restarts a hardware
-# timer per RX burst and leaks an 8-bit IDF reference count; after ~255 bursts Timer Group 0 is
-# reset and ticks_ms() stops on the original ESP32 (MicroPython issue #19162, §8.9). wait() is a
+# Polling (docs/design/uart.md). No UART.irq(): its RX-idle trigger (v1.26-v1.28) restarts
+# a hardware timer per RX burst and leaks an 8-bit IDF reference count; after ~255 bursts
+# Timer Group 0 is reset and ticks_ms() stops on the original ESP32 (MicroPython issue
+# #19162, §8.9). wait() is a
 # plain asyncio sleep of `period_ms`, the longest that keeps the buffer from filling:
 #   (period_ms + _MAX_STALL_MS) * bytes_per_s / 1000 <= rxbuf - _HEADROOM
 _MAX_STALL_MS = const(3000)  # longest event-loop stall the TIC input must survive without loss
