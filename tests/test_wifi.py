@@ -162,10 +162,17 @@ def test_open_connection_refused_while_down_and_dies_with_the_radio():
         return len(b)
 
     async def main():
-        # MicroPython's server cannot tell its port: one per process, away from other runs.
-        mp_port = 40000 + (os.getpid() % 20000 if hasattr(os, "getpid") else 7311)
-        srv = await asyncio.start_server(echo, "127.0.0.1", 0 if _cpython() else mp_port)
-        port = srv.sockets[0].getsockname()[1] if _cpython() else mp_port
+        if _cpython():
+            srv = await asyncio.start_server(echo, "127.0.0.1", 0)
+            port = srv.sockets[0].getsockname()[1]
+        else:  # MicroPython's server cannot tell its port: try a few, away from other runs
+            base = 20000 + (os.getpid() % 9000 if hasattr(os, "getpid") else 7311)
+            for port in range(base, base + 200, 7):
+                try:
+                    srv = await asyncio.start_server(echo, "127.0.0.1", port)
+                    break
+                except OSError:  # in use (another test, or TIME_WAIT)
+                    pass
         try:
             await host.open_connection("127.0.0.1", port)
         except OSError as e:
