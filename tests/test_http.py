@@ -12,6 +12,9 @@ import httpd
 import httpd_form as form
 import log
 
+# Seconds each: make test runs them, make check does not (conftest.py).
+SLOW_TESTS = ("test_catch_all_hook",)
+
 WWW = "tests/fixtures/http/www"
 
 

@@ -167,6 +167,7 @@ print("stub done")
 """
 
 
+@pytest.mark.slow  # real time: a watchdog period
 def test_supervision_resets_power_hard_then_wdt(tmp_path, capfd, monkeypatch):
     stub = tmp_path / "main.py"
     stub.write_text(STUB % str(ROOT))

@@ -16,6 +16,9 @@ from tic.guard import IndexGuard
 from tic.parser import Parser
 from tic_helpers import CAPTURES
 
+# Seconds each: make test runs them, make check does not (conftest.py).
+SLOW_TESTS = ("test_ticsim_streams_equal_ticdump_decode",)
+
 CPYTHON = sys.implementation.name != "micropython"
 DECODED = ("time", "period", "tempo_today", "tempo_tomorrow", "contact_open", "cutoff",
            "overvoltage", "overpower", "producer", "tariff_index")  # fmt: skip
