@@ -16,7 +16,7 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-DEB_PACKAGES := mosquitto mosquitto-clients openssl
+DEB_PACKAGES := mosquitto mosquitto-clients openssl chromium
 PORT ?= /dev/ttyUSB0
 SIM_ARGS ?=
 PYTEST_ARGS ?=

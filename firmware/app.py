@@ -40,6 +40,7 @@ class App:
         self.settings = self.mode = self.profile = self.tic = None
         self.reader = self.parser = self.readings = self.wifi = self.mqtt = None
         self.wdt = None
+        self.commands = {}  # MQTT `~/cmd` payload (bytes) -> fn(app): added by the parts
         self.last_crash = None  # the newest crash record entry, read at boot
         self.frames = 0  # valid frames this boot
         self.exit_code = None  # 0 = stop, "reset" = reset the device

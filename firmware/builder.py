@@ -20,11 +20,16 @@ from tic.guard import IndexGuard
 log = getLogger("app")
 
 
-def _board(name):
+def _board(name, rx_pin=-1, rx_invert="board"):
     from firmware import boards
 
+    over = {}
+    if rx_pin >= 0:
+        over["rx"] = rx_pin
+    if rx_invert != "board":
+        over["invert"] = rx_invert == "inverted"
     try:
-        p = boards.profile(name)
+        p = boards.profile(name, **over)
     except ValueError as e:
         log.warning("board: %s; using %s", e, boards.DEFAULT_BOARD)
         p = boards.profile(boards.DEFAULT_BOARD)
@@ -42,7 +47,7 @@ def build(app):
 
         app.hooks = hooks.load(app)
     app.mode = tic_reader.parse_mode(s["mode"])
-    app.profile = _board(s["board"])
+    app.profile = _board(s["board"], s["rx_pin"], s["rx_invert"])
     baud = tic_reader.start_baud(app.mode, s["baud"], tic_reader.STATE_FILE)
     app.tic = hal.open_tic(app.profile, baud)
     guard = IndexGuard()
@@ -63,6 +68,16 @@ def build(app):
         from firmware.mqtt_pub import Publisher
 
         app.mqtt = Publisher(app)
+    services(app)
+
+
+def services(app):
+    """The optional parts: each module's build(app) adds its tasks (app.add_task) and its MQTT
+    commands (app.commands). Portal: access point and captive DNS; web: the HTTP server."""
+    from firmware import portal, web
+
+    portal.build(app)
+    web.build(app)
 
 
 def announce(app):

@@ -29,12 +29,19 @@ SCHEMA = (
     ("mode", "str", "auto", ("auto", "historique", "standard"), None),
     ("baud", "int", 0, (0, 1200, 9600), None),
     ("board", "name", "denky-d4", None, 32),
+    ("rx_pin", "int", -1, -1, 48),  # -1: the board profile's TIC input GPIO
+    ("rx_invert", "str", "board", ("board", "normal", "inverted"), None),
     ("signal_lost_s", "int", 10, 5, 3600),
     ("heartbeat_s", "int", 60, 5, 86400),
     # Wi-Fi station ("" = not configured)
     ("wifi_ssid", "text", "", None, 32),
     ("wifi_password", "secret", "", None, 64),
     ("hostname", "text", "", None, 32),
+    # access point and portal (firmware/portal.py)
+    ("ap_after_s", "int", 300, 0, 86400),  # station down this long opens the AP; 0: never
+    ("ap_open", "bool", False, None, None),  # True: an open AP, no WPA2 password
+    # web page: "" = no admin password; else stored salted and hashed (firmware/web_auth.py)
+    ("admin_password", "secret", "", None, 100),
     # MQTT ("" host = MQTT off)
     ("mqtt_host", "text", "", None, 64),
     ("mqtt_port", "int", 0, 0, 65535),  # 0: 1883, or 8883 with TLS
@@ -51,6 +58,11 @@ SCHEMA = (
     ("slow_s", "int", 60, 10, 86400),  # indexes and static labels: periodically
     ("diag_s", "int", 300, 30, 86400),  # diagnostics
     ("per_label_topics", "bool", False, None, None),
+    # OTA (firmware/ota.py): base URL of releases, Ed25519 public key (64 hex; "" = the
+    # build's), hours between periodic checks (0: off)
+    ("ota_url", "text", "", None, 128),
+    ("ota_key", "text", "", None, 64),
+    ("ota_check_h", "int", 0, 0, 720),
 )
 
 

@@ -17,7 +17,8 @@ Discovery (ha_discovery): one entity config at a time, retained, from lib/ha.py,
 round and dropped after; at each connect, when Home Assistant says "online" on
 `<ha_prefix>/status`, on the `rediscover` command, and when the meter's set of labels grows
 (or its mode or meter changes: retired entities get an empty retained config).
-Commands on `~/cmd`: "rediscover", "reboot".
+Commands on `~/cmd`: "rediscover", "reboot", and those the other parts add to app.commands
+(payload bytes -> fn(app)), such as "portal" and "ota".
 Memory: a state buffer of state_json.SIZE, topic buffers, the entity set (24 bytes), all made
 once; a state publish allocates only what the MQTT client does (one memoryview).
 """
@@ -148,8 +149,10 @@ class Publisher:
                 self._discover = True
             elif cmd == b"reboot":
                 self.app.stop("reset")
+            elif cmd in self.app.commands:
+                self.app.commands[cmd](self.app)
             else:
-                log.warning("unknown command %r (known: rediscover, reboot)", cmd)
+                log.warning("unknown command %r", cmd)
         elif topic.endswith(b"/status") and bytes(msg) == b"online" and not retained:
             self._discover = True  # Home Assistant restarted: it forgot the entities
 
