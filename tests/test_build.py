@@ -1,10 +1,13 @@
 """The device image (`make build` -> build/device/). The deploy plan: tests/test_deploy.py."""
 
+import gzip
 import subprocess
+import sys
 
 import deploy
 import pytest
 
+import build as build_tool
 import upy
 
 ROOT = upy.ROOT
@@ -39,9 +42,47 @@ def test_boot_and_main_stay_source(built):
         assert (built / name).read_bytes() == (ROOT / name).read_bytes()
 
 
+def _pages():
+    return sorted(p.name for p in (ROOT / "firmware" / "www").iterdir() if p.is_file())
+
+
 def test_build_holds_nothing_else(built):
     expected = {"boot.py", "main.py"} | {str(m.with_suffix(".mpy")) for m in _device_modules()}
+    expected |= {"www/" + n for n in _pages()} | {"www/%s.gz" % n for n in _pages()}
     assert set(deploy.build_files(built)) == expected
+
+
+def test_pages_are_copied_with_a_gzip_copy(built):
+    names = _pages()
+    assert {"index.html", "config.html", "login.html", "app.css", "app.js"} <= set(names)
+    for n in names:
+        src = (ROOT / "firmware" / "www" / n).read_bytes()
+        assert (built / "www" / n).read_bytes() == src
+        gz = (built / "www" / (n + ".gz")).read_bytes()
+        assert gzip.decompress(gz) == src
+        # no file name, mtime 0 (bytes 4..7), level 9 (XFL 2): the same bytes on every build
+        assert gz[:4] == b"\x1f\x8b\x08\x00" and gz[4:8] == bytes(4) and gz[8] == 2, n
+        assert gz == build_tool.gzip_bytes(src)
+
+
+def test_a_stale_page_output_is_removed(built):
+    stale = built / "www" / "gone.html"
+    stale_gz = built / "www" / "gone.html.gz"
+    stale.write_text("<p>old</p>")
+    stale_gz.write_bytes(build_tool.gzip_bytes(b"<p>old</p>"))
+    subprocess.run([sys.executable, "tools/build.py"], cwd=ROOT, check=True, capture_output=True)
+    assert not stale.exists() and not stale_gz.exists()
+    assert (built / "www" / "index.html.gz").is_file()
+
+
+def test_www_sources_skip_hidden_and_backup_files(tmp_path):
+    src = tmp_path / "www"
+    (src / "sub").mkdir(parents=True)
+    for name in ("a.html", ".a.html.swp", "b.css~", "sub/c.js"):
+        (src / name).write_text("x")
+    out = tmp_path / "out"
+    got = [(s.relative_to(src).as_posix(), d) for s, d in build_tool.www_sources(src, out)]
+    assert got == [("a.html", out / "a.html"), ("sub/c.js", out / "sub" / "c.js")]
 
 
 def test_modules_import_from_the_build_on_the_unix_port(built, tmp_path):

@@ -3,10 +3,14 @@
 Layout on the board mirrors the repository: /boot.py and /main.py stay as source (MicroPython
 only runs those two by name), everything under lib/ and firmware/ becomes .mpy. Compiling on
 the board instead would cost several times the heap of loading the .mpy (measured for microdot:
-158 KB vs 41 KB on the unix port). Stale outputs are removed so `make deploy` mirrors exactly.
+158 KB vs 41 KB on the unix port). The web pages (firmware/www/) go to www/ (the board's /www)
+as they are, each with a gzip copy `<name>.gz` (level 9, mtime 0: reproducible) that the HTTP
+server sends to browsers accepting gzip. Stale outputs are removed so `make deploy` mirrors
+exactly.
 """
 
 import argparse
+import gzip
 import shutil
 import subprocess
 import sys
@@ -15,6 +19,7 @@ from upy import BUILD, MPY_CROSS, ROOT
 
 PACKAGES = ("lib", "firmware")
 SOURCES_AS_IS = ("boot.py", "main.py")
+WWW = "firmware/www"  # page sources; on the board: /www
 
 
 def device_sources():
@@ -24,11 +29,30 @@ def device_sources():
         for src in sorted((ROOT / pkg).rglob("*.py")):
             rel = src.relative_to(ROOT)
             yield src, (BUILD / rel).with_suffix(".mpy")
+    for src, dst in www_sources(ROOT / WWW, BUILD / "www"):
+        yield src, dst
+        yield src, dst.with_name(dst.name + ".gz")
+
+
+def www_sources(src_dir, out_dir):
+    """(source, output) of each page file under `src_dir` (sorted; hidden files and editor
+    backups skipped), the output at the same relative path under `out_dir`."""
+    for src in sorted(src_dir.rglob("*")):
+        if src.is_file() and not src.name.startswith(".") and not src.name.endswith("~"):
+            yield src, out_dir / src.relative_to(src_dir)
+
+
+def gzip_bytes(data):
+    """`data` gzipped at level 9 with mtime 0 and no file name: the same bytes on every run."""
+    return gzip.compress(data, compresslevel=9, mtime=0)
 
 
 def compile_one(src, dst):
     dst.parent.mkdir(parents=True, exist_ok=True)
-    if dst.suffix == ".py":
+    if dst.suffix == ".gz":
+        dst.write_bytes(gzip_bytes(src.read_bytes()))
+        return
+    if dst.suffix != ".mpy":  # boot.py, main.py and the pages: as they are
         shutil.copyfile(src, dst)
         return
     # -s gives tracebacks the device path, not the host one.
