@@ -16,6 +16,8 @@ Contract:
   rssi, ip           dBm (int) and address (str) while joined, else None
   connects, drops, reconnects, failures   joins, links lost, joins after a loss, failed
                      attempts (counters since boot); last_error: why the last attempt failed
+  down_ms() -> int   ms since the station was last joined (since boot if never); 0 while
+                     joined. What opens the access point after ap_after_s (firmware/portal.py)
 Cost: one status() (+ rssi()) per poll, nothing allocated per poll while joined; log lines
 only on changes and failures. Design: docs/design/wifi.md.
 """
@@ -74,6 +76,15 @@ class Wifi:
         self.reconnects = 0
         self.failures = 0
         self.last_error = None
+        self._down_since = _ticks()  # boot, then each loss of the link
+
+    def down_ms(self):
+        if self.state == "up":
+            return 0
+        d = _diff(_ticks(), self._down_since)
+        # ticks_diff is exact up to half the ticks period (~6 days on MicroPython): beyond,
+        # say "very long" rather than a negative time.
+        return d if d >= 0 else 0x3FFFFFFF
 
     def backoff(self, fails):
         """Wait (ms) after failed attempt number `fails` (>= 1): doubles from backoff_ms[0]
@@ -118,6 +129,7 @@ class Wifi:
                     break
                 self.rssi = st.rssi()
             self.up.clear()
+            self._down_since = _ticks()
             self.rssi = self.ip = None
             self.drops += 1
             lost = True

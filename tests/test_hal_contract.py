@@ -13,7 +13,18 @@ HAL = Path(__file__).resolve().parent.parent / "firmware" / "hal"
 # What the TIC port returned by open_tic() offers (methods; `baud` is an attribute).
 PORT_METHODS = ("readinto", "any", "set_baud", "wait", "deinit")
 # What the Wi-Fi station returned by wlan() offers.
-STATION_METHODS = ("active", "connect", "disconnect", "status", "isconnected", "rssi", "ip")
+STATION_METHODS = (
+    "active",
+    "connect",
+    "disconnect",
+    "status",
+    "isconnected",
+    "rssi",
+    "ip",
+    "scan",
+)
+# What the access point returned by access_point() offers.
+AP_METHODS = ("active", "config", "ip")
 
 # Public names a side may have beyond INTERFACE. Add a name here when adding it to a side.
 ESP32_EXTRAS = {
@@ -33,6 +44,8 @@ HOST_EXTRAS = {
     # the fake radio
     "Station",
     "set_radio",
+    "AccessPoint",
+    "neighbours",  # what the fake station's scan() hears besides the simulator's network
 }
 
 
@@ -145,6 +158,8 @@ def test_interface_lists_the_documented_names():
         "unique_id",
         "setting",
         "wlan",
+        "access_point",
+        "boot_button",
         "open_connection",
     }
     doc = ast.get_docstring(_tree("__init__.py"))
@@ -187,6 +202,17 @@ def test_stations_have_the_same_methods():
     assert "esp32_net" in ast.dump(_top(_tree("esp32.py"))["wlan"])
     e_m, h_m = _methods(e_cls, esp), _methods(h_cls, host)
     for m in STATION_METHODS:
+        assert m in e_m, "esp32 %s lacks %s()" % (e_cls.name, m)
+        assert m in h_m, "host %s lacks %s()" % (h_cls.name, m)
+        assert _signature(e_m[m]) == _signature(h_m[m]), "%s(): signatures differ" % m
+
+
+def test_access_points_have_the_same_methods():
+    esp, host = _top(_tree("esp32_net.py")), _top(_tree("host.py"))
+    e_cls, h_cls = esp["AccessPoint"], _made_class(host, "access_point")
+    assert "esp32_net" in ast.dump(_top(_tree("esp32.py"))["access_point"])
+    e_m, h_m = _methods(e_cls, esp), _methods(h_cls, host)
+    for m in AP_METHODS:
         assert m in e_m, "esp32 %s lacks %s()" % (e_cls.name, m)
         assert m in h_m, "host %s lacks %s()" % (h_cls.name, m)
         assert _signature(e_m[m]) == _signature(h_m[m]), "%s(): signatures differ" % m

@@ -6,7 +6,7 @@ private MQTT broker.
         [--mqtt HOST:PORT | --no-mqtt] [--mode M] [--baud N] [--board NAME]
         [--heap SIZE] [--state DIR] [--set NAME=VALUE ...] [--run-for S]
         [--wifi-drop AT[:FOR]] [--exit-after-frames N] [--reset-after-frames N [--resets K]]
-        [--no-build]
+        [--fresh] [--http PORT] [--dns PORT] [--no-build]
 
 It runs build/device/main.py (the exact image `make deploy` copies, compiled by tools/build.py)
 with MICROPYPATH = the build, cwd = the state directory (the simulated flash filesystem) and an
@@ -28,6 +28,12 @@ variables with the link address, boot count and reset cause.
 MQTT: by default a private Mosquitto on a free port of 127.0.0.1, configured by a file in the
 state directory (STATE/mosquitto/), stopped when the simulator ends however it ends (but
 SIGKILL); --mqtt HOST:PORT uses that broker instead; --no-mqtt sets no broker (mqtt_host "").
+
+--fresh: no config.json (but what --set/--mode/--baud/--board give), as on a new board: the
+firmware opens its first-boot access point and portal. The config page saves config.json and
+resets the firmware; the simulator restarts it and never rewrites config.json after the start,
+so the saved settings take effect. --http PORT and --dns PORT (LINKY_HTTP_PORT,
+LINKY_DNS_PORT): where the web server and the captive DNS responder listen on 127.0.0.1.
 
 Wi-Fi: the host HAL's fake radio is up; SIGUSR1 to the simulator takes the access point away,
 SIGUSR2 brings it back, and --wifi-drop AT[:FOR] does it on a schedule (seconds from the
@@ -167,6 +173,22 @@ def parse_args(argv=None):
         "boots (test hook)",
     )
     ap.add_argument("--resets", type=int, default=1, help="see --reset-after-frames")
+    ap.add_argument(
+        "--fresh",
+        action="store_true",
+        help="an empty simulated flash: no config.json is written (only --set/--mode/--baud/"
+        "--board values if given), so the first-boot access point and portal come up; the "
+        "private broker still starts (its port is printed) for the portal's MQTT settings",
+    )
+    ap.add_argument(
+        "--http", type=int, metavar="PORT", help="the firmware's web server listens on PORT"
+    )
+    ap.add_argument(
+        "--dns",
+        type=int,
+        metavar="PORT",
+        help="the captive DNS responder listens on 127.0.0.1:PORT while the access point is up",
+    )
     ap.add_argument("--no-build", action="store_true", help="do not run tools/build.py first")
     return ap.parse_args(argv)
 
@@ -202,6 +224,10 @@ def firmware_env(args, spec, boot, cause):
         env["LINKY_EXIT_AFTER_FRAMES"] = str(args.exit_after_frames)
     if args.reset_after_frames and boot <= args.resets:
         env["LINKY_RESET_AFTER_FRAMES"] = str(args.reset_after_frames)
+    if args.http:
+        env["LINKY_HTTP_PORT"] = str(args.http)
+    if args.dns:
+        env["LINKY_DNS_PORT"] = str(args.dns)
     for name, value in split_sets(args.set)[1].items():
         env["LINKY_" + name] = value
     return env
@@ -209,12 +235,15 @@ def firmware_env(args, spec, boot, cause):
 
 def sim_settings(args, broker):
     """The settings the simulator writes into config.json: `broker` (host, port) or None (no
-    MQTT), the fake access point, --mode/--baud/--board, then --set (which wins)."""
-    out = {"wifi_ssid": WIFI_SSID}
-    if broker is None:
-        out["mqtt_host"] = ""
-    else:
-        out["mqtt_host"], out["mqtt_port"] = broker
+    MQTT), the fake access point, --mode/--baud/--board, then --set (which wins). With
+    --fresh, only the last two: the firmware finds no Wi-Fi and no broker configured."""
+    out = {}
+    if not args.fresh:
+        out["wifi_ssid"] = WIFI_SSID
+        if broker is None:
+            out["mqtt_host"] = ""
+        else:
+            out["mqtt_host"], out["mqtt_port"] = broker
     for name in ("mode", "baud", "board"):
         v = getattr(args, name)
         if v:
@@ -224,6 +253,25 @@ def sim_settings(args, broker):
             out[name] = checked
     out.update(split_sets(args.set)[0])
     return out
+
+
+def check_ports(args):
+    """UsageError for a --http or --dns port out of 1..65535."""
+    for name in ("http", "dns"):
+        v = getattr(args, name)
+        if v is not None and not 0 < v < 65536:
+            raise UsageError("--%s expects a port 1 to 65535, got %d" % (name, v))
+
+
+def check_fresh(state):
+    """--fresh with an existing --state: UsageError if the directory already holds settings
+    (a fresh flash has none; the simulator never deletes the user's files)."""
+    path = os.path.join(state, fw_config.CONFIG_FILE)
+    if os.path.exists(path):
+        raise UsageError(
+            "--fresh: %s exists, so the flash is not empty; remove it or use another --state"
+            % path
+        )
 
 
 def write_config(state, values):
@@ -412,6 +460,7 @@ def state_dir(path):
 def run(args):
     spec = source_spec(args.tic)
     split_sets(args.set)  # a bad --set: status 2 before anything starts
+    check_ports(args)
     remote = parse_broker(args.mqtt) if args.mqtt else None
     if args.wifi_drop:
         parse_drop(args.wifi_drop)
@@ -424,6 +473,8 @@ def run(args):
     broker = None
     try:
         state = state_dir(args.state) if args.state else None
+        if args.fresh and state is not None:
+            check_fresh(state)
         if not args.no_build:
             subprocess.run([sys.executable, str(upy.ROOT / "tools" / "build.py")], check=True)
         main_py = upy.BUILD / "main.py"
@@ -438,16 +489,28 @@ def run(args):
             broker = Broker(os.path.join(state, "mosquitto")).start()
             address = ("127.0.0.1", broker.port)
             values.update(sim_settings(args, address))
-            values["mqtt_tls"] = False  # the private broker has no TLS listener
-        path = write_config(state, values)
+            if not args.fresh:
+                values["mqtt_tls"] = False  # the private broker has no TLS listener
+        path = write_config(state, values) if values or not args.fresh else None
         say(
             "TIC %s, firmware mode %s at %s Bd, heap %s, state %s"
             % (spec, values.get("mode", "auto"), values.get("baud") or "default", args.heap,
                state)
         )  # fmt: skip
-        say("settings: %s" % describe(path))
+        if path is not None:
+            say("settings: %s" % describe(path))
+        else:
+            say("settings: none (--fresh): the firmware starts its first-boot access point")
+        if args.http:
+            say("web: http://127.0.0.1:%d/" % args.http)
+        if args.dns:
+            say("captive DNS (while the access point is up): dig @127.0.0.1 -p %d example.com"
+                % args.dns)  # fmt: skip
         if broker is not None:
-            say("MQTT broker: private mosquitto on 127.0.0.1:%d (%s)" % (broker.port, broker.dir))
+            say("MQTT broker: private mosquitto on 127.0.0.1:%d (%s)%s"
+                % (broker.port, broker.dir,
+                   " (not in the firmware's settings: give it on the config page)"
+                   if args.fresh else ""))  # fmt: skip
         elif address is not None:
             say("MQTT broker: %s:%d%s" % (address + (reachable(address),)))
         else:

@@ -31,6 +31,17 @@ same small interface:
       isconnected() -> bool
       rssi() -> int dBm or None                None when not connected
       ip() -> str or None
+      scan() -> [(ssid str, rssi int dBm, secure bool)]   BLOCKS ~2-3 s on the board: on
+                                               demand and rate-limited only (the portal);
+                                               OSError while the radio is off
+  access_point() -> the Wi-Fi access point (one per device), with:
+      active(on=None) -> bool                  AP on/off (alongside the station: AP+STA)
+      config(ssid, password="")                WPA2-PSK, or open when password is ""; call
+                                               after active(True); ValueError unless 8 to 63
+                                               characters
+      ip() -> str                              the AP's address ("192.168.4.1")
+  boot_button() -> bool             the boot button is held now (ESP32: GPIO0, GPIO9 on C3,
+                                    low; host: the BOOT_BUTTON setting)
   await open_connection(host, port, ssl=None, server_hostname=None) -> stream for lib/mqtt.py
                                     (readinto, write, drain, close); OSError at once while
                                     the station is not connected. The app passes it to the
@@ -53,6 +64,8 @@ INTERFACE = (
     "unique_id",
     "setting",
     "wlan",
+    "access_point",
+    "boot_button",
     "open_connection",
 )
 
@@ -71,4 +84,6 @@ stretch_watchdog = _impl.stretch_watchdog
 unique_id = _impl.unique_id
 setting = _impl.setting
 wlan = _impl.wlan
+access_point = _impl.access_point
+boot_button = _impl.boot_button
 open_connection = _impl.open_connection

@@ -225,6 +225,30 @@ def wlan():
     return _sta
 
 
+_ap = None
+
+
+def access_point():
+    """The Wi-Fi access point (one per device): firmware/hal/esp32_net.py's AccessPoint."""
+    global _ap, _net
+    if _ap is None:
+        if _net is None:
+            from firmware.hal import esp32_net as _net
+        _ap = _net.AccessPoint()
+    return _ap
+
+
+def boot_button():
+    """Whether the BOOT button is held now: GPIO9 on the C3, GPIO0 elsewhere, low when held
+    (internal pull-up). Both are strapping pins: held through a reset they start the ROM's
+    download mode, so the firmware sees a press made just after power-up (firmware/portal.py
+    samples it for the first seconds)."""
+    import os
+
+    pin = 9 if "C3" in os.uname().machine else 0
+    return Pin(pin, Pin.IN, Pin.PULL_UP).value() == 0
+
+
 async def open_connection(host, port, ssl=None, server_hostname=None):
     """A TCP (TLS when `ssl` is an SSLContext) stream to host:port for lib/mqtt.py: awaitable
     readinto(buf), write(buf), awaitable drain(), close(). OSError (EHOSTUNREACH) at once when

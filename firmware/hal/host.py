@@ -300,6 +300,13 @@ class Station:
     def ip(self):
         return "127.0.0.1" if self.isconnected() else None
 
+    def scan(self):
+        """[(ssid, rssi dBm, secure)] of the networks in range: the simulator's while its air
+        is up, and `neighbours`. OSError when the radio is off, as on the ESP32."""
+        if not self._on:
+            raise OSError("STA must be active")
+        return _scan(self._link)
+
 
 _sta = None
 
@@ -310,6 +317,63 @@ def wlan():
     if _sta is None:
         _sta = Station()
     return _sta
+
+
+# Networks the fake radio hears besides the simulator's own ("sim", at the air's signal, while
+# it is up): (ssid, rssi dBm, secure). Tests may replace the list.
+neighbours = [("Livebox-5A1C", -71, True), ("FreeWifi", -83, False), ("linky-test", -90, True)]
+
+
+def _scan(link):
+    # Station.scan(): the fake air, as the ESP32 driver would report it after a scan.
+    out = list(neighbours)
+    a = _air(link)
+    if a:
+        out.insert(0, ("sim", -a, True))  # tools/sim.py WIFI_SSID
+    return out
+
+
+class AccessPoint:
+    """The Wi-Fi access point (see firmware/hal/esp32_net.py for the contract). Fake radio: it
+    records its state; phones join it only in the tests' imagination, the captive DNS and the
+    HTTP server listen on loopback ports (LINKY_DNS_PORT, LINKY_HTTP_PORT)."""
+
+    def __init__(self):
+        self._on = False
+        self.ssid = ""
+        self.password = ""
+
+    def active(self, on=None):
+        if on is not None:
+            self._on = bool(on)
+        return self._on
+
+    def config(self, ssid, password=""):
+        if not self._on:
+            raise OSError("Wifi Not Started")
+        if password and not 8 <= len(password) <= 63:
+            raise ValueError("WPA2 password: 8 to 63 characters")
+        self.ssid = ssid
+        self.password = password
+
+    def ip(self):
+        return "192.168.4.1"
+
+
+_ap = None
+
+
+def access_point():
+    """The Wi-Fi access point (one per process)."""
+    global _ap
+    if _ap is None:
+        _ap = AccessPoint()
+    return _ap
+
+
+def boot_button():
+    """Whether the boot button is held: LINKY_BOOT_BUTTON=1 (tools/sim.py --set BOOT_BUTTON=1)."""
+    return setting("BOOT_BUTTON", "0") not in ("0", "false", "no")
 
 
 class _Conn:
