@@ -1,8 +1,173 @@
-"""The web server (placeholder: built by the web work of issue 10).
+"""The web server: pages, the JSON API (docs/design/web-api.md) and the captive portal's
+catch-all, on lib/httpd.py.
 
-Contract: build(app) adds the HTTP server's task; nothing yet.
+Contract:
+  build(app)   port hal.setting("HTTP_PORT") (the board: 80 when unset; the host: no server
+               when unset); makes the Server (app.web), the history (app.history,
+               firmware/history.py) and adds their tasks "web" and "history". Listens on
+               0.0.0.0 on the board, 127.0.0.1 on the host.
+  make(app)    the Server with every route, not started (tests start it on their port).
+  ROOT         the pages' folder: `www` beside the image's firmware/ (build/device/www on the
+               host, /www on the board), else firmware/www (the sources).
+Routes: GET/HEAD of a file of ROOT (`/` index.html, `/config`, `/login`: their .html);
+/api/*: the handlers of firmware/web_api.py, web_auth.py, web_config.py, each imported for
+the request and dropped after; anything else: 302 to http://<AP ip>/config while the portal
+is active, else 404. Resident state: the session slots and the login limiter (SESSIONS,
+LIMIT, TOKEN, used by web_auth). Design and figures: docs/design/web.md.
 """
+
+import os
+import sys
+
+import httpd
+from firmware import hal, unload
+
+MAX_CONNS = 2  # slots (one buffer each); more connections wait (httpd max_wait)
+BUFSIZE = 2048  # request line, headers and body of one request
+MAX_BODY = 1400  # a whole config form as JSON fits
+UPLOAD_MS = 300000  # a release upload: the handler and its answer
+
+# method, path, module (firmware.web_*), function, access: 0 public, 1 a session,
+# 2 a session and the CSRF header
+_API = (
+    ("GET", "/api/state", "web_api", "state", 0),
+    ("GET", "/api/history", "web_api", "history", 0),
+    ("GET", "/api/scan", "web_api", "scan", 0),
+    ("GET", "/api/log", "web_api", "log", 1),
+    ("POST", "/api/reboot", "web_api", "reboot", 2),
+    ("POST", "/api/ota", "web_api", "ota", 2),
+    ("POST", "/api/ota/upload", "web_api", "upload", 2),
+    ("GET", "/api/session", "web_auth", "session", 0),
+    ("POST", "/api/login", "web_auth", "login", 0),
+    ("POST", "/api/logout", "web_auth", "logout", 2),
+    ("GET", "/api/config", "web_config", "get", 1),
+    ("POST", "/api/config", "web_config", "post", 2),
+)
+_PAGES = {"/": "index.html", "/config": "config.html", "/login": "login.html"}
+NO_STORE = "Cache-Control: no-store\r\n"
+
+# Kept across requests, used by firmware/web_auth.py: session slots [sid, csrf, last use ms]
+# (None: free), the login limiter [failures, locked until ms, next lock s] and the CSRF
+# token used while no admin password is set (made on first use).
+SESSIONS = [None, None, None]
+LIMIT = [0, 0, 30]
+TOKEN = [""]
+
+_app = None
+
+
+def _root():
+    f = sys.modules["firmware"].__file__.replace("\\", "/")
+    d = f[: f.rfind("/")] if "/" in f else "."  # .../firmware
+    up = d[: d.rfind("/")] if "/" in d else ""
+    for r in ((up or ".") + "/www", d + "/www"):
+        try:
+            if os.stat(r)[0] & 0x4000:
+                return r
+        except OSError:
+            pass
+    return "/www" if hal.PLATFORM != "host" else (up or ".") + "/www"
+
+
+ROOT = _root()
+
+
+def _fallback(req):
+    p = getattr(_app, "portal", None)
+    if p is not None and p.active:
+        return httpd.redirect("http://%s/config" % p.ip, 302, NO_STORE)
+    return 404
+
+
+def _page(req):
+    """Catch-all: a file of ROOT for GET and HEAD, else _fallback()."""
+    if req.method not in ("GET", "HEAD"):
+        return _fallback(req)
+    name = _PAGES.get(req.path)
+    if name is None:
+        name = req.path[1:]
+        if not name or "/" in name or name.startswith(".") or "\\" in name:
+            return _fallback(req)
+    path = ROOT + "/" + name
+    for p in (path, path + ".gz"):
+        try:
+            os.stat(p)
+            return httpd.send_file(path)
+        except OSError:
+            pass
+    return _fallback(req)
+
+
+def respond(res, status=200):
+    """A handler's result (dict, list, int, (status, dict) or a response tuple) with
+    Cache-Control: no-store."""
+    if isinstance(res, int):
+        return (res, "", b"", NO_STORE)
+    if isinstance(res, tuple):
+        if len(res) == 2:  # (status, JSON-able)
+            return httpd.json_response(res[1], res[0], NO_STORE)
+        return (res[0], res[1], res[2], res[3] + NO_STORE)
+    return httpd.json_response(res, status, NO_STORE)
+
+
+async def _api(req):
+    m = "GET" if req.method == "HEAD" else req.method
+    path = req.path
+    for e in _API:
+        if e[1] == path and e[0] == m:
+            break
+    else:
+        return respond({"error": "not found"}, 404)
+    name = "firmware." + e[2]
+    try:
+        if e[4]:
+            __import__("firmware.web_auth")
+            res = sys.modules["firmware.web_auth"].check(_app, req, e[4])
+            if res is not None:
+                return respond(res)
+        __import__(name)
+        res = getattr(sys.modules[name], e[3])(_app, req)
+        if hasattr(res, "send"):
+            res = await res
+        return respond(res)
+    finally:
+        unload(name, "firmware.web_auth")
+
+
+def make(app):
+    global _app
+    _app = app
+    srv = httpd.Server(MAX_CONNS, BUFSIZE)
+    srv.max_body = MAX_BODY
+    srv.route("POST", "/api/ota/upload", _api, stream=True, timeout_ms=UPLOAD_MS)
+    for m in ("GET", "POST"):
+        srv.route(m, "/api/", _api, True)
+    srv.catch_all = _page
+    return srv
+
+
+async def _serve(srv, host, port):
+    import asyncio
+
+    await srv.start(host, port, backlog=4)
+    try:
+        while True:
+            await asyncio.sleep(3600)
+    finally:
+        srv.close()
 
 
 def build(app):
-    return None
+    port = hal.setting("HTTP_PORT")
+    if port is None:
+        if hal.PLATFORM == "host":
+            return None
+        port = 80
+    from firmware import history
+
+    app.history = history.History()
+    app.add_task("history", app.history.run(app.readings))
+    app.web = make(app)
+    host = "127.0.0.1" if hal.PLATFORM == "host" else "0.0.0.0"
+    app.add_task("web", _serve(app.web, host, int(port)))
+    return app.web

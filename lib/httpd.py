@@ -5,6 +5,7 @@
     srv.route("GET", "/api/state", handler)          # exact path
     srv.static("/", "/www")                          # files, with .gz, ETag and 304
     srv.catch_all = handler                          # any request no route matches
+    srv.route("POST", "/up", handler, stream=True, timeout_ms=60000)   # streamed body
     await srv.start("0.0.0.0", 80)                   # asyncio.start_server; srv.close()
 
 A handler is `handler(req)` or `async handler(req)`; it returns a response: an int status (no
@@ -22,6 +23,12 @@ is bounded by `timeout_ms`: a half-sent request gets 408 and is dropped. Every m
 oversized request gets a 4xx (431 headers, 413 body, 411 chunked, 400 anything else) and is
 closed; nothing raised by a client reaches the caller. Counters: `served`, `busy` (503s),
 `bad` (4xx from the server), `timeouts`, `errors` (500s).
+
+A streamed route (`stream=True`, for uploads) gets its body unread: `req.length` is the
+Content-Length (411 without one, no `max_body` limit), and `await req.readinto(buf)` gives the
+next bytes into the handler's own `buf` (not `req.buf`), 0 at the end of the body;
+HTTPError(400) when the client stops early. Each read is bounded by `timeout_ms`, and the
+handler plus the response by the route's `timeout_ms` (default: the server's).
 
 Cost: headers are not stored; the few the server needs are found in the buffer on demand.
 A request allocates its method and path strings, the timeout task, its coroutines and the
@@ -140,6 +147,8 @@ class Request:
         self.method = self.path = ""
         self._h = self._l = self._e = self._q = self._b = self._n = 0
         self._sent = False
+        self.length = self._left = 0  # streamed body: Content-Length, bytes not read yet
+        self._s = self._rt = None  # the stream and the route (streamed bodies)
 
     async def _read(self, s):
         """Read one request from stream `s`: 0 when complete, -1 at end of stream, or the
@@ -167,18 +176,52 @@ class Request:
             return st
         total = e + 4 + self._n
         self._b = e + 4
+        rt = self.srv._match(self)
+        if rt is not None and rt[4]:  # streamed: the handler reads the body
+            if self._hval(b"\r\ncontent-length:") < 0:
+                return 411
+            self.length = self._n
+            self._n = min(n, total)  # the body's first bytes, already in the buffer
+            self._left = total - self._n
+            self._s = s
+            if self._left:
+                await self._continue(s)
+            return 0
         self._n = total
         if total > size or total - e - 4 > self.srv.max_body:
             return 413
-        if n < total and self._hval(b"\r\nexpect:") >= 0:
-            s.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-            await s.drain()
+        if n < total:
+            await self._continue(s)
         while n < total:
             k = await s.readinto(mv[n:total])
             if not k:
                 return -1
             n += k
         return 0
+
+    async def _continue(self, s):
+        if self._hval(b"\r\nexpect:") >= 0:
+            s.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+            await s.drain()
+
+    async def readinto(self, buf):
+        """Streamed routes: the next body bytes into `buf`; 0 at the end of the body."""
+        k = self._n - self._b
+        if k > 0:  # what came with the headers
+            k = min(k, len(buf))
+            buf[:k] = self.mv[self._b : self._b + k]
+            self._b += k
+            return k
+        if self._left <= 0:
+            return 0
+        mv = memoryview(buf)
+        if len(buf) > self._left:
+            mv = mv[: self._left]
+        k = await _wait_ms(self._s.readinto(mv), self.srv.timeout_ms)
+        if not k:
+            raise HTTPError(400)
+        self._left -= k
+        return k
 
     def _parse(self, e):
         """Request line and header names (lowercased in place) of buf[:e]; the body length
@@ -320,10 +363,12 @@ class Server:
         self._waiting = 0
         self._srv = None
 
-    def route(self, method, path, handler, prefix=False):
+    def route(self, method, path, handler, prefix=False, *, stream=False, timeout_ms=0):
         """Add a route: `method` ("GET", "POST"...; GET also answers HEAD), `path` exact, or
-        a prefix when `prefix`. The first match wins."""
-        self.routes.append((method, path, prefix, handler))
+        a prefix when `prefix`. The first match wins. `stream`: the handler reads the body
+        (req.length, req.readinto), within `timeout_ms` (0: the server's) for the handler and
+        the response."""
+        self.routes.append((method, path, prefix, handler, stream, timeout_ms))
 
     def static(self, prefix, root):
         """Serve the files under directory `root` (with their .gz, see send_file) for GET
@@ -373,7 +418,11 @@ class Server:
                 s.write(_BUSY)  # the socket takes it at once
             else:
                 req._sent = False
-                await _wait_ms(self._exchange(req, s), self.timeout_ms)
+                req._s = req._rt = None
+                req.length = req._left = 0
+                rt = await _wait_ms(self._exchange(req, s), self.timeout_ms)
+                if rt is not None:  # a streamed body: the handler reads it, with its time
+                    await _wait_ms(self._reply(req, s), rt[5] or self.timeout_ms)
         except asyncio.TimeoutError:  # reading, the handler and sending took too long
             self.timeouts += 1
             try:
@@ -387,6 +436,7 @@ class Server:
             _log.exception("connection: %r", e, exc=e)
         finally:
             if req is not None:
+                req._s = None
                 self._pool.append(req)
             try:
                 await s.wait_closed()
@@ -396,11 +446,19 @@ class Server:
     async def _exchange(self, req, s):
         st = await req._read(s)
         if st < 0:
-            return
+            return None
         if st:
             self.bad += 1
             res = (st, _TEXT, _reason(st), "")
+        elif req._s is not None:
+            return req._rt  # serve() runs the streamed handler within its own time
         else:
+            res = await self._dispatch(req)
+        await self._reply(req, s, res)
+        return None
+
+    async def _reply(self, req, s, res=None):
+        if res is None:
             res = await self._dispatch(req)
         try:
             await self._send(req, s, res)
@@ -408,22 +466,34 @@ class Server:
             self.bad += 1
             await self._send(req, s, (e.args[0], _TEXT, _reason(e.args[0]), ""))
 
+    def _match(self, req):
+        """The route for req's method and path (also in req._rt), or None (req._rt: whether
+        another method matched)."""
+        m = req.method
+        path = req.path
+        other = False
+        for rt in self.routes:
+            rp = rt[1]
+            if path == rp or (rt[2] and path.startswith(rp)):
+                if rt[0] == m or (m == "HEAD" and rt[0] == "GET"):
+                    req._rt = rt
+                    return rt
+                other = True
+        req._rt = other
+        return None
+
     async def _dispatch(self, req):
         m = req.method
         path = req.path
+        rt = req._rt
         h = None
-        other = False
-        for rm, rp, pre, fn in self.routes:
-            if path == rp or (pre and path.startswith(rp)):
-                if rm == m or (m == "HEAD" and rm == "GET"):
-                    h = fn
-                    break
-                other = True
-        if h is None and not other:
+        if isinstance(rt, tuple):
+            h = rt[3]
+        elif not rt:
             h = self.catch_all
         try:
             if h is None:
-                raise HTTPError(405 if other else 404)
+                raise HTTPError(405 if rt else 404)
             res = h(req)
             if hasattr(res, "send"):
                 res = await res
