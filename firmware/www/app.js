@@ -42,7 +42,7 @@ var FR_TEXT = {
   "Security": "Sécurité", "Updates": "Mises à jour", "Other": "Autres",
   "on": "oui", "connected": "connecté", "disconnected": "déconnecté",
   "no signal": "pas de signal", "signal lost": "signal perdu", "garbled": "illisible",
-  "searching": "recherche", "ok": "ok", "Error": "Erreur",
+  "searching": "recherche", "open": "ouvert", "ok": "ok", "Error": "Erreur",
   "linky: settings": "linky : réglages", "linky: log in": "linky : connexion"
 };
 var FR = localStorage.getItem("lang") ? localStorage.getItem("lang") === "fr"
