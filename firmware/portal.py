@@ -71,7 +71,7 @@ def new_password():
     return "".join(_ALPHABET[b & 31] for b in os.urandom(_PW_LEN))
 
 
-def load_password(path=PASSWORD_FILE):
+def load_password(path):
     """The device's AP key from `path`; made and stored there when missing or invalid (a
     flash that refuses the write: logged, the key lives until the next boot)."""
     d = state.load(path)
@@ -87,11 +87,11 @@ def load_password(path=PASSWORD_FILE):
 
 
 class Portal:
-    def __init__(self, app, password_file=PASSWORD_FILE):
+    def __init__(self, app, password_file=None):
         s = app.settings
         self.app = app
         self.ssid = "linky-" + hal.unique_id()[-4:].upper()
-        self._key = load_password(password_file)
+        self._key = load_password(password_file or PASSWORD_FILE)
         self.password = "" if s["ap_open"] else self._key
         self.first_boot = not s["wifi_ssid"]
         self.after_ms = s["ap_after_s"] * 1000
@@ -210,6 +210,8 @@ class Portal:
             raw = []
         best = {}
         for ssid, rssi, secure in raw:
+            if not ssid:  # hidden: nothing to show
+                continue
             old = best.get(ssid)
             if old is None or rssi > old[0]:
                 best[ssid] = (rssi, secure)
