@@ -15,9 +15,9 @@ from firmware.hal import flash, flash_host, otadata
 try:
     _TAG = "%d" % os.getpid()
 except AttributeError:  # MicroPython
-    import binascii
+    import time
 
-    _TAG = binascii.hexlify(os.urandom(4)).decode()
+    _TAG = "%d" % (time.time_ns() if hasattr(time, "time_ns") else time.ticks_us())
 _DIR = "/tmp/linky-test-otafw-%s-%s" % (sys.implementation.name, _TAG)
 SIZE = 40992  # a small image: (SIZE - 32) % 16 == 0, ten 4 KB sectors and a bit
 
@@ -125,6 +125,26 @@ def test_no_update_while_the_running_firmware_is_on_trial():
     assert "on trial" in _raises(ota_fw.Writer, SIZE, "00" * 32)
     flash.mark_valid()
     ota_fw.Writer(SIZE, "00" * 32)
+
+
+def test_why_no_update_during_a_trial():
+    # What the refusal above prevents (MicroPython writes slots directly, so esp_ota_begin()'s
+    # own refusal never runs): a second image booted while the first is on trial leaves no
+    # entry to roll back to, and the bootloader then boots ota_0 whatever it holds.
+    _fresh()
+    _install(app_image(SIZE, "v2"))
+    assert flash_host.boot() == 1  # v2 on trial
+    img = app_image(SIZE, "v3")
+    p = flash_host.Partition(0)
+    padded = bytearray(b"\xff" * (11 * 4096))
+    padded[:SIZE] = img
+    p.writeblocks(0, padded)
+    p.set_boot()
+    assert flash_host.boot() == 0  # v3 on trial, v2's entry aborted
+    assert flash_host.boot() == 0  # v3 never confirmed, yet it boots again: no rollback
+    assert flash.running_info() == ("ota_0", "none", False)
+    e = _otadata()
+    assert e[0][1] == otadata.ABORTED and e[1][1] == otadata.ABORTED
 
 
 def _unchanged_after(fn):
