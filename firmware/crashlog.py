@@ -5,6 +5,8 @@ Contract:
   describe(exc) -> str  one line: the exception and where it was raised.
   note_boot(cause) -> (safe, record)  updates the record at boot, says whether to stay safe.
   last() -> dict or None  the newest crash, for the status page and diagnostics.
+  note(what)  adds an event that is not a crash (an OTA rollback) to the list shown as the
+           last crash, without counting it towards safe mode.
 
 The record, a small JSON object: "crashes", the last KEEP crashes as
 {"up_s": uptime, "reset": reset cause of that boot, "what": one line}; "chain", the uptimes of
@@ -78,6 +80,12 @@ def record(what, up_ms, cause=None):
     d["crashes"] = d["crashes"][-KEEP:]
     d["chain"] = (d["chain"] + [up_s])[-SAFE_AFTER:]
     d["fresh"] = True
+    _save(d)
+
+
+def note(what):
+    d = _load()
+    d["crashes"] = (d["crashes"] + [{"up_s": 0, "reset": hal.reset_cause(), "what": what}])[-KEEP:]
     _save(d)
 
 

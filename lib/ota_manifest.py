@@ -2,6 +2,7 @@
 
     m = ota_manifest.check(data, public_key, board="esp32", running="0.2.0")
     m["version"], m["files"]   # [{"path", "size", "sha256"}, ...], paths relative to <version>/
+    m.get("firmware")          # optional {"path", "size", "sha256"}: a MicroPython .app-bin
 
 `data` is the exact bytes of manifest.json. Its layout (docs/design/ota-signing.md): the
 canonical JSON of the manifest body (sorted keys, no spaces, ASCII), with `,"sig":"<128 hex>"`
@@ -83,18 +84,29 @@ def check(data, public_key, board, running, *, force=False, micropython=None):
         m = json.loads(bytes(data) if isinstance(data, memoryview) else data)
     except ValueError:
         raise ManifestError("manifest is not valid JSON")
+    return check_head(m, board, running, force=force, micropython=micropython)
+
+
+def check_head(m, board, running, *, force=False, micropython=None, files=True):
+    """The checks of check() after the signature, on the parsed manifest `m` (its file list
+    too unless `files` is False: Stream callers check each entry with check_file). Returns m
+    without "sig"; ManifestError otherwise."""
     if not isinstance(m, dict):
         raise ManifestError("manifest is not a JSON object")
     m.pop("sig", None)
     version = _field(m, "version")
     mp_min = _field(m, "min_micropython")
     their_board = _field(m, "board")
-    files = m.get("files")
-    if not isinstance(files, list) or not files:
-        raise ManifestError("manifest has no file list")
     seen = set()
-    for f in files:
-        _check_file(f, seen)
+    if files:
+        entries = m.get("files")
+        if not isinstance(entries, list) or not entries:
+            raise ManifestError("manifest has no file list")
+        for f in entries:
+            check_file(f, seen)
+    fw = m.get("firmware")  # optional: a MicroPython image (firmware/ota_fw.py)
+    if fw is not None:
+        check_file(fw, seen)
     if their_board != board:
         raise ManifestError("release is for board %r, this is %r" % (their_board, board))
     need = parse_version(mp_min)
@@ -169,15 +181,17 @@ def _field(m, name):
     return v
 
 
-def _check_file(f, seen):
+def check_file(f, seen=None):
+    """ManifestError unless `f` is a valid file entry (and its path not in the set `seen`)."""
     if not isinstance(f, dict):
         raise ManifestError("manifest file entry is not an object")
     path = f.get("path")
     if not isinstance(path, str) or not _safe_path(path):
         raise ManifestError("manifest file path %r is not a safe relative path" % (path,))
-    if path in seen:
-        raise ManifestError("manifest lists %s twice" % path)
-    seen.add(path)
+    if seen is not None:
+        if path in seen:
+            raise ManifestError("manifest lists %s twice" % path)
+        seen.add(path)
     size = f.get("size")
     if not isinstance(size, int) or isinstance(size, bool) or size < 0:
         raise ManifestError("manifest size of %s is not a byte count" % path)
@@ -203,3 +217,127 @@ def _lower_hex(s):
         if c not in _HEX:
             return False
     return True
+
+
+# -- streaming: a manifest received in pieces, kept on flash, parsed one entry at a time
+
+
+class Stream:
+    """Checks the signature of a manifest of `n` bytes fed in pieces (update(chunk), any
+    sizes), without holding it: SHA-256 of the body as it goes, the last SIG_INSERT + 1 bytes
+    kept. verify(public_key) after the last piece: None, or ManifestError."""
+
+    def __init__(self, n):
+        if n > MAX_BYTES:
+            raise ManifestError("manifest too big (%d bytes, at most %d)" % (n, MAX_BYTES))
+        if n < SIG_INSERT + 2:
+            raise ManifestError("manifest is not signed (no sig field at its end)")
+        self.n = n
+        self.at = n - 1 - SIG_INSERT
+        self.got = 0
+        self.h = hashlib.sha256()
+        self.tail = bytearray(SIG_INSERT + 1)
+
+    def update(self, mv):
+        k = len(mv)
+        start = self.got
+        end = start + k
+        if end > self.n:
+            raise ManifestError("manifest longer than announced")
+        at = self.at
+        if start < at:
+            self.h.update(mv[: min(k, at - start)] if end > at else mv)
+        if end > at:
+            s = max(start, at)
+            self.tail[s - at : end - at] = mv[s - start : k]
+        self.got = end
+
+    def verify(self, public_key):
+        key = _key(public_key)
+        if self.got != self.n:
+            raise ManifestError("manifest truncated: %d of %d bytes" % (self.got, self.n))
+        t = self.tail
+        if bytes(t[: len(SIG_KEY)]) != SIG_KEY or t[-1] != 0x7D or t[-2] != 0x22:
+            raise ManifestError("manifest is not signed (no sig field at its end)")
+        try:
+            sig = binascii.unhexlify(bytes(t[len(SIG_KEY) : -2]))
+        except ValueError:
+            raise ManifestError("manifest signature is not hexadecimal")
+        self.h.update(b"}")
+        if not ed25519.verify(key, self.h.digest(), sig):
+            raise ManifestError("manifest signature is not valid for the configured public key")
+
+
+class Entries:
+    """Reads a manifest from the binary file object `f` (already verified) with the small
+    bytearray `buf`: next() -> the next file entry (dict), or None after the last one; then
+    head() -> the rest of the manifest (dict; "files" empty). Cost: one pass, a few small
+    objects per entry; the file list is never held."""
+
+    def __init__(self, f, buf):
+        self.f = f
+        self.buf = buf
+        self.pos = self.end = 0
+        self.depth = 0
+        self.in_str = self.esc = self.arr = False
+        self.rest = bytearray()
+
+    def next(self):
+        buf = self.buf
+        ent = None
+        while True:
+            if self.pos == self.end:
+                self.end = self.f.readinto(buf)
+                self.pos = 0
+                if not self.end:
+                    if ent is not None or self.depth or self.in_str:
+                        raise ManifestError("manifest ends in the middle")
+                    return None
+            c = buf[self.pos]
+            self.pos += 1
+            d0 = self.depth
+            plain = False  # a structural character (not in a string)
+            if self.in_str:
+                if self.esc:
+                    self.esc = False
+                elif c == 0x5C:
+                    self.esc = True
+                elif c == 0x22:
+                    self.in_str = False
+            elif c == 0x22:
+                self.in_str = True
+            else:
+                plain = True
+                if c in (0x7B, 0x5B):
+                    self.depth += 1
+                elif c in (0x7D, 0x5D):
+                    self.depth -= 1
+            if not self.arr:
+                self.rest.append(c)
+                if plain and c == 0x5B and d0 == 1:
+                    self.arr = True  # the top level's only array: the file list
+            elif d0 >= 3 or (plain and c == 0x7B and d0 == 2):
+                if ent is None:
+                    ent = bytearray()
+                ent.append(c)
+                if plain and self.depth == 2:
+                    try:
+                        e = json.loads(bytes(ent))
+                    except ValueError:
+                        raise ManifestError("manifest file entry is not JSON")
+                    check_file(e)
+                    return e
+            elif plain and c == 0x5D and self.depth == 1:
+                self.arr = False
+                self.rest.append(c)
+
+    def head(self):
+        while self.next() is not None:
+            pass
+        try:
+            m = json.loads(bytes(self.rest))
+        except ValueError:
+            raise ManifestError("manifest is not valid JSON")
+        if not isinstance(m, dict):
+            raise ManifestError("manifest is not a JSON object")
+        return m

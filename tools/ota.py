@@ -4,17 +4,27 @@
     python3 tools/ota.py keygen --out KEYFILE
     python3 tools/ota.py build --version V --key-file KEYFILE --out DIR
                                [--board esp32] [--min-micropython 1.27.0] [--from build/device]
+                               [--firmware FILE.app-bin]
     python3 tools/ota.py serve DIR --port PORT
     python3 tools/ota.py verify DIR --public-key HEX|--key-file KEYFILE
+    python3 tools/ota.py push --device http://HOST[:PORT] --password PW DIR
 
 keygen writes a new Ed25519 private key (PEM, mode 0600; never overwrites), KEYFILE.pub with
 the public key in hex, and prints that hex: the public key the device checks releases with.
 build compiles the device image (tools/build.py, as `make build`), copies it, without the
 entry points boot.py and main.py, which OTA never changes, to DIR/V/, with
-firmware/version.mpy recompiled to say V, and writes DIR/manifest.json (also DIR/V/manifest.json):
-{"board", "files": [{"path", "size", "sha256"}], "min_micropython", "version"} as canonical JSON
-(json.dumps(sort_keys=True, separators=(",", ":")), ASCII); the Ed25519 signature of its SHA-256
-digest goes, in hex, into a last "sig" member. A file's URL is <base>/V/<path>.
+firmware/version.mpy recompiled to say V and firmware/ota_key.mpy to hold the signing key's
+public half (the key the updated device trusts next), and writes DIR/manifest.json (also
+DIR/V/manifest.json): {"board", "files": [{"path", "size", "sha256"}], "min_micropython",
+"version"[, "firmware": {"path", "size", "sha256"}]} as canonical JSON (json.dumps(sort_keys=True,
+separators=(",", ":")), ASCII); the Ed25519 signature of its SHA-256 digest goes, in hex, into a
+last "sig" member. A file's URL is <base>/V/<path>. --firmware adds a MicroPython image as
+V/micropython.app-bin. DIR/V/release.bin holds the whole release for an upload: b"LKR1", the
+manifest's length (4 bytes, big-endian), the manifest, then each file's bytes in manifest
+order, then the MicroPython image if any.
+push logs in to a device's web server (POST /api/login) and uploads DIR/release.bin (DIR is a
+release directory DIR/V/ or a build --out directory: its newest manifest's release), with a
+progress bar on stderr; the device installs it and restarts.
 serve is a plain HTTP server of DIR on 127.0.0.1 (--port 0 picks a free port; the line it
 prints says which). verify checks DIR/manifest.json and the files with the device's own code
 (lib/ota_manifest.py, lib/ed25519.py). Format and reasons: docs/design/ota-signing.md.
@@ -43,6 +53,9 @@ import ota_manifest  # noqa: E402 (lib/ on the path above)
 
 ENTRY_POINTS = ("boot.py", "main.py")  # stay on the board's root; never part of a release
 VERSION_MODULE = "firmware/version.py"
+KEY_MODULE = "firmware/ota_key.py"
+FIRMWARE_NAME = "micropython.app-bin"
+RELEASE_MAGIC = b"LKR1"
 BOARDS = ("esp32",)  # the board families a release can name
 DEFAULT_MIN_MICROPYTHON = "1.27.0"
 
@@ -144,17 +157,22 @@ def _release_files(src):
 
 def _version_mpy(version, dst):
     """Compile firmware/version.py with VERSION set to `version` into `dst` (.mpy)."""
-    text = (ROOT / VERSION_MODULE).read_text()
-    new, n = re.subn(r'(?m)^VERSION = ".*"$', 'VERSION = "%s"' % version, text)
+    _module_mpy(VERSION_MODULE, "VERSION", version, dst)
+
+
+def _module_mpy(module, name, value, dst):
+    """Compile `module` (a path under ROOT) with its line `NAME = "..."` set to `value`."""
+    text = (ROOT / module).read_text()
+    new, n = re.subn(r'(?m)^%s = ".*"$' % name, '%s = "%s"' % (name, value), text)
     if n != 1:
-        raise OtaError("no VERSION line in %s" % VERSION_MODULE)
+        raise OtaError("no %s line in %s" % (name, module))
     with tempfile.TemporaryDirectory() as tmp:
-        src = Path(tmp) / "version.py"
+        src = Path(tmp) / Path(module).name
         src.write_text(new)
-        cmd = [str(upy.MPY_CROSS), "-s", VERSION_MODULE, "-o", str(dst), str(src)]
+        cmd = [str(upy.MPY_CROSS), "-s", module, "-o", str(dst), str(src)]
         r = subprocess.run(cmd, check=False, capture_output=True, text=True)
         if r.returncode:
-            raise OtaError("mpy-cross failed on the version module: %s" % r.stderr.strip())
+            raise OtaError("mpy-cross failed on %s: %s" % (module, r.stderr.strip()))
 
 
 def build(
@@ -166,8 +184,10 @@ def build(
     min_micropython=DEFAULT_MIN_MICROPYTHON,
     src=None,
     compile_first=True,
+    firmware=None,
 ):
-    """Make the release `version` in `out`; return (manifest bytes, body)."""
+    """Make the release `version` in `out`; return (manifest bytes, body). `firmware`: a
+    MicroPython .app-bin to carry too."""
     if ota_manifest.parse_version(version) is None or not re.match(r"^[0-9A-Za-z.+-]+$", version):
         raise OtaError("version %r is not X.Y.Z[-tag]" % version)
     if ota_manifest.parse_version(min_micropython) is None:
@@ -186,6 +206,11 @@ def build(
             raise OtaError("tools/build.py failed: %s" % (r.stderr or r.stdout).strip())
     src = Path(src) if src else upy.BUILD
     files = _release_files(src)
+    key_mpy = str(Path(KEY_MODULE).with_suffix(".mpy"))
+    if key_mpy not in files:
+        files = sorted(files + [key_mpy])
+    if firmware is not None and not Path(firmware).is_file():
+        raise OtaError("no such MicroPython image: %s" % firmware)
     out = Path(out)
     vdir = out / version
     if vdir.exists():
@@ -199,6 +224,8 @@ def build(
             dst.parent.mkdir(parents=True, exist_ok=True)
             if rel == "firmware/version.mpy":
                 _version_mpy(version, dst)
+            elif rel == key_mpy:
+                _module_mpy(KEY_MODULE, "KEY", public_hex(key), dst)
             else:
                 shutil.copyfile(src / rel, dst)
             entries.append({"path": rel, "size": dst.stat().st_size, "sha256": _sha256(dst)})
@@ -208,8 +235,17 @@ def build(
             "board": board,
             "files": entries,
         }
+        if firmware is not None:
+            fw = tmpdir / FIRMWARE_NAME
+            shutil.copyfile(firmware, fw)
+            body["firmware"] = {
+                "path": FIRMWARE_NAME,
+                "size": fw.stat().st_size,
+                "sha256": _sha256(fw),
+            }
         data = signed_manifest(body, key)
         (tmpdir / "manifest.json").write_bytes(data)
+        _write_release_bin(tmpdir, data, body)
         tmpdir.rename(vdir)
     except BaseException:
         shutil.rmtree(tmpdir, ignore_errors=True)
@@ -218,6 +254,115 @@ def build(
     tmp.write_bytes(data)
     tmp.replace(out / "manifest.json")
     return data, body
+
+
+def _write_release_bin(vdir, data, body):
+    """vdir/release.bin: RELEASE_MAGIC, len(manifest) (4 bytes, big-endian), the manifest,
+    each file in manifest order, then the MicroPython image if any."""
+    parts = [f["path"] for f in body["files"]]
+    if "firmware" in body:
+        parts.append(body["firmware"]["path"])
+    with open(vdir / "release.bin", "wb") as out:
+        out.write(RELEASE_MAGIC + len(data).to_bytes(4, "big") + data)
+        for rel in parts:
+            with open(vdir / rel, "rb") as f:
+                shutil.copyfileobj(f, out)
+
+
+def release_bin(directory):
+    """The release.bin of DIR: DIR/release.bin, else that of the version DIR/manifest.json
+    names."""
+    directory = Path(directory)
+    p = directory / "release.bin"
+    if p.is_file():
+        return p
+    try:
+        version = json.loads((directory / "manifest.json").read_bytes())["version"]
+    except (OSError, ValueError, KeyError, TypeError):
+        raise OtaError("%s has no release.bin nor a readable manifest.json" % directory)
+    p = directory / str(version) / "release.bin"
+    if not p.is_file():
+        raise OtaError("no %s: build the release with this tools/ota.py" % p)
+    return p
+
+
+def _bar(done, total, width=40):
+    k = width * done // max(total, 1)
+    sys.stderr.write(
+        "\r[%s%s] %3d%% %d/%d bytes" % ("#" * k, "." * (width - k), 100 * done // max(total, 1),
+                                       done, total)
+    )  # fmt: skip
+    sys.stderr.flush()
+
+
+def push(device, password, directory, progress=_bar, timeout=120):
+    """Log in to `device` (http://HOST[:PORT]) and upload DIR's release.bin; the device's JSON
+    answer (dict). OtaError with the device's message on a refusal."""
+    import http.client
+    import urllib.parse
+
+    path = release_bin(directory)
+    u = urllib.parse.urlsplit(device if "://" in device else "http://" + device)
+    if u.scheme != "http" or not u.hostname:
+        raise OtaError("--device must be http://HOST[:PORT]: %s" % device)
+    port = u.port or 80
+
+    def request(method, url, body=None, headers=None, size=None):
+        conn = http.client.HTTPConnection(u.hostname, port, timeout=timeout)
+        try:
+            if size is None:
+                conn.request(method, url, body=body, headers=headers or {})
+            else:
+                conn.putrequest(method, url)
+                for k, v in (headers or {}).items():
+                    conn.putheader(k, v)
+                conn.putheader("Content-Length", str(size))
+                conn.endheaders()
+                done = 0
+                with open(path, "rb") as f:
+                    while True:
+                        chunk = f.read(4096)
+                        if not chunk:
+                            break
+                        conn.send(chunk)
+                        done += len(chunk)
+                        if progress:
+                            progress(done, size)
+                if progress:
+                    sys.stderr.write("\n")
+            r = conn.getresponse()
+            raw = r.read()
+            cookie = r.getheader("Set-Cookie") or ""
+        except OSError as e:
+            raise OtaError("%s: %s" % (device, e.strerror or e))
+        finally:
+            conn.close()
+        try:
+            answer = json.loads(raw or b"{}")
+        except ValueError:
+            answer = {"error": raw[:200].decode("latin-1")}
+        return r.status, answer, cookie
+
+    status, answer, cookie = request(
+        "POST",
+        "/api/login",
+        json.dumps({"password": password}).encode(),
+        {"Content-Type": "application/json"},
+    )
+    if status != 200:
+        raise OtaError("login refused (%d): %s" % (status, answer.get("error", answer)))
+    sid = cookie.split(";", 1)[0]
+    headers = {
+        "Content-Type": "application/octet-stream",
+        "X-CSRF-Token": answer.get("csrf", ""),
+    }
+    if sid:
+        headers["Cookie"] = sid
+    size = path.stat().st_size
+    status, answer, _ = request("POST", "/api/ota/upload", headers=headers, size=size)
+    if status != 200:
+        raise OtaError("upload refused (%d): %s" % (status, answer.get("error", answer)))
+    return answer
 
 
 def verify_dir(directory, public_key):
@@ -276,6 +421,7 @@ def main(argv=None):
     b.add_argument("--board", default="esp32", help="board family (default esp32)")
     b.add_argument("--min-micropython", default=DEFAULT_MIN_MICROPYTHON)
     b.add_argument("--from", dest="src", help="device image directory (default build/device)")
+    b.add_argument("--firmware", help="a MicroPython .app-bin to carry (firmware OTA)")
     b.add_argument(
         "--no-compile",
         action="store_true",
@@ -285,6 +431,10 @@ def main(argv=None):
     s.add_argument("dir")
     s.add_argument("--port", type=int, required=True, help="TCP port, 0 for any free one")
     s.add_argument("--bind", default="127.0.0.1", help="address to listen on")
+    p = sub.add_parser("push", help="upload a release to a device's web server")
+    p.add_argument("--device", required=True, help="http://HOST[:PORT]")
+    p.add_argument("--password", default="", help="the device's admin password")
+    p.add_argument("dir", help="a release directory (DIR/V) or a build --out directory")
     v = sub.add_parser("verify", help="check a release directory as a device would")
     v.add_argument("dir")
     g = v.add_mutually_exclusive_group(required=True)
@@ -303,6 +453,7 @@ def main(argv=None):
                 min_micropython=args.min_micropython,
                 src=args.src,
                 compile_first=not args.no_compile,
+                firmware=args.firmware,
             )
             size = sum(f["size"] for f in body["files"])
             print(
@@ -328,6 +479,9 @@ def main(argv=None):
                 serve(args.dir, args.port, args.bind, ready)
             except KeyboardInterrupt:
                 pass
+        elif args.cmd == "push":
+            answer = push(args.device, args.password, args.dir)
+            print("uploaded: %s" % json.dumps(answer))
         elif args.cmd == "verify":
             pub = args.public_key or public_hex(load_key(args.key_file))
             m = verify_dir(args.dir, pub)

@@ -1,0 +1,418 @@
+"""An application update: check a signed release, stream it into the inactive folder, switch.
+
+Loaded for one update by firmware/ota_boot.py or firmware/ota_web.py and dropped after.
+Contract (docs/design/ota.md):
+  await from_url(app, url, force) -> bool   fetch <url>/manifest.json, check it, download each
+        file from <url>/<version>/<path>; True when the new folder is switched to (the caller
+        resets). `url`: the setting ota_url when None.
+  await from_upload(app, req, force) -> bool   the same from a release.bin body: req.length,
+        await req.readinto(mv) -> n (0 at the end).
+Both never raise: a refusal or a failure leaves the running version and the pointer untouched,
+logs one line and sets app.ota_status["state"] = "failed" / "current" and ["error"]. Progress
+goes to app.ota_status["progress"] (0 to 100).
+Checks: lib/ota_manifest.check (signature with the setting ota_key, else firmware/ota_key.py's
+KEY; board BOARD; MicroPython; newer than the running version unless `force`), then each
+file's size and SHA-256 as it is written through ONE buffer of BUF_SIZE bytes. A release with
+a MicroPython image ("firmware" entry) goes through firmware/ota_fw.py when the build has it.
+Cost: BUF_SIZE + the manifest (its Content-Length, at most 32 KB) + the parsed manifest; the
+loop runs between chunks, so the TIC and MQTT go on.
+"""
+
+import asyncio
+import binascii
+import hashlib
+import os
+import struct
+
+from firmware import slots, unload
+from firmware.version import VERSION
+from log import getLogger
+
+BOARD = "esp32"  # the board family releases name (the simulator runs the ESP32's image)
+BUF_SIZE = 2048
+HEAD_SIZE = 512  # an HTTP answer's status line and headers must fit
+TIMEOUT_MS = 15000  # a server silent this long is given up on
+MAGIC = b"LKR1"  # release.bin: MAGIC, manifest length (4 bytes, big-endian), manifest, files
+MANIFEST_MAX = 32768
+
+log = getLogger("ota")
+
+try:
+    _yield = asyncio.sleep_ms
+except AttributeError:  # CPython
+
+    def _yield(ms):
+        return asyncio.sleep(ms / 1000)
+
+
+class OtaError(Exception):
+    pass
+
+
+def _key(app):
+    k = app.settings.get("ota_key") or ""
+    if not k:
+        try:
+            from firmware import ota_key
+
+            k = ota_key.KEY
+            unload("firmware.ota_key")
+        except ImportError:
+            k = ""
+    if not k:
+        raise OtaError("no public key: set ota_key (64 hex digits)")
+    return k
+
+
+MANIFEST = "manifest.json"  # the release's manifest, kept in its folder
+
+
+async def receive_manifest(app, src, n, folder, mv):
+    """Stream the manifest's `n` bytes from src.readinto into folder/MANIFEST (the folder
+    wiped first), checking its signature on the way; OtaError if it is not right."""
+    import ota_manifest
+
+    try:
+        chk = ota_manifest.Stream(n)
+        wipe(folder)
+        os.mkdir(folder)
+        with open(folder + "/" + MANIFEST, "wb") as out:
+            got = 0
+            while got < n:
+                k = await src.readinto(mv if n - got >= len(mv) else mv[: n - got])
+                if not k:
+                    raise OtaError("manifest truncated: %d of %d bytes" % (got, n))
+                part = mv[:k]
+                chk.update(part)
+                out.write(part)
+                got += k
+        chk.verify(_key(app))
+    except ota_manifest.ManifestError as e:
+        raise OtaError(str(e))
+    finally:
+        unload("ed25519", "sha512")
+
+
+def plan(folder, force):
+    """The checked manifest head of folder/MANIFEST (signature already verified), with
+    "count" and "total" (bytes to receive); OtaError if it is refused."""
+    import ota_manifest
+
+    try:
+        with open(folder + "/" + MANIFEST, "rb") as f:
+            it = ota_manifest.Entries(f, bytearray(128))
+            count = total = 0
+            while True:
+                e = it.next()
+                if e is None:
+                    break
+                if e["path"] == MANIFEST:
+                    raise OtaError("manifest lists a file named %s" % MANIFEST)
+                count += 1
+                total += e["size"]
+            m = ota_manifest.check_head(it.head(), BOARD, VERSION, force=force, files=False)
+    except ota_manifest.ManifestError as e:
+        raise OtaError(str(e))
+    if not count:
+        raise OtaError("manifest has no file list")
+    fw = m.get("firmware")
+    m["count"] = count
+    m["total"] = total + (fw["size"] if fw else 0)
+    return m
+
+
+def _isdir(p):
+    try:
+        return os.stat(p)[0] & 0x4000 != 0
+    except OSError:
+        return False
+
+
+def wipe(path):
+    """Remove the folder `path` and everything under it (missing: nothing to do)."""
+    if not _isdir(path):
+        return
+    for name in os.listdir(path):
+        p = path + "/" + name
+        if _isdir(p):
+            wipe(p)
+        else:
+            os.remove(p)
+    os.rmdir(path)
+
+
+def _mkdirs(path):
+    at = 0
+    while True:
+        at = path.find("/", at + 1)
+        if at < 0:
+            return
+        d = path[:at]
+        if not _isdir(d):
+            os.mkdir(d)
+
+
+class _Copier:
+    """Streams through the one buffer `mv`, keeping app.ota_status["progress"]."""
+
+    def __init__(self, app, total, mv):
+        self.st = app.ota_status
+        self.total = max(1, total)
+        self.done = 0
+        self.mv = mv
+
+    async def copy(self, src, size, sink, h, what):
+        """Move `size` bytes from src.readinto to sink(chunk) and hash h; OtaError if short."""
+        mv = self.mv
+        n = 0
+        step = len(mv)
+        while n < size:
+            try:
+                k = await src.readinto(mv if size - n >= step else mv[: size - n])
+            except (OSError, ValueError) as e:  # HttpError is a ValueError: a stall, a drop
+                raise OtaError("%s: %s after %d of %d bytes" % (what, e, n, size))
+            if not k:
+                raise OtaError("%s: truncated, %d of %d bytes received" % (what, n, size))
+            part = mv[:k] if k < step else mv
+            sink(part)
+            h.update(part)
+            n += k
+            self.done += k
+            self.st["progress"] = self.done * 100 // self.total
+            await _yield(0)  # the TIC reader and MQTT run between chunks
+
+
+def _same(h, hexdigest):
+    return binascii.hexlify(h.digest()).decode() == hexdigest
+
+
+async def install(app, m, folder, open_file, mv):
+    """Write the files of the planned manifest `m` (plan()) into `folder`, entry by entry from
+    folder/MANIFEST; open_file(entry) -> awaitable source (readinto, close); then the
+    MicroPython image if any."""
+    import ota_manifest
+
+    fw = m.get("firmware")
+    cp = _Copier(app, m["total"], mv)
+    app.ota_status["state"] = "downloading"
+    log.info("installing %s into %s (%d files, %d bytes)", m["version"], folder, m["count"],
+             m["total"])  # fmt: skip
+    with open(folder + "/" + MANIFEST, "rb") as mf:
+        it = ota_manifest.Entries(mf, bytearray(128))
+        while True:
+            f = it.next()
+            if f is None:
+                break
+            path = folder + "/" + f["path"]
+            _mkdirs(path)
+            h = hashlib.sha256()
+            src = await open_file(f)
+            try:
+                with open(path, "wb") as out:
+                    await cp.copy(src, f["size"], out.write, h, f["path"])
+            finally:
+                src.close()
+            if not _same(h, f["sha256"]):
+                raise OtaError("%s: SHA-256 does not match the manifest" % f["path"])
+    if fw:
+        await _firmware(fw, open_file, cp)
+
+
+async def _firmware(fw, open_file, cp):
+    try:
+        from firmware import ota_fw
+    except ImportError:
+        log.warning("release has a MicroPython image: skipped, no firmware OTA in this build")
+        src = await open_file(fw)  # the upload's body still has to be read past it
+        try:
+            await cp.copy(src, fw["size"], _drop, hashlib.sha256(), "firmware")
+        finally:
+            src.close()
+        return
+    w = ota_fw.Writer(fw["size"], fw["sha256"])
+    try:
+        src = await open_file(fw)
+        try:
+            await cp.copy(src, fw["size"], w.write, hashlib.sha256(), fw["path"])
+        finally:
+            src.close()
+        w.finish()
+    except BaseException:
+        w.abort()
+        raise
+    finally:
+        unload("firmware.ota_fw")
+
+
+def _drop(_mv):
+    pass
+
+
+def switch(app, m, folder):
+    """Point at `folder` in trial (firmware/slots.py); the caller resets."""
+    slots.switch(folder, m["version"], VERSION, firmware=bool(m.get("firmware")))
+    app.ota_status["state"] = "restarting"
+    app.ota_status["progress"] = 100
+    log.info("%s installed in %s: restarting into a trial boot", m["version"], folder)
+
+
+def _failed(app, e, folder=None):
+    st = app.ota_status
+    msg = str(e) or repr(e)
+    if not isinstance(e, OtaError):  # not a refusal: a bug, or out of memory
+        log.exception("update failed: %r", e, exc=e)
+    if isinstance(e, OtaError) and "not newer" in msg:
+        st["state"] = "current"
+        log.info("no update: %s", msg)
+    else:
+        st["state"] = "failed"
+        log.error("update refused: %s; %s keeps running", msg, VERSION)
+    st["error"] = msg
+    if folder is not None:
+        try:
+            wipe(folder)
+        except OSError:
+            pass
+
+
+# -- from a server
+
+
+class _Body:
+    """A GET response as a source: checks the status and the length first."""
+
+    def __init__(self, r):
+        self.r = r
+
+    def readinto(self, mv):
+        return self.r.readinto(mv)
+
+    def close(self):
+        self.r.close()
+
+
+async def _get(url, hbuf, size=None):
+    from firmware import ota_http
+
+    try:
+        r = await ota_http.get(url, hbuf, TIMEOUT_MS)
+    except ota_http.HttpError as e:
+        raise OtaError("%s: %s" % (url, e))
+    if r.status != 200:
+        r.close()
+        raise OtaError("%s: HTTP status %d" % (url, r.status))
+    if size is not None and r.length is not None and r.length != size:
+        r.close()
+        raise OtaError("%s: %d bytes on the server, %d in the manifest" % (url, r.length, size))
+    return _Body(r)
+
+
+def _begin(app):
+    import gc
+
+    st = app.ota_status
+    st["state"] = "checking"
+    st["progress"] = 0
+    st["error"] = None
+    gc.collect()
+    log.info("update: mem used %d, free %d", gc.mem_alloc(), gc.mem_free())
+
+
+async def from_url(app, url=None, force=False):
+    _begin(app)
+    folder = None
+    try:
+        base = (url or app.settings["ota_url"] or "").rstrip("/")
+        if not base:
+            raise OtaError("no update URL: set ota_url")
+        buf = bytearray(BUF_SIZE)
+        mv = memoryview(buf)
+        hbuf = bytearray(HEAD_SIZE)
+        folder = slots.inactive(slots.read())
+        src = await _get(base + "/" + MANIFEST, hbuf)
+        try:
+            n = src.r.length
+            if n is None:
+                raise OtaError("manifest: the server sent no Content-Length")
+            await receive_manifest(app, src, n, folder, mv)
+        finally:
+            src.close()
+        m = plan(folder, force)
+        app.ota_status["available"] = m["version"]
+        log.info("release %s found at %s", m["version"], base)
+        vbase = base + "/" + m["version"] + "/"
+
+        def open_file(f):
+            return _get(vbase + f["path"], hbuf, f["size"])
+
+        await install(app, m, folder, open_file, mv)
+        switch(app, m, folder)
+        return True
+    except Exception as e:  # noqa: BLE001 (a refusal of any kind: reported, nothing changes)
+        _failed(app, e, folder)
+        return False
+    finally:
+        unload("firmware.ota_http", "ota_manifest", "ed25519", "sha512")
+
+
+# -- from an upload (release.bin)
+
+
+class _Upload:
+    """The request body as the source of every file in turn (a close() does nothing)."""
+
+    def __init__(self, req):
+        self.req = req
+        self.left = req.length
+
+    async def readinto(self, mv):
+        n = await self.req.readinto(mv)
+        self.left -= n
+        return n
+
+    async def exactly(self, mv):
+        got = 0
+        while got < len(mv):
+            n = await self.readinto(mv[got:])
+            if not n:
+                raise OtaError("release file truncated")
+            got += n
+
+    def close(self):
+        pass
+
+
+async def from_upload(app, req, force=False):
+    _begin(app)
+    folder = None
+    try:
+        body = _Upload(req)
+        buf = bytearray(BUF_SIZE)
+        mv = memoryview(buf)
+        head = mv[:8]
+        await body.exactly(head)
+        if bytes(head[:4]) != MAGIC:
+            raise OtaError("not a release file (tools/ota.py build writes release.bin)")
+        n = struct.unpack(">I", head[4:8])[0]
+        if n > MANIFEST_MAX:
+            raise OtaError("release file: manifest of %d bytes, at most %d" % (n, MANIFEST_MAX))
+        folder = slots.inactive(slots.read())
+        await receive_manifest(app, body, n, folder, mv)
+        m = plan(folder, force)
+        app.ota_status["available"] = m["version"]
+        if body.left != m["total"]:
+            raise OtaError(
+                "release file: %d bytes after the manifest, %d expected" % (body.left, m["total"])
+            )
+
+        async def open_file(f):
+            return body
+
+        await install(app, m, folder, open_file, mv)
+        switch(app, m, folder)
+        return True
+    except Exception as e:  # noqa: BLE001 (a refusal of any kind: reported, nothing changes)
+        _failed(app, e, folder)
+        return False
+    finally:
+        unload("ota_manifest", "ed25519", "sha512")
