@@ -127,6 +127,17 @@ def test_no_update_while_the_running_firmware_is_on_trial():
     ota_fw.Writer(SIZE, "00" * 32)
 
 
+def test_the_slot_booted_is_remembered_when_the_module_is_reloaded():
+    # The host boot path unloads flash_host after boot(); a later import must not boot again
+    # (that would abort a trial in the middle of its boot).
+    _fresh()
+    _install(app_image(SIZE))
+    assert flash_host.boot() == 1
+    flash_host._run = None  # as after firmware.unload() and a new import
+    assert flash_host.running_slot() == 1
+    assert flash.running_info() == ("ota_1", "pending", False)
+
+
 def test_why_no_update_during_a_trial():
     # What the refusal above prevents (MicroPython writes slots directly, so esp_ota_begin()'s
     # own refusal never runs): a second image booted while the first is on trial leaves no
