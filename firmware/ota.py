@@ -74,12 +74,16 @@ async def receive_manifest(app, src, n, folder, mv):
 
     try:
         chk = ota_manifest.Stream(n)
+        _claim(folder)
         wipe(folder)
         os.mkdir(folder)
         with open(folder + "/" + MANIFEST, "wb") as out:
             got = 0
             while got < n:
-                k = await src.readinto(mv if n - got >= len(mv) else mv[: n - got])
+                try:
+                    k = await src.readinto(mv if n - got >= len(mv) else mv[: n - got])
+                except (OSError, ValueError) as e:  # a stall (HttpError) or a drop
+                    raise OtaError("manifest: %s after %d of %d bytes" % (e, got, n))
                 if not k:
                     raise OtaError("manifest truncated: %d of %d bytes" % (got, n))
                 part = mv[:k]
@@ -91,6 +95,16 @@ async def receive_manifest(app, src, n, folder, mv):
         raise OtaError(str(e))
     finally:
         unload("ed25519", "sha512")
+
+
+def _claim(folder):
+    """Make sure no pointer field names `folder` before it is wiped: a rollback target that is
+    being overwritten becomes the factory image (always complete)."""
+    p = slots.read()
+    if p is not None and p.get("previous") == folder:
+        p["previous"] = None
+        p["previous_version"] = None
+        slots.write(p)
 
 
 def plan(folder, force):
@@ -241,7 +255,13 @@ async def _firmware(fw, open_file, cp):
         w.abort()
         raise
     finally:
-        unload("firmware.ota_fw")
+        unload(
+            "firmware.ota_fw",
+            "firmware.hal.flash",
+            "firmware.hal.flash_esp32",
+            "firmware.hal.flash_host",
+            "firmware.hal.otadata",
+        )
 
 
 def _drop(_mv):
