@@ -8,9 +8,10 @@ Contract:
                         when the label is absent or no frame came since the last sample;
                         values above 65534 VA are clamped. Allocates nothing.
   count                 points kept (at most `points`), oldest overwritten first
-  write_json(buf, now_s) -> n   {"period_s", "now_s", "papp": [...], "injected": [...]},
-                        oldest first, MISSING as null, into bytearray buf (ValueError if
-                        too small; JSON_SIZE(points) always fits). Allocates a few small
+  write_json(buf, now_s, last=-1) -> n   {"period_s", "now_s", "papp": [...], "injected":
+                        [...]}, the newest `last` points (-1: all), oldest first, MISSING
+                        as null, into buf (ValueError or IndexError if too small;
+                        JSON_SIZE(points) always fits). Allocates a few small
                         strings per point (a request, not a hot path).
 Cost: 4 bytes per point (1,440 bytes for an hour) plus the object.
 """
@@ -69,24 +70,26 @@ class History:
             await asyncio.sleep(self.period_ms / 1000)
             self.sample(rd)
 
-    def write_json(self, buf, now_s):
-        p = self._put(
-            buf, 0, '{"period_s":%d,"now_s":%d,"papp":[' % (self.period_ms // 1000, now_s)
-        )
-        p = self._series(buf, p, self.papp)
+    def write_json(self, buf, now_s, last=-1):
+        """The JSON of the newest `last` points (-1: all kept) into buf; its length."""
+        n = self.count if last < 0 else min(last, self.count)
+        head = '{"period_s":%d,"now_s":%d,"papp":[' % (self.period_ms // 1000, now_s)
+        p = self._put(buf, 0, head)
+        p = self._series(buf, p, self.papp, n)
         p = self._put(buf, p, '],"injected":[')
-        p = self._series(buf, p, self.injected)
+        p = self._series(buf, p, self.injected, n)
         return self._put(buf, p, "]}")
 
-    def _series(self, buf, p, a):
-        n = self.count
+    def _series(self, buf, p, a, n):
         i = self.pos - n
         if i < 0:
             i += self.points
         for k in range(n):
             v = a[i]
-            p = self._put(buf, p, ("null" if v == MISSING else "%d" % v) if k == 0 else
-                          (",null" if v == MISSING else ",%d" % v))  # fmt: skip
+            if k:
+                buf[p] = 44  # ,
+                p += 1
+            p = self._put(buf, p, "null" if v == MISSING else "%d" % v)
             i += 1
             if i == self.points:
                 i = 0

@@ -3,17 +3,18 @@ catch-all, on lib/httpd.py.
 
 Contract:
   build(app)   port hal.setting("HTTP_PORT") (the board: 80 when unset; the host: no server
-               when unset); makes the Server (app.web), the history (app.history,
-               firmware/history.py) and adds their tasks "web" and "history". Listens on
-               0.0.0.0 on the board, 127.0.0.1 on the host.
+               when unset); makes the history (app.history, firmware/history.py) and adds
+               the tasks "history" and "web"; the latter makes the Server (app.web) when it
+               starts, after boot's modules are dropped, and listens on 0.0.0.0 on the
+               board, 127.0.0.1 on the host.
   make(app)    the Server with every route, not started (tests start it on their port).
   ROOT         the pages' folder: `www` beside the image's firmware/ (build/device/www on the
                host, /www on the board), else firmware/www (the sources).
 Routes: GET/HEAD of a file of ROOT (`/` index.html, `/config`, `/login`: their .html);
-/api/*: the handlers of firmware/web_api.py, web_auth.py, web_config.py, each imported for
-the request and dropped after; anything else: 302 to http://<AP ip>/config while the portal
-is active, else 404. Resident state: the session slots and the login limiter (SESSIONS,
-LIMIT, TOKEN, used by web_auth). Design and figures: docs/design/web.md.
+/api/*: the handlers of firmware/web_state.py, web_api.py, web_auth.py, web_config.py, each
+imported for the request and dropped after; anything else: 302 to http://<AP ip>/config
+while the portal is active, else 404. Resident state: the session slots and the login
+limiter (SESSIONS, LIMIT, TOKEN, used by web_auth). Design and figures: docs/design/web.md.
 """
 
 import os
@@ -23,15 +24,16 @@ import httpd
 from firmware import hal, unload
 
 MAX_CONNS = 2  # slots (one buffer each); more connections wait (httpd max_wait)
-BUFSIZE = 2048  # request line, headers and body of one request
+BUFSIZE = 3072  # a request (line, headers, body), then its answer (/api/state's values)
+RETRY_S = 30  # no memory for the slots at start: try again after
 MAX_BODY = 1400  # a whole config form as JSON fits
 UPLOAD_MS = 300000  # a release upload: the handler and its answer
 
 # method, path, module (firmware.web_*), function, access: 0 public, 1 a session,
 # 2 a session and the CSRF header
 _API = (
-    ("GET", "/api/state", "web_api", "state", 0),
-    ("GET", "/api/history", "web_api", "history", 0),
+    ("GET", "/api/state", "web_state", "state", 0),
+    ("GET", "/api/history", "web_state", "history", 0),
     ("GET", "/api/scan", "web_api", "scan", 0),
     ("GET", "/api/log", "web_api", "log", 1),
     ("POST", "/api/reboot", "web_api", "reboot", 2),
@@ -146,9 +148,20 @@ def make(app):
     return srv
 
 
-async def _serve(srv, host, port):
+async def _serve(app, host, port):
     import asyncio
+    import gc
 
+    from log import getLogger
+
+    while app.web is None:
+        gc.collect()  # the slots' buffers are made here, once boot's modules are gone
+        try:
+            app.web = make(app)
+        except MemoryError:  # a fragmented heap: try again later rather than crash
+            getLogger("http").error("no memory for the web server; again in %d s", RETRY_S)
+            await asyncio.sleep(RETRY_S)
+    srv = app.web
     await srv.start(host, port, backlog=4)
     try:
         while True:
@@ -161,13 +174,12 @@ def build(app):
     port = hal.setting("HTTP_PORT")
     if port is None:
         if hal.PLATFORM == "host":
-            return None
+            return
         port = 80
     from firmware import history
 
+    app.web = None
     app.history = history.History()
     app.add_task("history", app.history.run(app.readings))
-    app.web = make(app)
     host = "127.0.0.1" if hal.PLATFORM == "host" else "0.0.0.0"
-    app.add_task("web", _serve(app.web, host, int(port)))
-    return app.web
+    app.add_task("web", _serve(app, host, int(port)))

@@ -2,8 +2,9 @@
 imported by firmware/web.py for one request and dropped after, with firmware.config.
 
   get(app, req) -> {"fields": [{name, kind, value, set, choices, min, max}, ...]} in SCHEMA
-      order: the values stored in config.json (defaults for the rest), not the host's
-      overrides; secrets always "" with "set": a value is stored.
+      order (written into the request's slot buffer when it fits): the values stored in
+      config.json (defaults for the rest), not the host's overrides; secrets always "" with
+      "set": a value is stored.
   post(app, req): a JSON object of the fields to change; every field is checked
       (config.check) and every error answered at once: 400 {"errors": {name: message}},
       nothing saved. A secret's "" keeps the stored one; admin_password is stored hashed
@@ -17,6 +18,26 @@ from firmware import unload
 
 def _stored(config):
     return config._read(config.CONFIG_FILE) or {}
+
+
+def _write(buf, fields):
+    """{"fields": [...]} into buf, one field at a time (no 3 KB string on a fragmented heap);
+    the answer, or the dict when it does not fit."""
+    import json
+
+    p = 11
+    buf[:p] = b'{"fields":['
+    for f in fields:
+        b = json.dumps(f).encode()
+        if p + len(b) + 3 > len(buf):
+            return {"fields": fields}
+        if p > 11:
+            buf[p] = 44  # ,
+            p += 1
+        buf[p : p + len(b)] = b
+        p += len(b)
+    buf[p : p + 2] = b"]}"
+    return (200, "application/json", memoryview(buf)[: p + 2], "")
 
 
 def get(app, req):
@@ -40,7 +61,7 @@ def get(app, req):
                 f["min"] = 1
             f["max"] = hi
             out.append(f)
-        return {"fields": out}
+        return _write(req.buf, out)
     finally:
         unload("firmware.config")
 

@@ -1,0 +1,121 @@
+"""GET /api/state and /api/history (docs/design/web-api.md), the status page's polls; imported
+by firmware/web.py for one request and dropped after.
+
+Both write their JSON into the request's own slot buffer (req.buf, web.BUFSIZE bytes, free once
+the request is parsed, held until the answer is sent): no large block is allocated per poll,
+which a fragmented heap could refuse. state: the counters as one formatted head (a few hundred
+bytes), then the readings' values by firmware/state_json.py in place. history: the newest
+points that fit (all 360 unless most are five-digit values).
+"""
+
+import gc
+import json
+import sys
+
+from firmware import crash, hal, tic_reader, unload
+from firmware.version import VERSION
+from tic import MODE_NAMES
+
+_JSON = "application/json"
+
+
+def _s(v):
+    return "null" if v is None else json.dumps(v)
+
+
+def _ap(app, req):
+    p = getattr(app, "portal", None)
+    if p is None:
+        return "null"
+    show = p.first_boot and p.active
+    if not show:
+        __import__("firmware.web_auth")
+        show = sys.modules["firmware.web_auth"].logged_in(app, req)
+    return '{"ssid":%s,"password":%s,"ip":%s}' % (
+        _s(p.ssid),
+        _s(p.password if show else None),
+        _s(p.ip),
+    )
+
+
+def _mqtt(app):
+    m = app.mqtt
+    if m is None:
+        return "null"
+    c = m.client
+    st = "connected" if c is not None and c.is_connected() else "connecting"
+    return '{"state":"%s","host":%s}' % (st, _s(app.settings["mqtt_host"]))
+
+
+def _crash(last):
+    if last is None:
+        return "null"
+    return json.dumps(
+        {"what": last.get("what"), "up_s": last.get("up_s"), "reset": last.get("reset")}
+    )
+
+
+def state(app, req):
+    from firmware import state_json
+
+    r = app.reader
+    p = app.parser
+    w = app.wifi
+    head = (
+        '{"version":%s,"uptime_s":%d,"mem_used":%d,"reset_cause":%s,"last_crash":%s,'
+        '"tic":{"state":"%s","mode":"%s","baud":%d,"frames":%d,"bytes":%d,"groups":%d,'
+        '"checksum_errors":%d,"format_errors":%d,"rejected":%d},'
+        '"wifi":{"state":%s,"ssid":%s,"rssi":%s,"ip":%s},"mqtt":%s,"ap":%s,"ota":%s,"values":'
+    ) % (
+        _s(VERSION),
+        crash.uptime_ms() // 1000,
+        gc.mem_alloc() if hasattr(gc, "mem_alloc") else 0,  # CPython: none
+        _s(hal.reset_cause()),
+        _crash(app.last_crash),
+        tic_reader.STATE_NAMES[r.state],
+        MODE_NAMES[r.mode],
+        r.port.baud,
+        r.frames,
+        p.bytes,
+        p.groups,
+        p.checksum_errors,
+        p.format_errors,
+        r.guard.rejected,
+        _s(w.state),
+        _s(w.ssid or None),
+        _s(w.rssi),
+        _s(w.ip),
+        _mqtt(app),
+        _ap(app, req),
+        _s(getattr(app, "ota_status", None)),
+    )
+    n = len(head)
+    buf = req.buf
+    try:
+        buf[:n] = head.encode()
+        k = state_json.write(app.readings, memoryview(buf)[n : len(buf) - 1])
+    except ValueError:  # wider than the slot (at most state_json.SIZE): a buffer of its own
+        buf = bytearray(n + state_json.SIZE + 1)
+        buf[:n] = head.encode()
+        k = state_json.write(app.readings, memoryview(buf)[n:])
+    n += k
+    buf[n] = 125  # }
+    if app.mqtt is None:
+        unload("firmware.state_json")
+    return (200, _JSON, memoryview(buf)[: n + 1], "")
+
+
+def history(app, req):
+    h = getattr(app, "history", None)
+    if h is None:
+        return {"period_s": 10, "now_s": crash.uptime_ms() // 1000, "papp": [], "injected": []}
+    buf = req.buf
+    now = crash.uptime_ms() // 1000
+    last = h.count
+    while True:
+        try:
+            n = h.write_json(buf, now, last)
+            break
+        except (ValueError, IndexError):
+            last -= 30
+    return (200, _JSON, memoryview(buf)[:n], "")
