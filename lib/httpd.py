@@ -27,8 +27,8 @@ closed; nothing raised by a client reaches the caller. Counters: `served`, `busy
 A streamed route (`stream=True`, for uploads) gets its body unread: `req.length` is the
 Content-Length (411 without one, no `max_body` limit), and `await req.readinto(buf)` gives the
 next bytes into the handler's own `buf` (not `req.buf`), 0 at the end of the body;
-HTTPError(400) when the client stops early. Each read is bounded by `timeout_ms`, and the
-handler plus the response by the route's `timeout_ms` (default: the server's).
+HTTPError(400) when the client stops early, 408 when one read waits over `timeout_ms`. The
+handler and its response are bounded by the route's `timeout_ms` (default: the server's).
 
 Cost: headers are not stored; the few the server needs are found in the buffer on demand.
 A request allocates its method and path strings, the timeout task, its coroutines and the
@@ -217,7 +217,10 @@ class Request:
         mv = memoryview(buf)
         if len(buf) > self._left:
             mv = mv[: self._left]
-        k = await _wait_ms(self._s.readinto(mv), self.srv.timeout_ms)
+        try:
+            k = await _wait_ms(self._s.readinto(mv), self.srv.timeout_ms)
+        except asyncio.TimeoutError:
+            raise HTTPError(408)
         if not k:
             raise HTTPError(400)
         self._left -= k

@@ -542,6 +542,68 @@ def test_real_sockets_with_a_ticking_task():
     assert len(srv._pool) == 3
 
 
+def _upload_app(timeout_ms=5000):
+    srv = httpd.Server(2, 512)
+    srv.timeout_ms = timeout_ms
+    got = []
+
+    async def up(req):
+        buf = bytearray(100)
+        n = 0
+        h = 0
+        while True:
+            k = await req.readinto(buf)
+            if not k:
+                break
+            for i in range(k):
+                h = (h * 31 + buf[i]) & 0xFFFFFF
+            n += k
+        got.append((req.length, n, h))
+        return {"n": n}
+
+    srv.route("POST", "/up", up, stream=True, timeout_ms=20000)
+    srv.route("POST", "/small", lambda req: 204)
+    return srv, got
+
+
+def _hash(b):
+    h = 0
+    for c in b:
+        h = (h * 31 + c) & 0xFFFFFF
+    return h
+
+
+def test_streamed_body_read_by_the_handler():
+    srv, got = _upload_app()
+    body = bytes((i * 7) & 0xFF for i in range(20000))  # far over max_body and the buffer
+    head = b"POST /up HTTP/1.1\r\nContent-Length: %d\r\n\r\n" % len(body)
+    for chunk in (0, 1000, 333):
+        r = ask(srv, head + body, chunk=chunk)
+        assert r.status == 200 and r.body == b'{"n": 20000}', r.raw
+        assert got[-1] == (20000, 20000, _hash(body))
+    r = ask(srv, b"POST /up HTTP/1.1\r\nContent-Length: 0\r\n\r\n")
+    assert r.status == 200 and got[-1] == (0, 0, 0)
+    extra = head + body + b"GARBAGE AFTER THE BODY"  # not read: one request per connection
+    assert ask(srv, extra).status == 200 and got[-1][1] == 20000
+    r = ask(srv, b"POST /up HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\nhello")
+    assert r.status == 200 and got[-1] == (5, 5, _hash(b"hello"))
+    assert post(srv, "/small", "x" * 2000, "text/plain").status == 413  # others: limits stay
+    assert len(srv._pool) == 2
+
+
+def test_streamed_body_errors():
+    srv, got = _upload_app(timeout_ms=300)
+    r = ask(srv, b"POST /up HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n")
+    assert r.status == 411
+    r = ask(srv, b"POST /up HTTP/1.1\r\nHost: x\r\n\r\n")  # no Content-Length
+    assert r.status == 411
+    r = ask(srv, b"POST /up HTTP/1.1\r\nContent-Length: 900\r\n\r\n" + b"x" * 500)
+    assert r.status == 400  # the client stopped early
+    r = ask(srv, b"POST /up HTTP/1.1\r\nContent-Length: 900\r\n\r\n" + b"x" * 500, hang=True)
+    assert r.status == 408  # a read waited over timeout_ms
+    assert got == [] and srv.errors == 0 and len(srv._pool) == 2
+
+
 if __name__ == "__main__":
     import mpunit
 
