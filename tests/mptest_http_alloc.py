@@ -132,6 +132,66 @@ def test_heap_comes_back_after_many_requests():
     assert srv.served == 204 and srv.bad == 51  # every answer counts
 
 
+def test_history_sample_allocates_nothing():
+    import web_fixture as wf
+
+    app = wf.make_app()
+    h = app.history
+    rd = app.readings
+    h.sample(rd)
+    micropython.heap_lock()
+    try:
+        for i in range(20):
+            rd.seq += i & 1  # fresh, then not
+            h.sample(rd)
+    finally:
+        micropython.heap_unlock()
+    assert h.count == h.points
+
+
+ROUNDS = 40
+
+
+def test_web_api_heap_comes_back():
+    """/api/state, /api/history, /api/session and a page through firmware/web.py's server,
+    handlers imported and dropped per request: nothing kept after many of them."""
+    import os as _os
+
+    import web_fixture as wf
+    import web_paths
+
+    from firmware import web
+
+    app = wf.make_app()
+    srv = web.make(app)
+    reqs = (
+        b"GET /api/state HTTP/1.1\r\n\r\n",
+        b"GET /api/history HTTP/1.1\r\n\r\n",
+        b"GET /api/session HTTP/1.1\r\n\r\n",
+        b"GET / HTTP/1.1\r\nAccept-Encoding: gzip\r\n\r\n",
+        b"GET /generate_204 HTTP/1.1\r\n\r\n",
+    )
+    _os.chdir(app.dir)
+    try:
+        for r in reqs:
+            asyncio.run(srv.serve(NullStream(r)))
+        gc.collect()
+        base = gc.mem_alloc()
+        least = 1 << 30
+        for _ in range(ROUNDS):
+            for r in reqs:
+                s = NullStream(r)
+                asyncio.run(srv.serve(s))
+                least = min(least, s.sent)
+        gc.collect()
+        kept = gc.mem_alloc() - base
+    finally:
+        _os.chdir(web_paths.ROOT)
+    print("web: bytes kept after %d requests (64-bit):" % (ROUNDS * 5), kept)
+    assert kept <= 512, (base, kept)
+    assert srv.served == ROUNDS * 5 + 5 and srv.errors == 0 and least > 0
+
+
 if __name__ == "__main__":
     import mpunit
 
