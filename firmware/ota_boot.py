@@ -49,8 +49,8 @@ def build(app):
     unload("firmware.slots")
     app.commands[b"ota"] = start
     app.commands[b"ota force"] = _force
-    if hal.PLATFORM == "host" and hal.setting("OTA_NOW"):  # simulator test hook: update now
-        start(app, None, hal.setting("OTA_NOW") == "force")
+    if hal.PLATFORM == "host" and hal.setting("OTA_NOW") and p is None:
+        start(app, None, hal.setting("OTA_NOW") == "force")  # simulator hook: first boot only
     h = app.settings["ota_check_h"]
     if h > 0 and app.settings["ota_url"]:
         app.add_task("ota-check", _periodic(app, h))
@@ -88,10 +88,18 @@ def _force(app):
 
 
 async def _update(app, url, force):
-    from firmware import ota
+    ok = False
+    try:
+        from firmware import ota
 
-    ok = await ota.from_url(app, url, force)
-    unload("firmware.ota", "firmware.ota_http")
+        ok = await ota.from_url(app, url, force)
+    except MemoryError as e:  # not even the update's code fits: say so, keep running
+        st = app.ota_status
+        st["state"] = "failed"
+        st["error"] = "out of memory: %s" % e
+        log.error("update not run: out of memory (%s)", e)
+    finally:
+        unload("firmware.ota", "firmware.ota_http", "ota_manifest", "ed25519", "sha512")
     if ok:
         app.stop("reset")
 
@@ -151,4 +159,5 @@ def _fw_valid():
         log.warning("no firmware OTA in this build: MicroPython image not marked valid")
         return
     ota_fw.mark_valid()
-    unload("firmware.ota_fw")
+    unload("firmware.ota_fw", "firmware.hal.flash", "firmware.hal.flash_esp32",
+           "firmware.hal.flash_host", "firmware.hal.otadata")  # fmt: skip

@@ -29,12 +29,16 @@ async def upload(app, req):
     err = ota_boot.busy(app)
     if err:
         return 409, {"error": err}
-    from firmware import ota
-
     try:
+        from firmware import ota
+
         ok = await ota.from_upload(app, req)
+    except MemoryError as e:
+        app.ota_status["state"] = "failed"
+        ok = False
+        app.ota_status["error"] = "out of memory: %s" % e
     finally:
-        unload("firmware.ota")
+        unload("firmware.ota", "ota_manifest", "ed25519", "sha512")
     if not ok:
         return 400, {"error": app.ota_status["error"]}
     app.add_task("ota-reset", _reset_later(app))

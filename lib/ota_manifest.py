@@ -22,8 +22,6 @@ import hashlib
 import json
 import sys
 
-import ed25519
-
 MAX_BYTES = 32768  # about 124 bytes per file: some 260 files
 SIG_KEY = b',"sig":"'
 SIG_INSERT = len(SIG_KEY) + 128 + 1  # ,"sig":"<128 hex>"
@@ -66,6 +64,8 @@ def body_digest(data, at):
 
 def verify(data, public_key):
     """None if the manifest's signature is valid for `public_key`, else ManifestError."""
+    import ed25519  # loaded only for the check (about 16 KB with sha512 on 64 bits)
+
     key = _key(public_key)
     at, sig = _locate(data)
     if not ed25519.verify(key, body_digest(data, at), sig):
@@ -264,6 +264,8 @@ class Stream:
         except ValueError:
             raise ManifestError("manifest signature is not hexadecimal")
         self.h.update(b"}")
+        import ed25519
+
         if not ed25519.verify(key, self.h.digest(), sig):
             raise ManifestError("manifest signature is not valid for the configured public key")
 

@@ -1,0 +1,214 @@
+"""OTA end to end in the simulator (tools/sim.py: the firmware on the unix port, its web
+server, a private Mosquitto, a simulated meter) with releases served over real HTTP.
+
+- A good release: POST /api/ota starts it, the firmware installs it, resets into a trial
+  boot, marks it good once TIC frames and MQTT are up; /api/state shows the new version.
+- `tools/ota.py push` uploads release.bin to the web server: installed and marked good.
+- Rollback, by itself: a release that raises at import, one that blocks the loop (the
+  simulator's watchdog fires) and one that never becomes healthy (its broker is unreachable)
+  are rolled back to the factory image; the log, /api/state's last_crash and ota say so.
+"""
+
+import json
+import queue
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+
+import ota
+import ota_env
+import pytest
+
+import upy
+
+pytestmark = pytest.mark.slow
+
+ROOT = upy.ROOT
+# The whole firmware with MQTT and the web server uses ~155K of the simulator's default 192K
+# heap at boot (64 bits), leaving too little for an update's code (~38K at its peak): these
+# end-to-end runs use a larger heap. The memory of an update itself: docs/design/ota.md.
+HEAP = "320K"
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    base = tmp_path_factory.mktemp("otasim")
+    key_file = base / "release.pem"
+    pub = ota.keygen(key_file)
+    image = ota_env.factory(base / "factory")
+    srv = base / "srv"
+    ota_env.release(srv / "good", "9.0.0", key_file, image)
+    broken = {"firmware/app.py": "raise RuntimeError('broken release')\n"}
+    ota_env.release(srv / "import", "9.0.1", key_file, image, patch=broken)
+    ota_env.release(srv / "block", "9.0.2", key_file, image, patch={
+        "firmware/ota_boot.py": (
+            "import time\n\n\ndef build(app):\n    app.add_task('block', _block())\n\n\n"
+            "async def _block():\n    while True:\n        time.sleep(1)\n"
+        )})  # fmt: skip
+    server = ota_env.Server(srv)
+    yield {"pub": pub, "server": server, "srv": srv}
+    server.close()
+
+
+class Sim:
+    def __init__(self, state, *args):
+        self.port = ota_env_free_port()
+        cmd = [sys.executable, str(ROOT / "tools" / "sim.py"), "--no-build", "--heap", HEAP,
+               "--state", str(state), "--http", str(self.port), *args]  # fmt: skip
+        self.p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                  text=True, env=ota_env.environ_without_linky())  # fmt: skip
+        self.lines = []
+        self.q = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self):
+        for line in self.p.stdout:
+            self.lines.append(line)
+            self.q.put(line)
+
+    def wait(self, pattern, timeout=60):
+        rx = re.compile(pattern)
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            try:
+                line = self.q.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            if rx.search(line):
+                return line
+        log = "".join(x for x in self.lines[-200:] if "INFO app: frame" not in x)
+        raise AssertionError("no %r within %d s; log:\n%s" % (pattern, timeout, log))
+
+    def get(self, path):
+        with urllib.request.urlopen("http://127.0.0.1:%d%s" % (self.port, path), timeout=5) as r:
+            return json.loads(r.read())
+
+    def post(self, path, body):
+        csrf = self.get("/api/session")["csrf"]
+        req = urllib.request.Request(
+            "http://127.0.0.1:%d%s" % (self.port, path),
+            data=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json", "X-CSRF-Token": csrf},
+        )
+        with urllib.request.urlopen(req, timeout=5) as r:
+            return r.status, json.loads(r.read())
+
+    def state(self):
+        for _ in range(50):
+            try:
+                return self.get("/api/state")
+            except OSError:
+                time.sleep(0.2)
+        raise AssertionError("no /api/state")
+
+    def close(self):
+        if self.p.poll() is None:
+            self.p.send_signal(signal.SIGINT)
+            try:
+                self.p.wait(15)
+            except subprocess.TimeoutExpired:
+                self.p.kill()
+                self.p.wait()
+
+
+def ota_env_free_port():
+    import socket
+
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def run_sim(tmp_path, env, name, *args):
+    state = tmp_path / "flash"
+    state.mkdir()
+    url = env["server"].url + "/" + name
+    sim = Sim(state, "--set", "ota_url=" + url, "--set", "ota_key=" + env["pub"], *args)
+    return sim, state
+
+
+def boot_version(line):
+    return re.search(r"linky (\S+) on host", line).group(1)
+
+
+def test_good_update_from_the_web_page_is_marked_good(env, tmp_path):
+    sim, state = run_sim(tmp_path, env, "good", "--set", "OTA_TRIAL_S=90")
+    try:
+        old = boot_version(sim.wait(r"INFO app: linky \S+ on host, boot 1"))
+        sim.wait(r"mqtt: connected")
+        st = sim.state()
+        assert st["version"] == old and st["ota"]["state"] == "idle"
+        assert sim.post("/api/ota", {}) == (202, {"ok": True})
+        sim.wait(r"9\.0\.0 installed in app_a: restarting into a trial boot")
+        assert boot_version(sim.wait(r"INFO app: linky \S+ on host, boot 2")) == "9.0.0"
+        sim.wait(r"trial boot: 9\.0\.0 healthy after \d+ s, marked good", 90)
+        st = sim.state()
+        assert st["version"] == "9.0.0"
+        assert st["ota"]["state"] == "idle" and st["ota"]["version"] == "9.0.0"
+        p = json.loads((state / "app.json").read_text())
+        assert p["active"] == "app_a" and p["trial"] is False
+        # The MQTT command `ota` (after the discovery round, the heap's peak): the same
+        # release again, nothing to do, said so.
+        sim.wait(r"mqtt: discovery: \d+ entities", 60)
+        broker = re.search(r"mosquitto on 127\.0\.0\.1:(\d+)", "".join(sim.lines)).group(1)
+        base = re.search(r"publishing under (\S+)/", "".join(sim.lines)).group(1)
+        subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", broker, "-t",
+                        base + "/cmd", "-m", "ota"], check=True, timeout=10)  # fmt: skip
+        sim.wait(r"no update: release 9\.0\.0 is not newer than the running 9\.0\.0")
+        assert sim.state()["ota"]["state"] == "current"
+    finally:
+        sim.close()
+
+
+def test_push_uploads_release_bin(env, tmp_path):
+    sim, _ = run_sim(tmp_path, env, "good", "--no-mqtt")
+    try:
+        sim.wait(r"INFO app: linky \S+ on host, boot 1")
+        sim.state()
+        r = subprocess.run(
+            [sys.executable, str(ROOT / "tools" / "ota.py"), "push", "--device",
+             "http://127.0.0.1:%d" % sim.port, str(env["srv"] / "good")],
+            check=False, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert r.returncode == 0, r.stderr
+        assert '"restart": true' in r.stdout
+        assert "100%" in r.stderr  # the progress bar
+        assert boot_version(sim.wait(r"INFO app: linky \S+ on host, boot 2")) == "9.0.0"
+        sim.wait(r"trial boot: 9\.0\.0 healthy after \d+ s, marked good", 60)
+    finally:
+        sim.close()
+
+
+@pytest.mark.parametrize(
+    "name,args,why",
+    [
+        ("import", (), r"crashed: .*broken release"),
+        ("block", ("--set", "WDT_MS=3000"), r"reset before it was marked good"),
+        ("good", ("--mqtt", "127.0.0.1:1", "--set", "OTA_TRIAL_S=8"),
+         r"not healthy within 8 s \(MQTT not connected\)"),
+    ],
+)  # fmt: skip
+def test_a_bad_version_is_rolled_back_by_itself(env, tmp_path, name, args, why):
+    sim, state = run_sim(tmp_path, env, name, *args)
+    try:
+        old = boot_version(sim.wait(r"INFO app: linky \S+ on host, boot 1"))
+        sim.state()
+        assert sim.post("/api/ota", {}) == (202, {"ok": True})
+        sim.wait(r"installed in app_a: restarting into a trial boot")
+        line = sim.wait(r"rolled back: " + why, 90)
+        assert "running %s" % old in line
+        st = sim.state()
+        assert st["version"] == old
+        assert re.search(why, st["ota"]["rollback"])
+        assert st["last_crash"]["what"].startswith("rollback: ")
+        p = json.loads((state / "app.json").read_text())
+        assert p["active"] is None and p["trial"] is False
+        assert re.search(why, p["rollback"]["why"])
+    finally:
+        sim.close()
