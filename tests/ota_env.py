@@ -61,12 +61,15 @@ def release(out, version, key_file, image, *, patch=None, board="esp32"):
 
 
 class _Handler(http.server.SimpleHTTPRequestHandler):
-    faults = {}  # path -> "corrupt" | "drop" | "stall" | "short" | "missing"
+    faults = {}  # path -> "corrupt" | "drop" | "stall" | "short" | "missing"; "*delay*": s
 
     def log_message(self, *args):
         pass
 
     def do_GET(self):
+        delay = self.faults.get("*delay*")
+        if delay:
+            time.sleep(delay)
         fault = self.faults.get(self.path.lstrip("/"))
         if fault is None:
             return super().do_GET()
