@@ -116,6 +116,21 @@ def test_unreadable_record_is_a_fresh_start():
     _in_root(t)
 
 
+def test_a_rollback_note_is_shown_but_is_no_crash():
+    def t():
+        crash.note_boot("power")
+        crash.record("boom", 1000)
+        crash.note("rollback: 2.0.0 rolled back: crashed: boom")
+        assert crash.last()["what"].startswith("rollback: 2.0.0")
+        d = crash.note_boot("hard")[1]
+        assert d["chain"] == [1]  # the crash counts towards safe mode, the note does not
+        for _ in range(5):
+            crash.note("rollback: x")
+        assert len(crash.note_boot("hard")[1]["crashes"]) == crash.KEEP
+
+    _in_root(t)
+
+
 def test_describe_names_the_exception_and_place():
     def inner():
         raise ValueError("bad thing")

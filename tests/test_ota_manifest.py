@@ -209,6 +209,107 @@ def test_version_order():
         assert ota_manifest.parse_version(bad) is None, bad
 
 
+# -- streaming (firmware/ota.py): Stream checks the signature piece by piece, Entries parses
+# the manifest one file entry at a time from a file
+
+
+def _stream(data, piece, key=PUB):
+    s = ota_manifest.Stream(len(data))
+    mv = memoryview(data)
+    for at in range(0, len(data), piece):
+        s.update(mv[at : at + piece])
+    s.verify(key)
+
+
+def _stream_refused(data, piece=7, key=PUB):
+    try:
+        _stream(data, piece, key)
+    except ota_manifest.ManifestError as e:
+        return str(e)
+    raise AssertionError("accepted")
+
+
+def test_stream_accepts_a_good_manifest_in_any_pieces():
+    data = signed(body(firmware={"path": "micropython.app-bin", "size": 9, "sha256": SHA}))
+    for piece in (1, 2, 7, 64, 136, 137, 138, 500, len(data)):
+        _stream(data, piece)
+
+
+def test_stream_refuses_what_check_refuses():
+    good = signed(body())
+    assert "not valid" in _stream_refused(signed(body(), OTHER_SEED))
+    assert "not valid" in _stream_refused(good.replace(b'"size":2147', b'"size":2148'))
+    assert "not signed" in _stream_refused(canon(body()).encode())
+    at = len(good) - 10
+    assert "hexadecimal" in _stream_refused(good[:at] + b"z" + good[at + 1 :])
+    assert "too big" in _stream_refused(b" " * (ota_manifest.MAX_BYTES + 1))
+    s = ota_manifest.Stream(len(good))
+    s.update(memoryview(good)[:100])
+    try:
+        s.verify(PUB)
+        raise AssertionError("accepted")
+    except ota_manifest.ManifestError as e:
+        assert "truncated" in str(e)
+
+
+class _File:
+    """A binary file object over bytes (readinto), small reads."""
+
+    def __init__(self, data):
+        self.data = data
+        self.at = 0
+
+    def readinto(self, buf):
+        n = min(len(buf), len(self.data) - self.at, 5)
+        buf[:n] = self.data[self.at : self.at + n]
+        self.at += n
+        return n
+
+
+def _entries(data):
+    it = ota_manifest.Entries(_File(data), bytearray(16))
+    out = []
+    while True:
+        e = it.next()
+        if e is None:
+            break
+        out.append(e)
+    return out, it.head()
+
+
+def test_entries_reads_each_file_then_the_head():
+    fw = {"path": "micropython.app-bin", "size": 9, "sha256": SHA}
+    b = body(firmware=fw)
+    b["files"].append({"path": 'odd{[",]}\\name.mpy', "size": 1, "sha256": SHA})
+    data = signed(b)
+    # The odd path is not a safe path: refused when its entry comes.
+    try:
+        _entries(data)
+        raise AssertionError("accepted")
+    except ota_manifest.ManifestError as e:
+        assert "safe relative path" in str(e)
+    b["files"][-1]["path"] = "www/odd{[,]}name.css"
+    files, head = _entries(signed(b))
+    assert files == b["files"]
+    assert head["files"] == [] and head["firmware"] == fw and head["version"] == "1.2.0"
+    m = ota_manifest.check_head(head, "esp32", "1.1.0", micropython=MP, files=False)
+    assert "sig" not in m
+    try:
+        ota_manifest.check_head(head, "esp8266", "1.1.0", micropython=MP, files=False)
+        raise AssertionError("accepted")
+    except ota_manifest.ManifestError as e:
+        assert "board" in str(e)
+
+
+def test_entries_refuses_a_cut_manifest():
+    data = signed(body())
+    try:
+        _entries(data[: len(data) // 2])
+        raise AssertionError("accepted")
+    except ota_manifest.ManifestError as e:
+        assert "middle" in str(e)
+
+
 if __name__ == "__main__":
     import mpunit
 

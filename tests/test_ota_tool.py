@@ -109,14 +109,16 @@ def test_build_writes_files_and_a_signed_canonical_manifest(key, image, tmp_path
         image,
         "--no-compile",
     )
-    assert "release 1.4.0: 3 files" in r.stdout and pub in r.stdout
+    assert "release 1.4.0: 4 files" in r.stdout and pub in r.stdout
     data = (out / "manifest.json").read_bytes()
     assert (out / "1.4.0" / "manifest.json").read_bytes() == data
     m = json.loads(data)
     assert set(m) == {"version", "min_micropython", "board", "files", "sig"}
     assert (m["version"], m["min_micropython"], m["board"]) == ("1.4.0", "1.27.0", "esp32")
     paths = [f["path"] for f in m["files"]]
-    assert paths == ["firmware/app.mpy", "firmware/version.mpy", "lib/a.mpy"]  # no entry points
+    # no entry points; the signing key's public half for the next update (firmware/ota_key)
+    assert paths == ["firmware/app.mpy", "firmware/ota_key.mpy", "firmware/version.mpy",
+                     "lib/a.mpy"]  # fmt: skip
     for f in m["files"]:
         content = (out / "1.4.0" / f["path"]).read_bytes()
         assert f["size"] == len(content)
@@ -136,7 +138,12 @@ def test_build_writes_files_and_a_signed_canonical_manifest(key, image, tmp_path
     # the device's check accepts it, for its board and an older running version
     assert ota_manifest.check(data, pub, "esp32", "1.3.9", micropython=(1, 27, 0)) == body
     # the ota.py verify command agrees, and sees a changed file
-    assert "signature and 3 files ok" in run("verify", out, "--public-key", pub).stdout
+    assert "signature and 4 files ok" in run("verify", out, "--public-key", pub).stdout
+    # release.bin: the manifest then the files, in manifest order
+    blob = (out / "1.4.0" / "release.bin").read_bytes()
+    n = int.from_bytes(blob[4:8], "big")
+    assert blob[:4] == b"LKR1" and blob[8 : 8 + n] == data
+    assert blob[8 + n :] == b"".join((out / "1.4.0" / p).read_bytes() for p in paths)
     (out / "1.4.0" / "lib" / "a.mpy").write_bytes(b"tampered")
     r = run("verify", out, "--key-file", path, check=False)
     assert r.returncode == 2 and "does not match" in r.stderr
@@ -158,12 +165,33 @@ def test_release_reports_its_own_version_on_micropython(key, image, tmp_path):
         "--no-compile",
     )
     r = upy.run(
-        ["-c", "from firmware import version; print(version.VERSION)"],
+        ["-c", "from firmware import version, ota_key; print(version.VERSION, ota_key.KEY)"],
         upy.micropypath(out / "2.0.0-rc1"),
         cwd=tmp_path,
         timeout=30,
     )
-    assert r.stdout.strip() == "2.0.0-rc1", r.stderr
+    assert r.stdout.split() == ["2.0.0-rc1", key[1]], r.stderr
+
+
+def test_build_carries_a_micropython_image(key, image, tmp_path):
+    path, pub = key
+    fw = tmp_path / "fw.app-bin"
+    fw.write_bytes(bytes(range(256)) * 20)
+    out = tmp_path / "rel"
+    run("build", "--version", "3.0.0", "--key-file", path, "--out", out, "--from", image,
+        "--no-compile", "--firmware", fw)  # fmt: skip
+    data = (out / "manifest.json").read_bytes()
+    m = ota_manifest.check(data, pub, "esp32", "1.0.0", micropython=(1, 27, 0))
+    assert m["firmware"] == {
+        "path": "micropython.app-bin",
+        "size": 5120,
+        "sha256": hashlib.sha256(fw.read_bytes()).hexdigest(),
+    }
+    blob = (out / "3.0.0" / "release.bin").read_bytes()
+    assert blob.endswith(fw.read_bytes())
+    r = run("build", "--version", "3.0.1", "--key-file", path, "--out", out, "--from", image,
+            "--no-compile", "--firmware", tmp_path / "none.bin", check=False)  # fmt: skip
+    assert r.returncode == 2 and "no such MicroPython image" in r.stderr
 
 
 def test_build_options_and_refusals(key, image, tmp_path):

@@ -1,0 +1,130 @@
+# micropython: also
+"""firmware/slots.py: which folder boots. No pointer or a bad one: the factory image; a trial
+boot is counted once, and the boot after a trial that was never marked good rolls back to the
+previous folder, saying why (the trial's own reason, its crash, or an unexplained reset)."""
+
+import json
+import os
+
+from firmware import slots
+
+_PID = os.getpid() if hasattr(os, "getpid") else 0
+_DIR = "/tmp/linky-test-slots-%d" % _PID
+
+
+def _rm(path):
+    try:
+        names = os.listdir(path)
+    except OSError:
+        try:
+            os.remove(path)
+        except OSError:
+            pass
+        return
+    for n in names:
+        _rm(path + "/" + n)
+    os.rmdir(path)
+
+
+def _flash(fn):
+    here = os.getcwd()
+    _rm(_DIR)
+    os.mkdir(_DIR)
+    os.chdir(_DIR)
+    try:
+        for f in slots.FOLDERS:
+            os.mkdir(f)
+            os.mkdir(f + "/firmware")
+        fn()
+    finally:
+        os.chdir(here)
+        _rm(_DIR)
+
+
+def _put(name, obj):
+    with open(name, "w") as f:
+        f.write(obj if isinstance(obj, str) else json.dumps(obj))
+
+
+def _trial(tries=0, **kw):
+    p = {"active": "app_b", "previous": "app_a", "version": "2.0.0"}
+    p.update(previous_version="1.0.0", trial=True, tries=tries, firmware=False)
+    p.update(kw)
+    return p
+
+
+def test_no_or_bad_pointer_is_the_factory_image():
+    def t():
+        assert slots.select() is None
+        for bad in ("", "{", "[]", '{"active": "../x"}', '{"active": null}'):
+            _put(slots.POINTER, bad)
+            assert slots.select() is None
+        _put(slots.POINTER, {"active": "app_a", "trial": False})
+        assert slots.select() == "app_a"
+        _rm("app_a")  # the folder vanished: the factory image
+        try:
+            slots.select()
+            raise AssertionError("no error")
+        except OSError:
+            pass
+
+    _flash(t)
+
+
+def test_a_trial_boots_once_then_rolls_back():
+    def t():
+        _put(slots.POINTER, _trial())
+        assert slots.select() == "app_b"
+        assert slots.read()["tries"] == 1
+        assert slots.select() == "app_a"  # never marked good: back to the previous one
+        p = slots.read()
+        assert p["active"] == "app_a" and p["trial"] is False and p["version"] == "1.0.0"
+        assert p["rollback"]["from"] == "2.0.0" and p["rollback"]["to"] == "1.0.0"
+        assert "reset before it was marked good" in p["rollback"]["why"]
+        assert slots.select() == "app_a"  # and stays there
+
+    _flash(t)
+
+
+def test_marked_good_stays():
+    def t():
+        _put(slots.POINTER, _trial())
+        assert slots.select() == "app_b"
+        slots.mark_good()
+        assert slots.select() == "app_b" and slots.select() == "app_b"
+        assert slots.read()["trial"] is False
+
+    _flash(t)
+
+
+def test_rollback_says_why():
+    def t():
+        _put(slots.POINTER, _trial(1, why="not healthy within 120 s (MQTT not connected)"))
+        assert slots.select() == "app_a"
+        assert slots.read()["rollback"]["why"].startswith("not healthy within 120 s")
+        _put(slots.POINTER, _trial(1, previous=None, previous_version=None))
+        _put(slots.CRASH_FILE, {"fresh": True, "crashes": [{"what": "RuntimeError('x')"}]})
+        assert slots.select() is None  # no previous folder: the factory image
+        assert slots.read()["rollback"]["why"] == "crashed: RuntimeError('x')"
+
+    _flash(t)
+
+
+def test_switch_and_inactive():
+    def t():
+        assert slots.inactive(None) == "app_a"
+        assert slots.inactive({"active": "app_a"}) == "app_b"
+        assert slots.inactive({"active": "app_b"}) == "app_a"
+        slots.switch("app_a", "2.0.0", "1.0.0")
+        p = slots.read()
+        assert p["active"] == "app_a" and p["previous"] is None and p["trial"] is True
+        assert p["tries"] == 0 and p["previous_version"] == "1.0.0"
+        assert not [n for n in os.listdir(".") if n.endswith(".tmp")]
+
+    _flash(t)
+
+
+if __name__ == "__main__":
+    import mpunit
+
+    mpunit.main(globals())
