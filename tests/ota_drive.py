@@ -2,13 +2,15 @@
 
     micropython tests/ota_drive.py STATE url URL KEY [force] [timeout_ms]
     micropython tests/ota_drive.py STATE upload FILE KEY [force]
-    micropython tests/ota_drive.py STATE boot
+    micropython tests/ota_drive.py STATE boot | fwboot | fwvalid
 
 `url`/`upload`: an app with the settings ota_url/ota_key and an ota_status runs
 ota.from_url / ota.from_upload (the file as the request body) with STATE as the flash (the
 working directory); prints one JSON line {"ok", "status", "stop"}. `boot`: main.py's first step
 (firmware/slots.py boot()) in STATE, then imports the chosen firmware's version module; prints
-{"folder", "version"}. MICROPYPATH: the factory image (a build, or the source tree).
+{"folder", "version"}. `fwboot`: the host flash's bootloader (firmware/hal/flash_host.py),
+then {"fw": running_info()}; `fwvalid`: the same after ota_boot's ota_fw.mark_valid().
+MICROPYPATH: the factory image (a build, or the source tree).
 """
 
 import asyncio
@@ -52,6 +54,18 @@ def _net():
 def main():
     state, what = sys.argv[1], sys.argv[2]
     os.chdir(state)
+    if what in ("fwboot", "fwvalid"):  # the host bootloader, then the trial's confirmation
+        from firmware.hal import flash
+
+        if what == "fwboot":
+            flash.boot()
+        else:  # the same boot as the last fwboot
+            from firmware import ota_boot
+
+            ota_boot._fw_valid()
+            from firmware.hal import flash
+        print(json.dumps({"fw": list(flash.running_info())}))
+        return
     if what == "boot":
         from firmware import slots
 

@@ -45,7 +45,7 @@ def factory(dst):
     return dst
 
 
-def release(out, version, key_file, image, *, patch=None, board="esp32"):
+def release(out, version, key_file, image, *, patch=None, board="esp32", firmware=None):
     """Build release `version` from `image` into `out` (ota.build, no compile); `patch`:
     {device path: Python source} compiled into a copy of the image first."""
     src = image
@@ -56,7 +56,8 @@ def release(out, version, key_file, image, *, patch=None, board="esp32"):
             compile_to(text, src / Path(name).with_suffix(".mpy"), name)
     if board != "esp32":
         ota.BOARDS = (*ota.BOARDS, board)
-    ota.build(version, key_file, out, src=src, compile_first=False, board=board)
+    ota.build(version, key_file, out, src=src, compile_first=False, board=board,
+              firmware=firmware)  # fmt: skip
     return Path(out) / version
 
 

@@ -10,6 +10,7 @@ import json
 import shutil
 from pathlib import Path
 
+import fw_image
 import ota
 import ota_env
 import pytest
@@ -30,7 +31,10 @@ def env(tmp_path_factory):
         ("good", "0.4.0", {}),
         ("board", "0.5.0", {"board": "esp8266"}),
         ("down", "0.2.5", {}),
+        ("fw", "0.6.0", {"firmware": base / "mp.app-bin"}),
     ):
+        if name == "fw":
+            (base / "mp.app-bin").write_bytes(fw_image.app_image(64 * 1024 + 32))
         rel[name] = ota_env.release(srv / name, version, key_file, image, **kw)
     # A wrong hash: the file on the server is not the one the manifest lists (same size).
     shutil.copytree(srv / "good", srv / "hash")
@@ -199,3 +203,17 @@ def test_release_bin_layout(env):
     # The release trusts its own signing key for the next update.
     assert "firmware/ota_key.mpy" in [f["path"] for f in m["files"]]
     assert Path(d / "firmware" / "ota_key.mpy").stat().st_size > 0
+
+
+def test_a_release_with_a_micropython_image_sets_the_next_slot(env, device):
+    out, _ = ota_env.drive(device, "fwboot", image=env["image"])
+    assert out["fw"][0] == "ota_0"
+    out = update(env, device, "fw")
+    assert out["ok"] is True, out
+    p = json.loads((device / "app.json").read_text())
+    assert p["version"] == "0.6.0" and p["firmware"] is True
+    # the next boot: the bootloader runs ota_1 on trial; the trial's health check confirms it
+    out, _ = ota_env.drive(device, "fwboot", image=env["image"])
+    assert out["fw"][:2] == ["ota_1", "pending"]
+    out, _ = ota_env.drive(device, "fwvalid", image=env["image"])
+    assert out["fw"][:2] == ["ota_1", "valid"]
