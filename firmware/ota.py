@@ -97,6 +97,13 @@ async def receive_manifest(app, src, n, folder, mv):
         unload("ed25519", "sha512")
 
 
+def _target():
+    folder = slots.inactive(slots.read())
+    if folder is None:
+        raise OtaError("both app folders are in use: restart before another update")
+    return folder
+
+
 def _claim(folder):
     """Make sure no pointer field names `folder` before it is wiped: a rollback target that is
     being overwritten becomes the factory image (always complete)."""
@@ -290,6 +297,7 @@ def _failed(app, e, folder=None):
     st["error"] = msg
     if folder is not None:
         try:
+            _claim(folder)
             wipe(folder)
         except OSError:
             pass
@@ -348,7 +356,7 @@ async def from_url(app, url=None, force=False):
         buf = bytearray(BUF_SIZE)
         mv = memoryview(buf)
         hbuf = bytearray(HEAD_SIZE)
-        folder = slots.inactive(slots.read())
+        folder = _target()
         src = await _get(base + "/" + MANIFEST, hbuf)
         try:
             n = src.r.length
@@ -416,7 +424,7 @@ async def from_upload(app, req, force=False):
         n = struct.unpack(">I", head[4:8])[0]
         if n > MANIFEST_MAX:
             raise OtaError("release file: manifest of %d bytes, at most %d" % (n, MANIFEST_MAX))
-        folder = slots.inactive(slots.read())
+        folder = _target()
         await receive_manifest(app, body, n, folder, mv)
         m = plan(folder, force)
         app.ota_status["available"] = m["version"]

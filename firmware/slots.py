@@ -8,7 +8,8 @@ Contract (docs/design/ota.md):
                      /lib and /firmware). Never raises.
   read() -> dict or None; write(d)  the pointer (atomic: POINTER.tmp, then rename).
   running() -> folder or None  the folder this boot runs (None: the factory image).
-  inactive(p) -> folder  where an update goes (never the running one).
+  inactive(p) -> folder or None  where an update goes: neither the pointer's nor the running
+                     one (None: both are in use, after a switch not yet followed by a reset).
   switch(folder, version, running_version, firmware=False)  points at a verified folder, in
                      trial; the caller resets.
   mark_good()        ends the trial of the running folder.
@@ -58,24 +59,25 @@ def running():
 
 
 def inactive(p):
-    active = p.get("active") if p else None
-    return "app_b" if active == "app_a" else "app_a"
+    used = (p.get("active") if p else None, running())
+    for f in FOLDERS:
+        if f not in used:
+            return f
+    return None  # the pointer names one folder, this boot runs the other: restart first
 
 
 def switch(folder, version, running_version, firmware=False):
-    p = read() or {}
-    new = {
-        "active": folder,
-        "previous": running(),
-        "version": version,
-        "previous_version": running_version,
-        "trial": True,
-        "tries": 0,
-        "firmware": firmware,
-    }
-    if p.get("rollback"):
-        new["rollback"] = p["rollback"]
-    write(new)
+    write(
+        {
+            "active": folder,
+            "previous": running(),
+            "version": version,
+            "previous_version": running_version,
+            "trial": True,
+            "tries": 0,
+            "firmware": firmware,
+        }
+    )  # a new version: the last rollback's note is history (the crash record keeps it)
 
 
 def mark_good():

@@ -115,6 +115,16 @@ def test_switch_and_inactive():
         assert slots.inactive(None) == "app_a"
         assert slots.inactive({"active": "app_a"}) == "app_b"
         assert slots.inactive({"active": "app_b"}) == "app_a"
+        import sys
+
+        sys.path.insert(0, "app_a")  # this boot runs app_a, the pointer names app_b
+        try:
+            assert slots.running() == "app_a"
+            assert slots.inactive({"active": "app_b"}) is None
+            assert slots.inactive({"active": "app_a"}) == "app_b"
+            assert slots.inactive(None) == "app_b"
+        finally:
+            sys.path.remove("app_a")
         slots.switch("app_a", "2.0.0", "1.0.0")
         p = slots.read()
         assert p["active"] == "app_a" and p["previous"] is None and p["trial"] is True
