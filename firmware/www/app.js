@@ -23,6 +23,7 @@ var FR_TEXT = {
   "Log in to update the firmware.": "Connectez-vous pour mettre à jour.",
   "No values yet: waiting for the meter.": "Pas encore de valeurs : en attente du compteur.",
   "Join this network to set the device up:": "Rejoignez ce réseau pour configurer l'appareil :",
+  "The device's own network, when it opens:": "Le réseau de l'appareil, quand il s'ouvre :",
   "Admin password": "Mot de passe administrateur", "Wrong password.": "Mot de passe incorrect.",
   "Too many attempts: try again in": "Trop d'essais : réessayez dans",
   "No admin password is set: anyone on this network can change the settings.":
