@@ -5,8 +5,8 @@ Contract (docs/design/ota.md):
   await from_url(app, url, force) -> bool   fetch <url>/manifest.json, check it, download each
         file from <url>/<version>/<path>; True when the new folder is switched to (the caller
         resets). `url`: the setting ota_url when None.
-  await from_upload(app, req, force) -> bool   the same from a release.bin body: req.length,
-        await req.readinto(mv) -> n (0 at the end).
+  (firmware/ota_web.py's install_upload does the same from a release.bin upload with the
+  functions here: receive_manifest, verify, plan, install, switch.)
 Both never raise: a refusal or a failure leaves the running version and the pointer untouched,
 logs one line and sets app.ota_status["state"] = "failed" / "current" and ["error"]. Progress
 goes to app.ota_status["progress"] (0 to 100).
@@ -22,7 +22,6 @@ import asyncio
 import binascii
 import hashlib
 import os
-import struct
 
 from firmware import slots, unload
 from firmware.version import VERSION
@@ -32,7 +31,6 @@ BOARD = "esp32"  # the board family releases name (the simulator runs the ESP32'
 BUF_SIZE = 2048
 HEAD_SIZE = 512  # an HTTP answer's status line and headers must fit
 TIMEOUT_MS = 15000  # a server silent this long is given up on
-MAGIC = b"LKR1"  # release.bin: MAGIC, manifest length (4 bytes, big-endian), manifest, files
 MANIFEST_MAX = 32768
 
 log = getLogger("ota")
@@ -69,7 +67,7 @@ MANIFEST = "manifest.json"  # the release's manifest, kept in its folder
 
 async def receive_manifest(app, src, n, folder, mv):
     """Stream the manifest's `n` bytes from src.readinto into folder/MANIFEST (the folder
-    wiped first), checking its signature on the way; OtaError if it is not right."""
+    wiped first); the ota_manifest.Stream that hashed it, for verify(). OtaError if cut."""
     import ota_manifest
 
     try:
@@ -90,6 +88,17 @@ async def receive_manifest(app, src, n, folder, mv):
                 chk.update(part)
                 out.write(part)
                 got += k
+    except ota_manifest.ManifestError as e:
+        raise OtaError(str(e))
+    return chk
+
+
+def verify(app, chk):
+    """Check the signature of the manifest `chk` (receive_manifest()) received: OtaError if it
+    is not right. ed25519 and sha512 are loaded for it and dropped after."""
+    import ota_manifest
+
+    try:
         chk.verify(_key(app))
     except ota_manifest.ManifestError as e:
         raise OtaError(str(e))
@@ -97,7 +106,7 @@ async def receive_manifest(app, src, n, folder, mv):
         unload("ed25519", "sha512")
 
 
-def _target():
+def target():
     folder = slots.inactive(slots.read())
     if folder is None:
         raise OtaError("both app folders are in use: restart before another update")
@@ -283,7 +292,7 @@ def switch(app, m, folder):
     log.info("%s installed in %s: restarting into a trial boot", m["version"], folder)
 
 
-def _failed(app, e, folder=None):
+def failed(app, e, folder=None):
     st = app.ota_status
     msg = str(e) or repr(e)
     if not isinstance(e, OtaError):  # not a refusal: a bug, or out of memory
@@ -335,7 +344,7 @@ async def _get(url, hbuf, size=None):
     return _Body(r)
 
 
-def _begin(app):
+def begin(app):
     import gc
 
     st = app.ota_status
@@ -347,7 +356,7 @@ def _begin(app):
 
 
 async def from_url(app, url=None, force=False):
-    _begin(app)
+    begin(app)
     folder = None
     try:
         base = (url or app.settings["ota_url"] or "").rstrip("/")
@@ -356,15 +365,18 @@ async def from_url(app, url=None, force=False):
         buf = bytearray(BUF_SIZE)
         mv = memoryview(buf)
         hbuf = bytearray(HEAD_SIZE)
-        folder = _target()
+        folder = target()
         src = await _get(base + "/" + MANIFEST, hbuf)
         try:
             n = src.r.length
             if n is None:
                 raise OtaError("manifest: the server sent no Content-Length")
-            await receive_manifest(app, src, n, folder, mv)
+            chk = await receive_manifest(app, src, n, folder, mv)
         finally:
             src.close()
+        unload("firmware.ota_http")  # not needed during the signature check, the heap's peak
+        verify(app, chk)
+        del chk
         m = plan(folder, force)
         app.ota_status["available"] = m["version"]
         log.info("release %s found at %s", m["version"], base)
@@ -377,70 +389,7 @@ async def from_url(app, url=None, force=False):
         switch(app, m, folder)
         return True
     except Exception as e:  # noqa: BLE001 (a refusal of any kind: reported, nothing changes)
-        _failed(app, e, folder)
+        failed(app, e, folder)
         return False
     finally:
         unload("firmware.ota_http", "ota_manifest", "ed25519", "sha512")
-
-
-# -- from an upload (release.bin)
-
-
-class _Upload:
-    """The request body as the source of every file in turn (a close() does nothing)."""
-
-    def __init__(self, req):
-        self.req = req
-        self.left = req.length
-
-    async def readinto(self, mv):
-        n = await self.req.readinto(mv)
-        self.left -= n
-        return n
-
-    async def exactly(self, mv):
-        got = 0
-        while got < len(mv):
-            n = await self.readinto(mv[got:])
-            if not n:
-                raise OtaError("release file truncated")
-            got += n
-
-    def close(self):
-        pass
-
-
-async def from_upload(app, req, force=False):
-    _begin(app)
-    folder = None
-    try:
-        body = _Upload(req)
-        buf = bytearray(BUF_SIZE)
-        mv = memoryview(buf)
-        head = mv[:8]
-        await body.exactly(head)
-        if bytes(head[:4]) != MAGIC:
-            raise OtaError("not a release file (tools/ota.py build writes release.bin)")
-        n = struct.unpack(">I", head[4:8])[0]
-        if n > MANIFEST_MAX:
-            raise OtaError("release file: manifest of %d bytes, at most %d" % (n, MANIFEST_MAX))
-        folder = _target()
-        await receive_manifest(app, body, n, folder, mv)
-        m = plan(folder, force)
-        app.ota_status["available"] = m["version"]
-        if body.left != m["total"]:
-            raise OtaError(
-                "release file: %d bytes after the manifest, %d expected" % (body.left, m["total"])
-            )
-
-        async def open_file(f):
-            return body
-
-        await install(app, m, folder, open_file, mv)
-        switch(app, m, folder)
-        return True
-    except Exception as e:  # noqa: BLE001 (a refusal of any kind: reported, nothing changes)
-        _failed(app, e, folder)
-        return False
-    finally:
-        unload("ota_manifest", "ed25519", "sha512")

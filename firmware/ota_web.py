@@ -8,14 +8,19 @@ Contract (docs/design/web-api.md; the caller does the authentication and CSRF ch
         req.readinto(buf) -> n (0 at the body's end); streams a release.bin through
         firmware/ota.py. 200 {"ok": true, "restart": true}, then the device resets RESET_MS
         later (the answer goes out first); 400 {"error"} (nothing changed) or 409 (busy).
+  await install_upload(app, req, force=False) -> bool   the upload's work without the
+        answer nor the reset: the release.bin (b"LKR1", manifest length on 4 bytes big-endian,
+        manifest, files in manifest order, MicroPython image) through firmware/ota.py.
 Cost: firmware/ota.py and the manifest check are loaded for an upload and dropped after.
 """
 
 import asyncio
+import struct
 
 from firmware import ota_boot, unload
 
 RESET_MS = 1500
+MAGIC = b"LKR1"  # release.bin: MAGIC, manifest length (4 bytes, big-endian), manifest, files
 
 
 def start(app, url=None, force=False):
@@ -30,9 +35,7 @@ async def upload(app, req):
     if err:
         return 409, {"error": err}
     try:
-        from firmware import ota
-
-        ok = await ota.from_upload(app, req)
+        ok = await install_upload(app, req)
     except MemoryError as e:
         app.ota_status["state"] = "failed"
         ok = False
@@ -48,3 +51,71 @@ async def upload(app, req):
 async def _reset_later(app):
     await asyncio.sleep(RESET_MS / 1000)
     app.stop("reset")
+
+
+class _Upload:
+    """The request body as the source of every file in turn (a close() does nothing)."""
+
+    def __init__(self, req):
+        self.req = req
+        self.left = req.length
+
+    async def readinto(self, mv):
+        n = await self.req.readinto(mv)
+        self.left -= n
+        return n
+
+    async def exactly(self, mv):
+        got = 0
+        while got < len(mv):
+            n = await self.readinto(mv[got:])
+            if not n:
+                raise ValueError("release file truncated")
+            got += n
+
+    def close(self):
+        pass
+
+
+async def install_upload(app, req, force=False):
+    """Install the release.bin of request body `req` (firmware/ota.py does the work): True
+    when switched (the caller resets); never raises (a refusal: app.ota_status, the log)."""
+    from firmware import ota
+
+    ota.begin(app)
+    folder = None
+    try:
+        body = _Upload(req)
+        buf = bytearray(ota.BUF_SIZE)
+        mv = memoryview(buf)
+        head = mv[:8]
+        await body.exactly(head)
+        if bytes(head[:4]) != MAGIC:
+            raise ota.OtaError("not a release file (tools/ota.py build writes release.bin)")
+        n = struct.unpack(">I", head[4:8])[0]
+        if n > ota.MANIFEST_MAX:
+            raise ota.OtaError(
+                "release file: manifest of %d bytes, at most %d" % (n, ota.MANIFEST_MAX)
+            )
+        folder = ota.target()
+        chk = await ota.receive_manifest(app, body, n, folder, mv)
+        ota.verify(app, chk)
+        del chk
+        m = ota.plan(folder, force)
+        app.ota_status["available"] = m["version"]
+        if body.left != m["total"]:
+            raise ota.OtaError(
+                "release file: %d bytes after the manifest, %d expected" % (body.left, m["total"])
+            )
+
+        async def open_file(f):
+            return body
+
+        await ota.install(app, m, folder, open_file, mv)
+        ota.switch(app, m, folder)
+        return True
+    except Exception as e:  # noqa: BLE001 (a refusal of any kind: reported, nothing changes)
+        ota.failed(app, e, folder)
+        return False
+    finally:
+        unload("ota_manifest", "ed25519", "sha512")

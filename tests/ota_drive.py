@@ -5,11 +5,11 @@
     micropython tests/ota_drive.py STATE boot | fwboot | fwvalid
 
 `url`/`upload`: an app with the settings ota_url/ota_key and an ota_status runs
-ota.from_url / ota.from_upload (the file as the request body) with STATE as the flash (the
+ota.from_url / ota_web.install_upload (the file as the request body) with STATE as the flash (the
 working directory); prints one JSON line {"ok", "status", "stop"}. `boot`: main.py's first step
 (firmware/slots.py boot()) in STATE, then imports the chosen firmware's version module; prints
 {"folder", "version"}. `fwboot`: the host flash's bootloader (firmware/hal/flash_host.py),
-then {"fw": running_info()}; `fwvalid`: the same after ota_boot's ota_fw.mark_valid().
+then {"fw": running_info()}; `fwvalid`: the same after ota_trial's ota_fw.mark_valid().
 MICROPYPATH: the factory image (a build, or the source tree).
 """
 
@@ -60,9 +60,9 @@ def main():
         if what == "fwboot":
             flash.boot()
         else:  # the same boot as the last fwboot
-            from firmware import ota_boot
+            from firmware import ota_trial
 
-            ota_boot._fw_valid()
+            ota_trial.fw_valid()
             from firmware.hal import flash
         print(json.dumps({"fw": list(flash.running_info())}))
         return
@@ -90,7 +90,9 @@ def main():
         ok = asyncio.run(ota.from_url(app, None, force))
     else:
         app = _App("", key)
-        ok = asyncio.run(ota.from_upload(app, _Req(arg), force))
+        from firmware import ota_web
+
+        ok = asyncio.run(ota_web.install_upload(app, _Req(arg), force))
     print(json.dumps({"ok": ok, "status": app.ota_status, "stop": app.stopped}))
 
 
