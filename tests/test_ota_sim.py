@@ -1,8 +1,10 @@
 """OTA end to end in the simulator (tools/sim.py: the firmware on the unix port, its web
 server, a private Mosquitto, a simulated meter) with releases served over real HTTP.
 
-- A good release: POST /api/ota starts it, the firmware installs it, resets into a trial
-  boot, marks it good once TIC frames and MQTT are up; /api/state shows the new version.
+- A good release: POST /api/ota starts it, the firmware installs it (from a slow server: TIC
+  frames are parsed and ~/state is published during the download), resets into a trial
+  boot, marks it good once TIC frames and MQTT are up; /api/state shows the new version; the
+  MQTT command `ota` then finds nothing newer.
 - `tools/ota.py push` uploads release.bin to the web server: installed and marked good.
 - Rollback, by itself: a release that raises at import, one that blocks the loop (the
   simulator's watchdog fires) and one that never becomes healthy (its broker is unreachable)
@@ -138,14 +140,32 @@ def boot_version(line):
 
 
 def test_good_update_from_the_web_page_is_marked_good(env, tmp_path):
-    sim, state = run_sim(tmp_path, env, "good", "--set", "OTA_TRIAL_S=90")
+    sim, state = run_sim(tmp_path, env, "good", "--set", "OTA_TRIAL_S=90", "--set",
+                         "fast_min_s=1")  # fmt: skip
+    sub = None
     try:
         old = boot_version(sim.wait(r"INFO app: linky \S+ on host, boot 1"))
         sim.wait(r"mqtt: connected")
         st = sim.state()
         assert st["version"] == old and st["ota"]["state"] == "idle"
+        broker = re.search(r"mosquitto on 127\.0\.0\.1:(\d+)", "".join(sim.lines)).group(1)
+        base = re.search(r"publishing under (\S+)/", "".join(sim.lines)).group(1)
+        # A slow server (0.1 s per file): the download takes seconds, and meanwhile the TIC
+        # is read and MQTT publishes.
+        env["server"].faults["*delay*"] = 0.1
+        sub = subprocess.Popen(["mosquitto_sub", "-h", "127.0.0.1", "-p", broker, "-t",
+                                base + "/state"], stdout=subprocess.PIPE, text=True)  # fmt: skip
         assert sim.post("/api/ota", {}) == (202, {"ok": True})
+        at = len(sim.lines)
         sim.wait(r"9\.0\.0 installed in app_a: restarting into a trial boot")
+        during = sim.lines[at:]
+        start = next(i for i, x in enumerate(during) if "installing 9.0.0" in x)
+        frames = [x for x in during[start:] if "INFO app: frame" in x]
+        assert len(frames) >= 3, "".join(during)
+        sub.terminate()
+        published = sub.communicate()[0].splitlines()
+        assert published, "no ~/state message during the download"
+        env["server"].faults.clear()
         assert boot_version(sim.wait(r"INFO app: linky \S+ on host, boot 2")) == "9.0.0"
         sim.wait(r"trial boot: 9\.0\.0 healthy after \d+ s, marked good", 90)
         st = sim.state()
@@ -156,13 +176,15 @@ def test_good_update_from_the_web_page_is_marked_good(env, tmp_path):
         # The MQTT command `ota` (after the discovery round, the heap's peak): the same
         # release again, nothing to do, said so.
         sim.wait(r"mqtt: discovery: \d+ entities", 60)
-        broker = re.search(r"mosquitto on 127\.0\.0\.1:(\d+)", "".join(sim.lines)).group(1)
-        base = re.search(r"publishing under (\S+)/", "".join(sim.lines)).group(1)
         subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", broker, "-t",
                         base + "/cmd", "-m", "ota"], check=True, timeout=10)  # fmt: skip
         sim.wait(r"no update: release 9\.0\.0 is not newer than the running 9\.0\.0")
         assert sim.state()["ota"]["state"] == "current"
     finally:
+        env["server"].faults.clear()
+        if sub is not None and sub.poll() is None:
+            sub.kill()
+            sub.wait()
         sim.close()
 
 
