@@ -8,14 +8,17 @@ Contract (docs/design/ota.md):
   (firmware/ota_web.py's install_upload does the same from a release.bin upload with the
   functions here: receive_manifest, verify, plan, install, switch.)
 Both never raise: a refusal or a failure leaves the running version and the pointer untouched,
-logs one line and sets app.ota_status["state"] = "failed" / "current" and ["error"]. Progress
-goes to app.ota_status["progress"] (0 to 100).
-Checks: lib/ota_manifest.check (signature with the setting ota_key, else firmware/ota_key.py's
-KEY; board BOARD; MicroPython; newer than the running version unless `force`), then each
-file's size and SHA-256 as it is written through ONE buffer of BUF_SIZE bytes. A release with
-a MicroPython image ("firmware" entry) goes through firmware/ota_fw.py when the build has it.
-Cost: BUF_SIZE + the manifest (its Content-Length, at most 32 KB) + the parsed manifest; the
-loop runs between chunks, so the TIC and MQTT go on.
+wipes the partial folder, logs one line and sets app.ota_status["state"] = "failed" (or
+"current": nothing newer) and ["error"]. Progress goes to app.ota_status["progress"] (0-100).
+Steps: receive_manifest (streamed into <folder>/manifest.json, hashed), verify (Ed25519 with
+the setting ota_key, else firmware/ota_key.py's KEY), plan (lib/ota_manifest.Entries: each
+entry checked, then board BOARD, MicroPython, newer than the running version unless `force`),
+install (each file streamed through ONE buffer of BUF_SIZE bytes, its SHA-256 computed as it
+is written; a MicroPython image, "firmware" entry, through firmware/ota_fw.py when the build
+has it), switch (the pointer, in trial).
+Cost (32-bit): this module ~7.7 KB, ota_manifest 7 KB, BUF_SIZE + 640 bytes of buffers; the
+signature check adds ~20 KB for its duration. The file list is never held in RAM. The loop
+runs between chunks, so the TIC and MQTT go on.
 """
 
 import asyncio
