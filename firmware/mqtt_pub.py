@@ -176,6 +176,7 @@ class Publisher:
         """Announce the entities of the labels present now, one retained config at a time,
         and clear the retired ones. added=True: only those not announced yet (labels that
         appeared since the last round, e.g. ADPS during an overload), keeping the rest."""
+        gc.collect()  # the module and its tables load into a collected heap, less fragmented
         import ha
 
         rd = self.rd
@@ -217,7 +218,15 @@ class Publisher:
         # (logged; tried again after ROUND_RETRY_MS, on `rediscover` or at the next
         # connection) and publishing goes on.
         try:
-            await self._discovery_round(c, added)
+            try:
+                await self._discovery_round(c, added)
+            except MemoryError:
+                # Often fragmentation from what other tasks allocated meanwhile: once more,
+                # at once, from a collected heap (configs sent twice are harmless: retained).
+                unload("ha", "tic.label_rows", "tic.label_docs")
+                gc.collect()
+                log.warning("discovery: out of memory (mem used %d); trying again", gc.mem_alloc())
+                await self._discovery_round(c, added)
         except MemoryError:
             unload("ha", "tic.label_rows", "tic.label_docs")
             gc.collect()

@@ -240,11 +240,6 @@ def _five_restarts(start, make_mosquitto, *extra):
     assert "discovery skipped" not in out
 
 
-@pytest.mark.xfail(
-    strict=False,  # heap fragmentation: seen in two runs of two, not proven deterministic
-    reason="open: with the default 192K heap the 4th reconnection's discovery round was "
-    "skipped for memory (mem used 128992; now retried 60 s later); cause not found",
-)
 def test_five_broker_restarts_discovery_then_state_each_time(built, start, make_mosquitto):
     _five_restarts(start, make_mosquitto)
 
