@@ -322,3 +322,58 @@ def test_serve_listens_on_loopback_only(tmp_path):
     finally:
         server.close()
     assert os.path.exists(tmp_path / "manifest.json")
+
+
+def test_push_logs_in_and_streams_release_bin(key, image, tmp_path):
+    """push against a small stand-in of the device's web API (docs/design/web-api.md): login
+    with the password, the session cookie and CSRF token on the upload, the body streamed."""
+    import http.server
+    import threading
+
+    path, _ = key
+    out = tmp_path / "rel"
+    run("build", "--version", "1.4.0", "--key-file", path, "--out", out, "--from", image,
+        "--no-compile")  # fmt: skip
+    got = {}
+
+    class Device(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *a):
+            pass
+
+        def answer(self, status, obj, cookie=None):
+            body = json.dumps(obj).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            if cookie:
+                self.send_header("Set-Cookie", cookie)
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_POST(self):
+            data = self.rfile.read(int(self.headers["Content-Length"]))
+            if self.path == "/api/login":
+                if json.loads(data) != {"password": "pw"}:
+                    return self.answer(401, {"error": "wrong password"})
+                return self.answer(200, {"ok": True, "csrf": "tok"}, "sid=abc; HttpOnly")
+            if self.headers.get("Cookie") != "sid=abc":
+                return self.answer(401, {"error": "login required"})
+            if self.headers.get("X-CSRF-Token") != "tok":
+                return self.answer(403, {"error": "CSRF token missing or wrong"})
+            got["body"] = data
+            return self.answer(200, {"ok": True, "restart": True})
+
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Device)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    url = "http://127.0.0.1:%d" % srv.server_address[1]
+    try:
+        r = run("push", "--device", url, "--password", "pw", out)
+        assert '"restart": true' in r.stdout and "100%" in r.stderr
+        assert got["body"] == (out / "1.4.0" / "release.bin").read_bytes()
+        r = run("push", "--device", url, "--password", "nope", out / "1.4.0", check=False)
+        assert r.returncode == 2 and "login refused (401): wrong password" in r.stderr
+        r = run("push", "--device", url, "--password", "pw", tmp_path, check=False)
+        assert r.returncode == 2 and "no release.bin" in r.stderr
+    finally:
+        srv.shutdown()
+        srv.server_close()
