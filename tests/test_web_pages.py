@@ -12,6 +12,7 @@ Slow: each test runs the firmware in real time. Waits are on page conditions, lo
 MQTT messages, with generous timeouts; nothing sleeps for a fixed time."""
 
 import json
+import os
 import re
 import threading
 import time
@@ -33,7 +34,7 @@ CHROMIUM = "/usr/bin/chromium"
 TIC = "sim:standard,3,tempo"
 HANG = 600.0  # seconds: a simulator still running after this is killed
 WAIT_S = 90.0  # the longest wait for one awaited condition (a restart included)
-SHOT_WAIT_S = 20.0  # the longest wait for a page's data before its screenshot
+SHOT_WAIT_S = 40.0  # the longest wait for a page's data before its screenshot
 VIEWS = (("phone", 390, 844), ("desktop", 1280, 800))
 SCHEMES = ("light", "dark")
 # page name, path, selector present once the page has its data
@@ -57,6 +58,8 @@ def built():
 def browser():
     from playwright.sync_api import sync_playwright
 
+    if not os.path.exists(CHROMIUM):
+        pytest.fail("chromium missing: run make test as root, or sudo apt-get install -y chromium")
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         yield b
@@ -106,6 +109,7 @@ def _stop(s):
     else:
         rc, out = s.finish()
     s._timer.cancel()
+    print(out)  # pytest shows it when the test failed
     assert "Traceback" not in out, out
     return rc, out
 

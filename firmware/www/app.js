@@ -157,17 +157,20 @@ function fmtNum(n, unit) {
   return Number(n).toLocaleString(FR ? "fr-FR" : "en-GB") + (unit ? " " + unit : "");
 }
 
-// After a save or a reboot: wait until the device answers again with a smaller uptime (it
-// restarted), then reload the page. `before`: the uptime seen before, or null.
+// After a save or a reboot: wait until the device has restarted, then reload the page.
+// `before`: /api/state seen before asking (or null). Restarted: another `boot` number (when
+// the API gives one), a smaller uptime, an answer after a time without any, or, when the
+// restart was too quick to notice, 15 s of answers.
 function waitRestart(before) {
-  var seenDown = false;
+  var seenDown = false, t0 = Date.now();
   var poll = async function () {
-    var r = await api("/api/state");
-    if (r.status === 200 && r.data && (seenDown || (before !== null && r.data.uptime_s < before))) {
+    var r = await api("/api/state"), d = r.status === 200 && r.data;
+    if (d && (seenDown || Date.now() - t0 > 15000 || (before &&
+        ((d.boot !== undefined && d.boot !== before.boot) || d.uptime_s < before.uptime_s)))) {
       location.reload();
       return;
     }
-    if (r.status !== 200) seenDown = true;
+    if (!d) seenDown = true;
     setTimeout(poll, 1500);
   };
   setTimeout(poll, 1500);
