@@ -310,6 +310,128 @@ def test_station_polls_allocate_nothing():
     assert out == [("connected", -55, True), ("connected", -50, True)], out
 
 
+# -- scan, access point, boot button (firmware/hal/esp32_net.py, host.py)
+
+
+def test_esp32_scan_maps_the_driver_tuples():
+    st = _esp32_station()
+    try:
+        st.scan()
+    except OSError:
+        pass
+    else:
+        raise AssertionError("scan() with the radio off")
+    network.aps["home"] = ("secret", -61)
+    network.aps["cafe"] = ("", -80)
+    network.raw_scan.append((b"", b"\x02\x00\x00\x00\x00\x09", 1, -40, 3, False))  # hidden
+    network.raw_scan.append((b"\xff\xfe", b"\x02\x00\x00\x00\x00\x0a", 1, -70, 3, False))
+    st.active(True)
+    assert st.scan() == [("cafe", -80, False), ("home", -61, True)]
+    assert ("scan",) in network.calls
+
+
+def test_host_scan_hears_the_simulator_and_the_neighbours():
+    st = _host_station()
+    try:
+        st.scan()
+    except OSError:
+        pass
+    else:
+        raise AssertionError("scan() with the radio off")
+    st.active(True)
+    nets = st.scan()
+    assert nets[0] == ("sim", -55, True) and nets[1:] == host.neighbours
+    host.set_radio(False)
+    assert st.scan() == host.neighbours
+    host.set_radio(True)
+
+
+def test_esp32_access_point_configures_security_explicitly():
+    network.clear()
+    esp32._ap = None
+    ap = esp32.access_point()
+    assert esp32.access_point() is ap and not ap.active()
+    try:
+        ap.config("linky-1601", "k3y-k3y-k3y")
+    except OSError:
+        pass
+    else:
+        raise AssertionError("config() before active(True)")
+    assert ap.active(True) and network.WLAN(network.AP_IF).active()
+    ap.config("linky-1601", "k3y-k3y-k3y")
+    assert network.ap_conf == {
+        "ssid": "linky-1601",
+        "key": "k3y-k3y-k3y",
+        "security": network.AUTH_WPA2_PSK,
+        "max_clients": ap.MAX_CLIENTS,
+    }
+    ap.config("linky-1601", "")
+    assert network.ap_conf["security"] == network.AUTH_OPEN and network.ap_conf["key"] == ""
+    for bad in ("short", "x" * 64):
+        try:
+            ap.config("linky-1601", bad)
+        except ValueError:
+            pass
+        else:
+            raise AssertionError("WPA2 key of %d characters" % len(bad))
+    assert ap.ip() == "192.168.4.1"
+    assert not ap.active(False) and not network.WLAN(network.AP_IF).active()
+    network.clear()
+    esp32._ap = None
+
+
+def test_host_access_point_records_its_state():
+    host._ap = None
+    ap = host.access_point()
+    assert host.access_point() is ap and not ap.active()
+    try:
+        ap.config("linky-0001", "password1")
+    except OSError:
+        pass
+    else:
+        raise AssertionError("config() before active(True)")
+    ap.active(True)
+    ap.config("linky-0001", "password1")
+    assert (ap.ssid, ap.password, ap.ip()) == ("linky-0001", "password1", "192.168.4.1")
+    try:
+        ap.config("linky-0001", "short")
+    except ValueError:
+        pass
+    else:
+        raise AssertionError("WPA2 key of 5 characters")
+    ap.active(False)
+    host._ap = None
+
+
+def test_boot_button_reads_gpio0_low_with_pull_up():
+    levels = [1]
+    made = []
+
+    def value(self):
+        return levels[0]
+
+    machine.Pin.value = value
+    real_init = machine.Pin.__init__
+
+    def init(self, pin_id, mode=None, pull=-1, value=None):
+        made.append((pin_id, mode, pull))
+        real_init(self, pin_id, mode, pull, value)
+
+    machine.Pin.__init__ = init
+    try:
+        assert esp32.boot_button() is False
+        levels[0] = 0
+        assert esp32.boot_button() is True
+    finally:
+        machine.Pin.__init__ = real_init
+        del machine.Pin.value
+    assert made == [(0, machine.Pin.IN, machine.Pin.PULL_UP)] * 2
+
+
+def test_host_boot_button_is_a_setting():
+    assert host.boot_button() is (os.getenv("LINKY_BOOT_BUTTON") not in (None, "", "0"))
+
+
 def _sleep_ms(ms):
     import time
 

@@ -243,9 +243,10 @@ def boot_button():
     (internal pull-up). Both are strapping pins: held through a reset they start the ROM's
     download mode, so the firmware sees a press made just after power-up (firmware/portal.py
     samples it for the first seconds)."""
-    import os
+    import sys
 
-    pin = 9 if "C3" in os.uname().machine else 0
+    # "ESP32C3 module with ESP32C3" on a C3 (the port's MICROPY_HW_MCU_NAME in the build name)
+    pin = 9 if "C3" in getattr(sys.implementation, "_machine", "") else 0
     return Pin(pin, Pin.IN, Pin.PULL_UP).value() == 0
 
 

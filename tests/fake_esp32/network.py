@@ -12,9 +12,18 @@ Driver model (network_wlan.c v1.27):
   it is a no-AP or auth one, IDLE after disconnect(), CONNECTING while retries remain, else
   the raw reason; connect() does not clear the last reason (a stale answer until the event);
 - status("rssi") raises OSError when not connected (esp_wifi_sta_get_ap_info).
+- scan() (network_wlan_scan): OSError unless the station is active ("STA must be active");
+  a list of (ssid bytes, bssid bytes, channel, rssi, authmode, hidden=False), one per entry of
+  `aps` (authmode AUTH_OPEN when its key is "", else AUTH_WPA2_PSK) plus `raw_scan` entries;
+- WLAN(AP_IF), the access point (network_wlan_config): config(**kw) takes ssid/essid,
+  key/password, security/authmode, channel, hidden, max_clients, and raises OSError before
+  active(True) (esp_wifi_get_config/set_config with the AP not in the radio's mode), a
+  TypeError for positional and keyword arguments together, ValueError for an unknown key;
+  ifconfig()[0] is 192.168.4.1.
 Helpers: clear(), drop() (the AP vanishes: beacon timeout), `aps` {ssid: (key, rssi)},
-`calls` (("connect", ssid, key, hostname), ("disconnect",), ("active", bool),
-("config", kwargs)).
+`raw_scan` (extra scan tuples), `ap_conf` (the AP's configuration), `calls`
+(("connect", ssid, key, hostname), ("disconnect",), ("active", bool), ("config", kwargs),
+("scan",), ("ap_active", bool), ("ap_config", kwargs)).
 """
 
 import time
@@ -36,11 +45,20 @@ STAT_NO_AP_FOUND_IN_AUTHMODE_THRESHOLD = 211
 STAT_NO_AP_FOUND_IN_RSSI_THRESHOLD = 212
 _ASSOC_LEAVE = 8  # WIFI_REASON_ASSOC_LEAVE: after disconnect()
 
+AUTH_OPEN = 0
+AUTH_WEP = 1
+AUTH_WPA_PSK = 2
+AUTH_WPA2_PSK = 3
+AUTH_WPA_WPA2_PSK = 4
+
 calls = []
 aps = {}  # access points in range: ssid -> (key, rssi dBm)
 delay_ms = [20]  # from connect() (or a retry) to its outcome
 _host = ["mpy-esp32"]
 _sta = [None]
+_ap = [None]
+raw_scan = []  # extra scan() tuples, as the driver builds them
+ap_conf = {}  # the AP's configuration (config() keywords, canonical names)
 
 try:
     _now = time.ticks_ms
@@ -70,6 +88,9 @@ def clear():
     delay_ms[0] = 20
     _host[0] = "mpy-esp32"
     _sta[0] = None
+    _ap[0] = None
+    del raw_scan[:]
+    ap_conf.clear()
 
 
 def drop():
@@ -80,12 +101,57 @@ def drop():
 
 
 def WLAN(interface_id=STA_IF):  # noqa: N802 (the driver's name)
-    """The station interface (a singleton, as in the driver)."""
+    """The station or the access point interface (singletons, as in the driver)."""
+    if interface_id == AP_IF:
+        if _ap[0] is None:
+            _ap[0] = _AP()
+        return _ap[0]
     if interface_id != STA_IF:
-        raise ValueError("the fake has only the station")
+        raise ValueError("invalid WLAN interface identifier")
     if _sta[0] is None:
         _sta[0] = _WLAN()
     return _sta[0]
+
+
+_AP_KEYS = {
+    "ssid": "ssid",
+    "essid": "ssid",
+    "key": "key",
+    "password": "key",
+    "security": "security",
+    "authmode": "security",
+    "channel": "channel",
+    "hidden": "hidden",
+    "max_clients": "max_clients",
+}
+
+
+class _AP:
+    def __init__(self):
+        self._started = False
+
+    def active(self, is_active=None):
+        if is_active is not None:
+            calls.append(("ap_active", bool(is_active)))
+            self._started = bool(is_active)
+        return self._started
+
+    def config(self, *args, **kw):
+        if args and kw:
+            raise TypeError("either pos or kw args are allowed")
+        if not self._started:
+            raise OSError("Wifi Invalid Mode")  # ESP_ERR_WIFI_MODE: AP not in the mode
+        if args:
+            return ap_conf.get(_AP_KEYS.get(args[0], args[0]))
+        calls.append(("ap_config", kw))
+        for k, v in kw.items():
+            if k not in _AP_KEYS:
+                raise ValueError("unknown config param")
+            ap_conf[_AP_KEYS[k]] = v
+        return None
+
+    def ifconfig(self):
+        return ("192.168.4.1", "255.255.255.0", "192.168.4.1", "0.0.0.0")
 
 
 class _WLAN:
@@ -195,6 +261,16 @@ class _WLAN:
         if r == 0:
             return STAT_IDLE
         return r
+
+    def scan(self):
+        if not self._started:
+            raise OSError("STA must be active")
+        calls.append(("scan",))
+        out = []
+        for i, (ssid, (key, rssi)) in enumerate(sorted(aps.items())):
+            mode = AUTH_WPA2_PSK if key else AUTH_OPEN
+            out.append((ssid.encode(), bytes([2, 0, 0, 0, 0, i]), 6, rssi, mode, False))
+        return out + raw_scan
 
     def ifconfig(self):
         if self._connected:
