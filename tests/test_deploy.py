@@ -30,6 +30,14 @@ def test_plan_removes_stale_code_and_keeps_user_files():
     assert p["keep"] == ["config.json", "data/history.bin", "webrepl_cfg.py"]
 
 
+def test_plan_removes_ota_updates_so_the_deployed_image_runs():
+    board = ["app.json", "app_a/firmware/app.mpy", "app_a/www/index.html.gz", "config.json"]
+    p = deploy.plan(BUILD_FILES, board, ["app_a", "app_a/firmware", "app_a/www"])
+    assert p["remove"] == ["app.json", "app_a/firmware/app.mpy", "app_a/www/index.html.gz"]
+    assert p["rmdir"] == ["app_a/firmware", "app_a/www", "app_a"]
+    assert p["keep"] == ["config.json"]
+
+
 def test_plan_on_an_empty_board_copies_everything():
     p = deploy.plan(BUILD_FILES, [], [])
     assert p == {"copy": BUILD_FILES, "remove": [], "rmdir": [], "keep": []}
