@@ -11,7 +11,7 @@ import random
 import socket
 import sys
 
-from firmware import hal, portal, wifi
+from firmware import hal, portal, portal_ap, wifi
 from firmware.hal import host
 
 FAST = {"poll_ms": 5, "timeout_ms": 300, "backoff_ms": (10, 40)}
@@ -185,10 +185,10 @@ def test_station_down_for_ap_after_opens_then_reconnect_closes_and_unloads_dns()
         await _until(lambda: not p.active)
         seen.append((app.wifi.state, host.access_point().active()))
         await asyncio.sleep(0.02)
-        seen.append("captive_dns" in sys.modules)
+        seen.append(("captive_dns" in sys.modules, "firmware.portal_ap" in sys.modules))
 
     p = _run(app, main, dns_port=port)
-    assert seen == [False, ("no wifi", True, True), "192.168.4.1", ("up", False), False]
+    assert seen == [False, ("no wifi", True, True), "192.168.4.1", ("up", False), (False, False)]
     assert p.opens == 1
 
 
@@ -280,8 +280,8 @@ def test_password_is_made_once_per_device_and_kept():
     try:
         a = app.make_portal().password
         b = app.make_portal().password
-        assert a == b and len(a) == portal._PW_LEN
-        assert all(c in portal._ALPHABET for c in a)
+        assert a == b and len(a) == portal_ap.PW_LEN
+        assert all(c in portal_ap.ALPHABET for c in a)
         with open(app.pw) as f:
             assert a in f.read()
         app.settings["ap_open"] = True
@@ -291,7 +291,7 @@ def test_password_is_made_once_per_device_and_kept():
         with open(app.pw, "w") as f:
             f.write('{"ap_password": "short"}')
         c = app.make_portal().password
-        assert c != a and len(c) == portal._PW_LEN
+        assert c != a and len(c) == portal_ap.PW_LEN
     finally:
         _rm(app.pw)
     other = App()
