@@ -252,7 +252,10 @@ def test_first_boot_portal_then_station_publishes_to_the_broker(
             # station mode: no access point on the status page, Wi-Fi connected
             p.click("header a[href='/']")
             p.wait_for_selector("#dev tr")
-            p.wait_for_function("document.querySelector('#dev').textContent.includes('connected')")
+            p.wait_for_function(
+                "[...document.querySelectorAll('#dev tr')].some(r => "
+                "r.cells[0].textContent === 'Wi-Fi' && r.cells[1].textContent === 'up')"
+            )
             assert p.is_hidden("#ap-join")  # the access point is not up any more
             assert not t.errors, t.errors
         got = sub.wait(

@@ -41,7 +41,8 @@ var FR_TEXT = {
   "Upload a release file": "Envoyer un fichier de version", "Upload": "Envoyer",
   "TIC": "TIC", "MQTT": "MQTT", "Home Assistant and publishing": "Home Assistant et publication",
   "Security": "Sécurité", "Updates": "Mises à jour", "Other": "Autres",
-  "on": "oui", "connected": "connecté", "disconnected": "déconnecté",
+  "on": "oui", "connected": "connecté", "connecting": "connexion", "up": "connecté",
+  "joining": "connexion", "waiting": "en attente", "starting": "démarrage",
   "no signal": "pas de signal", "signal lost": "signal perdu", "garbled": "illisible",
   "searching": "recherche", "open": "ouvert", "ok": "ok", "Error": "Erreur",
   "linky: settings": "linky : réglages", "linky: log in": "linky : connexion"
@@ -76,8 +77,9 @@ function translate(root) {
 }
 
 // fetch(path) as JSON; with `body`, a POST (JSON, or a Blob as is) carrying the CSRF token.
-// Resolves to {status, data}; status 0 when the device cannot be reached.
-async function api(path, body) {
+// Resolves to {status, data}; status 0 when the device cannot be reached. A GET answered 500
+// or 503 (the device short of memory or busy for a moment) is tried twice more, 0.8 s apart.
+async function api(path, body, tries) {
   var o = { credentials: "same-origin", headers: {} };
   if (body !== undefined) {
     o.method = "POST";
@@ -98,6 +100,10 @@ async function api(path, body) {
     return { status: 0, data: null };
   }
   online(true);
+  if (body === undefined && (r.status === 500 || r.status === 503) && (tries || 0) < 2) {
+    await new Promise(function (ok) { setTimeout(ok, 800); });
+    return api(path, undefined, (tries || 0) + 1);
+  }
   var data = null;
   try { data = await r.json(); } catch (e) { /* empty or not JSON */ }
   return { status: r.status, data: data };
