@@ -357,7 +357,7 @@ def diagnostics_json(app, buf):
         '{"tic_state":"%s","tic_mode":"%s","baud":%d,"bytes":%d,"frames":%d,"groups":%d,'
         '"checksum_errors":%d,"format_errors":%d,"interrupted":%d,"rejected_indexes":%d,'
         '"dropped_values":%d,"rssi":%s,"mem_used":%d,"uptime_s":%d,"version":"%s",'
-        '"reset_cause":"%s","last_crash":%s}'
+        '"reset_cause":"%s","last_crash":%s,"ota":%s}'
     ) % (
         tic_reader.STATE_NAMES[r.state],
         MODE_NAMES[r.mode],
@@ -376,6 +376,7 @@ def diagnostics_json(app, buf):
         VERSION,
         hal.reset_cause(),
         "null" if last is None else json.dumps(str(last.get("what"))[:255]),
+        json.dumps(getattr(app, "ota_status", None)),  # firmware/ota_boot.py: state, error...
     )
     n = len(text)
     if n > len(buf):
