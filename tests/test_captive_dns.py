@@ -152,6 +152,58 @@ def test_random_and_mutated_packets_never_raise():
             dns.message.from_wire(bytes(r.buf[:m]))
 
 
+_HEAP_LOCK = """
+import micropython, select, socket
+import captive_dns
+r = captive_dns.Responder("192.168.4.1")
+qa = %r
+qaaaa = %r
+bad = %r
+r._view(r.answer(qa))  # the answer's view, made once per length
+r._view(r.answer(qaaaa))
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(socket.getaddrinfo("127.0.0.1", 0)[0][-1])
+p = select.poll()
+p.register(s, select.POLLIN)
+captive_dns._any(p.ipoll)  # the poller's first call sets it up
+got = [0, 0, 0, 0]
+ipoll = p.ipoll
+
+
+def locked():
+    for _ in range(100):
+        a = r.answer(qa)
+        b = r.answer(qaaaa)
+        c = r.answer(bad)
+        r._view(a)
+        r._view(b)
+        idle = captive_dns._any(ipoll)
+    got[0] = a
+    got[1] = b
+    got[2] = c
+    got[3] = idle
+
+
+micropython.heap_lock()
+try:
+    locked()
+finally:
+    micropython.heap_unlock()
+print("OK", *got)
+"""
+
+
+def test_answering_and_idle_polls_allocate_nothing_on_micropython():
+    # Per query only socket.recvfrom allocates: the answer, its view and an idle poll do not.
+    qa = _query("connectivitycheck.gstatic.com").to_wire()
+    qaaaa = _query("connectivitycheck.gstatic.com", "AAAA").to_wire()
+    src = _HEAP_LOCK % (qa, qaaaa, MALFORMED["compression loop"])
+    r = upy.run(["-c", src], upy.micropypath(ROOT / "lib"), timeout=60)
+    assert r.stdout.split() == ["OK", str(len(qa) + 16), str(len(qaaaa)), "0", "False"], (
+        r.stdout + r.stderr
+    )
+
+
 # -- a responder process, on both interpreters
 
 
