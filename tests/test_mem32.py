@@ -227,3 +227,65 @@ def test_mqtt_whole_firmware_steady_within_56k(mqtt_steady):
             STEADY,
             "\n".join(mem32.mqtt_table(mqtt_steady)),
         )
+
+
+# -- scenario web: the whole firmware with MQTT serving the status page (issue 10)
+
+WEB_FRAMES = 40  # frames after the discovery round: 40 /api/state polls and 4 page loads
+
+
+@pytest.fixture(scope="module")
+def web_run():
+    """Scenario mqtt plus the web server, standard mode (a few minutes: the heap is sized by
+    retries)."""
+    return mem32.measure_web(frames=WEB_FRAMES, first=10, modes=("standard",))
+
+
+def _web_table(res):
+    return "\n".join(mem32.web_table(res))
+
+
+def test_web_harness_serves_every_request(web_run):
+    e = web_run["modes"]["standard"]
+    w = e["web"]
+    pages = WEB_FRAMES // mem32.PAGE_EVERY
+    assert w["web_served"] == WEB_FRAMES - pages + pages * 6, _web_table(web_run)
+    assert w["web_not_ok"] == 0 and w["web_errors"] == 0
+    assert w["web_bytes"] > WEB_FRAMES * 1000  # /api/state carries the meter's values
+    assert e["mqtt"]["broker_connects"] == 1  # MQTT kept publishing meanwhile
+
+
+def test_web_requests_keep_nothing(web_run):
+    e = web_run["modes"]["standard"]
+    assert e["fw_pages_max"] <= e["fw_steady"] + 64, _web_table(web_run)
+    assert e["fw_steady"] <= e["fw_web_built"] + 2048  # the handlers' modules are dropped
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="2026-12-02: the heap grows to 341 KB (first area 85 KB with the harness): the "
+    "firmware with MQTT, portal and OTA is 94.9 KB at boot already, 188.5 KB board peak",
+)
+def test_web_page_loads_never_grow_the_heap_past_112k(web_run):
+    e = web_run["modes"]["standard"]
+    assert not e["over_112k"], _web_table(web_run)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="2026-12-02: web part resident 13.6 KB (2 slots of 3 KB: 6.8 KB; code and "
+    "history: 6.8 KB); budget 10 KB",
+)
+def test_web_part_resident_within_10k(web_run):
+    e = web_run["modes"]["standard"]
+    assert e["web_resident"] <= mem32.BUDGET_WEB_RESIDENT, _web_table(web_run)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="2026-12-02: firmware with MQTT, portal, OTA and web 117.8 KB after 40 frames "
+    "(104.1 KB without the web part); budget 66 KB",
+)
+def test_web_whole_firmware_steady_within_66k(web_run):
+    e = web_run["modes"]["standard"]
+    assert e["fw_steady"] <= mem32.BUDGET_WEB_STEADY, _web_table(web_run)

@@ -1,7 +1,7 @@
 """Heap use of the device image on MicroPython 1.27 built 32-bit, as on an ESP32.
 
     python3 tools/mem32.py [--frames 1000] [--first 100] [--modes standard,historique]
-                           [--no-unix] [--mqtt | --mqtt-only] [--json]
+                           [--no-unix] [--mqtt | --mqtt-only] [--web] [--json]
 
 Runs the real build/device .mpy files (rebuilt first with tools/build.py) on the WebAssembly
 port of MicroPython 1.27.0 (npm `@micropython/micropython-webassembly-pyscript`, pinned in
@@ -20,6 +20,10 @@ broker in place of the HAL's TCP socket (tests/mem32_fake/mem32_broker.py), the 
 `time`; after boot, the connection and the first discovery round, `--frames` frames each
 followed by the publisher's step (state per frame, diagnostics every 30 s of line time), then a
 second round. WebAssembly only (the port's asyncio runs on the JavaScript loop).
+With --web, scenario web too (`measure_web()`): scenario mqtt plus the web server of issue 10
+driven through an in-memory stream at the socket edge: each frame is followed by a GET
+/api/state (the status page's poll), every PAGE_EVERY frames by a whole page load; at the end
+the web part is dropped in stages to measure what it keeps.
 Method and figures: docs/design/memory.md. Prints a table, or with --json one JSON object
 (`measure()` returns it; with --mqtt under "mqtt"). Cost: both modes at 1000 frames take
 about 25 s, 90 s with the unix-port runs; boot and 100 frames about 3 s; scenario mqtt, both
@@ -65,6 +69,11 @@ SPARE_FRAMES = 20  # more frames in the stream than the run needs
 BUDGET_MQTT_STEADY = 56 * 1024
 MQTT_SETTLE = 5  # frames before the connection (mqtt_pub.SETTLE_FRAMES: the meter id, indexes)
 MQTT_MODULES = ("mqtt", "firmware.state_json", "firmware.mqtt_pub")
+# Scenario web (issue 10): the firmware with MQTT serving the status page and /api/state, in
+# use after gc at steady state; the web part's resident bytes (server, slots, history, code).
+BUDGET_WEB_STEADY = 66 * 1024
+BUDGET_WEB_RESIDENT = 10 * 1024
+PAGE_EVERY = 10  # frames between two page loads (an /api/state poll after every other one)
 LATE = ("area_steady", "area_max")  # heap sizes read after the first frames
 
 
@@ -229,6 +238,7 @@ class Job:
     """One mode's run: the device image, the stream file, the counts, the modules to import."""
 
     def __init__(self, device, stream, mode, *, first, frames, modules, scenario="tic"):
+        self.page_every = PAGE_EVERY
         self.device = device
         self.stream = stream
         self.mode = mode
@@ -244,6 +254,7 @@ def _harness(job, phase, heap):
     cmd += ["--fake", str(FAKE_DIR), "--stream", str(job.stream), "--baud", str(job.baud)]
     cmd += ["--mode", job.mode, "--phase", phase, "--heap", str(heap)]
     cmd += ["--scenario", job.scenario, "--settle", str(MQTT_SETTLE)]
+    cmd += ["--page-every", str(job.page_every)]
     cmd += ["--first", str(job.first), "--frames", str(job.frames), *job.modules]
     r = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if r.returncode:
@@ -495,6 +506,89 @@ def measure_mqtt(frames=1000, first=100, modes=("standard", "historique")):
     return result
 
 
+def _web_entry(w, modules):
+    """One mode's figures of the web scenario: the mqtt scenario's, and the web part's."""
+    e = _mqtt_entry(w, modules)
+    r = w["readings"]
+    base = r["edge"] + e["broker_kept"]
+    e["fw_web_built"] = r["web_built"] - base
+    e["web_server"] = r["steady"] - r["web_drop0"]  # the Server, its slots and pool
+    e["web_history"] = r["web_drop0"] - r["web_drop1"]
+    e["web_code"] = r["web_drop1"] - r["web_drop2"]  # firmware.web, httpd, firmware.history
+    e["web_resident"] = r["steady"] - r["web_drop2"]
+    e["fw_without_web"] = r["web_drop2"] - base
+    e["fw_pages_max"] = max(w["pages"]) - base if w["pages"] else None
+    e["web"] = w["web"]
+    e["page_every"] = PAGE_EVERY
+    return e
+
+
+def measure_web(frames=1000, first=100, modes=("standard", "historique")):
+    """The web scenario on the WebAssembly port: per mode the mqtt scenario's figures plus the
+    web part's (_web_entry())."""
+    if not 0 < first <= frames:
+        raise Mem32Error("need 0 < first <= frames")
+    ensure_npm()
+    build()
+    modules = module_order(mqtt=True)
+    result = {"modules": modules, "budget_steady": BUDGET_WEB_STEADY,
+              "budget_resident": BUDGET_WEB_RESIDENT, "modes": {}}  # fmt: skip
+    with tempfile.TemporaryDirectory(prefix="mem32-") as tmp:
+        device = _device(tmp)
+        for mode in modes:
+            stream = Path(tmp) / (mode + ".tic")
+            make_stream(mode, frames + MQTT_SETTLE + SPARE_FRAMES, stream)
+            job = Job(device, stream, mode, first=first, frames=frames, modules=modules,
+                      scenario="web")  # fmt: skip
+            result["modes"][mode] = _web_entry(run_wasm(job), modules)
+    return result
+
+
+def web_table(res):
+    """The web scenario's report as markdown lines."""
+    modes = list(res["modes"])
+    out = [
+        "Whole firmware with MQTT and the web server (32-bit, scenario web): after each frame "
+        "a GET /api/state, every %d frames a page load (page, CSS, script, /api/session, "
+        "/api/history, /api/state); bytes in use after gc.collect()." % PAGE_EVERY,
+        "",
+        "| | " + " | ".join(modes) + " |",
+        "|---" * (len(modes) + 1) + "|",
+    ]
+    rows = (
+        ("firmware once the web server is made", "fw_web_built"),
+        ("firmware after N frames (with web)", "fw_steady"),
+        ("... the same without the web part", "fw_without_web"),
+        ("firmware after a page load (max of the first 20)", "fw_pages_max"),
+        ("web part resident: all", "web_resident"),
+        ("... Server, its 2 slots and their buffers", "web_server"),
+        ("... history (360 points x 2)", "web_history"),
+        ("... code: firmware.web, httpd, firmware.history", "web_code"),
+        ("board after N frames", "board_steady"),
+        ("board peak (a step's end, no collection inside)", "board_peak"),
+        ("largest heap", "heap_max"),
+    )
+    for label, k in rows:
+        out.append("| %s | %s |" % (label, " | ".join(
+            "{:,}".format(res["modes"][m][k]) for m in modes)))  # fmt: skip
+    out.append("| heap grew past its first area / past ~112 KB | %s |" % " | ".join(
+        "%s / %s" % ("yes" if res["modes"][m]["grew"] else "no",
+                     "yes" if res["modes"][m]["over_112k"] else "no") for m in modes))  # fmt: skip
+    out.append("| requests served; not 200; errors | %s |" % " | ".join(
+        "%d; %d; %d" % (e["web"]["web_served"], e["web"]["web_not_ok"], e["web"]["web_errors"])
+        for e in (res["modes"][m] for m in modes)))  # fmt: skip
+    out += ["", "Budgets: firmware with MQTT and web after N frames <= %d B; web part resident "
+            "<= %d B; the heap never past ~112 KB." % (
+                res["budget_steady"], res["budget_resident"])]  # fmt: skip
+    for m in modes:
+        e = res["modes"][m]
+        out.append("- %s: steady %s, resident %s, %s" % (
+            m, "ok" if e["fw_steady"] <= res["budget_steady"] else "OVER",
+            "ok" if e["web_resident"] <= res["budget_resident"] else "OVER",
+            "one growth at most" if not e["over_112k"] else "GREW TWICE"))  # fmt: skip
+    return out
+
+
 def mqtt_table(res):
     """The mqtt scenario's report as markdown lines."""
     modes = list(res["modes"])
@@ -635,6 +729,7 @@ def main():
     ap.add_argument("--no-unix", action="store_true", help="skip the 64-bit unix port run")
     ap.add_argument("--mqtt", action="store_true", help="scenario mqtt too")
     ap.add_argument("--mqtt-only", action="store_true", help="scenario mqtt alone")
+    ap.add_argument("--web", action="store_true", help="scenario web too")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     modes = tuple(m for m in args.modes.split(",") if m)
@@ -645,6 +740,8 @@ def main():
         res = {} if args.mqtt_only else measure(args.frames, args.first, modes, not args.no_unix)
         if args.mqtt or args.mqtt_only:
             res["mqtt"] = measure_mqtt(args.frames, args.first, modes)
+        if args.web:
+            res["web"] = measure_web(args.frames, args.first, modes)
     except Mem32Error as e:
         sys.exit(str(e))
     if args.json:
@@ -654,6 +751,8 @@ def main():
         print("\n".join(table(res)))
     if "mqtt" in res:
         print("\n".join(([""] if not args.mqtt_only else []) + mqtt_table(res["mqtt"])))
+    if "web" in res:
+        print("\n".join([""] + web_table(res["web"])))
 
 
 if __name__ == "__main__":

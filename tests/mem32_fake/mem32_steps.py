@@ -9,6 +9,10 @@ never kept in Python objects, so that they do not count in what they measure.
 Cost of this module and the fake machine and network: imported before the first reading (they
 stand for what is in ROM on a board); `in_use()` figures include them.
 
+Scenario "web" is scenario mqtt plus the web server driven through an in-memory stream at
+the socket edge: its steps are in mem32_web.py (imported with the mqtt fakes, so that this
+module stays small enough to compile within the first heap area).
+
 Scenario "mqtt" (the WebAssembly run only): the harness also imports, before its first reading,
 mem32_clock (the board's clock, installed as `time`), mem32_socket (name resolution) and
 mem32_broker (the in-memory MQTT stream that replaces firmware.hal.open_connection); then
@@ -22,6 +26,13 @@ import sys
 
 import machine
 import network  # in ROM on a board: loaded before the first reading
+
+try:
+    from os import urandom as _urandom  # noqa: F401
+except ImportError:  # the WebAssembly port: os without urandom (an ESP32 has it)
+    import mem32_os
+
+    sys.modules["os"] = mem32_os
 
 TICK_MS = 100  # the reader's wait() when the port does not say (hal.esp32: port.period_ms)
 MAX_POLLS = 4000000

@@ -2,7 +2,7 @@
 //
 //   node harness.mjs --device DIR --fake DIR --stream FILE --baud B --mode NAME
 //                    [--phase probe|run] [--heap BYTES] [--first N] [--frames N]
-//                    [--scenario tic|mqtt] [--settle N] MODULE...
+//                    [--scenario tic|mqtt|web] [--settle N] [--page-every N] MODULE...
 //
 // --device: a device image laid out as on the board (lib/, firmware/) with the ESP32 HAL
 // selected (tools/mem32.py prepares it); --fake: the fake `machine` and mem32_steps.py
@@ -20,6 +20,12 @@
 // --settle frames it starts the Wi-Fi and MQTT tasks (runPythonAsync: the port's asyncio runs
 // on the JavaScript loop), runs the publisher's first step (availability, discovery round,
 // state, diagnostics), then N frames each followed by one publisher step.
+// Scenario web: scenario mqtt plus the web server (issue 10), through an in-memory stream at
+// the socket edge: after the discovery round the Server is made (mem32_web.web_start), then
+// each frame is followed by the publisher's step and one GET /api/state (the status page's
+// poll), and every --page-every frames by a whole page load (the page, its CSS and script,
+// /api/session, /api/history, /api/state: one request per call). At the end, the web part is
+// dropped in stages to measure what it keeps (mem32_web.web_drop).
 // Prints one JSON object. Every step runs in its own runPython call and every reading in
 // another one after it: within one call the WebAssembly GC can keep garbage alive through
 // stale stack slots.
@@ -30,7 +36,7 @@ import path from "node:path";
 function parseArgs(argv) {
   const opts = {
     heap: 56 * 1024, first: 100, frames: 1000, phase: "run", scenario: "tic", settle: 5,
-    modules: [],
+    "page-every": 10, modules: [],
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -46,8 +52,13 @@ function parseArgs(argv) {
   for (const k of ["device", "fake", "stream", "baud", "mode"]) {
     if (!opts[k]) throw new Error(`--${k} is required`);
   }
-  for (const k of ["heap", "first", "frames", "baud", "settle"]) opts[k] = Number(opts[k]);
-  if (!["tic", "mqtt"].includes(opts.scenario)) throw new Error(`bad scenario ${opts.scenario}`);
+  for (const k of ["heap", "first", "frames", "baud", "settle", "page-every"]) {
+    opts[k] = Number(opts[k]);
+  }
+  if (!["tic", "mqtt", "web"].includes(opts.scenario)) {
+    throw new Error(`bad scenario ${opts.scenario}`);
+  }
+  opts.mqtt = opts.scenario !== "tic"; // scenario web includes mqtt
   if (!/^\w+$/.test(opts.mode)) throw new Error(`bad mode ${opts.mode}`);
   if (!["probe", "run"].includes(opts.phase)) throw new Error(`bad phase ${opts.phase}`);
   return opts;
@@ -135,7 +146,8 @@ async function interpreter(opts, heap) {
   st.py("os.chdir('/state')");
   st.py("gc.collect(); gc.collect(); print('MEM32 bare', gc.mem_alloc())");
   st.py("import machine, network, mem32_steps as S\nS.collect_each_step = True");
-  if (opts.scenario === "mqtt") st.py("import mem32_clock, mem32_socket, mem32_broker");
+  if (opts.mqtt) st.py("import mem32_clock, mem32_socket, mem32_broker");
+  if (opts.scenario === "web") st.py("import mem32_web as W");
   st.py("for i in range(len(S.TEARDOWN)): print('MEM32T %d %s' % (i, S.TEARDOWN[i][0]))");
   st.start = st.memInfo();
   st.py(`S.calibrate(${st.start.total})`);
@@ -149,7 +161,7 @@ function boot(st, opts) {
   const py = st.py;
   py("S.asyncio_import()");
   st.inUse("asyncio");
-  if (opts.scenario === "mqtt") {
+  if (opts.mqtt) {
     py("S.edge_mqtt()");
     st.inUse("edge");
   }
@@ -157,7 +169,7 @@ function boot(st, opts) {
     py(`S.import_module('${m}')`);
     st.inUse(`import:${m}`);
   }
-  if (opts.scenario === "mqtt") py("S.edge_socket()");
+  if (opts.mqtt) py("S.edge_socket()");
   py(`S.save_state('${opts.mode}', ${opts.baud})`);
   py(`S.plug('/tic/stream', ${opts.baud})`);
   py("S.boot()");
@@ -189,7 +201,8 @@ if (opts.phase === "probe") {
     out.boot_parts.push([st.names[i], prev - v]);
     prev = v;
   }
-} else if (opts.scenario === "mqtt") {
+} else if (opts.mqtt) {
+  const web = opts.scenario === "web";
   const step = st.S.step;
   let polls = 0;
   let frames = 0;
@@ -220,10 +233,23 @@ if (opts.phase === "probe") {
   out.round = pick();
   py("S.broker_watch(False)");
   py("S.mqtt_alloc_reset()");
+  if (web) {
+    py("W.web_start()");
+    st.inUse("web_built");
+  }
+  const pages = [];
   const f0 = frames;
   for (let i = 1; i <= opts.frames; i++) {
     until(f0 + i);
     await st.pyAsync("await S.mqtt_step()");
+    if (web) {
+      if (i % opts["page-every"] === 0) {
+        for (let k = 0; k < 6; k++) await st.pyAsync(`await W.web_page(${k})`);
+        if (pages.length < 20) pages.push(st.inUse("page"));
+      } else {
+        await st.pyAsync("await W.web_get(0)");
+      }
+    }
     if (i <= opts.first) st.inUse("frame");
     if (i === opts.first) {
       st.inUse("first");
@@ -243,6 +269,18 @@ if (opts.phase === "probe") {
   py("S.mqtt_report()");
   out.mqtt = pick();
   out.frames_mqtt = frames - f0;
+  if (web) {
+    py("W.web_report()");
+    out.pages = pages;
+    out.web = {};
+    for (const [k, v] of Object.entries(st.readings)) if (k.startsWith("web_")) out.web[k] = v;
+    out.web.area_max = st.readings.area_steady;
+    out.web.peak = st.readings.peak_steady;
+    for (let k = 0; k < 3; k++) {
+      py(`W.web_drop(${k})`);
+      st.inUse(`web_drop${k}`);
+    }
+  }
   // A second round (the `rediscover` command): what the first one left for good is not kept
   // twice.
   py("S.rediscover()");
