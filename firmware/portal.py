@@ -18,8 +18,9 @@ Contract:
     await scan() -> [(ssid, rssi, secure)]: strongest first, one entry per SSID, at most 20;
                 a new scan at most every SCAN_CACHE_MS (SCAN_EMPTY_MS after an empty one: the
                 ESP32's blocks the loop ~2-3 s), the cached list (the same object) otherwise
-    await run() the task: opens on first boot at once; with the boot button pressed in the
-                first BUTTON_WINDOW_MS; when the station has been down ap_after_s (0: never).
+    await run() the task: opens on first boot at once; with the boot button pressed or
+                released (a change of level) in the first BUTTON_WINDOW_MS; when the station
+                has been down ap_after_s (0: never).
                 Closes when the station is up again after a "no wifi" opening, or MANUAL_MS
                 after a "button" or "command" one (once the station is up); never after a
                 "first boot" one (saving the config restarts the device).
@@ -130,11 +131,20 @@ class Portal:
         if self.first_boot:
             self.open("first boot")
         t0 = _ticks()
+        level = None  # the boot button's last reading, in the window
         while True:
             now = _ticks()
             button = _diff(now, t0) < BUTTON_WINDOW_MS
+            if button:
+                # A press is a change of level (pressed, or released after being held since
+                # before the first reading); a pin stuck low (a USB-serial adapter's reset
+                # circuit, a missing button) never changes.
+                was, level = level, hal.boot_button()
+                button_press = was is not None and level != was
+            else:
+                button_press = False
             if not self.active:
-                if button and hal.boot_button():
+                if button_press:
                     self.open("button")
                 elif self.after_ms and self.app.wifi.down_ms() >= self.after_ms:
                     self.open("no wifi")

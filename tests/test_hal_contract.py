@@ -46,6 +46,7 @@ HOST_EXTRAS = {
     "set_radio",
     "AccessPoint",
     "neighbours",  # what the fake station's scan() hears besides the simulator's network
+    "BUTTON_PRESS_MS",  # how long the simulated boot button press lasts
 }
 
 

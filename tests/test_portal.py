@@ -219,11 +219,42 @@ def test_boot_button_opens_and_a_manual_opening_closes_later():
         seen.append(p.active)  # the station is up, but the user asked for the AP
         await _until(lambda: not p.active)
 
+    reads = []
+
+    def button():  # pressed at start, released a few readings later
+        reads.append(1)
+        return len(reads) < 4
+
     try:
-        p = _run(app, main, button=True)
+        p = _run(app, main, button=button)
     finally:
         portal.MANUAL_MS = saved
     assert seen == ["button", True] and p.opens == 1
+
+
+def test_boot_button_pressed_after_the_first_reading_counts():
+    app = App()
+    reads = []
+
+    def button():
+        reads.append(1)
+        return len(reads) > 2
+
+    async def main(p):
+        await _until(lambda: p.active)
+
+    p = _run(app, main, button=button)
+    assert p.opens == 1 and len(reads) >= 3
+
+
+def test_a_boot_button_stuck_low_is_no_press():
+    # A pin that reads "pressed" all along (no button, a USB adapter's reset circuit).
+    app = App()
+
+    async def main(p):
+        await asyncio.sleep(0.2)
+
+    assert _run(app, main, button=True).opens == 0
 
 
 def test_boot_button_counts_only_at_start():
@@ -234,7 +265,7 @@ def test_boot_button_counts_only_at_start():
 
     def button():
         presses.append(1)
-        return len(presses) > 1000  # pressed long after the start
+        return len(presses) > 1000  # pressed long after the start (never read then)
 
     async def main(p):
         await asyncio.sleep(0.2)

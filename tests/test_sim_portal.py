@@ -160,3 +160,13 @@ def test_fresh_first_boot_portal_then_saved_settings_take_effect(built, tmp_path
     assert "access point" not in boot2 and "Traceback" not in out
     assert json.loads((state / "config.json").read_text()) == saved
     assert json.loads((state / "portal.json").read_text()) == {"ap_password": pw}
+
+
+@pytest.mark.slow
+def test_boot_button_hook_opens_the_access_point_beside_the_station(built):  # noqa: F811
+    s = Sim("--set", "BOOT_BUTTON=1", "--set", "ap_open=true")
+    s.wait_for(r"WARNING portal: access point 'linky-0001' open \(button\), no password")
+    s.wait_for(r"INFO wifi: connected to 'sim'")
+    rc, out = s.ctrl_c()
+    assert rc == 0, out
+    assert "portal: Wi-Fi" not in out  # an open AP: no password printed

@@ -428,7 +428,17 @@ def test_boot_button_reads_gpio0_low_with_pull_up():
     assert made == [(0, machine.Pin.IN, machine.Pin.PULL_UP)] * 2
 
 
-def test_host_boot_button_is_a_setting():
+def test_host_boot_button_is_a_short_press_at_start_when_set():
+    real = host.setting
+    host.setting = lambda name, default=None: "1" if name == "BOOT_BUTTON" else default
+    del host._button_t0[:]
+    try:
+        assert host.boot_button() is True
+        _sleep_ms(host.BUTTON_PRESS_MS + 50)
+        assert host.boot_button() is False
+    finally:
+        host.setting = real
+        del host._button_t0[:]
     assert host.boot_button() is (os.getenv("LINKY_BOOT_BUTTON") not in (None, "", "0"))
 
 

@@ -242,7 +242,7 @@ def boot_button():
     """Whether the BOOT button is held now: GPIO9 on the C3, GPIO0 elsewhere, low when held
     (internal pull-up). Both are strapping pins: held through a reset they start the ROM's
     download mode, so the firmware sees a press made just after power-up (firmware/portal.py
-    samples it for the first seconds)."""
+    samples it for the first seconds and counts a change of level)."""
     import sys
 
     # "ESP32C3 module with ESP32C3" on a C3 (the port's MICROPY_HW_MCU_NAME in the build name)

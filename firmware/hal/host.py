@@ -371,9 +371,24 @@ def access_point():
     return _ap
 
 
+BUTTON_PRESS_MS = 500
+_button_t0 = []
+
+
 def boot_button():
-    """Whether the boot button is held: LINKY_BOOT_BUTTON=1 (tools/sim.py --set BOOT_BUTTON=1)."""
-    return setting("BOOT_BUTTON", "0") not in ("0", "false", "no")
+    """Whether the boot button is held. With LINKY_BOOT_BUTTON=1 (tools/sim.py --set
+    BOOT_BUTTON=1) someone presses it as the firmware starts: held for BUTTON_PRESS_MS from
+    the first call, then released. Otherwise never."""
+    if setting("BOOT_BUTTON", "0") in ("0", "false", "no"):
+        return False
+    import time
+
+    mp = hasattr(time, "ticks_ms")
+    now = time.ticks_ms() if mp else int(time.monotonic() * 1000)
+    if not _button_t0:
+        _button_t0.append(now)
+    t0 = _button_t0[0]
+    return (time.ticks_diff(now, t0) if mp else now - t0) < BUTTON_PRESS_MS
 
 
 class _Conn:
