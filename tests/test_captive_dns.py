@@ -305,7 +305,7 @@ def test_process_survives_a_flood(responder):
 def test_process_stats_last(responder):
     # Runs last for each interpreter (pytest keeps file order): stops the responder.
     st = responder.stats()
-    assert st["answered"] >= 6 and st["dropped"] >= len(MALFORMED)
+    assert st["answered"] >= 5 and st["dropped"] >= len(MALFORMED)
     assert st["ticks"] > 0  # the loop went on beside it
     if responder.kind == "micropython":
         assert st["heap_end"] - st["heap_start"] <= HEAP_SLACK, st
