@@ -28,7 +28,9 @@ A streamed route (`stream=True`, for uploads) gets its body unread: `req.length`
 Content-Length (411 without one, no `max_body` limit), and `await req.readinto(buf)` gives the
 next bytes into the handler's own `buf` (not `req.buf`), 0 at the end of the body;
 HTTPError(400) when the client stops early, 408 when one read waits over `timeout_ms`. The
-handler and its response are bounded by the route's `timeout_ms` (default: the server's).
+handler, its response and reading what it left of the body (so that closing does not reset
+the connection before the client reads the answer) are bounded by the route's `timeout_ms`
+(default: the server's).
 
 Cost: headers are not stored; the few the server needs are found in the buffer on demand.
 A request allocates its method and path strings, the timeout task, its coroutines and the
@@ -461,8 +463,14 @@ class Server:
         return None
 
     async def _reply(self, req, s, res=None):
-        if res is None:
-            res = await self._dispatch(req)
+        if res is None:  # a streamed body: its handler, then what it left unread is read
+            await self._send(req, s, await self._dispatch(req))  # (closing on unread bytes
+            while req._left > 0:  # sends a reset, which can hide the answer from the client)
+                k = await s.readinto(req.mv[: min(req._left, len(req.buf))])
+                if not k:
+                    break
+                req._left -= k
+            return
         try:
             await self._send(req, s, res)
         except HTTPError as e:  # from a static file's headers, before anything was sent

@@ -563,6 +563,7 @@ def _upload_app(timeout_ms=5000):
 
     srv.route("POST", "/up", up, stream=True, timeout_ms=20000)
     srv.route("POST", "/small", lambda req: 204)
+    srv.route("POST", "/refuse", lambda req: {"error": "no"}, stream=True)
     return srv, got
 
 
@@ -602,6 +603,11 @@ def test_streamed_body_errors():
     r = ask(srv, b"POST /up HTTP/1.1\r\nContent-Length: 900\r\n\r\n" + b"x" * 500, hang=True)
     assert r.status == 408  # a read waited over timeout_ms
     assert got == [] and srv.errors == 0 and len(srv._pool) == 2
+    # a handler that reads nothing: the rest of the body is read after the answer, so that
+    # closing does not reset the connection under the client
+    s = FakeStream(b"POST /refuse HTTP/1.1\r\nContent-Length: 9000\r\n\r\n" + b"x" * 9000, 700)
+    _run(srv.serve(s))
+    assert Resp(s.tx).status == 200 and s.rx == b"" and s.closed
 
 
 if __name__ == "__main__":
