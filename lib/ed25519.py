@@ -13,11 +13,11 @@ invalid R cannot match).
 
 Same code on CPython and MicroPython (arbitrary-precision ints, 32-bit ports included; its
 hashlib has no SHA-512, hence lib/sha512.py). Cost: SHA-512 over 64 + len(message) bytes, two
-modular exponentiations by addition chains (decoding A, final inversion) and one joint Straus
-loop with signed 4-bit windows: 252 point doublings and about 120 additions in extended
-coordinates, with tables of 8 points for B and -A built per call (about 5 KB on a 32-bit
-port). No state is kept between calls. Figures and derivation:
-docs/design/ota-signing.md.
+modular exponentiations by addition chains (decoding A, final inversion) and one joint
+double-and-add loop (Shamir's trick): 255 point doublings and about 190 additions in extended
+coordinates with three cached points (B, -A, B - A). Built for a small heap (one verify per
+update): the module ~3 KB and a few hundred bytes of points on a 32-bit port, no state kept
+between calls. Figures and derivation: docs/design/ota-signing.md.
 """
 
 import sha512
@@ -116,108 +116,56 @@ def _small_order(x, y):
     return x == 0
 
 
-def _table(x, y):
-    """Cached forms (Y+X, Y-X, 2dT, 2Z) of i*(x, y) for i = 1..8; index 0 is unused."""
+def _cached(x, y, z, t):
+    """The cached form (Y+X, Y-X, 2dT, 2Z) of the extended point (X, Y, Z, T), for _add."""
     p = _P
-    yp = (y + x) % p
-    ym = (y - x) % p
-    t2d = x * y % p * _D2 % p
-    out = [None, (yp, ym, t2d, 2)]
-    # running point (X, Y, Z, T), adding (x, y) each step
-    rx, ry, rz, rt = x, y, 1, x * y % p
-    for _ in range(7):
-        a = (ry - rx) * ym % p
-        b = (ry + rx) * yp % p
-        c = rt * t2d % p
-        d = rz + rz
-        e = b - a
-        f = d - c
-        g = d + c
-        h = b + a
-        rx = e * f % p
-        ry = g * h % p
-        rz = f * g % p
-        rt = e * h % p
-        out.append(((ry + rx) % p, (ry - rx) % p, rt * _D2 % p, 2 * rz % p))
-    return out
+    return ((y + x) % p, (y - x) % p, t * _D2 % p, 2 * z % p)
 
 
-def _digits(n):
-    """Signed radix-16 digits of n < 2**253, least significant first, each stored plus 8:
-    n = sum((ds[i] - 8) * 16**i) with every digit in -8..7 (the top one in 0..2)."""
-    ds = bytearray(64)
-    carry = 0
-    for i in range(64):
-        d = (n & 15) + carry
-        n >>= 4
-        carry = d >= 8
-        ds[i] = d - 8 if carry else d + 8
-    return ds
+def _add(x, y, z, t, c):
+    """(x, y, z, t) + the cached point c (add-2008-hwcd-3 with a = -1): a new extended point."""
+    p = _P
+    yp, ym, t2d, z2 = c
+    a = (y - x) * ym % p
+    b = (y + x) * yp % p
+    c = t * t2d % p
+    d = z * z2 % p
+    e = b - a
+    f = d - c
+    g = d + c
+    h = b + a
+    return e * f % p, g * h % p, f * g % p, e * h % p
 
 
 def _straus(s, k, ax, ay):
-    """Encoding (32 bytes) of [s]B + [k](ax, ay), for s, k < 2**253: one doubling chain, signed
-    4-bit windows for both scalars, tables of 8 points (a negative digit adds the negated point:
-    Y+X and Y-X swapped, T negated)."""
+    """Encoding (32 bytes) of [s]B + [k](ax, ay), for s, k < 2**255: one doubling chain over
+    the bits of both scalars (Shamir's trick) with three cached points, B, A and B + A: small
+    tables (12 field elements) rather than speed."""
     p = _P
-    ds = _digits(s)
-    dk = _digits(k)
-    tb = _table(_BX, _BY)
-    ta = _table(ax, ay)
+    bt = _BX * _BY % p
+    at = ax * ay % p
+    pts = (
+        _cached(_BX, _BY, 1, bt),
+        _cached(ax, ay, 1, at),
+        _cached(*_add(_BX, _BY, 1, bt, _cached(ax, ay, 1, at))),
+    )
     x, y, z, t = 0, 1, 1, 0
-    for i in range(63, -1, -1):
-        if i != 63:
-            for _ in range(4):
-                # dbl-2008-hwcd with a = -1; T is computed only before an addition
-                a = x * x % p
-                b = y * y % p
-                c = z * z % p
-                h = a + b
-                e = (h - (x + y) * (x + y)) % p
-                g = a - b
-                f = c + c + g
-                x = e * f % p
-                y = g * h % p
-                z = f * g % p
-            t = e * h % p
-        n = ds[i] - 8
+    for i in range(254, -1, -1):
+        # dbl-2008-hwcd with a = -1
+        a = x * x % p
+        b = y * y % p
+        c = z * z % p
+        h = a + b
+        e = (h - (x + y) * (x + y)) % p
+        g = a - b
+        f = c + c + g
+        x = e * f % p
+        y = g * h % p
+        z = f * g % p
+        t = e * h % p
+        n = (s >> i) & 1 | ((k >> i) & 1) << 1
         if n:
-            if n > 0:
-                yp, ym, t2d, z2 = tb[n]
-            else:
-                ym, yp, t2d, z2 = tb[-n]
-                t2d = p - t2d
-            a = (y - x) * ym % p
-            b = (y + x) * yp % p
-            c = t * t2d % p
-            d = z * z2 % p
-            e = b - a
-            f = d - c
-            g = d + c
-            h = b + a
-            x = e * f % p
-            y = g * h % p
-            z = f * g % p
-            t = e * h % p
-        n = dk[i] - 8
-        if n:
-            if n > 0:
-                yp, ym, t2d, z2 = ta[n]
-            else:
-                ym, yp, t2d, z2 = ta[-n]
-                t2d = p - t2d
-            a = (y - x) * ym % p
-            b = (y + x) * yp % p
-            c = t * t2d % p
-            d = z * z2 % p
-            e = b - a
-            f = d - c
-            g = d + c
-            h = b + a
-            x = e * f % p
-            y = g * h % p
-            z = f * g % p
-            t = e * h % p
+            x, y, z, t = _add(x, y, z, t, pts[n - 1])
     zi = _inverse(z)
     x = x * zi % p
     y = y * zi % p
