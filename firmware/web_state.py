@@ -27,8 +27,8 @@ def _ap(app, req):
     p = getattr(app, "portal", None)
     if p is None:
         return "null"
-    show = p.first_boot and p.active
-    if not show:
+    show = (p.first_boot and p.active) or not app.settings["admin_password"]
+    if not show:  # a password is set: is this client logged in?
         __import__("firmware.web_auth")
         show = sys.modules["firmware.web_auth"].logged_in(app, req)
     return '{"ssid":%s,"password":%s,"ip":%s}' % (
