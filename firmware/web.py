@@ -25,7 +25,7 @@ from firmware import hal, unload
 
 MAX_CONNS = 2  # slots (one buffer each); more connections wait (httpd max_wait)
 BUFSIZE = 3072  # a request (line, headers, body), then its answer (/api/state's values)
-RETRY_S = 30  # no memory for the slots at start: try again after
+RETRY_S = 30  # no memory for the slots, or the port taken, at start: try again after
 MAX_BODY = 1400  # a whole config form as JSON fits
 UPLOAD_MS = 300000  # a release upload: the handler and its answer
 
@@ -162,7 +162,14 @@ async def _serve(app, host, port):
             getLogger("http").error("no memory for the web server; again in %d s", RETRY_S)
             await asyncio.sleep(RETRY_S)
     srv = app.web
-    await srv.start(host, port, backlog=4)
+    while True:
+        try:
+            await srv.start(host, port, backlog=4)
+            break
+        except OSError as e:  # the port is taken (host), or no socket left: not a crash
+            getLogger("http").error("cannot listen on port %d: %r; again in %d s", port, e,
+                                    RETRY_S)  # fmt: skip
+            await asyncio.sleep(RETRY_S)
     try:
         while True:
             await asyncio.sleep(3600)
