@@ -26,7 +26,7 @@ import binascii
 import hashlib
 import os
 
-from firmware import slots, unload
+from firmware import unload
 from firmware.version import VERSION
 from log import getLogger
 
@@ -109,8 +109,17 @@ def verify(app, chk):
         unload("ed25519", "sha512")
 
 
+def _slots():
+    """firmware/slots.py, loaded when needed (3 KB): dropped before the download."""
+    from firmware import slots
+
+    return slots
+
+
 def target():
+    slots = _slots()
     folder = slots.inactive(slots.read())
+    unload("firmware.slots")
     if folder is None:
         raise OtaError("both app folders are in use: restart before another update")
     return folder
@@ -119,11 +128,13 @@ def target():
 def _claim(folder):
     """Make sure no pointer field names `folder` before it is wiped: a rollback target that is
     being overwritten becomes the factory image (always complete)."""
+    slots = _slots()
     p = slots.read()
     if p is not None and p.get("previous") == folder:
         p["previous"] = None
         p["previous_version"] = None
         slots.write(p)
+    unload("firmware.slots")
 
 
 def plan(folder, force):
@@ -146,6 +157,8 @@ def plan(folder, force):
             m = ota_manifest.check_head(it.head(), BOARD, VERSION, force=force, files=False)
     except ota_manifest.ManifestError as e:
         raise OtaError(str(e))
+    finally:
+        unload("ota_manifest")  # the download needs only ota_entries
     if not count:
         raise OtaError("manifest has no file list")
     fw = m.get("firmware")
@@ -223,7 +236,7 @@ async def install(app, m, folder, open_file, mv):
     """Write the files of the planned manifest `m` (plan()) into `folder`, entry by entry from
     folder/MANIFEST; open_file(entry) -> awaitable source (readinto, close); then the
     MicroPython image if any."""
-    import ota_manifest
+    import ota_entries
 
     fw = m.get("firmware")
     cp = _Copier(app, m["total"], mv)
@@ -231,7 +244,7 @@ async def install(app, m, folder, open_file, mv):
     log.info("installing %s into %s (%d files, %d bytes)", m["version"], folder, m["count"],
              m["total"])  # fmt: skip
     with open(folder + "/" + MANIFEST, "rb") as mf:
-        it = ota_manifest.Entries(mf, bytearray(128))
+        it = ota_entries.Entries(mf, bytearray(128))
         while True:
             f = it.next()
             if f is None:
@@ -289,7 +302,8 @@ def _drop(_mv):
 
 def switch(app, m, folder):
     """Point at `folder` in trial (firmware/slots.py); the caller resets."""
-    slots.switch(folder, m["version"], VERSION, firmware=bool(m.get("firmware")))
+    _slots().switch(folder, m["version"], VERSION, firmware=bool(m.get("firmware")))
+    unload("firmware.slots")
     app.ota_status["state"] = "restarting"
     app.ota_status["progress"] = 100
     log.info("%s installed in %s: restarting into a trial boot", m["version"], folder)
@@ -395,4 +409,4 @@ async def from_url(app, url=None, force=False):
         failed(app, e, folder)
         return False
     finally:
-        unload("firmware.ota_http", "ota_manifest", "ed25519", "sha512")
+        unload("firmware.ota_http", "ota_manifest", "ota_entries", "ed25519", "sha512")

@@ -21,6 +21,7 @@ FILES = (
     "lib/ed25519.py",
     "lib/sha512.py",
     "lib/ota_manifest.py",
+    "lib/ota_entries.py",
     "tests/mpunit.py",
     "tests/ed25519_sign.py",
     "tests/fixtures/ed25519_cryptography.json",
