@@ -222,8 +222,10 @@ class Request:
         try:
             k = await _wait_ms(self._s.readinto(mv), self.srv.timeout_ms)
         except asyncio.TimeoutError:
+            self._left = 0  # nothing more to wait for
             raise HTTPError(408)
         if not k:
+            self._left = 0
             raise HTTPError(400)
         self._left -= k
         return k
@@ -465,11 +467,14 @@ class Server:
     async def _reply(self, req, s, res=None):
         if res is None:  # a streamed body: its handler, then what it left unread is read
             await self._send(req, s, await self._dispatch(req))  # (closing on unread bytes
-            while req._left > 0:  # sends a reset, which can hide the answer from the client)
-                k = await s.readinto(req.mv[: min(req._left, len(req.buf))])
+            buf = req.buf  # sends a reset, which can hide the answer from the client), each
+            while req._left > 0:  # read within timeout_ms
+                try:
+                    k = await req.readinto(buf)
+                except HTTPError:
+                    break
                 if not k:
                     break
-                req._left -= k
             return
         try:
             await self._send(req, s, res)
