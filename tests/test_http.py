@@ -563,7 +563,7 @@ def _upload_app(timeout_ms=5000):
 
     srv.route("POST", "/up", up, stream=True, timeout_ms=20000)
     srv.route("POST", "/small", lambda req: 204)
-    srv.route("POST", "/refuse", lambda req: {"error": "no"}, stream=True)
+    srv.route("POST", "/refuse", lambda req: {"error": "no"}, stream=True, timeout_ms=20000)
     return srv, got
 
 
@@ -608,6 +608,13 @@ def test_streamed_body_errors():
     s = FakeStream(b"POST /refuse HTTP/1.1\r\nContent-Length: 9000\r\n\r\n" + b"x" * 9000, 700)
     _run(srv.serve(s))
     assert Resp(s.tx).status == 200 and s.rx == b"" and s.closed
+    # ... each read of that rest within the server's timeout_ms, not the route's
+    import time
+
+    t = time.time()
+    s = FakeStream(b"POST /refuse HTTP/1.1\r\nContent-Length: 9000\r\n\r\nxx", hang=True)
+    _run(srv.serve(s))
+    assert Resp(s.tx).status == 200 and time.time() - t < 5
 
 
 if __name__ == "__main__":
