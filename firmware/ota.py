@@ -6,19 +6,21 @@ Contract (docs/design/ota.md):
         file from <url>/<version>/<path>; True when the new folder is switched to (the caller
         resets). `url`: the setting ota_url when None.
   (firmware/ota_web.py's install_upload does the same from a release.bin upload with the
-  functions here: receive_manifest, verify, plan, install, switch.)
+  functions here: target, check, install, switch, failed.)
 Both never raise: a refusal or a failure leaves the running version and the pointer untouched,
 wipes the partial folder, logs one line and sets app.ota_status["state"] = "failed" (or
 "current": nothing newer) and ["error"]. Progress goes to app.ota_status["progress"] (0-100).
-Steps: receive_manifest (streamed into <folder>/manifest.json, hashed), verify (Ed25519 with
-the setting ota_key, else firmware/ota_key.py's KEY), plan (lib/ota_manifest.Entries: each
-entry checked, then board BOARD, MicroPython, newer than the running version unless `force`),
-install (each file streamed through ONE buffer of BUF_SIZE bytes, its SHA-256 computed as it
-is written; a MicroPython image, "firmware" entry, through firmware/ota_fw.py when the build
-has it), switch (the pointer, in trial).
-Cost (32-bit): this module ~7.7 KB, ota_manifest 7 KB, BUF_SIZE + 640 bytes of buffers; the
-signature check adds ~20 KB for its duration. The file list is never held in RAM. The loop
-runs between chunks, so the TIC and MQTT go on.
+Steps: check (firmware/ota_check.py, loaded for it and dropped after: the manifest streamed
+into <folder>/manifest.json and hashed, its Ed25519 signature checked with the setting
+ota_key, else firmware/ota_key.py's KEY, each entry checked, then board BOARD, MicroPython,
+newer than the running version unless `force`), install (lib/ota_entries.py reads the
+entries again from flash; each file streamed through ONE buffer of BUF_SIZE bytes, its SHA-256
+computed as it is written; a MicroPython image, "firmware" entry, through firmware/ota_fw.py
+when the build has it), switch (the pointer, in trial).
+Cost (32-bit, docs/design/ota.md §6): this module ~6 KB, BUF_SIZE + HEAD_SIZE + 128 bytes
+of buffers; the check adds ~13 KB for its duration, the download ota_http and ota_entries
+(~5.5 KB). The file list is never held in RAM. The loop runs between chunks, so the TIC and
+MQTT go on.
 """
 
 import asyncio
@@ -50,63 +52,7 @@ class OtaError(Exception):
     pass
 
 
-def _key(app):
-    k = app.settings.get("ota_key") or ""
-    if not k:
-        try:
-            from firmware import ota_key
-
-            k = ota_key.KEY
-            unload("firmware.ota_key")
-        except ImportError:
-            k = ""
-    if not k:
-        raise OtaError("no public key: set ota_key (64 hex digits)")
-    return k
-
-
 MANIFEST = "manifest.json"  # the release's manifest, kept in its folder
-
-
-async def receive_manifest(app, src, n, folder, mv):
-    """Stream the manifest's `n` bytes from src.readinto into folder/MANIFEST (the folder
-    wiped first); the ota_manifest.Stream that hashed it, for verify(). OtaError if cut."""
-    import ota_manifest
-
-    try:
-        chk = ota_manifest.Stream(n)
-        _claim(folder)
-        wipe(folder)
-        os.mkdir(folder)
-        with open(folder + "/" + MANIFEST, "wb") as out:
-            got = 0
-            while got < n:
-                try:
-                    k = await src.readinto(mv if n - got >= len(mv) else mv[: n - got])
-                except (OSError, ValueError) as e:  # a stall (HttpError) or a drop
-                    raise OtaError("manifest: %s after %d of %d bytes" % (e, got, n))
-                if not k:
-                    raise OtaError("manifest truncated: %d of %d bytes" % (got, n))
-                part = mv[:k]
-                chk.update(part)
-                out.write(part)
-                got += k
-    except ota_manifest.ManifestError as e:
-        raise OtaError(str(e))
-    return chk
-
-
-def verify(app, chk):
-    """Check the signature of the manifest `chk` (receive_manifest()) received: OtaError if it
-    is not right. ed25519 and sha512 are loaded for it and dropped after."""
-    import ota_manifest
-
-    try:
-        chk.verify(_key(app))
-    except ota_manifest.ManifestError as e:
-        raise OtaError(str(e))
-    finally:
-        unload("ed25519", "sha512")
 
 
 def _slots():
@@ -137,34 +83,16 @@ def _claim(folder):
     unload("firmware.slots")
 
 
-def plan(folder, force):
-    """The checked manifest head of folder/MANIFEST (signature already verified), with
-    "count" and "total" (bytes to receive); OtaError if it is refused."""
-    import ota_manifest
+async def check(app, src, n, folder, mv, *, force=False):
+    """Receive, verify and plan (firmware/ota_check.py, loaded for it and dropped with the
+    manifest and signature code): the planned manifest head; OtaError if refused. Closes
+    `src` once the manifest is in."""
+    from firmware import ota_check
 
     try:
-        with open(folder + "/" + MANIFEST, "rb") as f:
-            it = ota_manifest.Entries(f, bytearray(128))
-            count = total = 0
-            while True:
-                e = it.next()
-                if e is None:
-                    break
-                if e["path"] == MANIFEST:
-                    raise OtaError("manifest lists a file named %s" % MANIFEST)
-                count += 1
-                total += e["size"]
-            m = ota_manifest.check_head(it.head(), BOARD, VERSION, force=force, files=False)
-    except ota_manifest.ManifestError as e:
-        raise OtaError(str(e))
+        return await ota_check.check(app, src, n, folder, mv, force=force)
     finally:
-        unload("ota_manifest")  # the download needs only ota_entries
-    if not count:
-        raise OtaError("manifest has no file list")
-    fw = m.get("firmware")
-    m["count"] = count
-    m["total"] = total + (fw["size"] if fw else 0)
-    return m
+        unload("firmware.ota_check", "ota_manifest", "ed25519", "sha512")
 
 
 def _isdir(p):
@@ -388,13 +316,9 @@ async def from_url(app, url=None, force=False):
             n = src.r.length
             if n is None:
                 raise OtaError("manifest: the server sent no Content-Length")
-            chk = await receive_manifest(app, src, n, folder, mv)
+            m = await check(app, src, n, folder, mv, force=force)
         finally:
             src.close()
-        unload("firmware.ota_http")  # not needed during the signature check, the heap's peak
-        verify(app, chk)
-        del chk
-        m = plan(folder, force)
         app.ota_status["available"] = m["version"]
         log.info("release %s found at %s", m["version"], base)
         vbase = base + "/" + m["version"] + "/"

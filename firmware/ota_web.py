@@ -98,10 +98,7 @@ async def install_upload(app, req, force=False):
                 "release file: manifest of %d bytes, at most %d" % (n, ota.MANIFEST_MAX)
             )
         folder = ota.target()
-        chk = await ota.receive_manifest(app, body, n, folder, mv)
-        ota.verify(app, chk)
-        del chk
-        m = ota.plan(folder, force)
+        m = await ota.check(app, body, n, folder, mv, force=force)
         app.ota_status["available"] = m["version"]
         if body.left != m["total"]:
             raise ota.OtaError(
