@@ -12,8 +12,9 @@ Contract:
                host, /www on the board), else firmware/www (the sources).
 Routes: GET/HEAD of a file of ROOT (`/` index.html, `/config`, `/login`: their .html);
 /api/*: the handlers of firmware/web_state.py, web_api.py, web_auth.py, web_config.py, each
-imported for the request and dropped after; anything else: 302 to http://<AP ip>/config
-while the portal is active, else 404. Resident state: the session slots and the login
+imported for the request and dropped after (a MemoryError in one is a 503 with Retry-After,
+counted in _oom, not a logged 500); anything else: 302 to http://<AP ip>/config while the
+portal is active, else 404. Resident state: the session slots and the login
 limiter (SESSIONS, LIMIT, TOKEN, used by web_auth). Design and figures: docs/design/web.md.
 """
 
@@ -56,6 +57,7 @@ LIMIT = [0, 0, 30]
 TOKEN = [""]
 
 _app = None
+_oom = [0]  # answers refused for lack of memory (503), since boot
 
 
 def _root():
@@ -132,6 +134,9 @@ async def _api(req):
         if hasattr(res, "send"):
             res = await res
         return respond(res)
+    except MemoryError:  # a full or fragmented heap: the page polls again
+        _oom[0] += 1
+        return (503, "", b"", "Retry-After: 2\r\n" + NO_STORE)
     finally:
         unload(name, "firmware.web_auth")
 

@@ -24,9 +24,70 @@ async def scan(app, req):
 
 
 def log(app, req):
+    """{"lines": [...]} straight from the logger's ring into the slot buffer (log.recent()
+    would copy the ring twice and make a str per line): whole lines, oldest first; the
+    oldest are left out when the escaped text does not fit."""
     import log as logger
 
-    return {"lines": logger.recent()}
+    ring = logger._buf
+    size = len(ring)
+    i = logger._pos if logger._wrapped else 0
+    n = size if logger._wrapped else logger._pos
+    if logger._wrapped:  # the oldest line's start may have been overwritten: skip it
+        while n and ring[i] != 10:
+            i = i + 1 if i + 1 < size else 0
+            n -= 1
+        i = i + 1 if i + 1 < size else 0
+        n -= 1
+    out = req.buf
+    top = len(out) - 3
+    while True:  # drop the oldest lines until the rest fits
+        p = _lines(ring, i, n, out, top)
+        if p >= 0:
+            break
+        while n and ring[i] != 10:
+            i = i + 1 if i + 1 < size else 0
+            n -= 1
+        i = i + 1 if i + 1 < size else 0
+        n -= 1
+    out[p : p + 2] = b"]}"
+    return (200, "application/json", memoryview(out)[: p + 2], "")
+
+
+def _lines(ring, i, n, out, top):
+    """The n bytes of ring from i (whole lines) as JSON strings after '{"lines":[' in out;
+    the end, or -1 past `top`."""
+    size = len(ring)
+    out[:10] = b'{"lines":['
+    p = 10
+    start = True
+    for _ in range(n):
+        c = ring[i]
+        i = i + 1 if i + 1 < size else 0
+        if p + 8 > top:
+            return -1
+        if start:
+            if p > 10:
+                out[p] = 44  # ,
+                p += 1
+            out[p] = 34  # "
+            p += 1
+            start = False
+        if c == 10:
+            out[p] = 34
+            p += 1
+            start = True
+        elif c in (34, 92):  # " \
+            out[p] = 92
+            out[p + 1] = c
+            p += 2
+        elif c < 32:
+            out[p : p + 6] = ("\\u00%02x" % c).encode()
+            p += 6
+        else:
+            out[p] = c
+            p += 1
+    return p
 
 
 async def _restart(app):

@@ -181,6 +181,19 @@ def test_log_lines_and_reboot():
     assert app.exit_code == "reset"
 
 
+def test_log_whole_lines_escaped_and_the_ring_wrapped():
+    app = wf.make_app()
+    lg = log.getLogger("test")
+    lg.info('quote " backslash \\ tab \t end')
+    d = _get(app, "/api/log").json()
+    assert d["lines"][-1].endswith('INFO test: quote " backslash \\ tab \t end'), d["lines"][-1]
+    for i in range(200):  # the 1 KB ring wraps many times
+        lg.info("line %d %s", i, "x" * (i % 37))
+    lines = _get(app, "/api/log").json()["lines"]
+    assert lines == log.recent(), (lines, log.recent())
+    assert lines[-1].endswith("line 199 " + "x" * (199 % 37))
+
+
 def test_ota_upload_is_streamed_to_the_ota_module():
     """POST /api/ota/upload reaches firmware/ota_web.py with the body unread (a garbage
     release is refused, nothing restarts); 503 while that module does not exist."""
