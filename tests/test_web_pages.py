@@ -142,10 +142,10 @@ class Tab:
     """A browser context and page with generous timeouts; `errors` collects uncaught script
     errors (a test asserts there are none)."""
 
-    def __init__(self, browser, view="desktop", scheme="light"):
+    def __init__(self, browser, view="desktop", scheme="light", locale="en-GB"):
         w, h = next((w, h) for v, w, h in VIEWS if v == view)
         self.ctx = browser.new_context(
-            viewport={"width": w, "height": h}, color_scheme=scheme, locale="en-GB"
+            viewport={"width": w, "height": h}, color_scheme=scheme, locale=locale
         )
         self.page = self.ctx.new_page()
         self.page.set_default_timeout(WAIT_S * 1000)
@@ -332,6 +332,30 @@ def test_validation_errors_show_next_to_their_fields(browser, station):
         assert p.get_attribute("#f-mqtt_port", "aria-invalid") is None
         assert not t.errors, t.errors
     assert (station.state / "config.json").read_bytes() == before
+
+
+# -- French ------------------------------------------------------------------------------------
+
+
+def test_a_french_browser_gets_french_labels(browser, station):
+    with Tab(browser, "phone", locale="fr-FR") as t:
+        p = t.page
+        p.goto(station.base + "/config")
+        p.wait_for_selector("#form:not([hidden])")
+        assert p.title() == "linky : réglages"
+        assert p.text_content("header a[aria-current]") == "Réglages"
+        assert p.text_content("label[for=f-wifi_ssid]").startswith("Réseau Wi-Fi (SSID)")
+        assert p.text_content("#form button[type=submit]") == "Enregistrer"
+        p.goto(station.base + "/")
+        p.wait_for_selector("#tic tr")
+        assert "Trames" in p.text_content("#tic")
+        assert "Puissance apparente" in p.text_content("body")
+        # the FR/EN switch overrides the browser's language
+        p.click("header a[title]")
+        p.wait_for_function("document.documentElement.lang === 'en'")
+        p.wait_for_selector("#tic tr")
+        assert "Frames" in p.text_content("#tic")
+        assert not t.errors, t.errors
 
 
 # -- login, logout, CSRF -------------------------------------------------------------------------
