@@ -13,8 +13,8 @@ at the line speed, taking the ESP32 as about 50 times slower than the unix port 
 Then the memory table on 32-bit MicroPython 1.27 (tools/mem32.py): import cost per module, the
 long-lived objects the build keeps, the heap in use after 1,000 frames of each mode, and the
 64-bit/32-bit ratio; then the same firmware publishing to MQTT (scenario mqtt: Wi-Fi joined,
-an in-memory broker, the first discovery round, 1,000 frames of each mode; --no-mem32 skips
-both).
+an in-memory broker, the first discovery round, 1,000 frames of each mode), and serving the
+web page and API (scenario web); --no-mem32 skips them.
 """
 
 import argparse
@@ -151,11 +151,14 @@ def main():
         try:
             res = mem32.measure()
             res_mqtt = mem32.measure_mqtt()
+            res_web = mem32.measure_web()
         except mem32.Mem32Error as e:
             sys.exit(str(e))
         print("\n".join(mem32.table(res)))
         print()
         print("\n".join(mem32.mqtt_table(res_mqtt)))
+        print()
+        print("\n".join(mem32.web_table(res_web)))
 
 
 if __name__ == "__main__":
