@@ -111,11 +111,5 @@ def history(app, req):
         return {"period_s": 10, "now_s": crash.uptime_ms() // 1000, "papp": [], "injected": []}
     buf = req.buf
     now = crash.uptime_ms() // 1000
-    last = h.count
-    while True:
-        try:
-            n = h.write_json(buf, now, last)
-            break
-        except (ValueError, IndexError):
-            last -= 30
+    n = h.write_json(buf, now, h.fit(len(buf)))
     return (200, _JSON, memoryview(buf)[:n], "")

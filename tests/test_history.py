@@ -103,6 +103,32 @@ def test_small_buffer_raises():
         pass
 
 
+def test_fit_is_the_most_that_fits():
+    h = History(points=360)
+
+    class Fake:
+        seq = 0
+
+        @staticmethod
+        def present(r):
+            return True
+
+        @staticmethod
+        def int_value(r):
+            return 12345 if Fake.seq % 3 else 7
+
+    for i in range(360):
+        Fake.seq = i + 2
+        h.sample(Fake())
+    for size in (100, 1000, 3072, JSON_SIZE(360)):
+        buf = bytearray(size)
+        n = h.fit(size)
+        d = json.loads(bytes(buf[: h.write_json(buf, 4000000000, n)]))
+        assert len(d["papp"]) == n and d["now_s"] == 4000000000
+        if n < 360:  # one point more would not fit (fit() keeps 24 bytes of slack at most)
+            assert h.write_json(bytearray(JSON_SIZE(360)), 4000000000, n + 1) > size - 24
+
+
 if __name__ == "__main__":
     import mpunit
 
