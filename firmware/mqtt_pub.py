@@ -156,58 +156,13 @@ class Publisher:
         elif topic.endswith(b"/status") and bytes(msg) == b"online" and not retained:
             self._discover = True  # Home Assistant restarted: it forgot the entities
 
-    # -- discovery
-    def _present_rows(self):
-        rd = self.rd
-        return [r for r in range(labels.COUNT) if rd.present(r)]
-
-    def _tempo(self):
-        # Standard mode: STGE bits 24-25 (today's Tempo colour) are non-zero on a Tempo
-        # contract; they are the low bits of the second of STGE's eight hex digits.
-        rd = self.rd
-        r = labels.index("STGE")
-        if r < 0 or not rd.present(r) or rd.copy_value(r, self._tbuf) != 8:
-            return False
-        d = self._tbuf[1]
-        v = d - 48 if d <= 57 else (d | 32) - 87
-        return bool(v & 3)
-
+    # -- discovery (the round itself is lib/ha.py announce(), loaded for it)
     async def _discovery_round(self, c, added=False):
-        """Announce the entities of the labels present now, one retained config at a time,
-        and clear the retired ones. added=True: only those not announced yet (labels that
-        appeared since the last round, e.g. ADPS during an overload), keeping the rest."""
         gc.collect()  # the module and its tables load into a collected heap, less fragmented
         import ha
 
-        rd = self.rd
         try:
-            d = ha.Discovery(
-                self.meter, rd.mode, self.s["mqtt_prefix"], self.s["ha_prefix"], VERSION
-            )
-            new = ha.select(self._present_rows(), rd.mode, tempo=self._tempo())
-            old = self._entities
-            if self._mode is not None and self._mode != rd.mode:
-                old = ha.possible(self._mode)  # a mode change: every entity of the old mode
-            pbuf = self._buf
-            tbuf = self._tbuf
-            n = 0
-            if added:
-                todo = list(ha.retired(new, old))  # in new, not announced yet
-                for i in range(len(new)):
-                    new[i] |= old[i]  # nothing retires in a partial round
-            else:
-                for code in ha.retired(old, new):
-                    t = d.topic(code, tbuf)
-                    await c.publish(memoryview(tbuf)[:t], b"", retain=True, qos=1)
-                todo = ha.codes(new)
-            for code in todo:
-                t = d.topic(code, tbuf)
-                m = d.config(code, pbuf)
-                await c.publish(memoryview(tbuf)[:t], memoryview(pbuf)[:m], retain=True, qos=1)
-                self.bytes += m
-                n += 1
-            self._entities[:] = new
-            self._mode = rd.mode
+            n = await ha.announce(self, c, added, VERSION)
             log.info("discovery: %d entities announced", n)
         finally:
             unload("ha", "tic.label_rows", "tic.label_docs")
@@ -237,8 +192,10 @@ class Publisher:
             )
             self._retry = _ms()
             e = self._entities
-            for r in self._present_rows():  # not again at every poll: at the next trigger
-                e[r >> 3] |= 1 << (r & 7)
+            rd = self.rd
+            for r in range(labels.COUNT):  # not again at every poll: at the next trigger
+                if rd.present(r):
+                    e[r >> 3] |= 1 << (r & 7)
 
     def _grew(self):
         # True when the meter now sends a label the last round did not announce.

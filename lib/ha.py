@@ -17,6 +17,8 @@ A set of entities is a bytearray(SET_BYTES), bit `code` set for each member.
         .topic(code, buf) -> n        `<ha_prefix>/<component>/linky_<id>/<object>/config`
         .config(code, buf) -> n       the abbreviated JSON config
         .unique_id(code), .object_id(code) -> str
+    await announce(pub, client, added, version) -> n   a whole round for firmware/mqtt_pub.py's
+                                      Publisher `pub` (kept here so that it is not resident)
 
 Writers fill a caller's bytearray from its start and return the length; ValueError when it is
 too small or the code unknown. PAYLOAD_MAX and TOPIC_MAX fit every entity with prefixes up to
@@ -345,3 +347,52 @@ def _label(r):
         if v is not None:
             extra += ',"%s":"%s"' % (key, v)
     return tpl, extra
+
+
+def _tempo(rd, tbuf):
+    # Standard mode: STGE bits 24-25 (today's Tempo colour) are non-zero on a Tempo contract;
+    # they are the low bits of the second of STGE's eight hex digits.
+    r = labels.index("STGE")
+    if r < 0 or not rd.present(r) or rd.copy_value(r, tbuf) != 8:
+        return False
+    d = tbuf[1]
+    v = d - 48 if d <= 57 else (d | 32) - 87
+    return bool(v & 3)
+
+
+async def announce(pub, c, added, version):
+    """A discovery round for Publisher `pub` (firmware/mqtt_pub.py) on client `c`: announce
+    the entities of the labels present now, one retained config at a time, and clear the
+    retired ones; added=True: only those not announced yet (labels that appeared since the
+    last round, e.g. ADPS during an overload), keeping the rest. Updates pub._entities,
+    pub._mode, pub.bytes; returns the number of configs sent. Allocates one Discovery and a
+    few small objects per config (garbage)."""
+    rd = pub.rd
+    s = pub.s
+    d = Discovery(pub.meter, rd.mode, s["mqtt_prefix"], s["ha_prefix"], version)
+    rows = [r for r in range(labels.COUNT) if rd.present(r)]
+    pbuf = pub._buf
+    tbuf = pub._tbuf
+    new = select(rows, rd.mode, tempo=_tempo(rd, tbuf))
+    old = pub._entities
+    if pub._mode is not None and pub._mode != rd.mode:
+        old = possible(pub._mode)  # a mode change: every entity of the old mode
+    n = 0
+    if added:
+        todo = list(retired(new, old))  # in new, not announced yet
+        for i in range(len(new)):
+            new[i] |= old[i]  # nothing retires in a partial round
+    else:
+        for code in retired(old, new):
+            t = d.topic(code, tbuf)
+            await c.publish(memoryview(tbuf)[:t], b"", retain=True, qos=1)
+        todo = codes(new)
+    for code in todo:
+        t = d.topic(code, tbuf)
+        m = d.config(code, pbuf)
+        await c.publish(memoryview(tbuf)[:t], memoryview(pbuf)[:m], retain=True, qos=1)
+        pub.bytes += m
+        n += 1
+    pub._entities[:] = new
+    pub._mode = rd.mode
+    return n
