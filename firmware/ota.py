@@ -33,7 +33,7 @@ from firmware.version import VERSION
 from log import getLogger
 
 BOARD = "esp32"  # the board family releases name (the simulator runs the ESP32's image)
-BUF_SIZE = 2048
+BUF_SIZE = 1024  # about one TCP segment: a socket read rarely gives more
 HEAD_SIZE = 512  # an HTTP answer's status line and headers must fit
 TIMEOUT_MS = 15000  # a server silent this long is given up on
 MANIFEST_MAX = 32768
@@ -92,7 +92,7 @@ async def check(app, src, n, folder, mv, *, force=False):
     try:
         return await ota_check.check(app, src, n, folder, mv, force=force)
     finally:
-        unload("firmware.ota_check", "ota_manifest", "ed25519", "sha512")
+        unload("firmware.ota_check", "ota_sig", "ota_manifest", "ed25519", "sha512")
 
 
 def _isdir(p):
@@ -333,4 +333,4 @@ async def from_url(app, url=None, force=False):
         failed(app, e, folder)
         return False
     finally:
-        unload("firmware.ota_http", "ota_manifest", "ota_entries", "ed25519", "sha512")
+        unload("firmware.ota_http", "ota_sig", "ota_manifest", "ota_entries", "ed25519", "sha512")

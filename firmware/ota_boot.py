@@ -91,7 +91,16 @@ async def _update(app, url, force):
         st["error"] = "out of memory: %s" % e
         log.error("update not run: out of memory (%s)", e)
     finally:
-        unload("firmware.ota", "firmware.ota_http", "ota_manifest", "ed25519", "sha512")
+        unload(
+            "firmware.ota",
+            "firmware.ota_check",
+            "firmware.ota_http",
+            "ota_sig",
+            "ota_manifest",
+            "ota_entries",
+            "ed25519",
+            "sha512",
+        )
     if ok:
         app.stop("reset")
 

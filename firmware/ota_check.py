@@ -1,7 +1,7 @@
 """The check half of an update: receive the manifest, verify its signature, plan the download.
 
 Loaded by firmware/ota.py's check() for that step and dropped with what it loads
-(lib/ota_manifest.py, lib/ed25519.py, lib/sha512.py) before the first file is fetched, so the
+(lib/ota_sig.py, ota_manifest.py, ed25519.py, sha512.py) before the first file is fetched, so the
 download holds none of it. Contract: await check(app, src, n, folder, mv, force=) -> the
 planned manifest head (dict with "version", "count", "total", maybe "firmware"); OtaError if
 refused.
@@ -43,11 +43,11 @@ def _key(app):
 
 async def receive_manifest(app, src, n, folder, mv):
     """Stream the manifest's `n` bytes from src.readinto into folder/MANIFEST (the folder
-    wiped first); the ota_manifest.Stream that hashed it, for verify(). OtaError if cut."""
-    import ota_manifest
+    wiped first); the ota_sig.Stream that hashed it, for verify(). OtaError if cut."""
+    import ota_sig
 
     try:
-        chk = ota_manifest.Stream(n)
+        chk = ota_sig.Stream(n)
         _claim(folder)
         wipe(folder)
         os.mkdir(folder)
@@ -64,7 +64,7 @@ async def receive_manifest(app, src, n, folder, mv):
                 chk.update(part)
                 out.write(part)
                 got += k
-    except ota_manifest.ManifestError as e:
+    except ValueError as e:  # ManifestError (its class is not loaded until one is raised)
         raise OtaError(str(e))
     return chk
 
@@ -72,14 +72,12 @@ async def receive_manifest(app, src, n, folder, mv):
 def verify(app, chk):
     """Check the signature of the manifest `chk` (receive_manifest()) received: OtaError if it
     is not right. ed25519 and sha512 are loaded for it and dropped after."""
-    import ota_manifest
-
     try:
         chk.verify(_key(app))
-    except ota_manifest.ManifestError as e:
+    except ValueError as e:  # ManifestError
         raise OtaError(str(e))
     finally:
-        unload("ed25519", "sha512")
+        unload("ed25519", "sha512", "ota_sig")
 
 
 def plan(folder, force):

@@ -41,7 +41,8 @@ async def upload(app, req):
         ok = False
         app.ota_status["error"] = "out of memory: %s" % e
     finally:
-        unload("firmware.ota", "ota_manifest", "ota_entries", "ed25519", "sha512")
+        unload("firmware.ota", "firmware.ota_check", "ota_sig", "ota_manifest", "ota_entries")
+        unload("ed25519", "sha512")
     if not ok:
         return 400, {"error": app.ota_status["error"]}
     app.add_task("ota-reset", _reset_later(app))
@@ -115,4 +116,4 @@ async def install_upload(app, req, force=False):
         ota.failed(app, e, folder)
         return False
     finally:
-        unload("ota_manifest", "ota_entries", "ed25519", "sha512")
+        unload("ota_sig", "ota_manifest", "ota_entries", "ed25519", "sha512")

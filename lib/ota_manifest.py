@@ -29,10 +29,7 @@ from ota_entries import (  # noqa: F401 (this module's API)
     _safe_path,
     check_file,
 )
-
-MAX_BYTES = 32768  # about 124 bytes per file: some 260 files
-SIG_KEY = b',"sig":"'
-SIG_INSERT = len(SIG_KEY) + 128 + 1  # ,"sig":"<128 hex>"
+from ota_sig import MAX_BYTES, SIG_INSERT, SIG_KEY, Stream, _key  # noqa: F401 (its API too)
 
 
 def _locate(data):
@@ -164,72 +161,8 @@ def _digits(s):
     return True
 
 
-def _key(public_key):
-    if isinstance(public_key, str):
-        if len(public_key) != 64:
-            raise ManifestError("public key must be 64 hexadecimal characters")
-        try:
-            public_key = binascii.unhexlify(public_key)
-        except ValueError:
-            raise ManifestError("public key is not hexadecimal")
-    if not isinstance(public_key, (bytes, bytearray)) or len(public_key) != 32:
-        raise ManifestError("no public key configured (32 bytes needed)")
-    return public_key
-
-
 def _field(m, name):
     v = m.get(name)
     if not isinstance(v, str) or not v:
         raise ManifestError("manifest has no %s" % name)
     return v
-
-
-# -- streaming: a manifest received in pieces, kept on flash, parsed one entry at a time
-
-
-class Stream:
-    """Checks the signature of a manifest of `n` bytes fed in pieces (update(chunk), any
-    sizes), without holding it: SHA-256 of the body as it goes, the last SIG_INSERT + 1 bytes
-    kept. verify(public_key) after the last piece: None, or ManifestError."""
-
-    def __init__(self, n):
-        if n > MAX_BYTES:
-            raise ManifestError("manifest too big (%d bytes, at most %d)" % (n, MAX_BYTES))
-        if n < SIG_INSERT + 2:
-            raise ManifestError("manifest is not signed (no sig field at its end)")
-        self.n = n
-        self.at = n - 1 - SIG_INSERT
-        self.got = 0
-        self.h = hashlib.sha256()
-        self.tail = bytearray(SIG_INSERT + 1)
-
-    def update(self, mv):
-        k = len(mv)
-        start = self.got
-        end = start + k
-        if end > self.n:
-            raise ManifestError("manifest longer than announced")
-        at = self.at
-        if start < at:
-            self.h.update(mv[: min(k, at - start)] if end > at else mv)
-        if end > at:
-            s = max(start, at)
-            self.tail[s - at : end - at] = mv[s - start : k]
-        self.got = end
-
-    def verify(self, public_key):
-        key = _key(public_key)
-        if self.got != self.n:
-            raise ManifestError("manifest truncated: %d of %d bytes" % (self.got, self.n))
-        t = self.tail
-        if bytes(t[: len(SIG_KEY)]) != SIG_KEY or t[-1] != 0x7D or t[-2] != 0x22:
-            raise ManifestError("manifest is not signed (no sig field at its end)")
-        try:
-            sig = binascii.unhexlify(bytes(t[len(SIG_KEY) : -2]))
-        except ValueError:
-            raise ManifestError("manifest signature is not hexadecimal")
-        self.h.update(b"}")
-        import ed25519
-
-        if not ed25519.verify(key, self.h.digest(), sig):
-            raise ManifestError("manifest signature is not valid for the configured public key")
