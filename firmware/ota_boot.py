@@ -79,12 +79,18 @@ def _force(app):
     start(app, None, True)
 
 
+def _from_url(app, url, force):
+    """ota.from_url's coroutine. No local of _update names the module: a finished task that
+    stays referenced (app._running) keeps its frame's locals, and would keep the module."""
+    from firmware import ota
+
+    return ota.from_url(app, url, force)
+
+
 async def _update(app, url, force):
     ok = False
     try:
-        from firmware import ota
-
-        ok = await ota.from_url(app, url, force)
+        ok = await _from_url(app, url, force)
     except MemoryError as e:  # not even the update's code fits: say so, keep running
         st = app.ota_status
         st["state"] = "failed"

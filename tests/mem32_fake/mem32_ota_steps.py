@@ -1,0 +1,222 @@
+"""Steps of tools/mem32_ota.py: one application update on 32-bit MicroPython (WebAssembly).
+
+The device image's real firmware/ota.py, ota_http.py, lib/ota_manifest.py, ed25519.py and
+sha512.py run against a fake socket edge: `hal.open_connection` is replaced by an in-memory
+HTTP/1.0 server that answers each GET from the release directory /rel in the interpreter's
+filesystem (status line, Content-Length, then the file read through one 512-byte buffer).
+Called from tools/mem32/ota.mjs, one step per runPython call; readings are printed as
+`MEM32 <key number> <bytes>` (numbers, not names: a name would be interned and stay).
+
+In use at a chunk: the server's readinto asks for a collection and yields to the JavaScript
+loop (where the port collects), so the next chunk's reading is what is live plus at most
+one chunk's garbage. The signature check is one synchronous call (no collection inside it on
+this port): verify_steps() runs its phases as separate calls instead, holding what each
+phase holds (the modules, the hasher, the two point tables) and reading in between.
+"""
+
+import asyncio
+import gc
+import sys
+
+R = {}  # key number -> bytes
+AT = asyncio.Event()  # the update waits at a chunk (or has ended)
+GO = asyncio.Event()  # the harness lets it go on
+DONE = [False]
+COUNT = [0]  # reads served
+GATE_EVERY = 16
+
+
+def collect():
+    gc.collect()
+
+
+def in_use(key):
+    v = gc.mem_alloc()
+    R[key] = v
+    print("MEM32", key, v)
+
+
+class App:
+    """What firmware/ota.py uses of the app: settings and the status dict."""
+
+    def __init__(self, key):
+        self.settings = {"ota_key": key, "ota_url": "http://rel.local/r"}
+        self.ota_status = {"state": "idle", "progress": 0, "error": None}
+
+
+class _Conn:
+    """One GET answered from /rel: the request is read, then headers, then the file."""
+
+    def __init__(self):
+        self.f = None
+        self.head = None
+
+    def write(self, b):
+        line = bytes(b).split(b"\r\n", 1)[0]
+        path = line.split()[1].decode()
+        rel = "/rel" + path[2:] if path.startswith("/r") else "/rel" + path
+        try:
+            self.f = open(rel, "rb")
+            import os
+
+            n = os.stat(rel)[6]
+            self.head = b"HTTP/1.0 200 OK\r\nContent-Length: %d\r\n\r\n" % n
+        except OSError:
+            self.head = b"HTTP/1.0 404 Not Found\r\nContent-Length: 0\r\n\r\n"
+
+    async def drain(self):
+        pass
+
+    async def readinto(self, mv):
+        # every GATE_EVERY reads (and the first ones), hand control back to JavaScript (the
+        # harness collects and reads), then go on. Not at every read: each runPythonAsync call
+        # leaves ~12 B that V8 frees late (docs/design/memory.md), which would creep in.
+        n = COUNT[0]
+        COUNT[0] = n + 1
+        if n < 8 or n % GATE_EVERY == 0:
+            AT.set()
+            await GO.wait()
+            GO.clear()
+        else:
+            await asyncio.sleep_ms(0)
+        if self.head:
+            n = min(len(self.head), len(mv))
+            mv[:n] = self.head[:n]
+            self.head = self.head[n:]
+            return n
+        if self.f is None:
+            return 0
+        return self.f.readinto(mv)
+
+    def close(self):
+        if self.f is not None:
+            self.f.close()
+            self.f = None
+
+
+async def open_connection(host, port):
+    return _Conn()
+
+
+APP = [None]
+KEEP = {}
+
+
+def setup(key):
+    """The fake edge: firmware.hal with open_connection only (no HAL needed for an update)."""
+    import firmware
+
+    asyncio.wait_for_ms  # noqa: B018 (loads asyncio.funcs, as the MQTT client has at boot)
+    asyncio.Lock  # noqa: B018 (loads asyncio.lock, as the MQTT client has)
+
+    class Hal:
+        pass
+
+    hal = Hal()
+    hal.open_connection = open_connection
+    sys.modules["firmware.hal"] = hal
+    firmware.hal = hal
+    APP[0] = App(key)
+    import os
+
+    os.mkdir("app_a")  # where verify_phase(4) plans from (the update wipes it first)
+    with open("/rel/manifest.json", "rb") as f, open("app_a/manifest.json", "wb") as out:
+        out.write(f.read())
+
+
+def import_module(name):
+    __import__(name)
+
+
+def unload(*names):
+    from firmware import unload as u
+
+    u(*names)
+
+
+async def _update():
+    from firmware import ota
+
+    ok = await ota.from_url(APP[0], None, False)
+    print("MEM32OK", 1 if ok else 0, APP[0].ota_status["error"])
+    sys.modules.pop("firmware.ota", None)
+    KEEP.pop("task", None)  # a finished task kept would keep its frames (firmware/app.py: not)
+    DONE[0] = True
+    AT.set()
+
+
+async def start():
+    """Start the whole update, ota.from_url, in a task of its own as ota_boot runs it (this
+    port's wait_for cannot cancel the top-level coroutine); return at its first chunk."""
+    AT.clear()
+    KEEP["task"] = asyncio.create_task(_update())
+    await AT.wait()
+    AT.clear()
+
+
+async def next_chunk():
+    """Let the update go on to its next chunk (or its end: DONE)."""
+    GO.set()
+    await AT.wait()
+    AT.clear()
+
+
+PHASES = 6
+
+
+def verify_phase(i):
+    """Phase i of the check (firmware/ota_check.py), holding in KEEP what the update holds then
+    (see the module docstring): 0 the manifest received (ota, ota_check, ota_http, ota_sig, the
+    buffers, the Stream that hashed it); 1 ota_http dropped, ed25519 and sha512 loaded; 2 the
+    Verifier with its message; 3 the decoded key and the three cached points of the joint loop;
+    4 the plan (ed25519, sha512, ota_sig dropped; ota_manifest and ota_entries loaded); 5 all
+    dropped."""
+    if i == 0:
+        import ota_sig
+
+        from firmware import ota, ota_check, ota_http  # noqa: F401 (held, as in an update)
+
+        KEEP["buf"] = bytearray(ota.BUF_SIZE)
+        KEEP["hbuf"] = bytearray(ota.HEAD_SIZE)
+        with open("/rel/manifest.json", "rb") as f:
+            data = f.read()
+        s = ota_sig.Stream(len(data))
+        s.update(memoryview(data))
+        del data
+        KEEP["s"] = s
+    elif i == 1:
+        unload("firmware.ota_http")
+        import ed25519
+
+        KEEP["ed"] = ed25519
+    elif i == 2:
+        import binascii
+
+        import ota_sig
+
+        s = KEEP["s"]
+        t = s.tail
+        sig = binascii.unhexlify(bytes(t[len(ota_sig.SIG_KEY) : -2]))
+        s.h.update(b"}")
+        key = binascii.unhexlify(APP[0].settings["ota_key"])
+        v = KEEP["ed"].Verifier(key, sig)
+        v.update(s.h.digest())
+        KEEP["v"] = v
+        KEEP["key"] = key
+    elif i == 3:
+        ed = KEEP["ed"]
+        ax, ay = ed._decode_point(KEEP["key"])
+        p = ed._P
+        b = ed._cached(ed._BX, ed._BY, 1, ed._BX * ed._BY % p)
+        a = ed._cached(p - ax, ay, 1, (p - ax) * ay % p)
+        KEEP["t"] = (b, a, ed._cached(*ed._add(ed._BX, ed._BY, 1, ed._BX * ed._BY % p, a)))
+    elif i == 4:
+        for k in ("s", "ed", "v", "key", "t"):
+            del KEEP[k]
+        unload("ed25519", "sha512", "ota_sig")
+        from firmware import ota_check
+
+        KEEP["m"] = ota_check.plan("app_a", False)
+    elif i == 5:
+        KEEP.clear()
+        unload("ota_manifest", "ota_entries", "ota_sig", "firmware.ota_check", "firmware.ota")
