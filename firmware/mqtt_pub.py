@@ -28,10 +28,10 @@ import gc
 import time
 
 import mqtt
-from firmware import crash, hal, state_json, tic_reader, unload
+from firmware import hal, state_json, unload
 from firmware.version import VERSION
 from log import getLogger
-from tic import MODE_NAMES, labels
+from tic import labels
 
 POLL_MS = 250
 SETTLE_FRAMES = 4  # frames stored before the first connection (ids and indexes confirmed)
@@ -294,49 +294,13 @@ class Publisher:
                 await c.publish(self.base + b"/" + name, v)
 
     async def publish_diagnostics(self, c):
-        n = diagnostics_json(self.app, self._buf)
+        from firmware import mqtt_diag  # loaded per message (every diag_s), dropped after
+
+        try:
+            n = mqtt_diag.diagnostics_json(self.app, self._buf)
+        finally:
+            unload("firmware.mqtt_diag")
         await c.publish(self.topic(b"/diagnostics"), memoryview(self._buf)[:n])
         self._last_diag = _ms()
         self.published += 1
         self.bytes += n
-
-
-def diagnostics_json(app, buf):
-    """The `~/diagnostics` JSON object of the contract into bytearray buf; its length
-    (allocates a few strings, once per diagnostics message)."""
-    import json
-
-    r = app.reader
-    p = app.parser
-    w = app.wifi
-    last = app.last_crash
-    text = (
-        '{"tic_state":"%s","tic_mode":"%s","baud":%d,"bytes":%d,"frames":%d,"groups":%d,'
-        '"checksum_errors":%d,"format_errors":%d,"interrupted":%d,"rejected_indexes":%d,'
-        '"dropped_values":%d,"rssi":%s,"mem_used":%d,"uptime_s":%d,"version":"%s",'
-        '"reset_cause":"%s","last_crash":%s,"ota":%s}'
-    ) % (
-        tic_reader.STATE_NAMES[r.state],
-        MODE_NAMES[r.mode],
-        r.port.baud,
-        p.bytes,
-        r.frames,
-        p.groups,
-        p.checksum_errors,
-        p.format_errors,
-        p.interrupted,
-        r.guard.rejected,
-        app.readings.dropped,
-        "null" if w.rssi is None else str(w.rssi),
-        gc.mem_alloc(),
-        crash.uptime_ms() // 1000,
-        VERSION,
-        hal.reset_cause(),
-        "null" if last is None else json.dumps(str(last.get("what"))[:255]),
-        json.dumps(getattr(app, "ota_status", None)),  # firmware/ota_boot.py: state, error...
-    )
-    n = len(text)
-    if n > len(buf):
-        raise ValueError("diagnostics: buffer too small")
-    buf[:n] = text.encode()
-    return n
