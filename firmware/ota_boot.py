@@ -21,6 +21,7 @@ from firmware.version import VERSION
 from log import getLogger
 
 _BUSY = ("checking", "downloading", "restarting")
+ROUND_WAIT_S = 60  # the longest an update waits for a discovery round to end
 
 log = getLogger("ota")
 
@@ -87,9 +88,22 @@ def _from_url(app, url, force):
     return ota.from_url(app, url, force)
 
 
+async def after_round(app):
+    """Wait, ROUND_WAIT_S at most, while an MQTT discovery round runs (`app.mqtt.in_round`,
+    firmware/mqtt_pub.py): a round and an update are the heap's two biggest users and must not
+    overlap (docs/design/ota.md §6). While an update runs (busy()), the publisher starts no
+    round."""
+    m = getattr(app, "mqtt", None)
+    n = 0
+    while m is not None and getattr(m, "in_round", False) and n < ROUND_WAIT_S * 10:
+        await asyncio.sleep(0.1)
+        n += 1
+
+
 async def _update(app, url, force):
     ok = False
     try:
+        await after_round(app)
         ok = await _from_url(app, url, force)
     except MemoryError as e:  # not even the update's code fits: say so, keep running
         st = app.ota_status

@@ -35,6 +35,8 @@ async def upload(app, req):
     if err:
         return 409, {"error": err}
     try:
+        app.ota_status["state"] = "checking"  # busy: the publisher starts no discovery round
+        await ota_boot.after_round(app)
         ok = await install_upload(app, req)
     except MemoryError as e:
         app.ota_status["state"] = "failed"
