@@ -100,10 +100,19 @@ async def after_round(app):
         n += 1
 
 
+def spare(app, keep):
+    """app.spare(keep) when the app has it (firmware/app.py): the update's code loads into the
+    spare region given back, as a discovery round's does."""
+    f = getattr(app, "spare", None)
+    if f is not None:
+        f(keep)
+
+
 async def _update(app, url, force):
     ok = False
     try:
         await after_round(app)
+        spare(app, False)
         ok = await _from_url(app, url, force)
     except MemoryError as e:  # not even the update's code fits: say so, keep running
         st = app.ota_status
@@ -121,6 +130,8 @@ async def _update(app, url, force):
             "ed25519",
             "sha512",
         )
+        if not ok:
+            spare(app, True)
     if ok:
         app.stop("reset")
 

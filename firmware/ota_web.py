@@ -37,6 +37,7 @@ async def upload(app, req):
     try:
         app.ota_status["state"] = "checking"  # busy: the publisher starts no discovery round
         await ota_boot.after_round(app)
+        ota_boot.spare(app, False)
         ok = await install_upload(app, req)
     except MemoryError as e:
         app.ota_status["state"] = "failed"
@@ -46,6 +47,7 @@ async def upload(app, req):
         unload("firmware.ota", "firmware.ota_check", "ota_sig", "ota_manifest", "ota_entries")
         unload("ed25519", "sha512")
     if not ok:
+        ota_boot.spare(app, True)
         return 400, {"error": app.ota_status["error"]}
     app.add_task("ota-reset", _reset_later(app))
     return 200, {"ok": True, "restart": True}
