@@ -2,7 +2,7 @@
 imported by firmware/web.py for one request and dropped after, with firmware.config.
 
   get(app, req) -> {"fields": [{name, kind, value, set, choices, min, max}, ...]} in SCHEMA
-      order (written into the request's slot buffer when it fits): the values stored in
+      order (streamed through the request's slot buffer, one field at a time): the values in
       config.json (defaults for the rest), not the host's overrides; secrets always "" with
       "set": a value is stored.
   post(app, req): a JSON object of the fields to change; every field is checked
@@ -20,48 +20,74 @@ def _stored(config):
     return config._read(config.CONFIG_FILE) or {}
 
 
-def _write(buf, fields):
-    """{"fields": [...]} into buf, one field at a time (no 3 KB string on a fragmented heap);
-    the answer, or the dict when it does not fit."""
-    import json
+def _field(config, data, row):
+    name, kind, default, lo, hi = row
+    raw = data.get(name)
+    value = default
+    if raw is not None:
+        v, err = config.check(name, raw)
+        if err is None:
+            value = v
+    f = {"name": name, "kind": kind, "set": raw is not None and raw != ""}
+    f["value"] = "" if kind == "secret" else value
+    f["choices"] = list(lo) if isinstance(lo, tuple) else None
+    f["min"] = lo if kind == "int" and not isinstance(lo, tuple) else None
+    if kind == "name":
+        f["min"] = 1
+    f["max"] = hi
+    return f
 
-    p = 11
-    buf[:p] = b'{"fields":['
-    for f in fields:
-        b = json.dumps(f).encode()
-        if p + len(b) + 3 > len(buf):
-            return {"fields": fields}
-        if p > 11:
-            buf[p] = 44  # ,
-            p += 1
-        buf[p : p + len(b)] = b
-        p += len(b)
-    buf[p : p + 2] = b"]}"
-    return (200, "application/json", memoryview(buf)[: p + 2], "")
+
+class _Fields:
+    """GET's answer {"fields": [...]}, streamed by lib/httpd.py through the slot buffer
+    (`size`, `readinto(buf)`, `close()`): one field's JSON at a time, never the list of
+    dicts nor the 3 KB text (a fragmented heap refuses such blocks). Holds the config module
+    until sent."""
+
+    def __init__(self, config, data):
+        self.config = config
+        self.data = data
+        self.size = 0
+        for b in self._parts():
+            self.size += len(b)
+        self._it = self._parts()
+        self._b = b""
+        self._at = 0
+
+    def _parts(self):
+        import json
+
+        yield b'{"fields":['
+        sep = b""
+        for row in self.config.SCHEMA:
+            yield sep + json.dumps(_field(self.config, self.data, row)).encode()
+            sep = b","
+        yield b"]}"
+
+    def readinto(self, buf):
+        p = 0
+        while p < len(buf):
+            if self._at == len(self._b):
+                self._b = next(self._it, None)
+                self._at = 0
+                if self._b is None:
+                    self._b = b""
+                    break
+            n = min(len(self._b) - self._at, len(buf) - p)
+            buf[p : p + n] = memoryview(self._b)[self._at : self._at + n]
+            self._at += n
+            p += n
+        return p
+
+    def close(self):
+        self.config = self.data = self._it = None
 
 
 def get(app, req):
     from firmware import config
 
     try:
-        data = _stored(config)
-        out = []
-        for name, kind, default, lo, hi in config.SCHEMA:
-            raw = data.get(name)
-            value = default
-            if raw is not None:
-                v, err = config.check(name, raw)
-                if err is None:
-                    value = v
-            f = {"name": name, "kind": kind, "set": raw is not None and raw != ""}
-            f["value"] = "" if kind == "secret" else value
-            f["choices"] = list(lo) if isinstance(lo, tuple) else None
-            f["min"] = lo if kind == "int" and not isinstance(lo, tuple) else None
-            if kind == "name":
-                f["min"] = 1
-            f["max"] = hi
-            out.append(f)
-        return _write(req.buf, out)
+        return (200, "application/json", _Fields(config, _stored(config)), "")
     finally:
         unload("firmware.config")
 

@@ -10,7 +10,9 @@
 
 A handler is `handler(req)` or `async handler(req)`; it returns a response: an int status (no
 body), a dict or list (JSON), or a tuple (status, content type, body, header lines) as made by
-`response`, `json_response`, `redirect` and `send_file`. It may raise HTTPError(status);
+`response`, `json_response`, `redirect` and `send_file`; a body may also be a producer (an
+object with `size`, `readinto(buf)` and `close()`, streamed through the slot's buffer like a
+file, for an answer bigger than the buffer). It may raise HTTPError(status);
 any other exception is a 500 and one log line. `req` (a Request: `method`, `path`,
 `header(name)`) is valid during the call only; its query, form, JSON body and cookies are read
 by lib/httpd_form.py, which the handlers that need it import (it is not resident).
@@ -533,6 +535,9 @@ class Server:
         f = None
         if ct is None:
             st, ct, body, hd, f = self._file(req, body, hd)
+        elif hasattr(body, "readinto"):  # a producer: `size` bytes, written into req.buf
+            f = body
+            body = f.size
         try:
             if isinstance(body, str):
                 body = body.encode()
