@@ -7,6 +7,9 @@ Contract:
   App.add_task(name, coro)  supervise a coroutine: before main() it starts with the others,
                   after, at once. A task that raises is a crash: logged, written to the crash
                   record (firmware/crash.py), then the device resets.
+  App.spare(keep)  give back (False) / take again (True) SPARE bytes kept whole from boot on,
+                  for the rare big loads: a discovery round, the web server's slots, the web
+                  handlers other than the polls, an update (docs/design/memory-diet.md)
   await App.main()  build (if not done), log the boot line, arm the watchdog, run the tasks
                   until stop(code): 0 stops, "reset" resets.
   run()           main.py's entry (through crash.start()).
@@ -26,6 +29,7 @@ from tic import MODE_NAMES
 
 WDT_MS = 30000  # longest stall tolerated; the UART buffer holds 34 s at 1200 Bd, 4.3 at 9600
 WDT_FEED_MS = 5000
+SPARE = 10240  # App.spare(): the largest hole the rare loads need (a discovery round)
 READER_STALE_MS = 10000  # the reader polls every ~0.1 s; this long without a poll is a hang
 
 log = getLogger("app")
@@ -48,8 +52,34 @@ class App:
         self._tasks = []  # (name, coro) waiting for main() to start them
         self._running = []
         self._started = False
+        self._nospare = False
+        self._spare = None  # SPARE bytes kept whole for the rare big loads (spare())
+
+    def spare(self, keep):
+        """Give back (keep False) or take again (keep True) the spare region: one block of
+        SPARE bytes allocated first at boot, so that a discovery round or an on-demand web
+        handler, loaded right after giving it back, finds a hole that large in a heap that
+        steady state fragments into small ones. Taking it again may find less room (something
+        long-lived landed in the hole): then a smaller one, down to a quarter, else none."""
+        if not keep:
+            self._spare = None
+            gc.collect()
+        elif self._spare is None:
+            gc.collect()
+            n = SPARE
+            while n >= SPARE // 4:  # after a first round, its interned names may sit in the
+                try:  # hole for good: a smaller spare then (the next rounds intern nothing)
+                    self._spare = bytearray(n)
+                    return
+                except MemoryError:
+                    n -= SPARE // 4
+            if not self._nospare:
+                self._nospare = True  # once: each big load tries again
+                log.warning("no room to keep %d spare bytes", SPARE // 4)
 
     def build(self):
+        if self._spare is None:
+            self._spare = bytearray(SPARE)  # first, at the bottom of a clean heap
         from firmware import builder
 
         builder.build(self)
@@ -88,8 +118,7 @@ class App:
         self._started = True
         pending = [
             ("tic", self.reader.run()),
-            ("watchdog", self.feed_watchdog()),
-            ("heartbeat", self.heartbeat()),
+            ("watchdog", self.feed_watchdog()),  # and the heartbeat line
             ("wifi", self.wifi.run()),
         ]
         if self.mqtt is not None:
@@ -123,8 +152,12 @@ class App:
             self.hooks.frame(self, self.frames)
 
     async def feed_watchdog(self):
+        """One task for two periodic jobs: feed the watchdog every `period` ms while the
+        reader polls, and log the heartbeat line every heartbeat_s (one coroutine less)."""
         r = self.reader
         period = min(WDT_FEED_MS, self.wdt_ms // 3)
+        beat = self.settings["heartbeat_s"] * 1000
+        up = due = 0
         while True:
             await asyncio.sleep_ms(period)
             age = time.ticks_diff(time.ticks_ms(), r.last_poll_ms)
@@ -132,29 +165,28 @@ class App:
                 self.wdt.feed()
             else:
                 log.error("TIC reader silent for %d ms: watchdog not fed", age)
+            up += period
+            if up - due >= beat:
+                due += beat
+                self.heartbeat(due // 1000)
 
-    async def heartbeat(self):
-        t = 0
-        period = self.settings["heartbeat_s"]
-        while True:
-            await asyncio.sleep(period)
-            t += period
-            p = self.parser
-            r = self.reader
-            log.info(
-                "up %d s: %d bytes, %d frames, %d groups, %d checksum errors, %d rejected "
-                "indexes, TIC %s, %s at %d Bd, mem used %d",
-                t,
-                p.bytes,
-                r.frames,
-                p.groups,
-                p.checksum_errors,
-                r.guard.rejected,
-                tic_reader.STATE_NAMES[r.state],
-                MODE_NAMES[r.mode],
-                r.port.baud,
-                gc.mem_alloc(),
-            )
+    def heartbeat(self, t):
+        p = self.parser
+        r = self.reader
+        log.info(
+            "up %d s: %d bytes, %d frames, %d groups, %d checksum errors, %d rejected "
+            "indexes, TIC %s, %s at %d Bd, mem used %d",
+            t,
+            p.bytes,
+            r.frames,
+            p.groups,
+            p.checksum_errors,
+            r.guard.rejected,
+            tic_reader.STATE_NAMES[r.state],
+            MODE_NAMES[r.mode],
+            r.port.baud,
+            gc.mem_alloc(),
+        )
 
 
 def run():

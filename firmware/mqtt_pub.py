@@ -158,15 +158,16 @@ class Publisher:
 
     # -- discovery (the round itself is lib/ha.py announce(), loaded for it)
     async def _discovery_round(self, c, added=False):
-        gc.collect()  # the module and its tables load into a collected heap, less fragmented
-        import ha
+        self.app.spare(False)  # the modules and their tables load into the spare hole, the
+        try:  # biggest first (label_docs' 3.5 KB text)
+            __import__("tic.label_docs")
+            import ha
 
-        try:
             n = await ha.announce(self, c, added, VERSION)
             log.info("discovery: %d entities announced", n)
         finally:
             unload("ha", "tic.label_rows", "tic.label_docs")
-            gc.collect()
+            self.app.spare(True)
 
     async def _round(self, c, added):
         # Discovery is worth a retry, not a crash loop: out of memory, the round is skipped

@@ -123,6 +123,9 @@ async def _api(req):
     else:
         return respond({"error": "not found"}, 404)
     name = "firmware." + e[2]
+    big = e[2] != "web_state"  # the small polls need no spare hole
+    if big:
+        _app.spare(False)
     try:
         if e[4]:
             __import__("firmware.web_auth")
@@ -139,6 +142,8 @@ async def _api(req):
         return (503, "", b"", "Retry-After: 2\r\n" + NO_STORE)
     finally:
         unload(name, "firmware.web_auth")
+        if big:
+            _app.spare(True)
 
 
 def make(app):
@@ -155,15 +160,17 @@ def make(app):
 
 async def _serve(app, host, port):
     import asyncio
-    import gc
 
     from log import getLogger
 
     while app.web is None:
-        gc.collect()  # the slots' buffers are made here, once boot's modules are gone
-        try:
+        app.spare(False)  # the slots' buffers are made here, once boot's modules are gone,
+        try:  # in the spare hole (a fragmented heap may have no other 3 KB one)
             app.web = make(app)
         except MemoryError:  # a fragmented heap: try again later rather than crash
+            pass
+        app.spare(True)
+        if app.web is None:
             getLogger("http").error("no memory for the web server; again in %d s", RETRY_S)
             await asyncio.sleep(RETRY_S)
     srv = app.web
