@@ -65,6 +65,7 @@ sim: venv deps build
 bench: venv deps build
 	sh tools/ensure_deps.sh valgrind
 	$(BIN)/python tools/bench.py
+	$(BIN)/python tools/mem32_ota.py --firmware
 
 mqtt-bench: venv deps build
 	$(BIN)/python tools/mqtt_bench.py
