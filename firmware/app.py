@@ -104,6 +104,7 @@ class App:
         except asyncio.CancelledError:
             raise
         except Exception as e:  # noqa: BLE001 (a crash of any kind: record, then reset)
+            self._spare = None  # room for the record, whatever the heap's state (a reset next)
             crash.report(e, "task %s: " % name)
             self.stop("reset")
 

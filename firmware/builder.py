@@ -96,10 +96,12 @@ def announce(app):
         app.tic.baud,
         gc.mem_alloc(),
     )
+    app.spare(False)  # reading crash.json needs a 2 KB block, rare in a fragmented heap
     from firmware import crashlog
 
     last = app.last_crash = crashlog.last()
     unload("firmware.crashlog")
+    app.spare(True)
     if last is not None:
         log.info(
             "last crash: %s (after %s s, reset %s)", last["what"], last["up_s"], last["reset"]
