@@ -33,6 +33,7 @@ modes, 1000 frames: about 50 s.
 import argparse
 import ast
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -260,6 +261,8 @@ def _harness(job, phase, heap):
     if r.returncode:
         tail = (r.stdout + r.stderr)[-4000:]
         raise Mem32Error("harness.mjs %s failed (%s):\n%s" % (phase, job.mode, tail))
+    if os.environ.get("MEM32_TRACE"):  # every reading in order, for a look at one step
+        sys.stderr.write("-- %s %s\n%s" % (phase, job.mode, r.stderr))
     return json.loads(r.stdout.strip().splitlines()[-1])
 
 

@@ -177,7 +177,7 @@ async def mqtt_start():
     a._started = True  # add_task() now starts tasks at once, as after main() started them
     a.add_task("wifi", a.wifi.run())
     await a.wifi.up.wait()
-    mqtt_pub.POLL_MS = 1 << 29  # ~6 days, below JavaScript's longest timer
+    mqtt_pub.POLL_MS = (1 << 29) - 1  # ~6 days: below the longest ticks interval (2^29)
     p = a.mqtt
     a.add_task("mqtt", p.run())
     for _ in range(MQTT_WAIT_MAX):

@@ -86,11 +86,13 @@ async function interpreter(opts, heap) {
         const v = Number(m[3]);
         let key = /^\d+$/.test(m[2]) ? st.keys[Number(m[2])] : m[2];
         if (m[1]) key = `${m[1] === "A" ? "area" : "peak"}_${key}`;
+        if (process.env.MEM32_TRACE) process.stderr.write(`${key} ${v}\n`);  // a debugging aid
         if (key === "frame") st.perFrame.push(v);
         else st.readings[key] = v;
       } else if ((m = /^MEM32T (\d+) (.*)$/.exec(l))) {
         st.names[m[1]] = m[2];
       } else if (l.length) {
+        if (process.env.MEM32_TRACE) process.stderr.write(`> ${l}\n`);
         st.other.push(l);
         if (st.other.length > 50) st.other.shift();
       }
