@@ -63,6 +63,7 @@ OTHER_FEATURES = (
     "firmware.mqtt_pub",
     "mqtt",
     "ha",
+    "spare",  # App.spare()'s region: for discovery rounds, the web server, updates
 )
 SPARE_FRAMES = 20  # more frames in the stream than the run needs
 # Scenario mqtt: the whole firmware with MQTT publishing (issue 9): budgets in use after gc at

@@ -336,6 +336,10 @@ def _drop_wifi():
     _none(APP, "wifi")
 
 
+def _drop_spare():
+    _none(APP, "_spare")
+
+
 def _drop_mqtt():
     _none(APP, "mqtt")
 
@@ -355,6 +359,7 @@ def _drop_app():
 
 
 TEARDOWN = (
+    ("spare: App.spare()'s region, kept for the rare big loads", _drop_spare),
     # the publisher first: it holds the readings store
     ("firmware.mqtt_pub: Publisher (when configured)", _drop_mqtt),
     ("firmware.readings: Readings (values of every label)", _drop_readings),
