@@ -125,7 +125,8 @@ def plan(build, board_files, board_dirs=()):
 
     `copy`: every build file. `remove`: board code files absent from the build, except
     PRESERVE, and the OTA pointer and app folders (any file). `rmdir`: board directories left
-    empty by the removals (deepest first) that the build does not have. `keep`: board files left alone (data, preserved names)."""
+    empty by the removals (deepest first) that the build does not have. `keep`: board files
+    left alone (data, preserved names)."""
     wanted = set(build)
     remove, keep = [], []
     for f in board_files:
