@@ -38,6 +38,13 @@ def test_plan_removes_ota_updates_so_the_deployed_image_runs():
     assert p["keep"] == ["config.json"]
 
 
+def test_plan_removes_pages_the_build_no_longer_has():
+    board = ["www/old.html", "www/old.html.gz", "config.json"]
+    p = deploy.plan(BUILD_FILES + ["www/index.html"], board, ["www"])
+    assert p["remove"] == ["www/old.html", "www/old.html.gz"]
+    assert p["rmdir"] == [] and p["keep"] == ["config.json"]
+
+
 def test_plan_on_an_empty_board_copies_everything():
     p = deploy.plan(BUILD_FILES, [], [])
     assert p == {"copy": BUILD_FILES, "remove": [], "rmdir": [], "keep": []}

@@ -16,7 +16,8 @@
    stale `x.py` is imported in preference to the new `x.mpy`. Data files (configuration,
    state) and the names in PRESERVE are never removed. Over-the-air updates are undone: the
    pointer `app.json` and everything in the app folders `app_a/`, `app_b/` are removed, so
-   the image deployed by cable is the one that runs (docs/design/ota.md).
+   the image deployed by cable is the one that runs (docs/design/ota.md). Pages in www/ that
+   the build no longer has are removed too.
 3. Copies, removes (a new mpremote session: its soft reset frees the firmware's heap; the
    hardware watchdog, stretched, keeps running), then hard-resets the board, which stops the
    watchdog and starts the new firmware. With --no-reset the board stays at the REPL, and a
@@ -47,6 +48,8 @@ PRESERVE = frozenset(
 # removes them, so the deployed image runs rather than an older update.
 OTA_FILES = frozenset(("app.json", "app.json.tmp"))
 OTA_DIRS = ("app_a/", "app_b/")
+# Folders that hold only what the build puts there (any file): the web pages.
+BUILD_DIRS = ("www/",)
 # Only files with these suffixes are considered ours and can be removed as stale.
 CODE_SUFFIXES = (".py", ".mpy")
 
@@ -124,16 +127,16 @@ def plan(build, board_files, board_dirs=()):
     """What to do: {"copy": [...], "remove": [...], "rmdir": [...], "keep": [...]}.
 
     `copy`: every build file. `remove`: board code files absent from the build, except
-    PRESERVE, and the OTA pointer and app folders (any file). `rmdir`: board directories left
-    empty by the removals (deepest first) that the build does not have. `keep`: board files
-    left alone (data, preserved names)."""
+    PRESERVE; and any such file of the OTA pointer, the app folders and www/ (the pages).
+    `rmdir`: board directories left empty by the removals (deepest first) that the build does
+    not have. `keep`: board files left alone (data, preserved names)."""
     wanted = set(build)
     remove, keep = [], []
     for f in board_files:
         if f in wanted:
             continue
         name = f.rsplit("/", 1)[-1]
-        if f in OTA_FILES or f.startswith(OTA_DIRS):
+        if f in OTA_FILES or f.startswith(OTA_DIRS) or f.startswith(BUILD_DIRS):
             remove.append(f)
         elif f in PRESERVE or name in PRESERVE or not f.endswith(CODE_SUFFIXES):
             keep.append(f)
