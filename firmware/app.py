@@ -79,6 +79,7 @@ class App:
 
     def build(self):
         if self._spare is None:
+            _intern()
             self._spare = bytearray(SPARE)  # first, at the bottom of a clean heap
         from firmware import builder
 
@@ -188,6 +189,30 @@ class App:
             r.port.baud,
             gc.mem_alloc(),
         )
+
+
+# The rare big loads' modules (App.spare()): loaded once before the spare is made and dropped,
+# so that the names they intern, which stay for good, grow the pool now, not in the spare's
+# hole later (which could then not be taken again).
+_RARE = (
+    "tic.label_docs",
+    "ha",
+    "firmware.config",
+    "httpd_form",
+    "firmware.web_auth",
+    "firmware.web_config",
+    "firmware.web_api",
+)
+
+
+def _intern():
+    for name in _RARE:
+        try:
+            __import__(name)
+        except ImportError:
+            pass
+    unload("tic.label_rows", *_RARE)
+    gc.collect()
 
 
 def run():

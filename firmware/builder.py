@@ -1,11 +1,12 @@
 """Boot-only: builds the application's parts and logs the boot line; unloaded after boot.
 
 Contract: build(app) fills app.settings, mode, profile, tic (the HAL port), readings, reader,
-parser, wifi, mqtt (a Publisher when mqtt_host is set), hooks (host test hooks or None), from
-firmware/config.py's settings (a bad one falls back to its default with a log line) and the
-board profile (an unknown one: the default board, logged). announce(app) logs the boot line
-and the last crash. Both run once; firmware.app drops this module, config and boards after,
-so their code and tables are freed (docs/design/memory.md).
+parser, wifi, mqtt (a Publisher when mqtt_host is set), hooks (host test hooks or None),
+last_crash (read first: crash.json needs a 2 KB block), from firmware/config.py's settings (a
+bad one falls back to its default with a log line) and the board profile (an unknown one: the
+default board, logged). announce(app) logs the boot line and the last crash. Both run once;
+firmware.app drops this module, config and boards after, so their code and tables are freed
+(docs/design/memory.md).
 """
 
 import gc
@@ -38,7 +39,10 @@ def _board(name, rx_pin=-1, rx_invert="board"):
 
 
 def build(app):
-    from firmware import config
+    from firmware import config, crashlog
+
+    app.last_crash = crashlog.last()  # first: reading crash.json needs a 2 KB block
+    unload("firmware.crashlog")
 
     s = app.settings = config.load(override=hal.setting)
     unload("firmware.config")
@@ -96,12 +100,7 @@ def announce(app):
         app.tic.baud,
         gc.mem_alloc(),
     )
-    app.spare(False)  # reading crash.json needs a 2 KB block, rare in a fragmented heap
-    from firmware import crashlog
-
-    last = app.last_crash = crashlog.last()
-    unload("firmware.crashlog")
-    app.spare(True)
+    last = app.last_crash
     if last is not None:
         log.info(
             "last crash: %s (after %s s, reset %s)", last["what"], last["up_s"], last["reset"]

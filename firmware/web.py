@@ -198,6 +198,10 @@ def build(app):
     from firmware import history
 
     app.web = None
+    try:  # now, at boot: long-lived big blocks made early sit together, not in later holes
+        app.web = make(app)
+    except MemoryError:  # the task tries again
+        pass
     app.history = history.History()
     app.add_task("history", app.history.run(app.readings))
     host = "127.0.0.1" if hal.PLATFORM == "host" else "0.0.0.0"
