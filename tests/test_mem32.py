@@ -216,7 +216,9 @@ def test_mqtt_heap_grows_once_at_most_and_stays_flat(mqtt_steady):
 
 @pytest.mark.slow
 @pytest.mark.xfail(
-    strict=True, reason="2026-12-01: whole firmware with MQTT 78.3 KB after 1,000 frames; 56 KB"
+    strict=True,
+    reason="2026-12-02 (a2248ce): whole firmware with MQTT, portal, OTA and the web server "
+    "(made at boot on the board) 129.6 KB after 1,000 frames, the 10 KB spare included; 56 KB",
 )
 def test_mqtt_whole_firmware_steady_within_56k(mqtt_steady):
     for mode in MODES:
