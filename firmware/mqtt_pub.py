@@ -48,6 +48,9 @@ _SET_BYTES = 24  # lib/ha.py SET_BYTES
 log = getLogger("mqtt")
 
 
+_OTA_BUSY = ("checking", "downloading", "restarting")  # firmware/ota_boot.py's states
+
+
 def _rows(names):
     out = bytearray()
     for n in names.split():
@@ -84,6 +87,7 @@ class Publisher:
         self._last_state = self._last_diag = 0
         self._full = self._discover = self._online = False
         self._retry = None  # ticks of a discovery round skipped for lack of memory
+        self.in_round = False  # a discovery round is running: an OTA update waits for its end
         self._entities = bytearray(_SET_BYTES)  # what the last round announced
         self._mode = None
         self._gen = -1
@@ -173,6 +177,7 @@ class Publisher:
         # Discovery is worth a retry, not a crash loop: out of memory, the round is skipped
         # (logged; tried again after ROUND_RETRY_MS, on `rediscover` or at the next
         # connection) and publishing goes on.
+        self.in_round = True
         try:
             try:
                 await self._discovery_round(c, added)
@@ -197,6 +202,8 @@ class Publisher:
             for r in range(labels.COUNT):  # not again at every poll: at the next trigger
                 if rd.present(r):
                     e[r >> 3] |= 1 << (r & 7)
+        finally:
+            self.in_round = False
 
     def _grew(self):
         # True when the meter now sends a label the last round did not announce.
@@ -251,11 +258,15 @@ class Publisher:
         if self._online:
             self._online = False
             await c.publish(self.topic(b"/availability"), b"online", retain=True, qos=1)
-        if self._discover and s["ha_discovery"]:
+        # No round while an update runs (the heap cannot hold both); _discover stays set, so
+        # the round comes once the update is refused or done.
+        st = getattr(self.app, "ota_status", None)
+        busy = st is not None and st.get("state") in _OTA_BUSY
+        if self._discover and s["ha_discovery"] and not busy:
             self._discover = False
             await self._round(c, False)
             self._full = True
-        elif new and s["ha_discovery"] and self._grew():
+        elif new and s["ha_discovery"] and not busy and self._grew():
             await self._round(c, True)
         send = self._full or _since(self._last_state) >= s["slow_s"] * 1000
         if new and not send:
@@ -272,7 +283,12 @@ class Publisher:
         if send and rd.seq:
             await self.publish_state(c)
         if self._full or _since(self._last_diag) >= s["diag_s"] * 1000:
-            await self.publish_diagnostics(c)
+            try:
+                await self.publish_diagnostics(c)
+            except MemoryError:  # a short heap skips one diagnostics message, not the board
+                self._last_diag = _ms()
+                gc.collect()
+                log.warning("diagnostics skipped: out of memory (mem used %d)", gc.mem_alloc())
         self._full = False
 
     async def publish_state(self, c):
