@@ -90,6 +90,8 @@ class App:
     # -- life cycle
     def add_task(self, name, coro):
         if self._started:
+            # Finished tasks go: a done task keeps its coroutine, and so its variables, alive.
+            self._running = [t for t in self._running if not t.done()]
             self._running.append(asyncio.create_task(self._supervise(name, coro)))
         else:
             self._tasks.append((name, coro))
