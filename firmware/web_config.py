@@ -31,6 +31,11 @@ def _field(config, data, row):
     f = {"name": name, "kind": kind, "set": raw is not None and raw != ""}
     f["value"] = "" if kind == "secret" else value
     f["choices"] = list(lo) if isinstance(lo, tuple) else None
+    if name == "board":  # the profiles' names: a drop-down rather than free text
+        from firmware import boards
+
+        f["choices"] = sorted(boards.BOARDS)
+        unload("firmware.boards")
     f["min"] = lo if kind == "int" and not isinstance(lo, tuple) else None
     if kind == "name":
         f["min"] = 1

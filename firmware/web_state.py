@@ -31,7 +31,8 @@ def _ap(app, req):
     if not show:  # a password is set: is this client logged in?
         __import__("firmware.web_auth")
         show = sys.modules["firmware.web_auth"].logged_in(app, req)
-    return '{"ssid":%s,"password":%s,"ip":%s}' % (
+    return '{"active":%s,"ssid":%s,"password":%s,"ip":%s}' % (
+        "true" if p.active else "false",
         _s(p.ssid),
         _s(p.password if show else None),
         _s(p.ip),
@@ -62,12 +63,13 @@ def state(app, req):
     p = app.parser
     w = app.wifi
     head = (
-        '{"version":%s,"uptime_s":%d,"mem_used":%d,"reset_cause":%s,"last_crash":%s,'
+        '{"version":%s,"boot":%d,"uptime_s":%d,"mem_used":%d,"reset_cause":%s,"last_crash":%s,'
         '"tic":{"state":"%s","mode":"%s","baud":%d,"frames":%d,"bytes":%d,"groups":%d,'
         '"checksum_errors":%d,"format_errors":%d,"rejected":%d},'
         '"wifi":{"state":%s,"ssid":%s,"rssi":%s,"ip":%s},"mqtt":%s,"ap":%s,"ota":%s,"values":'
     ) % (
         _s(VERSION),
+        app.boot,
         crash.uptime_ms() // 1000,
         gc.mem_alloc() if hasattr(gc, "mem_alloc") else 0,  # CPython: none
         _s(hal.reset_cause()),

@@ -25,9 +25,10 @@ def test_state_has_every_field_and_the_meter_values():
     assert r.headers["content-type"] == "application/json"
     assert r.headers["cache-control"] == "no-store"
     d = r.json()
-    for k in ("version", "uptime_s", "mem_used", "reset_cause", "last_crash", "values", "tic",
-              "wifi", "mqtt", "ap", "ota"):  # fmt: skip
+    for k in ("version", "boot", "uptime_s", "mem_used", "reset_cause", "last_crash", "values",
+              "tic", "wifi", "mqtt", "ap", "ota"):  # fmt: skip
         assert k in d, k
+    assert d["boot"] == app.boot
     t = d["tic"]
     assert t["state"] == "ok" and t["mode"] == "standard" and t["baud"] == 9600
     assert t["frames"] == app.reader.frames > 0
@@ -97,6 +98,7 @@ def test_config_get_schema_order_and_secrets_hidden():
     assert [f["name"] for f in fields] == [s[0] for s in config.SCHEMA]
     by = {f["name"]: f for f in fields}
     assert by["wifi_ssid"]["value"] == "home" and by["wifi_ssid"]["set"]
+    assert "denky-d4" in by["board"]["choices"]  # the board profiles, for a drop-down
     pw = {"name": "wifi_password", "kind": "secret", "value": "", "set": True}
     pw.update({"choices": None, "min": None, "max": 64})
     assert by["wifi_password"] == pw
