@@ -30,10 +30,8 @@ Cost: the task wakes every POLL_MS (BUTTON_POLL_MS in the button window) and all
 nothing; resident: this module and one Portal (see docs/design/portal.md for the figures).
 """
 
-import asyncio
-import time
-
 from firmware import hal, unload
+from firmware.wifi import _diff, _sleep_ms, _ticks  # the clock shims both interpreters need
 from log import getLogger
 
 log = getLogger("portal")
@@ -45,21 +43,6 @@ BUTTON_POLL_MS = 200
 MANUAL_MS = 15 * 60 * 1000  # an AP opened by hand closes this long after, once the station is up
 SCAN_CACHE_MS = 30000
 SCAN_EMPTY_MS = 5000  # an empty scan (the IDF refuses one mid-connection) is kept this long
-
-try:  # MicroPython
-    _sleep_ms = asyncio.sleep_ms
-    _ticks = time.ticks_ms
-    _diff = time.ticks_diff
-except AttributeError:  # CPython
-
-    def _sleep_ms(ms):
-        return asyncio.sleep(ms / 1000)
-
-    def _ticks():
-        return int(time.monotonic() * 1000)
-
-    def _diff(a, b):
-        return a - b
 
 
 class Portal:
