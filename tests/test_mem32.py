@@ -213,7 +213,7 @@ def test_mqtt_heap_stays_flat(mqtt_steady):
 @pytest.mark.slow
 @pytest.mark.xfail(
     strict=True,
-    reason="2026-12-02 (a2248ce): met until the portal, OTA and web server joined the "
+    reason="2026-12-02 (f8e393f): met until the portal, OTA and web server joined the "
     "firmware; now 129.6 KB steady and a ~150 KB round peak on 32 bits: the heap grows twice",
 )
 def test_mqtt_heap_grows_once_at_most(mqtt_steady):
@@ -228,7 +228,7 @@ def test_mqtt_heap_grows_once_at_most(mqtt_steady):
 @pytest.mark.slow
 @pytest.mark.xfail(
     strict=True,
-    reason="2026-12-02 (a2248ce): whole firmware with MQTT, portal, OTA and the web server "
+    reason="2026-12-02 (f8e393f): whole firmware with MQTT, portal, OTA and the web server "
     "(made at boot on the board) 129.6 KB after 1,000 frames, the 10 KB spare included; 56 KB",
 )
 def test_mqtt_whole_firmware_steady_within_56k(mqtt_steady):
@@ -276,7 +276,7 @@ def test_web_requests_keep_nothing(web_run):
 
 @pytest.mark.xfail(
     strict=True,
-    reason="2026-12-02 (a2248ce): the heap grows to 342 KB in the boot step (no collection "
+    reason="2026-12-02 (f8e393f): the heap grows to 342 KB in the boot step (no collection "
     "inside it); firmware 123.3 KB at boot (the spare region 10 KB and the web server "
     "included), round peak 147.4 KB, board peak at a step's end 201.4 KB (the boot step)",
 )
@@ -287,7 +287,7 @@ def test_web_page_loads_never_grow_the_heap_past_112k(web_run):
 
 @pytest.mark.xfail(
     strict=True,
-    reason="2026-12-02 (a2248ce): web part resident 14.3 KB (2 slots of 3 KB: 6.8 KB; code "
+    reason="2026-12-02 (f8e393f): web part resident 14.3 KB (2 slots of 3 KB: 6.8 KB; code "
     "5.9 KB; history 1.6 KB); budget 10 KB",
 )
 def test_web_part_resident_within_10k(web_run):
@@ -297,7 +297,7 @@ def test_web_part_resident_within_10k(web_run):
 
 @pytest.mark.xfail(
     strict=True,
-    reason="2026-12-02 (a2248ce): firmware with MQTT, portal, OTA and web 128.5 KB after 40 "
+    reason="2026-12-02 (f8e393f): firmware with MQTT, portal, OTA and web 128.5 KB after 40 "
     "frames, of which the 10 KB spare region (118.3 KB without; 114.2 KB without the web "
     "part); budget 66 KB",
 )
