@@ -84,9 +84,12 @@ def record(what, up_ms, cause=None):
 
 
 def note(what):
+    """Add an entry that is not a crash (a rollback); returns it."""
     d = _load()
-    d["crashes"] = (d["crashes"] + [{"up_s": 0, "reset": hal.reset_cause(), "what": what}])[-KEEP:]
+    e = {"up_s": 0, "reset": hal.reset_cause(), "what": what}
+    d["crashes"] = (d["crashes"] + [e])[-KEEP:]
     _save(d)
+    return e
 
 
 def note_boot(cause):

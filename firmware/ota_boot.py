@@ -38,7 +38,8 @@ def build(app):
             if not rb.get("noted"):
                 from firmware import ota_trial
 
-                ota_trial.note_rollback(st["rollback"])
+                # the newest entry: builder read crash.json before this note was added
+                app.last_crash = ota_trial.note_rollback(st["rollback"])
                 rb["noted"] = True
                 slots.write(p)
         run = slots.running()

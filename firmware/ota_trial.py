@@ -27,8 +27,9 @@ def note_rollback(what):
     log.warning("%s; running %s", what, VERSION)
     from firmware import crashlog
 
-    crashlog.note("rollback: " + what)
+    e = crashlog.note("rollback: " + what)
     unload("firmware.crashlog")
+    return e
 
 
 def healthy(app):
