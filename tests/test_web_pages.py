@@ -327,7 +327,11 @@ def test_validation_errors_show_next_to_their_fields(browser, station):
         p.fill("#f-mqtt_port", "1883")
         p.fill("#f-mqtt_prefix", "linky")
         p.click("button[type=submit]")
-        p.wait_for_function("document.querySelector('#err-mqtt_port').textContent === ''")
+        # The page clears every error when it submits: wait for the answer's, not the clearing
+        p.wait_for_function(
+            "document.querySelector('#err-mqtt_port').textContent === '' && "
+            "document.querySelector('#err-rx_pin').textContent.indexOf('48') >= 0"
+        )
         assert "48" in p.text_content("#err-rx_pin")
         assert p.get_attribute("#f-mqtt_port", "aria-invalid") is None
         assert not t.errors, t.errors
