@@ -172,10 +172,11 @@ def test_scan_strongest_first_and_without_portal():
 
 
 def _log():
-    # The logger module the handler will read: sys.modules' own at run time. In a whole-suite
-    # run some earlier test replaces it, and the one this file imported at collection is stale.
+    # The logger the handler reads, at INFO: in a whole-suite run tests/test_log.py leaves the
+    # level at ERROR, and INFO lines would never reach the ring.
     import log as current
 
+    current.basicConfig(level=current.INFO, console=False)
     return current
 
 
