@@ -1,4 +1,13 @@
-"""linky firmware: the application and its hardware abstraction layer (firmware/hal)."""
+"""linky firmware: the application and its hardware abstraction layer (firmware/hal).
+
+Contract:
+  unload(*names)      drop modules from sys.modules and their package (see below).
+  lazy(module, fn) -> f   f(*args): imports `module`, returns module.fn(*args), drops the
+                      module again (a command or a timer that needs a module only when it
+                      fires: nothing of the module stays resident in between).
+  await every(s, f, arg)  a task's body: f(arg) every s seconds, forever.
+Cost: these three functions; a lazy() closure is a few words.
+"""
 
 import sys
 
@@ -13,3 +22,22 @@ def unload(*names):
             parent = sys.modules.get(pkg)
             if parent is not None and getattr(parent, short, None) is m:
                 delattr(parent, short)
+
+
+def lazy(module, fn):
+    def call(*args):
+        __import__(module)
+        try:
+            return getattr(sys.modules[module], fn)(*args)
+        finally:
+            unload(module)
+
+    return call
+
+
+async def every(s, f, arg):
+    import asyncio
+
+    while True:
+        await asyncio.sleep(s)
+        f(arg)

@@ -78,12 +78,14 @@ def build(app):
 def services(app):
     """The optional parts: each module's build(app) adds its tasks (app.add_task) and its MQTT
     commands (app.commands). Portal: access point and captive DNS; web: the HTTP server;
-    ota_boot: the OTA command, periodic check and trial-boot health check."""
+    ota_boot: the OTA command, periodic check and trial-boot health check (then dropped: the
+    commands load it again when they run)."""
     from firmware import ota_boot, portal, web
 
     portal.build(app)
     web.build(app)
     ota_boot.build(app)
+    unload("firmware.ota_boot")
 
 
 def announce(app):

@@ -1,22 +1,26 @@
-"""OTA at run time, the resident part: status, triggers, the trial boot's health check.
+"""OTA at run time: status, triggers, the trial boot's health check. Loaded on demand, never
+resident: at boot (build), by the `ota` commands and the periodic check (firmware.lazy: loaded
+for the call, dropped after), by firmware/ota_web.py; a running update's task keeps it.
 
 Contract:
   build(app)  sets app.ota_status ({"state", "progress", "error", "version", ...}, shown by
               /api/state under "ota"), reports a rollback of the boot before (log, crash record,
-              status), adds the MQTT commands `ota` and `ota force`, the periodic check when
-              ota_check_h > 0 and ota_url is set, and on a trial boot the health task of
-              firmware/ota_trial.py (loaded only then).
+              status), adds the MQTT commands `ota` and `ota force` (lazy callers of start and
+              _force), the periodic check when ota_check_h > 0 and ota_url is set
+              (firmware.every), and on a trial boot the health task of firmware/ota_trial.py
+              (loaded only then). The caller drops this module after.
   start(app, url=None, force=False) -> error or None  starts an update task (firmware/ota.py,
               loaded for it and dropped after); an error string when one is running or during
               a trial boot.
   busy(app) -> error or None   why an update cannot start now.
-Cost: this module (~3 KB on 32 bits) and a small dict; firmware/ota_trial.py only on a trial
-boot, firmware/ota.py and the manifest code only during an update.
+Cost: resident, the status dict and two small closures (with ota_check_h, one task);
+firmware/ota_trial.py only on a trial boot, this module (~2.5 KB on 32 bits), firmware/ota.py
+and the manifest code only during an update.
 """
 
 import asyncio
 
-from firmware import hal, unload
+from firmware import every, hal, lazy, unload
 from firmware.version import VERSION
 from log import getLogger
 
@@ -49,13 +53,13 @@ def build(app):
             st["state"] = "trial"
             app.add_task("ota-trial", ota_trial.run(app, bool(p.get("firmware"))))
     unload("firmware.slots", "firmware.ota_trial")  # a running trial task keeps its module
-    app.commands[b"ota"] = start
-    app.commands[b"ota force"] = _force
+    app.commands[b"ota"] = lazy("firmware.ota_boot", "start")
+    app.commands[b"ota force"] = lazy("firmware.ota_boot", "_force")
     if hal.PLATFORM == "host" and hal.setting("OTA_NOW") and p is None:
         start(app, None, hal.setting("OTA_NOW") == "force")  # simulator hook: first boot only
     h = app.settings["ota_check_h"]
     if h > 0 and app.settings["ota_url"]:
-        app.add_task("ota-check", _periodic(app, h))
+        app.add_task("ota-check", every(h * 3600, lazy("firmware.ota_boot", "start"), app))
 
 
 def busy(app):
@@ -135,9 +139,3 @@ async def _update(app, url, force):
             spare(app, True)
     if ok:
         app.stop("reset")
-
-
-async def _periodic(app, hours):
-    while True:
-        await asyncio.sleep(hours * 3600)
-        start(app)
