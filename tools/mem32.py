@@ -47,6 +47,7 @@ NPM_DIR = ROOT / "tools" / "mem32"
 FAKE_DIR = ROOT / "tests" / "mem32_fake"
 HEAP_32 = 56 * 1024  # ESP32_GENERIC's first heap area (mem_info shows 56000 usable)
 HEAP_64 = "2M"  # the unix port's heap: big enough never to collect early
+HANG_S = 1800  # one harness run at most (the longest, web with 1,000 frames, takes minutes)
 BUDGET_STEADY = 40 * 1024  # the TIC path's objects at steady state (from asyncio on)
 HAL_SELECT = 'sys.platform == "esp32"'
 # name -> (ticsim arguments, line speed)
@@ -258,7 +259,12 @@ def _harness(job, phase, heap):
     cmd += ["--scenario", job.scenario, "--settle", str(MQTT_SETTLE)]
     cmd += ["--page-every", str(job.page_every)]
     cmd += ["--first", str(job.first), "--frames", str(job.frames), *job.modules]
-    r = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    try:  # a hang (an asyncio sleeper that never wakes) fails the run, not CI
+        r = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=HANG_S)
+    except subprocess.TimeoutExpired as e:
+        raise Mem32Error(
+            "harness.mjs %s (%s) still running after %d s" % (phase, job.mode, HANG_S)
+        ) from e
     if r.returncode:
         tail = (r.stdout + r.stderr)[-4000:]
         raise Mem32Error("harness.mjs %s failed (%s):\n%s" % (phase, job.mode, tail))

@@ -177,7 +177,11 @@ async def mqtt_start():
     a._started = True  # add_task() now starts tasks at once, as after main() started them
     a.add_task("wifi", a.wifi.run())
     await a.wifi.up.wait()
-    mqtt_pub.POLL_MS = (1 << 29) - 1  # ~6 days: below the longest ticks interval (2^29)
+    # A day: longer than any run. Not near 2^29 ms: asyncio orders its sleepers by
+    # ticks_diff(), which wraps at +-2^29, so a sleeper due 2^29 - 1 ms ahead compared with a
+    # task queued a few ms ago looked due first, and the loop slept for 6 days (a hang of
+    # about one run in ten).
+    mqtt_pub.POLL_MS = 24 * 3600 * 1000
     p = a.mqtt
     a.add_task("mqtt", p.run())
     for _ in range(MQTT_WAIT_MAX):
