@@ -1,9 +1,9 @@
 """The application: supervises the tasks of the parts firmware/builder.py builds.
 
 Contract:
-  App().build()   builds every part (firmware/builder.py: settings, board, TIC port, reader,
-                  readings, Wi-Fi, MQTT), synchronously, starting no task; builder, config and
-                  boards are unloaded after.
+  App().build()   builds every part (firmware/builder.py: the spare region first, then
+                  settings, board, TIC port, reader, readings, Wi-Fi, MQTT), synchronously,
+                  starting no task; builder, config and boards are unloaded after.
   App.add_task(name, coro)  supervise a coroutine: before main() it starts with the others,
                   after, at once. A task that raises is a crash: logged, written to the crash
                   record (firmware/crash.py), then the device resets.
@@ -78,10 +78,7 @@ class App:
                 log.warning("no room to keep %d spare bytes", SPARE // 4)
 
     def build(self):
-        if self._spare is None:
-            _intern()
-            self._spare = bytearray(SPARE)  # first, at the bottom of a clean heap
-        from firmware import builder
+        from firmware import builder  # which interns the rare names, then takes the spare
 
         builder.build(self)
         unload("firmware.builder")
@@ -191,30 +188,6 @@ class App:
             r.port.baud,
             gc.mem_alloc(),
         )
-
-
-# The rare big loads' modules (App.spare()): loaded once before the spare is made and dropped,
-# so that the names they intern, which stay for good, grow the pool now, not in the spare's
-# hole later (which could then not be taken again).
-_RARE = (
-    "tic.label_docs",
-    "ha",
-    "firmware.config",
-    "httpd_form",
-    "firmware.web_auth",
-    "firmware.web_config",
-    "firmware.web_api",
-)
-
-
-def _intern():
-    for name in _RARE:
-        try:
-            __import__(name)
-        except ImportError:
-            pass
-    unload("tic.label_rows", *_RARE)
-    gc.collect()
 
 
 def run():

@@ -1,6 +1,7 @@
 """Boot-only: builds the application's parts and logs the boot line; unloaded after boot.
 
-Contract: build(app) fills app.settings, mode, profile, tic (the HAL port), readings, reader,
+Contract: build(app) first interns the rare loads' names and takes the spare region
+(App.spare()), then fills app.settings, mode, profile, tic (the HAL port), readings, reader,
 parser, wifi, mqtt (a Publisher when mqtt_host is set), hooks (host test hooks or None),
 last_crash (read first: crash.json needs a 2 KB block), from firmware/config.py's settings (a
 bad one falls back to its default with a log line) and the board profile (an unknown one: the
@@ -38,7 +39,33 @@ def _board(name, rx_pin=-1, rx_invert="board"):
     return p
 
 
+# The rare big loads' modules (App.spare()): loaded once before the spare is made and dropped,
+# so that the names they intern, which stay for good, grow the pool now, not in the spare's
+# hole later (which could then not be taken again).
+_RARE = (
+    "tic.label_docs",
+    "ha",
+    "firmware.config",
+    "httpd_form",
+    "firmware.web_auth",
+    "firmware.web_config",
+    "firmware.web_api",
+)
+
+
+def _intern():
+    for name in _RARE:
+        try:
+            __import__(name)
+        except ImportError:
+            pass
+    unload("tic.label_rows", *_RARE)
+
+
 def build(app):
+    if app._spare is None:
+        _intern()
+        app.spare(True)  # collects first: the spare lands in a clean heap
     from firmware import config, crashlog
 
     app.last_crash = crashlog.last()  # first: reading crash.json needs a 2 KB block
@@ -80,9 +107,10 @@ def services(app):
     commands (app.commands). Portal: access point and captive DNS; web: the HTTP server;
     ota_boot: the OTA command, periodic check and trial-boot health check (then dropped: the
     commands load it again when they run)."""
-    from firmware import ota_boot, portal, web
+    from firmware import ota_boot, portal_ap, web
 
-    portal.build(app)
+    portal_ap.build(app)
+    unload("firmware.portal_ap")
     web.build(app)
     ota_boot.build(app)
     unload("firmware.ota_boot")

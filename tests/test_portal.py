@@ -157,7 +157,7 @@ def test_build_registers_the_task_and_the_command():
     saved = portal.PASSWORD_FILE
     portal.PASSWORD_FILE = app.pw
     try:
-        portal.build(app)
+        portal_ap.build(app)
         assert app.portal.ssid == "linky-0001" and not app.portal.active
         assert [n for n, _ in app.tasks] == ["portal"] and b"portal" in app.commands
     finally:
@@ -283,9 +283,10 @@ def test_mqtt_command_opens():
 
     async def main(p):
         await _until(app.wifi.up.is_set)
-        portal._command(app)
+        app.commands[b"portal"] = portal_ap.command
+        app.commands[b"portal"](app)
         seen.append((p.active, p.reason))
-        portal._command(app)  # again: nothing more
+        app.commands[b"portal"](app)  # again: nothing more
         seen.append(p.opens)
 
     _run(app, main)
