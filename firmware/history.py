@@ -1,19 +1,23 @@
 """The last hour of apparent and injected power for the status page's chart.
 
 Contract:
-  History(points=360, period_ms=10000)   two fixed arrays('H') of `points` VA values
+  History(points=360, period_ms=10000)   two fixed arrays('H') of `points` + 1 VA values
+                        (the extra slot: a sample taken while an answer is being sent
+                        overwrites no point of that answer)
   await run(readings)   the task: sample() every period_ms
   sample(readings)      adds one point to each series: apparent power (PAPP in historique,
                         SINSTS in standard) and injected power (SINSTI, producers); MISSING
                         when the label is absent or no frame came since the last sample;
                         values above 65534 VA are clamped. Allocates nothing.
   count                 points kept (at most `points`), oldest overwritten first
-  write_json(buf, now_s, last=-1) -> n   {"period_s", "now_s", "papp": [...], "injected":
-                        [...]}, the newest `last` points (-1: all), oldest first, MISSING
-                        as null, into buf (ValueError if too small; JSON_SIZE(points)
-                        always fits). Allocates nothing.
-  fit(size) -> n        how many of the newest points fit in `size` bytes
-Cost: 4 bytes per point (1,440 bytes for an hour) plus the object.
+  json(now_s) -> producer   {"period_s", "now_s", "papp": [...], "injected": [...]}: every
+                        point kept, oldest first, MISSING as null, streamed by lib/httpd.py
+                        (`size`, `readinto(buf)` for any buf of 64 bytes or more, `close()`);
+                        the points are those of the call (a later sample does not change
+                        them). Allocates the small producer; nothing per point.
+Cost: 4 bytes per point (1,444 bytes for an hour) plus the object. Why 16 bits: PAPP and
+SINSTS/SINSTI are at most five digits; a Linky meter's subscriptions stop at 36 kVA, so real
+values stay under 65,535 VA; the clamp only guards against a corrupt reading.
 """
 
 import asyncio
@@ -27,16 +31,12 @@ _R_SINSTS = labels.index("SINSTS")
 _R_SINSTI = labels.index("SINSTI")
 
 
-def JSON_SIZE(points):  # noqa: N802 (a size, like a constant)
-    return 80 + 12 * points  # "65534," or "null," twice per point, plus the keys
-
-
 class History:
     def __init__(self, points=360, period_ms=10000):
         self.points = points
         self.period_ms = period_ms
-        self.papp = _missing(points)
-        self.injected = _missing(points)
+        self.papp = _missing(points + 1)
+        self.injected = _missing(points + 1)
         self.pos = 0  # where the next point goes
         self.count = 0
         self._seq = -1
@@ -52,7 +52,7 @@ class History:
         else:
             self.papp[i] = self.injected[i] = MISSING
         i += 1
-        self.pos = 0 if i == self.points else i
+        self.pos = 0 if i > self.points else i
         if self.count < self.points:
             self.count += 1
 
@@ -70,46 +70,64 @@ class History:
             await asyncio.sleep(self.period_ms / 1000)
             self.sample(rd)
 
-    def fit(self, size):
-        """How many of the newest points write_json() can put in `size` bytes (the head
-        counted at its widest). Allocates nothing."""
-        room = size - 80  # the keys, the brackets and two numbers of up to 10 digits
-        n = 0
-        i = self.pos
-        while n < self.count:
-            i = (i or self.points) - 1
-            room -= _width(self.papp[i]) + _width(self.injected[i]) + 2
-            if room < 0:
-                break
-            n += 1
-        return n
+    def json(self, now_s):
+        """The answer of /api/history as a producer for lib/httpd.py (see the contract)."""
+        return _Json(self, now_s)
 
-    def write_json(self, buf, now_s, last=-1):
-        """The JSON of the newest `last` points (-1: all kept) into buf; its length."""
-        n = self.count if last < 0 else min(last, self.count)
-        p = _put(buf, 0, b'{"period_s":')
-        p = _num(buf, p, self.period_ms // 1000)
-        p = _put(buf, p, b',"now_s":')
-        p = _num(buf, p, now_s)
-        p = _put(buf, p, b',"papp":[')
-        p = self._series(buf, p, self.papp, n)
-        p = _put(buf, p, b'],"injected":[')
-        p = self._series(buf, p, self.injected, n)
-        return _put(buf, p, b"]}")
 
-    def _series(self, buf, p, a, n):
-        i = self.pos - n
-        if i < 0:
-            i += self.points
-        for k in range(n):
-            v = a[i]
-            if k:
-                p = _put(buf, p, b",")
-            p = _put(buf, p, b"null") if v == MISSING else _num(buf, p, v)
-            i += 1
-            if i == self.points:
-                i = 0
+class _Json:
+    """{"period_s", "now_s", "papp", "injected"} of the points kept at creation, written into
+    each buffer readinto() is given, as many items as fit. Item k: -1 the head, 0..n-1 the
+    apparent power points, n the middle, n+1..2n the injected ones, 2n+1 the end."""
+
+    def __init__(self, h, now_s):
+        self.h = h
+        self.now = now_s
+        n = self.n = h.count
+        ring = h.points + 1
+        self.i0 = (h.pos - n) % ring
+        size = 46 + _width(h.period_ms // 1000) + _width(now_s)  # the keys, brackets, "}"
+        if n:
+            size += 2 * (n - 1)  # commas
+        i = self.i0
+        for _ in range(n):
+            size += _width(h.papp[i]) + _width(h.injected[i])
+            i = i + 1 if i + 1 < ring else 0
+        self.size = size
+        self.k = -1
+        self.i = self.i0
+
+    def readinto(self, buf):
+        h = self.h
+        n = self.n
+        ring = h.points + 1
+        top = len(buf) - 64
+        p = 0
+        while p <= top and self.k <= 2 * n + 1:
+            k = self.k
+            if k < 0:
+                p = _put(buf, p, b'{"period_s":')
+                p = _num(buf, p, h.period_ms // 1000)
+                p = _put(buf, p, b',"now_s":')
+                p = _num(buf, p, self.now)
+                p = _put(buf, p, b',"papp":[')
+            elif k == n:
+                p = _put(buf, p, b'],"injected":[')
+                self.i = self.i0
+            elif k > 2 * n:
+                p = _put(buf, p, b"]}")
+            else:
+                if k and k != n + 1:
+                    buf[p] = 44  # ,
+                    p += 1
+                v = (h.papp if k < n else h.injected)[self.i]
+                p = _put(buf, p, b"null") if v == MISSING else _num(buf, p, v)
+                self.i = self.i + 1 if self.i + 1 < ring else 0
+            self.k = k + 1
         return p
+
+    def close(self):
+        self.h = None
 
 
 def _missing(n):
@@ -125,9 +143,14 @@ def _missing(n):
 
 
 def _width(v):
+    """Characters of v's decimal digits (4 for MISSING: "null"), v < 10**10."""
     if v == MISSING:
         return 4
-    return 1 if v < 10 else 2 if v < 100 else 3 if v < 1000 else 4 if v < 10000 else 5
+    n = 1
+    while v >= 10:
+        v //= 10
+        n += 1
+    return n
 
 
 def _put(buf, p, b):

@@ -24,10 +24,13 @@ import sys
 import httpd
 from firmware import hal, unload
 
-MAX_CONNS = 2  # slots (one buffer each); more connections wait (httpd max_wait)
-BUFSIZE = 3072  # a request (line, headers, body), then its answer (/api/state's values)
+# The slots' buffers (one connection each; more connections wait, httpd max_wait): a request's
+# line, headers and small body, then its answer's values (/api/state's, three-phase ~1.5 KB,
+# in the large one; the small one is used while the large one is busy). Larger answers are
+# streamed (config, history) or take a buffer of their own (/api/state over the slot).
+BUFSIZES = (2048, 1024)
 RETRY_S = 30  # no memory for the slots, or the port taken, at start: try again after
-MAX_BODY = 1400  # a whole config form as JSON fits
+MAX_BODY = 1400  # a whole config form as JSON fits (POST /api/config: streamed, not in a slot)
 UPLOAD_MS = 300000  # a release upload: the handler and its answer
 
 # method, path, module (firmware.web_*), function, access: 0 public, 1 a session,
@@ -122,6 +125,8 @@ async def _api(req):
             break
     else:
         return respond({"error": "not found"}, 404)
+    if e[3] == "post" and req.length > MAX_BODY:  # the streamed config form: refused unread
+        return respond(413)
     name = "firmware." + e[2]
     big = e[2] != "web_state"  # the small polls need no spare hole
     if big:
@@ -149,9 +154,10 @@ async def _api(req):
 def make(app):
     global _app
     _app = app
-    srv = httpd.Server(MAX_CONNS, BUFSIZE)
+    srv = httpd.Server(0, BUFSIZES)
     srv.max_body = MAX_BODY
     srv.route("POST", "/api/ota/upload", _api, stream=True, timeout_ms=UPLOAD_MS)
+    srv.route("POST", "/api/config", _api, stream=True)
     for m in ("GET", "POST"):
         srv.route(m, "/api/", _api, True)
     srv.catch_all = _page

@@ -5,7 +5,9 @@ imported by firmware/web.py for one request and dropped after, with firmware.con
       order (streamed through the request's slot buffer, one field at a time): the values in
       config.json (defaults for the rest), not the host's overrides; secrets always "" with
       "set": a value is stored.
-  post(app, req): a JSON object of the fields to change; every field is checked
+  await post(app, req): a JSON object of the fields to change (a streamed route: the body,
+      at most web.MAX_BODY bytes, is read into a buffer of its own, not the slot); every
+      field is checked
       (config.check) and every error answered at once: 400 {"errors": {name: message}},
       nothing saved. A secret's "" keeps the stored one; admin_password is stored hashed
       (web_auth.hash_password). Else the stored file plus the changes is saved atomically
@@ -97,10 +99,11 @@ def get(app, req):
         unload("firmware.config")
 
 
-def post(app, req):
+async def post(app, req):
     import httpd_form
+    from firmware import web
 
-    body = httpd_form.json_body(req)
+    body = await httpd_form.read_json(req, web.MAX_BODY)
     if not isinstance(body, dict):
         return 400, {"errors": {"": "a JSON object expected"}}
     from firmware import config

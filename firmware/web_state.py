@@ -1,11 +1,13 @@
 """GET /api/state and /api/history (docs/design/web-api.md), the status page's polls; imported
 by firmware/web.py for one request and dropped after.
 
-Both write their JSON into the request's own slot buffer (req.buf, web.BUFSIZE bytes, free once
-the request is parsed, held until the answer is sent): no large block is allocated per poll,
-which a fragmented heap could refuse. state: the counters as one formatted head (a few hundred
-bytes), then the readings' values by firmware/state_json.py in place. history: the newest
-points that fit (all 360 unless most are five-digit values).
+No large block is allocated per poll, which a fragmented heap could refuse. state: the
+counters as one formatted head (a few hundred bytes, sent first), then the readings' values,
+written by firmware/state_json.py into the request's own slot buffer (req.buf, free once the
+request is parsed, held until the answer is sent); only values wider than the slot (the small
+slot busy with a three-phase meter, or a rare payload over the large slot) take a buffer of
+their own for the request. history: every point kept, streamed through the slot buffer by
+firmware/history.py's producer (History.json()), whatever the slot's size.
 """
 
 import gc
@@ -91,27 +93,20 @@ def state(app, req):
         _ap(app, req),
         _s(getattr(app, "ota_status", None)),
     )
-    n = len(head)
     buf = req.buf
     try:
-        buf[:n] = head.encode()
-        k = state_json.write(app.readings, memoryview(buf)[n : len(buf) - 1])
+        n = state_json.write(app.readings, memoryview(buf)[: len(buf) - 1])
     except ValueError:  # wider than the slot (at most state_json.SIZE): a buffer of its own
-        buf = bytearray(n + state_json.SIZE + 1)
-        buf[:n] = head.encode()
-        k = state_json.write(app.readings, memoryview(buf)[n:])
-    n += k
+        buf = bytearray(state_json.SIZE + 1)
+        n = state_json.write(app.readings, memoryview(buf)[: state_json.SIZE])
     buf[n] = 125  # }
     if app.mqtt is None:
         unload("firmware.state_json")
-    return (200, _JSON, memoryview(buf)[: n + 1], "")
+    return (200, _JSON, [head.encode(), memoryview(buf)[: n + 1]], "")
 
 
 def history(app, req):
     h = getattr(app, "history", None)
     if h is None:
         return {"period_s": 10, "now_s": crash.uptime_ms() // 1000, "papp": [], "injected": []}
-    buf = req.buf
-    now = crash.uptime_ms() // 1000
-    n = h.write_json(buf, now, h.fit(len(buf)))
-    return (200, _JSON, memoryview(buf)[:n], "")
+    return (200, _JSON, h.json(crash.uptime_ms() // 1000), "")

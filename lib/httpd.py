@@ -2,6 +2,7 @@
 `Connection: close`) for MicroPython and CPython.
 
     srv = Server(max_conns=3, bufsize=1536)          # + limits: srv.max_body = 1024...
+    srv = Server(0, (2048, 1024))                    # or one slot per buffer size
     srv.route("GET", "/api/state", handler)          # exact path
     srv.static("/", "/www")                          # files, with .gz, ETag and 304
     srv.catch_all = handler                          # any request no route matches
@@ -10,16 +11,18 @@
 
 A handler is `handler(req)` or `async handler(req)`; it returns a response: an int status (no
 body), a dict or list (JSON), or a tuple (status, content type, body, header lines) as made by
-`response`, `json_response`, `redirect` and `send_file`; a body may also be a producer (an
-object with `size`, `readinto(buf)` and `close()`, streamed through the slot's buffer like a
-file, for an answer bigger than the buffer). It may raise HTTPError(status);
+`response`, `json_response`, `redirect` and `send_file`; a body may also be a list of
+bytes-like parts (sent one after the other), or a producer (an object with `size`,
+`readinto(buf)` and `close()`, streamed through the slot's buffer like a file, for an answer
+bigger than the buffer). It may raise HTTPError(status);
 any other exception is a 500 and one log line. `req` (a Request: `method`, `path`,
 `header(name)`) is valid during the call only; its query, form, JSON body and cookies are read
 by lib/httpd_form.py, which the handlers that need it import (it is not resident).
 
-Each connection gets one Request from a pool of `max_conns`, made with the server: its one
-bytearray of `bufsize` bytes holds the request line, headers and body, and then streams a
-static file. Up to `max_wait` more connections wait for a free one (polling every 50 ms, up to
+Each connection gets one Request from a pool of `max_conns` (or one per size of a tuple
+`bufsize`), made with the server, the largest free one first: its one bytearray of `bufsize`
+bytes holds the request line, headers and body, and then streams a static file (whose code,
+lib/httpd_file.py, is imported for each file and dropped after). Up to `max_wait` more connections wait for a free one (polling every 50 ms, up to
 `timeout_ms`); the rest get a 503 at once. The whole exchange (reading, the handler, sending)
 is bounded by `timeout_ms`: a half-sent request gets 408 and is dropped. Every malformed or
 oversized request gets a 4xx (431 headers, 413 body, 411 chunked, 400 anything else) and is
@@ -42,7 +45,7 @@ allocates nothing per file chunk or per header. Design and figures: docs/design/
 
 import asyncio
 import json
-import os
+import sys
 
 import log
 
@@ -64,10 +67,6 @@ _REASONS = (
     "406 Not Acceptable|408 Request Timeout|411 Length Required|413 Content Too Large|"
     "415 Unsupported Media Type|431 Request Header Fields Too Large|"
     "500 Internal Server Error|503 Service Unavailable|"
-)
-_TYPES = (
-    "html text/html; charset=utf-8|css text/css|js text/javascript|json application/json|"
-    "svg image/svg+xml|png image/png|ico image/x-icon|txt text/plain; charset=utf-8|"
 )
 _BUSY = b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
 _LATE = b"HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
@@ -321,31 +320,6 @@ class Request:
             raise HTTPError(400)
 
 
-def _accepts_gzip(v):
-    """Whether an Accept-Encoding value allows gzip (None: no header, anything goes)."""
-    if v is None:
-        return True
-    star = False
-    for p in v.lower().split(","):
-        p = p.split(";")
-        t = p[0].strip()
-        if t in ("gzip", "*"):
-            q = p[1].replace(" ", "") if len(p) > 1 else ""
-            ok = not (q.startswith("q=0") and q.strip("q=0.") == "")
-            if t == "gzip":
-                return ok
-            star = ok
-    return star
-
-
-def _stat(path):
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return None if st[0] & 0x4000 else st  # a directory
-
-
 def _safe(root, p):
     """root/p, or HTTPError(400) when p holds "..", a backslash, "//" or starts with "/"."""
     if ".." in p or p.startswith("/") or "\\" in p or "//" in p:
@@ -368,7 +342,11 @@ class Server:
         self.routes = []
         self.catch_all = None
         self.served = self.busy = self.bad = self.timeouts = self.errors = 0
-        self._pool = [Request(self, bufsize) for _ in range(max_conns)]
+        if isinstance(bufsize, int):
+            bufsize = (bufsize,) * max_conns
+        self._pool = []  # free slots, smallest buffer first: a connection takes the largest
+        for n in bufsize:
+            self._free(Request(self, n))
         self._waiting = 0
         self._srv = None
 
@@ -396,6 +374,13 @@ class Server:
         if self._srv:
             self._srv.close()
             self._srv = None
+
+    def _free(self, req):
+        p = self._pool
+        i = len(p)
+        while i and len(p[i - 1].buf) > len(req.buf):
+            i -= 1
+        p.insert(i, req)
 
     async def _slot(self):
         if self._pool:
@@ -446,7 +431,7 @@ class Server:
         finally:
             if req is not None:
                 req._s = None
-                self._pool.append(req)
+                self._free(req)
             try:
                 await s.wait_closed()
             except Exception:  # noqa: BLE001
@@ -533,15 +518,27 @@ class Server:
     async def _send(self, req, s, res):
         st, ct, body, hd = res
         f = None
-        if ct is None:
-            st, ct, body, hd, f = self._file(req, body, hd)
+        if ct is None:  # a static file: its code is loaded for it (not resident)
+            try:
+                import httpd_file
+
+                st, ct, body, hd, f = httpd_file.open_file(req, body, hd)
+            finally:
+                sys.modules.pop("httpd_file", None)
         elif hasattr(body, "readinto"):  # a producer: `size` bytes, written into req.buf
             f = body
             body = f.size
         try:
             if isinstance(body, str):
                 body = body.encode()
-            n = body if f else len(body)
+            if f:
+                n = body
+            elif isinstance(body, list):  # parts, sent one after the other
+                n = 0
+                for b in body:
+                    n += len(b)
+            else:
+                n = len(body)
             req._sent = True
             if ct:
                 hd = "Content-Type: %s\r\n%s" % (ct, hd)
@@ -558,6 +555,9 @@ class Server:
                             break
                         s.write(buf if k == len(buf) else req.mv[:k])
                         await s.drain()
+                elif isinstance(body, list):
+                    for b in body:
+                        s.write(b)
                 elif n:
                     s.write(body)
             await s.drain()
@@ -565,29 +565,3 @@ class Server:
         finally:
             if f:
                 f.close()
-
-    def _file(self, req, path, hd):
-        """(status, type, body or size, headers, open file or None) for static `path`."""
-        st = _stat(path)
-        gz = _stat(path + ".gz")
-        ok = _accepts_gzip(req.header("accept-encoding"))
-        if gz and (ok or st is None):
-            if not ok:
-                return 406, _TEXT, b"Not Acceptable", hd, None
-            st = gz
-            hd += "Content-Encoding: gzip\r\n"
-        elif st is None:
-            return 404, _TEXT, b"Not Found", hd, None
-        if gz:
-            hd += "Vary: Accept-Encoding\r\n"
-        gz = st is gz
-        tag = '"%x-%x%s"' % (st[6], st[8], "g" if gz else "")
-        hd += "ETag: %s\r\nCache-Control: no-cache\r\n" % tag
-        inm = req.header("if-none-match")
-        if inm and (inm == "*" or tag in inm):
-            return 304, "", b"", hd, None
-        i = _TYPES.find(path[path.rfind(".") + 1 :] + " ")
-        ct = "application/octet-stream"
-        if i == 0 or (i > 0 and _TYPES[i - 1] == "|"):
-            ct = _TYPES[_TYPES.find(" ", i) + 1 : _TYPES.find("|", i)]
-        return 200, ct, st[6], hd, open(path + ".gz" if gz else path, "rb")

@@ -1,14 +1,15 @@
 # micropython: also
 """firmware/history.py on CPython and the unix port: points from real frames (PAPP in
 historique, SINSTS and SINSTI in standard), the missing marker, the ring's order and wrap, the
-JSON, the clamp, and the fixed arrays."""
+JSON streamed through buffers of any size (exact length, points fixed at the call), the clamp
+and the fixed arrays."""
 
 import json
 
 import web_paths
 from reader_drive import EtxPort
 
-from firmware.history import JSON_SIZE, MISSING, History
+from firmware.history import MISSING, History
 from firmware.readings import Readings
 from firmware.tic_reader import TicReader
 from tic import labels
@@ -30,9 +31,24 @@ def _readings(name, baud):
     return rd
 
 
-def _json(h, now=0, last=-1):
-    buf = bytearray(JSON_SIZE(h.points))
-    return json.loads(bytes(buf[: h.write_json(buf, now, last)]))
+def _stream(h, now=0, size=64):
+    """The producer's bytes, read through a buffer of `size` (as lib/httpd.py does)."""
+    f = h.json(now)
+    buf = bytearray(size)
+    out = b""
+    while True:
+        k = f.readinto(buf)
+        if not k:
+            break
+        out += bytes(buf[:k])
+    f.close()
+    if len(out) != f.size:
+        raise AssertionError("size %d, sent %d" % (f.size, len(out)))
+    return out
+
+
+def _json(h, now=0, size=64):
+    return json.loads(_stream(h, now, size))
 
 
 def test_standard_and_historique_points():
@@ -61,13 +77,15 @@ def test_missing_when_no_new_frame_and_ring_order():
     rd.seq += 1
     h.sample(rd)  # wraps: the oldest goes
     assert h.count == 3 and _json(h)["papp"] == [None, 2700, 2700]
-    assert _json(h, last=2)["papp"] == [2700, 2700]
-    assert _json(h, last=0)["papp"] == []
+    for _ in range(5):  # around the ring again
+        rd.seq += 1
+        h.sample(rd)
+    assert h.count == 3 and _json(h)["papp"] == [2700, 2700, 2700]
 
 
 def test_clamp_and_fixed_arrays():
     h = History()
-    assert h.points == 360 and len(h.papp) == 360 and len(h.injected) == 360
+    assert h.points == 360 and len(h.papp) == 361 and len(h.injected) == 361
     assert h.papp.itemsize == 2 if hasattr(h.papp, "itemsize") else True
 
     class Fake:  # the readings' reading side (the hardware edge is not involved)
@@ -86,24 +104,9 @@ def test_clamp_and_fixed_arrays():
         h.sample(Fake())
     d = _json(h)
     assert len(d["papp"]) == 360 and d["papp"][0] == 65534
-    # _json wrote it into JSON_SIZE(360) bytes: the widest history fits
 
 
-def test_small_buffer_raises():
-    rd = _readings("std-tri-tempo-teleinfo-nom.raw", 9600)
-    h = History(points=10)
-    for _ in range(10):
-        rd.seq += 1
-        h.sample(rd)
-    buf = bytearray(40)
-    try:
-        h.write_json(buf, 0)
-        raise AssertionError("no error")
-    except (ValueError, IndexError):
-        pass
-
-
-def test_fit_is_the_most_that_fits():
+def test_any_buffer_size_gives_the_same_bytes():
     h = History(points=360)
 
     class Fake:
@@ -117,16 +120,54 @@ def test_fit_is_the_most_that_fits():
         def int_value(r):
             return 12345 if Fake.seq % 3 else 7
 
-    for i in range(360):
+    whole = _stream(h, 5, 64)
+    assert json.loads(whole) == {"period_s": 10, "now_s": 5, "papp": [], "injected": []}
+    for i in range(400):
         Fake.seq = i + 2
         h.sample(Fake())
-    for size in (100, 1000, 3072, JSON_SIZE(360)):
-        buf = bytearray(size)
-        n = h.fit(size)
-        d = json.loads(bytes(buf[: h.write_json(buf, 4000000000, n)]))
-        assert len(d["papp"]) == n and d["now_s"] == 4000000000
-        if n < 360:  # one point more would not fit (fit() keeps 24 bytes of slack at most)
-            assert h.write_json(bytearray(JSON_SIZE(360)), 4000000000, n + 1) > size - 24
+        if i == 200:
+            h.sample(Fake())  # no frame since the last sample: a missing point
+    whole = _stream(h, 4000000000, 4096)
+    d = json.loads(whole)
+    assert len(d["papp"]) == 360 and d["now_s"] == 4000000000 and None in d["papp"]
+    for size in (64, 65, 100, 1000, 1024, 2048):
+        assert _stream(h, 4000000000, size) == whole
+
+
+def test_points_fixed_when_a_sample_comes_while_sending():
+    """The history task samples every 10 s and an answer is sent within the server's 5 s: at
+    most one sample lands while it streams, in the ring's spare slot."""
+    h = History(points=4)
+
+    class Fake:
+        seq = 0
+        v = 1
+
+        @staticmethod
+        def present(r):
+            return True
+
+        @staticmethod
+        def int_value(r):
+            return Fake.v
+
+    for i in range(6):
+        Fake.seq += 1
+        Fake.v = 10 ** (i % 5)
+        h.sample(Fake())
+    before = _stream(h, 1, 4096)
+    f = h.json(1)
+    buf = bytearray(64)
+    out = bytes(buf[: f.readinto(buf)])  # the head, the first point
+    Fake.seq += 1
+    Fake.v = 99999  # wider than any point sent
+    h.sample(Fake())
+    while True:
+        k = f.readinto(buf)
+        if not k:
+            break
+        out += bytes(buf[:k])
+    assert out == before and len(out) == f.size
 
 
 if __name__ == "__main__":
