@@ -22,11 +22,12 @@ by lib/httpd_form.py, which the handlers that need it import (it is not resident
 Each connection gets one Request from a pool of `max_conns` (or one per size of a tuple
 `bufsize`), made with the server, the largest free one first: its one bytearray of `bufsize`
 bytes holds the request line, headers and body, and then streams a static file (whose code,
-lib/httpd_file.py, is imported for each file and dropped after). Up to `max_wait` more connections wait for a free one (polling every 50 ms, up to
-`timeout_ms`); the rest get a 503 at once. The whole exchange (reading, the handler, sending)
-is bounded by `timeout_ms`: a half-sent request gets 408 and is dropped. Every malformed or
-oversized request gets a 4xx (431 headers, 413 body, 411 chunked, 400 anything else) and is
-closed; nothing raised by a client reaches the caller. Counters: `served`, `busy` (503s),
+lib/httpd_file.py, is imported for each file and dropped after). Up to `max_wait` more
+connections wait for a free one (polling every 50 ms, up to `timeout_ms`); the rest get a 503
+at once. The whole exchange (reading, the handler, sending) is bounded by `timeout_ms`: a
+half-sent request gets 408 and is dropped. Every malformed or oversized request gets a 4xx
+(431 headers, 413 body, 411 chunked, 400 anything else) and is closed; nothing raised by a
+client reaches the caller. Counters: `served`, `busy` (503s),
 `bad` (4xx from the server), `timeouts`, `errors` (500s).
 
 A streamed route (`stream=True`, for uploads) gets its body unread: `req.length` is the
