@@ -60,24 +60,12 @@ def crashed(exc, what=""):
     hal.reset()
 
 
-def _safe_mode():
+def start():
     from firmware import crashlog
 
-    safe, d = crashlog.note_boot(hal.reset_cause())
-    if safe:
-        log.error(
-            "safe mode: %d crashes in a row within %d s (last: %s); the app is not started. "
-            "Fix the cause, then reset the board to try again (see the README, 'Safe mode').",
-            len(d["chain"]),
-            sum(d["chain"]),
-            d["crashes"][-1]["what"] if d["crashes"] else "?",
-        )
+    safe = crashlog.safe_mode()
     unload("firmware.crashlog")
-    return safe
-
-
-def start():
-    if _safe_mode():
+    if safe:
         return
     try:
         if hal.setting("IMPORT_FAIL"):  # host test hook: the app's import fails

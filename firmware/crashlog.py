@@ -4,6 +4,8 @@ Contract:
   record(what, up_ms, cause=None)  adds one crash to CRASH_FILE (atomic write).
   describe(exc) -> str  one line: the exception and where it was raised.
   note_boot(cause) -> (safe, record)  updates the record at boot, says whether to stay safe.
+  safe_mode() -> bool  note_boot(hal.reset_cause()), logging the safe-mode line when safe
+           (firmware/crash.py's start(): True starts no app).
   last() -> dict or None  the newest crash, for the status page and diagnostics.
   note(what)  adds an event that is not a crash (an OTA rollback) to the list shown as the
            last crash, without counting it towards safe mode.
@@ -109,6 +111,19 @@ def note_boot(cause):
     if (list(d["chain"]), d["fresh"], len(d["crashes"])) != before or cause == "wdt":
         _save(d)
     return safe, d
+
+
+def safe_mode():
+    safe, d = note_boot(hal.reset_cause())
+    if safe:
+        log.error(
+            "safe mode: %d crashes in a row within %d s (last: %s); the app is not started. "
+            "Fix the cause, then reset the board to try again (see the README, 'Safe mode').",
+            len(d["chain"]),
+            sum(d["chain"]),
+            d["crashes"][-1]["what"] if d["crashes"] else "?",
+        )
+    return safe
 
 
 def last():

@@ -19,11 +19,13 @@ and the manifest code only during an update.
 """
 
 import asyncio
+import os
 
 from firmware import every, hal, lazy, unload
 from firmware.version import VERSION
 from log import getLogger
 
+POINTER = "app.json"  # firmware/slots.py's POINTER (a test checks they agree)
 _BUSY = ("checking", "downloading", "restarting")
 ROUND_WAIT_S = 60  # the longest an update waits for a discovery round to end
 
@@ -31,10 +33,15 @@ log = getLogger("ota")
 
 
 def build(app):
-    from firmware import slots
-
     st = app.ota_status = {"state": "idle", "progress": 0, "error": None, "version": VERSION}
-    p = slots.read()
+    try:  # no pointer (an image deployed by cable, never updated): slots' code is not loaded
+        os.stat(POINTER)
+    except OSError:
+        p = None
+    else:
+        from firmware import slots
+
+        p = slots.read()
     if p:
         rb = p.get("rollback")
         if isinstance(rb, dict):

@@ -86,6 +86,21 @@ def test_ota_boot_is_dropped_and_its_commands_load_it_again():
         app.close()
 
 
+def test_ota_boot_loads_no_slots_code_without_a_pointer():
+    from firmware import ota_boot, slots
+
+    assert ota_boot.POINTER == slots.POINTER
+    unload("firmware.slots")
+    app = _App()
+    try:
+        ota_boot.build(app)  # the tests' working directory has no app.json
+        assert "firmware.slots" not in sys.modules
+        assert app.ota_status["state"] == "idle" and "rollback" not in app.ota_status
+    finally:
+        app.close()
+        unload("firmware.ota_boot")
+
+
 def test_ota_check_task_only_when_configured():
     from firmware import ota_boot
 
