@@ -162,15 +162,24 @@ class Publisher:
 
     # -- discovery (the round itself is lib/ha.py announce(), loaded for it)
     async def _discovery_round(self, c, added=False):
-        self.app.spare(False)  # the modules and their tables load into the spare hole, the
-        try:  # biggest first (label_docs' 3.5 KB text)
+        # The modules and their tables load into the spare's hole, the biggest first
+        # (label_docs' 3.5 KB text). Each collection is followed by a turn of the loop: on
+        # the 32-bit harness (WebAssembly) gc.collect() only asks for a collection, which
+        # runs when the loop yields; on a board it runs at once and the turn costs nothing.
+        self.app.spare(False)
+        try:
+            await asyncio.sleep_ms(0)
             __import__("tic.label_docs")
             import ha
 
+            gc.collect()  # the imports' garbage
+            await asyncio.sleep_ms(0)
             n = await ha.announce(self, c, added, VERSION)
             log.info("discovery: %d entities announced", n)
         finally:
-            unload("ha", "tic.label_rows", "tic.label_docs")
+            unload("ha", "tic.label_docs")
+            gc.collect()  # the round's modules go before the spare is taken again
+            await asyncio.sleep_ms(0)
             self.app.spare(True)
 
     async def _round(self, c, added):
@@ -184,12 +193,12 @@ class Publisher:
             except MemoryError:
                 # Often fragmentation from what other tasks allocated meanwhile: once more,
                 # at once, from a collected heap (configs sent twice are harmless: retained).
-                unload("ha", "tic.label_rows", "tic.label_docs")
+                unload("ha", "tic.label_docs")
                 gc.collect()
                 log.warning("discovery: out of memory (mem used %d); trying again", gc.mem_alloc())
                 await self._discovery_round(c, added)
         except MemoryError:
-            unload("ha", "tic.label_rows", "tic.label_docs")
+            unload("ha", "tic.label_docs")
             gc.collect()
             log.error(
                 "discovery skipped: out of memory (mem used %d); again in %d s",

@@ -1,8 +1,10 @@
 """Home Assistant MQTT discovery: the config payload of one entity at a time (issue 9).
 
-Loaded for a discovery round and dropped after it (`del sys.modules["ha"]`); it loads
-tic.label_rows and, for entity names, tic.label_docs. Ids and topics follow the shared contract
-and are pinned by tests/test_ha_contract.py; design and figures: docs/design/ha-discovery.md.
+Loaded for a discovery round and dropped after it (`del sys.modules["ha"]`); for entity names
+it reads tic.label_docs (the caller loads it for the round), the rest of a label's attributes
+straight from tic.labels' packed table (tic.label_rows is not needed). Ids and topics follow the
+shared contract and are pinned by tests/test_ha_contract.py; design and figures:
+docs/design/ha-discovery.md.
 
 An entity is a small int, its code:
     0 <= code < labels.COUNT   the TIC label of that row
@@ -22,12 +24,12 @@ A set of entities is a bytearray(SET_BYTES), bit `code` set for each member.
 
 Writers fill a caller's bytearray from its start and return the length; ValueError when it is
 too small or the code unknown. PAYLOAD_MAX and TOPIC_MAX fit every entity with prefixes up to
-32 bytes and a version up to 24. Cost on a 32-bit board: 8.5 KB for the module, 3 KB for
-tic.label_rows, 3.5 KB for tic.label_docs on the first name, 1.6 KB for a Discovery and its
-buffers; a payload allocates about 2 KB that the next collection frees and keeps nothing.
+32 bytes and a version up to 24. Cost on a 32-bit board: 8.9 KB for the module, 4 KB for
+tic.label_docs, 0.4 KB for a Discovery; a payload is written in pieces, allocating about 2 KB of
+small objects that the next collection frees, and keeps nothing.
 """
 
-from tic import MODE_HISTORIQUE, MODE_STANDARD, label_rows, labels
+from tic import MODE_HISTORIQUE, MODE_STANDARD, labels
 
 try:
     from micropython import const
@@ -115,17 +117,51 @@ _PTEC = (
     '"HCJR","HPJR"]'
 )
 
-# Linky meter types (tic-protocol.md §9; the same as tic.decode.METER_TYPES, checked by a test).
-_TYPES = {
-    61: "single-phase 60 A G3, high-power input",
-    62: "single-phase 90 A G1",
-    63: "three-phase 60 A G1",
-    64: "single-phase 60 A G3",
-    70: "single-phase 60 A G3, pre-series",
-    71: "three-phase 60 A G3, pre-series",
-    75: "single-phase 90 A G3",
-    76: "three-phase 60 A G3",
-}
+# Linky meter types (tic-protocol.md §9; the same as tic.decode.METER_TYPES, checked by a test):
+# "<type> <model>" lines (one literal: a dict of str would cost three times the heap).
+_TYPES = (
+    "61 single-phase 60 A G3, high-power input\n"
+    "62 single-phase 90 A G1\n"
+    "63 three-phase 60 A G1\n"
+    "64 single-phase 60 A G3\n"
+    "70 single-phase 60 A G3, pre-series\n"
+    "71 three-phase 60 A G3, pre-series\n"
+    "75 single-phase 90 A G3\n"
+    "76 three-phase 60 A G3\n"
+)
+# What tic.labels' 4-bit codes of a row index (0: none), as Home Assistant spells them
+# (tic.label_rows' UNITS, DEVICE_CLASSES, STATE_CLASSES; reactive energy "varh"): words of one
+# literal, so that discovery needs neither tic.label_rows nor one str per word.
+_UNITS = " Wh varh VA W A V kVA min"
+_DEV_CLASSES = " energy reactive_energy apparent_power power current voltage duration timestamp"
+_STATE_CLASSES = " total_increasing measurement"
+
+
+def _model(t):
+    """The model of Linky meter type t (an int), or None."""
+    k = _TYPES.find("%02d " % t)
+    if k < 0 or (k and _TYPES[k - 1] != "\n"):
+        return None
+    return _TYPES[k + 3 : _TYPES.index("\n", k)]
+
+
+def _word(s, i):
+    """Word i of s (words separated by one space; word 0 may be empty), or None if empty."""
+    a = 0
+    for _ in range(i):
+        a = s.index(" ", a) + 1
+    e = s.find(" ", a)
+    w = s[a : e if e >= 0 else len(s)]
+    return w or None
+
+
+def _name(r):
+    """Label row r's name as a str."""
+    return labels._NAMES[labels._off(r) : labels._off(r + 1)].decode()
+
+
+def _mode(r):
+    return labels._ATTR[4 * r + 2] >> 6
 
 
 def _line(i):
@@ -166,7 +202,7 @@ def select(rows, mode, tempo=False):
     ValueError for a row that is unknown or of the other mode."""
     s = _base(mode)
     for r in rows:
-        if not 0 <= r < labels.COUNT or label_rows.mode(r) != mode:
+        if not 0 <= r < labels.COUNT or _mode(r) != mode:
             raise ValueError("row %r is not a label of mode %d" % (r, mode))
         _add(s, r)
     i = labels.index
@@ -191,7 +227,7 @@ def possible(mode):
     """Every entity a meter in `mode` can have: all its rows, its decoded keys, diagnostics."""
     s = _base(mode)
     for r in range(labels.COUNT):
-        if label_rows.mode(r) == mode:
+        if _mode(r) == mode:
             _add(s, r)
     for k in range(len(KEYS)):
         if int(_line(k)[1]) & mode:  # MODE_HISTORIQUE is bit 1, MODE_STANDARD bit 2
@@ -217,9 +253,12 @@ def retired(old, new):
 # ---------------------------------------------------------------- writing
 
 
-def _copy(buf, *parts):
-    n = 0
+def _put(buf, n, *parts):
+    """Write parts (str or bytes) into buf from index n; returns the index after them.
+    ValueError when buf is too small."""
     for p in parts:
+        if isinstance(p, str):
+            p = p.encode()
         m = n + len(p)
         if m > len(buf):
             raise ValueError("buffer too small")
@@ -251,7 +290,7 @@ class Discovery:
         self._base = _text(prefix) + "/" + mid
         t = int(mid[4:6])
         yy = int(mid[2:4])
-        model = _TYPES.get(t)
+        model = _model(t)
         v = _text(version)
         self._dev = (
             ',"dev":{"ids":["linky_%s"],"name":"Linky %s","mf":"Linky maker %s","mdl":"%s",'
@@ -270,7 +309,7 @@ class Discovery:
     def object_id(self, code):
         """The object id: label in lower case with '-' and '+' as '_', the key, diag_<key>."""
         if 0 <= code < labels.COUNT:
-            return label_rows.name(code).lower().replace("-", "_").replace("+", "_")
+            return _name(code).lower().replace("-", "_").replace("+", "_")
         if DECODED <= code < DECODED + len(KEYS):
             return KEYS[code - DECODED]
         if DIAG <= code < DIAG + len(DIAG_KEYS):
@@ -290,15 +329,17 @@ class Discovery:
             self.meter_id,
             obj,
         )
-        return _copy(buf, s.encode())
+        return _put(buf, 0, s)
 
     def config(self, code, buf):
-        """The JSON config of entity `code` into buf; returns its length."""
+        """The JSON config of entity `code` into buf; returns its length (written in
+        pieces: no string of the whole payload is built)."""
         obj = self.object_id(code)
         topic = "state"
         if code < labels.COUNT:
-            name = "%s (%s)" % (label_rows.description(code), label_rows.name(code))
-            tpl, extra = _label(code)
+            from tic import label_docs  # loaded by the caller for the round (it is big)
+
+            name = label_docs.describe(code) + " (" + _name(code) + ")"
         else:
             k = code - DECODED if code < DIAG else code - DIAG + len(KEYS)
             name, _, tpl, extra = _line(k)
@@ -309,44 +350,47 @@ class Discovery:
                 extra = ',"ent_cat":"diagnostic"' + extra
             elif code == DECODED and self.mode == MODE_HISTORIQUE:
                 extra = _PTEC
-        s = (
-            '{"~":"%s","name":"%s","uniq_id":"linky_%s_%s","stat_t":"~/%s",'
-            '"avty_t":"~/availability","val_tpl":"{{ %s }}"%s'
-            % (self._base, _text(name), self.meter_id, obj, topic, tpl, extra)
-        )
-        return _copy(buf, s.encode(), self._dev)
+        n = _put(
+            buf, 0, '{"~":"', self._base, '","name":"', _text(name), '","uniq_id":"linky_',
+            self.meter_id, "_", obj, '","stat_t":"~/', topic,
+            '","avty_t":"~/availability","val_tpl":"{{ ',
+        )  # fmt: skip
+        if code < labels.COUNT:
+            n = _label(code, buf, n)
+        else:
+            n = _put(buf, n, tpl, ' }}"', extra)
+        return _put(buf, n, self._dev)
 
 
-def _label(r):
-    # (template, JSON after it) of label row r.
-    name = label_rows.name(r)
+def _label(r, buf, n):
+    # The template of label row r and the JSON after it, into buf at n; the index after.
+    name = _name(r)
     flags = labels.flags(r)
     if name == "DATE":  # its value is the horodate, published as "time"
-        tpl = "value_json.time"
+        n = _put(buf, n, "value_json.time")
     elif "-" in name or "+" in name:
-        tpl = "value_json['%s']" % name
+        n = _put(buf, n, "value_json['", name, "']")
     else:
-        tpl = "value_json." + name
+        n = _put(buf, n, "value_json.", name)
     if flags & labels.F_EVENT:  # absent while the condition does not hold: unknown
-        tpl += " | default('None')"
-    extra = ""
+        n = _put(buf, n, " | default('None')")
+    n = _put(buf, n, ' }}"')
     if flags & labels.F_HORODATE and name != "DATE":
-        extra = (
-            ',"json_attr_t":"~/state","json_attr_tpl":'
-            "\"{{ {'time': value_json.get('%s_time')} | tojson }}\"" % name
-        )
-    unit = label_rows.ha_unit(r)
-    dc = label_rows.device_class(r)
-    if unit == "kVA":  # not a unit of Home Assistant's apparent_power: no class
-        dc = None
-    for key, v in (
-        ("dev_cla", dc),
-        ("unit_of_meas", unit),
-        ("stat_cla", label_rows.state_class(r)),
-    ):
-        if v is not None:
-            extra += ',"%s":"%s"' % (key, v)
-    return tpl, extra
+        n = _put(
+            buf, n, ',"json_attr_t":"~/state","json_attr_tpl":"{{ {\'time\': value_json.get(\'',
+            name, "_time')} | tojson }}\"",
+        )  # fmt: skip
+    a = labels._ATTR
+    unit = _word(_UNITS, a[4 * r + 2] & 15)
+    if unit != "kVA":  # not a unit of Home Assistant's apparent_power: no class
+        n = _attr(buf, n, "dev_cla", _word(_DEV_CLASSES, a[4 * r + 3] >> 4))
+    n = _attr(buf, n, "unit_of_meas", unit)
+    return _attr(buf, n, "stat_cla", _word(_STATE_CLASSES, a[4 * r + 3] & 15))
+
+
+def _attr(buf, n, key, v):
+    # ,"key":"v" into buf at n, unless v is None.
+    return n if v is None else _put(buf, n, ',"', key, '":"', v, '"')
 
 
 def _tempo(rd, tbuf):
