@@ -42,6 +42,9 @@ area_max = 0  # largest heap (sum of the areas) seen while driving
 peak = 0  # largest gc.mem_alloc() seen at the end of a step (see note())
 collect_each_step = False  # set by the WebAssembly harness (see note())
 APP = None
+SNAPSHOT = False  # boot() notes sys.modules first (the probe: _drop_late_modules)
+_BEFORE_BOOT = ()
+INTERNED = None  # the module whose _intern() import_module() ran (boot() skips it then)
 
 
 # Scenario mqtt: config.json as a user would write it for a broker, with the shortest publish
@@ -133,8 +136,34 @@ def asyncio_import():
     note()
 
 
+def _interned(*_):
+    pass
+
+
+_SERVICES = [None]  # builder.services while boot() and boot_services() split the build
+
+
 def import_module(name):
-    __import__(name)
+    """Import `name`; the pseudo-module "<module>._intern" runs that step of the build instead
+    (the rare modules loaded and dropped at boot so that their names are interned then: see
+    firmware/builder.py or firmware/app.py), so that its cost is read apart from the TIC
+    path's."""
+    if name.endswith("._intern"):
+        from firmware import unload
+
+        global INTERNED
+        owner = INTERNED = name[: -len("._intern")]
+        before = list(sys.modules)
+        __import__(owner)
+        sys.modules[owner]._intern()
+        # What the rare modules imported and kept (httpd, firmware.web...) is the services'
+        # (boot imports it again): only the names stay here.
+        for m in list(sys.modules):
+            if m not in before:
+                unload(m)
+        before = None
+    else:
+        __import__(name)
     note()
 
 
@@ -203,7 +232,15 @@ async def mqtt_step():
     if not c.is_connected():
         raise RuntimeError("mqtt: connection lost: %r" % (c.last_error,))
     a = gc.mem_alloc()
-    await p._step(c)
+    if sys.modules["mem32_broker"].STREAM.watch:
+        # In a task of its own: the broker's drain() then yields to JavaScript (a collection
+        # at each write), and the client's wait_for_ms() needs a real task to wait in (the
+        # port's top-level coroutine cannot be thrown into).
+        import asyncio
+
+        await asyncio.create_task(p._step(c))
+    else:
+        await p._step(c)
     d = gc.mem_alloc() - a
     if d < 0:  # a collection ran inside (an await handed control to JavaScript)
         _pub_clean = False
@@ -271,12 +308,35 @@ def boot():
     global APP
     from firmware import app
 
+    global _BEFORE_BOOT
+    if SNAPSHOT:  # the probe only: the run's readings stay free of this list
+        _BEFORE_BOOT = list(sys.modules)
+    if INTERNED:  # done by its import step: the build's own run would only make garbage
+        __import__(INTERNED)  # firmware.builder is imported again by build(), as is
+        sys.modules[INTERNED]._intern = _interned
+    __import__("firmware.builder")
+    b = sys.modules["firmware.builder"]
+    if hasattr(b, "services"):  # the services are built by boot_services(), in a step of its own
+        _SERVICES[0] = b.services
+        b.services = _interned
     a = app.App()
     if hasattr(a, "build"):
         a.build()
     else:
         _build_like_main(a, app)
     APP = a
+    note()
+
+
+def boot_services():
+    """The build's last part, builder.services(app) (portal, web server, OTA), in a harness
+    step of its own: within one step the WebAssembly port's collections free little (stale
+    stack slots), where a board collects before it grows its heap."""
+    f = _SERVICES[0]
+    _SERVICES[0] = None
+    if f is not None:
+        f(APP)
+        gc.collect()
     note()
 
 
@@ -316,6 +376,26 @@ def _build_like_main(a, app):
 def _none(obj, name):
     if obj is not None and getattr(obj, name, None) is not None:
         setattr(obj, name, None)
+
+
+def _drop_services():
+    # builder.services(): the portal, the web server (its slots) and chart history, the OTA
+    # status; the coroutines of the tasks not started yet (main() starts them) and the MQTT
+    # commands they hold.
+    for name in ("portal", "web", "history", "ota_status", "ota"):
+        _none(APP, name)
+    APP._tasks = []
+    APP.commands = {}
+
+
+def _drop_late_modules():
+    # The modules the build loaded and kept (the services' and theirs: portal, web, httpd...),
+    # which the harness did not import before boot; their interned names stay.
+    from firmware import unload
+
+    for name in list(sys.modules):
+        if name not in _BEFORE_BOOT:
+            unload(name)  # and from its package's attributes
 
 
 def _drop_readings():
@@ -364,6 +444,14 @@ def _drop_app():
 
 TEARDOWN = (
     ("spare: App.spare()'s region, kept for the rare big loads", _drop_spare),
+    (
+        "services: portal, web server and slots, chart history, OTA status, pending tasks",
+        _drop_services,
+    ),
+    (
+        "services: the modules the build loaded and kept (portal, web, httpd...)",
+        _drop_late_modules,
+    ),
     # the publisher first: it holds the readings store
     ("firmware.mqtt_pub: Publisher (when configured)", _drop_mqtt),
     ("firmware.readings: Readings (values of every label)", _drop_readings),

@@ -174,7 +174,9 @@ function boot(st, opts) {
   if (opts.mqtt) py("S.edge_socket()");
   py(`S.save_state('${opts.mode}', ${opts.baud})`);
   py(`S.plug('/tic/stream', ${opts.baud})`);
+  if (opts.phase === "probe") py("S.SNAPSHOT = True");
   py("S.boot()");
+  py("S.boot_services()");
   st.inUse("boot");
 }
 
