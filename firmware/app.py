@@ -1,15 +1,15 @@
 """The application: supervises the tasks of the parts firmware/builder.py builds.
 
 Contract:
-  App().build()   builds every part (firmware/builder.py: the spare region first, then
-                  settings, board, TIC port, reader, readings, Wi-Fi, MQTT), synchronously,
-                  starting no task; builder, config and boards are unloaded after.
+  App().build()   builds every part (firmware/builder.py: settings, board, TIC port, reader,
+                  readings, Wi-Fi, MQTT), synchronously, starting no task; builder, config
+                  and boards are unloaded after.
   App.add_task(name, coro)  supervise a coroutine: before main() it starts with the others,
                   after, at once. A task that raises is a crash: logged, written to the crash
                   record (firmware/crash.py), then the device resets.
-  App.spare(keep)  give back (False) / take again (True) SPARE bytes kept whole from boot on,
-                  for the rare big loads: a discovery round, the web server's slots, the web
-                  handlers other than the polls, an update (docs/design/memory-diet.md)
+  App.spare(keep)  around the rare big loads (a discovery round, the web server's slots, the
+                  web handlers other than the polls, an update): False before (a collection),
+                  True after (nothing since the spare region went: memory-diet.md, round 5)
   await App.main()  build (if not done), log the boot line, arm the watchdog, run the tasks
                   until stop(code): 0 stops, "reset" resets.
   run()           main.py's entry (through crash.start()).
@@ -29,7 +29,6 @@ from tic import MODE_NAMES
 
 WDT_MS = 30000  # longest stall tolerated; the UART buffer holds 34 s at 1200 Bd, 4.3 at 9600
 WDT_FEED_MS = 5000
-SPARE = 10240  # App.spare(): the largest hole the rare loads need (a discovery round)
 READER_STALE_MS = 10000  # the reader polls every ~0.1 s; this long without a poll is a hang
 
 log = getLogger("app")
@@ -52,33 +51,18 @@ class App:
         self._tasks = []  # (name, coro) waiting for main() to start them
         self._running = []
         self._started = False
-        self._nospare = False
-        self._spare = None  # SPARE bytes kept whole for the rare big loads (spare())
 
     def spare(self, keep):
-        """Give back (keep False) or take again (keep True) the spare region: one block of
-        SPARE bytes allocated first at boot, so that a discovery round or an on-demand web
-        handler, loaded right after giving it back, finds a hole that large in a heap that
-        steady state fragments into small ones. Taking it again may find less room (something
-        long-lived landed in the hole): then a smaller one, down to a quarter, else none."""
+        """Called before (keep False) and after (keep True) a rare big load: a discovery
+        round, the web server's slots, a web handler other than the polls, an update. Before,
+        a collection, so that the load finds the holes boot and steady state left; after,
+        nothing. (It gave back and took again a 10 KB spare region until round 5 of
+        docs/design/memory-diet.md, which measured the firmware better without it.)"""
         if not keep:
-            self._spare = None
             gc.collect()
-        elif self._spare is None:
-            gc.collect()
-            n = SPARE
-            while n >= SPARE // 4:  # after a first round, its interned names may sit in the
-                try:  # hole for good: a smaller spare then (the next rounds intern nothing)
-                    self._spare = bytearray(n)
-                    return
-                except MemoryError:
-                    n -= SPARE // 4
-            if not self._nospare:
-                self._nospare = True  # once: each big load tries again
-                log.warning("no room to keep %d spare bytes", SPARE // 4)
 
     def build(self):
-        from firmware import builder  # which interns the rare names, then takes the spare
+        from firmware import builder  # which interns the rare loads' names first
 
         builder.build(self)
         unload("firmware.builder")
@@ -104,7 +88,6 @@ class App:
         except asyncio.CancelledError:
             raise
         except Exception as e:  # noqa: BLE001 (a crash of any kind: record, then reset)
-            self._spare = None  # room for the record, whatever the heap's state (a reset next)
             crash.report(e, "task %s: " % name)
             self.stop("reset")
 

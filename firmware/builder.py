@@ -1,12 +1,12 @@
 """Boot-only: builds the application's parts and logs the boot line; unloaded after boot.
 
-Contract: build(app) first interns the rare loads' names and takes the spare region
-(App.spare()), then fills app.settings, mode, profile, tic (the HAL port), readings, reader,
-parser, wifi, mqtt (a Publisher when mqtt_host is set), hooks (host test hooks or None),
-last_crash (read first: crash.json needs a 2 KB block), from firmware/config.py's settings (a
-bad one falls back to its default with a log line) and the board profile (an unknown one: the
-default board, logged). announce(app) logs the boot line and the last crash. Both run once;
-firmware.app drops this module, config and boards after, so their code and tables are freed
+Contract: build(app) first interns the rare loads' names (_intern), then fills app.settings,
+mode, profile, tic (the HAL port), readings, reader, parser, wifi, mqtt (a Publisher when
+mqtt_host is set), hooks (host test hooks or None), last_crash (read first: crash.json needs a
+2 KB block), from firmware/config.py's settings (a bad one falls back to its default with a
+log line) and the board profile (an unknown one: the default board, logged). announce(app)
+logs the boot line and the last crash. Both run once; firmware.app drops this module, config
+and boards after, so their code and tables are freed
 (docs/design/memory.md).
 """
 
@@ -39,9 +39,10 @@ def _board(name, rx_pin=-1, rx_invert="board"):
     return p
 
 
-# The rare big loads' modules (App.spare()): loaded once before the spare is made and dropped,
-# so that the names they intern, which stay for good, grow the pool now, not in the spare's
-# hole later (which could then not be taken again).
+# The rare big loads' modules (App.spare()): loaded once first thing at boot and dropped, so
+# that the names they intern, which stay for good, grow the pool now, low in a clean heap,
+# not in the middle of a fragmented one later. Without it the simulator's discovery rounds
+# fail at 208K and now and then at 224K (memory-diet.md, round 5).
 _RARE = (
     "tic.label_docs",
     "ha",
@@ -60,12 +61,11 @@ def _intern():
         except ImportError:
             pass
     unload("tic.label_rows", *_RARE)
+    gc.collect()
 
 
 def build(app):
-    if app._spare is None:
-        _intern()
-        app.spare(True)  # collects first: the spare lands in a clean heap
+    _intern()
     from firmware import config, crashlog
 
     app.last_crash = crashlog.last()  # first: reading crash.json needs a 2 KB block

@@ -113,8 +113,8 @@ async def after_round(app):
 
 
 def spare(app, keep):
-    """app.spare(keep) when the app has it (firmware/app.py): the update's code loads into the
-    spare region given back, as a discovery round's does."""
+    """app.spare(keep) when the app has it (firmware/app.py): a collection before the
+    update's code loads, as before a discovery round."""
     f = getattr(app, "spare", None)
     if f is not None:
         f(keep)
