@@ -3,13 +3,13 @@ catch-all, on lib/httpd.py.
 
 Contract:
   build(app)   port hal.setting("HTTP_PORT") (the board: 80 when unset; the host: no server
-               when unset); makes the history (app.history, firmware/history.py) and adds
-               the tasks "history" and "web"; the latter makes the Server (app.web) when it
-               starts, after boot's modules are dropped, and listens on 0.0.0.0 on the
-               board, 127.0.0.1 on the host.
+               when unset); makes the Server (app.web) and the history (app.history,
+               firmware/history.py) and adds the tasks "history" and "web"; the latter makes
+               the Server if boot could not, and listens on 0.0.0.0 on the board, 127.0.0.1
+               on the host.
   make(app)    the Server with every route, not started (tests start it on their port).
-  ROOT         the pages' folder: `www` beside the image's firmware/ (build/device/www on the
-               host, /www on the board), else firmware/www (the sources).
+  ROOT         the pages' folder (firmware/web_boot.py root()), set by make() unless set.
+Both, and the task's start, are in firmware/web_boot.py, loaded for them and dropped after.
 Routes: GET/HEAD of a file of ROOT (`/` index.html, `/config`, `/login`: their .html);
 /api/*: the handlers of firmware/web_state.py, web_api.py, web_auth.py, web_config.py, each
 imported for the request and dropped after (a MemoryError in one is a 503 with Retry-After,
@@ -22,16 +22,9 @@ import os
 import sys
 
 import httpd
-from firmware import hal, unload
+from firmware import unload
 
-# The slots' buffers (one connection each; more connections wait, httpd max_wait): a request's
-# line, headers and small body, then its answer's values (/api/state's, three-phase ~1.5 KB,
-# in the large one; the small one is used while the large one is busy). Larger answers are
-# streamed (config, history) or take a buffer of their own (/api/state over the slot).
-BUFSIZES = (2048, 1024)
-RETRY_S = 30  # no memory for the slots, or the port taken, at start: try again after
 MAX_BODY = 1400  # a whole config form as JSON fits (POST /api/config: streamed, not in a slot)
-UPLOAD_MS = 300000  # a release upload: the handler and its answer
 
 # method, path, module (firmware.web_*), function, access: 0 public, 1 a session,
 # 2 a session and the CSRF header
@@ -59,24 +52,9 @@ SESSIONS = [None, None, None]
 LIMIT = [0, 0, 30]
 TOKEN = [""]
 
+ROOT = None  # the pages' folder: set by make() (firmware/web_boot.py) unless set before
 _app = None
 _oom = [0]  # answers refused for lack of memory (503), since boot
-
-
-def _root():
-    f = sys.modules["firmware"].__file__.replace("\\", "/")
-    d = f[: f.rfind("/")] if "/" in f else "."  # .../firmware
-    up = d[: d.rfind("/")] if "/" in d else ""
-    for r in ((up or ".") + "/www", d + "/www"):
-        try:
-            if os.stat(r)[0] & 0x4000:
-                return r
-        except OSError:
-            pass
-    return "/www" if hal.PLATFORM != "host" else (up or ".") + "/www"
-
-
-ROOT = _root()
 
 
 def _fallback(req):
@@ -151,64 +129,34 @@ async def _api(req):
             _app.spare(True)
 
 
+def _boot():
+    __import__("firmware.web_boot")
+    return sys.modules["firmware.web_boot"]
+
+
 def make(app):
-    global _app
-    _app = app
-    srv = httpd.Server(0, BUFSIZES)
-    srv.max_body = MAX_BODY
-    srv.route("POST", "/api/ota/upload", _api, stream=True, timeout_ms=UPLOAD_MS)
-    srv.route("POST", "/api/config", _api, stream=True)
-    for m in ("GET", "POST"):
-        srv.route(m, "/api/", _api, True)
-    srv.catch_all = _page
-    return srv
+    try:
+        return _boot().make(app)
+    finally:
+        unload("firmware.web_boot")
+
+
+def build(app):
+    try:
+        _boot().build(app)
+    finally:
+        unload("firmware.web_boot")
 
 
 async def _serve(app, host, port):
     import asyncio
 
-    from log import getLogger
-
-    while app.web is None:
-        app.spare(False)  # the slots' buffers are made here, once boot's modules are gone,
-        try:  # in the spare hole (a fragmented heap may have no other 3 KB one)
-            app.web = make(app)
-        except MemoryError:  # a fragmented heap: try again later rather than crash
-            pass
-        app.spare(True)
-        if app.web is None:
-            getLogger("http").error("no memory for the web server; again in %d s", RETRY_S)
-            await asyncio.sleep(RETRY_S)
-    srv = app.web
-    while True:
-        try:
-            await srv.start(host, port, backlog=4)
-            break
-        except OSError as e:  # the port is taken (host), or no socket left: not a crash
-            getLogger("http").error("cannot listen on port %d: %r; again in %d s", port, e,
-                                    RETRY_S)  # fmt: skip
-            await asyncio.sleep(RETRY_S)
+    try:  # the server made if boot could not, then listening (with retries)
+        await _boot().serve(app, host, port)
+    finally:
+        unload("firmware.web_boot")
     try:
         while True:
             await asyncio.sleep(3600)
     finally:
-        srv.close()
-
-
-def build(app):
-    port = hal.setting("HTTP_PORT")
-    if port is None:
-        if hal.PLATFORM == "host":
-            return
-        port = 80
-    from firmware import history
-
-    app.web = None
-    try:  # now, at boot: long-lived big blocks made early sit together, not in later holes
-        app.web = make(app)
-    except MemoryError:  # the task tries again
-        pass
-    app.history = history.History()
-    app.add_task("history", app.history.run(app.readings))
-    host = "127.0.0.1" if hal.PLATFORM == "host" else "0.0.0.0"
-    app.add_task("web", _serve(app, host, int(port)))
+        app.web.close()

@@ -1,8 +1,8 @@
 # micropython: also
 """firmware/history.py on CPython and the unix port: points from real frames (PAPP in
 historique, SINSTS and SINSTI in standard), the missing marker, the ring's order and wrap, the
-JSON streamed through buffers of any size (exact length, points fixed at the call), the clamp
-and the fixed arrays."""
+JSON (firmware/web_state.py streams it) through buffers of any size (exact length, points fixed
+at the call), the clamp and the fixed arrays."""
 
 import json
 
@@ -12,6 +12,7 @@ from reader_drive import EtxPort
 from firmware.history import MISSING, History
 from firmware.readings import Readings
 from firmware.tic_reader import TicReader
+from firmware.web_state import Points
 from tic import labels
 from tic.guard import IndexGuard
 
@@ -33,7 +34,7 @@ def _readings(name, baud):
 
 def _stream(h, now=0, size=64):
     """The producer's bytes, read through a buffer of `size` (as lib/httpd.py does)."""
-    f = h.json(now)
+    f = Points(h, now)
     buf = bytearray(size)
     out = b""
     while True:
@@ -156,7 +157,7 @@ def test_points_fixed_when_a_sample_comes_while_sending():
         Fake.v = 10 ** (i % 5)
         h.sample(Fake())
     before = _stream(h, 1, 4096)
-    f = h.json(1)
+    f = Points(h, 1)
     buf = bytearray(64)
     out = bytes(buf[: f.readinto(buf)])  # the head, the first point
     Fake.seq += 1
