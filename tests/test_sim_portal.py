@@ -122,7 +122,6 @@ def test_settings_are_not_rewritten_at_a_restart(tmp_path, monkeypatch):
 # -- slow: the firmware in real time ------------------------------------------------------------
 
 
-@pytest.mark.slow
 def _query(port, tries=10):
     # The responder binds its socket in its task, just after the AP's log lines: a query sent
     # before that finds the port closed. Asked again, at most `tries` times.
@@ -137,6 +136,7 @@ def _query(port, tries=10):
     return None
 
 
+@pytest.mark.slow
 def test_fresh_first_boot_portal_then_saved_settings_take_effect(built, tmp_path):  # noqa: F811
     state = tmp_path / "flash"
     dns_port = _free_udp_port()
