@@ -39,6 +39,7 @@ def log(app, req):
             n -= 1
         i = i + 1 if i + 1 < size else 0
         n -= 1
+    req.grow(0)  # the large slot's buffer when it is free (the request is read)
     out = req.buf
     top = len(out) - 3
     while True:  # drop the oldest lines until the rest fits

@@ -4,10 +4,10 @@ by firmware/web.py for one request and dropped after.
 No large block is allocated per poll, which a fragmented heap could refuse. state: the
 counters as one formatted head (a few hundred bytes, sent first), then the readings' values,
 written by firmware/state_json.py into the request's own slot buffer (req.buf, free once the
-request is parsed, held until the answer is sent); only values wider than the slot (the small
-slot busy with a three-phase meter, or a rare payload over the large slot) take a buffer of
-their own for the request. history: every point kept, streamed through the slot buffer by
-firmware/history.py's producer (History.json()), whatever the slot's size.
+request is parsed, held until the answer is sent; the large slot's when the values do not fit
+the small one, req.grow()); only when that one is busy too, or for a rare payload wider than
+it, a buffer of their own for the request. history: every point kept, streamed through the
+slot buffer, whatever its size, by Points (below).
 """
 
 import gc
@@ -94,12 +94,16 @@ def state(app, req):
         _ap(app, req),
         _s(getattr(app, "ota_status", None)),
     )
-    buf = req.buf
-    try:
-        n = state_json.write(app.readings, memoryview(buf)[: len(buf) - 1])
-    except ValueError:  # wider than the slot (at most state_json.SIZE): a buffer of its own
-        buf = bytearray(state_json.SIZE + 1)
-        n = state_json.write(app.readings, memoryview(buf)[: state_json.SIZE])
+    n = -1
+    while n < 0:
+        buf = req.buf
+        try:
+            n = state_json.write(app.readings, memoryview(buf)[: len(buf) - 1])
+        except ValueError:  # wider than the slot: the large slot's buffer if it is free, else
+            if req.grow(0):  # a buffer of its own (at most state_json.SIZE)
+                continue
+            buf = bytearray(state_json.SIZE + 1)
+            n = state_json.write(app.readings, memoryview(buf)[: state_json.SIZE])
     buf[n] = 125  # }
     if app.mqtt is None:
         unload("firmware.state_json")

@@ -164,7 +164,11 @@ class Request:
         self.method = ""
         while True:
             if n >= size:
-                return 431
+                if not self.grow(n):
+                    return 431
+                buf = self.buf
+                mv = self.mv
+                size = len(buf)
             k = await s.readinto(mv[n:])
             if not k:
                 return -1
@@ -192,8 +196,12 @@ class Request:
                 await self._continue(s)
             return 0
         self._n = total
-        if total > size or total - e - 4 > self.srv.max_body:
+        if total - e - 4 > self.srv.max_body:
             return 413
+        if total > size:
+            if not self.grow(n) or total > len(self.buf):
+                return 413
+            mv = self.mv
         if n < total:
             await self._continue(s)
         while n < total:
@@ -202,6 +210,23 @@ class Request:
                 return -1
             n += k
         return 0
+
+    def grow(self, keep=-1):
+        """Swap this slot's buffer for the largest free slot's, when that one is larger (the
+        first `keep` bytes are copied; -1: the request read so far, up to its body's end):
+        whether it did. For a request or an answer wider than this slot; allocates only a
+        memoryview."""
+        p = self.srv._pool
+        if not p or len(p[0].buf) <= len(self.buf):
+            return False
+        o = p.pop(0)
+        if keep < 0:
+            keep = self._n
+        o.buf[:keep] = self.mv[:keep]
+        self.buf, o.buf = o.buf, self.buf
+        self.mv, o.mv = o.mv, self.mv
+        self.srv._free(o)
+        return True
 
     async def _continue(self, s):
         if self._hval(b"\r\nexpect:") >= 0:
@@ -345,7 +370,7 @@ class Server:
         self.served = self.busy = self.bad = self.timeouts = self.errors = 0
         if isinstance(bufsize, int):
             bufsize = (bufsize,) * max_conns
-        self._pool = []  # free slots, smallest buffer first: a connection takes the largest
+        self._pool = []  # free slots, largest buffer first: a connection takes the smallest
         for n in bufsize:
             self._free(Request(self, n))
         self._waiting = 0
@@ -379,7 +404,7 @@ class Server:
     def _free(self, req):
         p = self._pool
         i = len(p)
-        while i and len(p[i - 1].buf) > len(req.buf):
+        while i and len(p[i - 1].buf) < len(req.buf):
             i -= 1
         p.insert(i, req)
 

@@ -376,6 +376,40 @@ def test_half_sent_request_gets_408_and_is_dropped():
     assert len(srv._pool) == 3
 
 
+def test_slots_of_two_sizes_and_growing_into_the_larger():
+    """Server(0, (1024, 256)): a connection takes the smallest free slot; a request or an
+    answer wider than it moves to the larger free one (req.grow()), else 431 / 413."""
+    srv = httpd.Server(0, (1024, 256))
+    assert [len(r.buf) for r in srv._pool] == [1024, 256]
+
+    def wide(req):  # an answer of 600 bytes written in place, as /api/state does
+        if len(req.buf) < 600 and not req.grow(0):
+            return 503
+        req.buf[:600] = b"v" * 600
+        return (200, "text/plain", [b"<", memoryview(req.buf)[:600], b">"], "")
+
+    srv.route("GET", "/wide", wide)
+    srv.route("GET", "/size", lambda req: [len(req.buf), req.header("x-pad")])
+    srv.route("POST", "/json", lambda req: {"got": form.json_body(req)})
+    assert get(srv, "/size").body == b"[256, null]"
+    pad = "p" * 500  # a head wider than the small slot: read on into the large one
+    r = get(srv, "/size", "X-Pad: %s\r\n" % pad)
+    assert r.status == 200 and r.body == ('[1024, "%s"]' % pad).encode(), r.raw[:100]
+    r = get(srv, "/wide")
+    assert r.status == 200 and r.body == b"<" + b"v" * 600 + b">"
+    body = '{"k": "%s"}' % ("b" * 400)
+    r = post(srv, "/json", body, "application/json")
+    assert r.status == 200 and r.body == ('{"got": {"k": "%s"}}' % ("b" * 400)).encode()
+    assert sorted(len(r.buf) for r in srv._pool) == [256, 1024]
+    assert [len(r.buf) for r in srv._pool] == [1024, 256]  # the pool stays sorted
+    big = srv._pool.pop(0)  # the large slot busy: nothing to grow into
+    assert get(srv, "/size", "X-Pad: %s\r\n" % pad).status == 431
+    assert get(srv, "/wide").status == 503
+    assert post(srv, "/json", body, "application/json").status == 413
+    srv._free(big)
+    assert get(srv, "/wide").status == 200 and srv.bad == 2 and srv.errors == 0
+
+
 def test_connection_limit_503_and_waiting():
     srv = _app(max_conns=1, max_wait=1, timeout_ms=300)
     a = FakeStream(b"GET / HTTP/1.1\r\n\r\n", chunk=1)  # holds the only buffer a while

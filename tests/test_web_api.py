@@ -43,6 +43,52 @@ def test_state_has_every_field_and_the_meter_values():
     assert d["ota"] == {"state": "idle"}
 
 
+class _Stream:
+    """The socket edge in memory: the request in reads of at most the buffer's size."""
+
+    def __init__(self, raw):
+        self.rx = raw
+        self.tx = bytearray()
+
+    async def readinto(self, buf):
+        n = min(len(buf), len(self.rx))
+        buf[:n] = self.rx[:n]
+        self.rx = self.rx[n:]
+        return n
+
+    def write(self, b):
+        self.tx += b
+
+    async def drain(self):
+        pass
+
+    async def wait_closed(self):
+        pass
+
+
+def test_state_wider_than_the_small_slot():
+    """Three-phase values do not fit the small slot: the request moves to the large one, or,
+    when that one is busy, writes them into a buffer of its own; the answer is the same."""
+    app = wf.make_app()
+    srv = web.make(app)
+
+    def state():
+        s = _Stream(b"GET /api/state HTTP/1.1\r\nHost: x\r\n\r\n")
+        asyncio.run(srv.serve(s))
+        i = s.tx.find(b"\r\n\r\n") + 4
+        assert s.tx.startswith(b"HTTP/1.1 200 ")
+        assert b"Content-Length: %d\r\n" % (len(s.tx) - i) in s.tx
+        return json.loads(bytes(s.tx[i:]))
+
+    small = len(srv._pool[-1].buf)  # a connection takes the smallest free slot
+    v = state()["values"]
+    assert len(json.dumps(v)) > small and v["PRM"] == "07361794479930"
+    big = srv._pool.pop(0)  # the large slot busy
+    assert state()["values"] == v
+    srv._free(big)
+    assert state()["values"] == v and srv.errors == 0
+
+
 def test_state_historique_values():
     app = wf.make_app(wf.HIST, 1200)
     d = _get(app, "/api/state").json()
