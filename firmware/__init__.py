@@ -39,5 +39,16 @@ async def every(s, f, arg):
     import asyncio
 
     while True:
-        await asyncio.sleep(s)
+        left = s
+        while left > 0:  # at most an hour per sleep: see _LONGEST_S
+            n = min(left, _LONGEST_S)
+            await asyncio.sleep(n)
+            left -= n
         f(arg)
+
+
+# asyncio.sleep_ms(t) computes ticks_add(now, t), which raises OverflowError from 2^29 ms (149 h:
+# ota_check_h goes to 720), and orders sleepers by ticks_diff(), which wraps at +-2^29 ms, so a
+# sleep near that length could look due before the tasks queued just now. An hour is far from
+# both.
+_LONGEST_S = 3600

@@ -63,6 +63,45 @@ def test_every_calls_periodically():
     assert seen[:3] == ["x", "x", "x"]
 
 
+def test_every_takes_the_longest_period_the_settings_allow():
+    """ota_check_h goes to 720 h: one asyncio sleep that long raises OverflowError on
+    MicroPython (ticks_add() refuses 2^29 ms and more), which crashed the task at boot."""
+    seen = []
+
+    async def main():
+        t = asyncio.create_task(every(720 * 3600, seen.append, "x"))
+        await asyncio.sleep(0.05)
+        alive = not t.done()
+        t.cancel()
+        return alive
+
+    assert asyncio.run(main())
+    assert seen == []
+    # On an ESP32 (32-bit) ticks wrap at 2^30 ms and ticks_add() refuses 2^29 ms and more:
+    # every sleep must stay far below (the unix port is 64-bit and would not show it).
+    assert firmware._LONGEST_S * 1000 < 1 << 28
+
+
+def test_every_adds_its_pieces_up_to_the_period():
+    seen = []
+    longest = firmware._LONGEST_S
+    firmware._LONGEST_S = 0.01  # a period of three and a half pieces
+
+    async def main():
+        t = asyncio.create_task(every(0.035, seen.append, "x"))
+        for _ in range(200):
+            await asyncio.sleep(0.01)
+            if seen:
+                break
+        t.cancel()
+
+    try:
+        asyncio.run(main())
+    finally:
+        firmware._LONGEST_S = longest
+    assert seen == ["x"]
+
+
 def test_ota_boot_is_dropped_and_its_commands_load_it_again():
     from firmware import ota_boot
 
