@@ -55,12 +55,14 @@ _RARE = (
 
 
 def _intern():
-    for name in _RARE:
+    for name in _RARE:  # one at a time: boot's peak holds one of them, not all seven
         try:
             __import__(name)
         except ImportError:
             pass
-    unload("tic.label_rows", *_RARE)
+        unload(name)
+        gc.collect()
+    unload("tic.label_rows", *_RARE)  # and those a later one imported again
     gc.collect()
 
 
