@@ -216,12 +216,25 @@ def module_order(mqtt=False):
         visit(dep)
     visit("firmware.hal.esp32_net")  # the builder's hal.wlan() loads it
     visit("firmware.app")
-    for owner in ("app", "builder"):  # a step of the build, measured apart (is_other)
-        if "\ndef _intern(" in (ROOT / "firmware" / (owner + ".py")).read_text(encoding="utf-8"):
-            order.append("firmware.%s._intern" % owner)
+    order += intern_steps()
     if mqtt:  # the builder imports the publisher (and what it imports) when MQTT is set
         visit("firmware.mqtt_pub")
     return [m for m in order if m not in folded(order)]
+
+
+def intern_steps():
+    """The build's _intern() step (firmware/builder.py or firmware/app.py: the rare modules of
+    _RARE loaded and dropped one by one at boot so their names are interned early) as pseudo-
+    modules "<owner>._intern.<rare>" that the harness imports before the build, one a step
+    (tests/mem32_fake/mem32_steps.import_module): other features than the TIC path."""
+    for owner in ("builder", "app"):
+        tree = ast.parse((ROOT / "firmware" / (owner + ".py")).read_text(encoding="utf-8"))
+        for n in tree.body:
+            if isinstance(n, ast.Assign) and any(
+                isinstance(t, ast.Name) and t.id == "_RARE" for t in n.targets
+            ):
+                return ["firmware.%s._intern.%s" % (owner, m) for m in ast.literal_eval(n.value)]
+    return []
 
 
 def folded(order):

@@ -144,26 +144,30 @@ _SERVICES = [None]  # builder.services while boot() and boot_services() split th
 
 
 def import_module(name):
-    """Import `name`; the pseudo-module "<module>._intern" runs that step of the build instead
-    (the rare modules loaded and dropped at boot so that their names are interned then: see
-    firmware/builder.py or firmware/app.py), so that its cost is read apart from the TIC
-    path's."""
-    if name.endswith("._intern"):
-        from firmware import unload
-
-        global INTERNED
-        owner = INTERNED = name[: -len("._intern")]
-        before = list(sys.modules)
-        __import__(owner)
-        sys.modules[owner]._intern()
-        # What the rare modules imported and kept (httpd, firmware.web...) is the services'
-        # (boot imports it again): only the names stay here.
-        for m in list(sys.modules):
-            if m not in before:
-                unload(m)
-        before = None
-    else:
+    """Import `name`. A pseudo-module "<owner>._intern.<rare>" is one step of the build's
+    _intern() instead (firmware/builder.py: each rare module loaded, then dropped, so that its
+    names are interned at boot): `rare` imported, then everything new unloaded (what it
+    imported and kept, httpd or firmware.web, is the services', imported again by the build),
+    so that the names it leaves are read apart from the TIC path's, one module a step as a
+    board collects between them. boot() then skips the build's own _intern()."""
+    i = name.find("._intern.")
+    if i < 0:
         __import__(name)
+        note()
+        return
+    from firmware import unload
+
+    global INTERNED
+    INTERNED = name[:i]
+    before = list(sys.modules)
+    try:
+        __import__(name[i + len("._intern.") :])
+    except ImportError:  # as _intern() does
+        pass
+    for m in list(sys.modules):
+        if m not in before:
+            unload(m)
+    before = None
     note()
 
 
