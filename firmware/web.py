@@ -11,39 +11,20 @@ Contract:
   ROOT         the pages' folder (firmware/web_boot.py root()), set by make() unless set.
 Both, and the task's start, are in firmware/web_boot.py, loaded for them and dropped after.
 Routes: GET/HEAD of a file of ROOT (`/` index.html, `/config`, `/login`: their .html);
-/api/*: the handlers of firmware/web_state.py, web_api.py, web_auth.py, web_config.py, each
+/api/*: the handlers of firmware/web_state.py, web_api.py, web_auth.py, web_config.py;
+anything else: 302 to http://<AP ip>/config while the portal is active, else 404. The route
+table and the handlers' loader are firmware/web_req.py, and the handlers' modules, each
 imported for the request and dropped after (a MemoryError in one is a 503 with Retry-After,
-counted in _oom, not a logged 500); anything else: 302 to http://<AP ip>/config while the
-portal is active, else 404. Resident state: the session slots and the login
-limiter (SESSIONS, LIMIT, TOKEN, used by web_auth). Design and figures: docs/design/web.md.
+counted in _oom, not a logged 500). Resident: this module's state, the session slots and the
+login limiter (SESSIONS, LIMIT, TOKEN, used by web_auth). Design and figures:
+docs/design/web.md.
 """
 
-import os
 import sys
 
-import httpd
 from firmware import unload
 
 MAX_BODY = 1400  # a whole config form as JSON fits (POST /api/config: streamed, not in a slot)
-
-# method, path, module (firmware.web_*), function, access: 0 public, 1 a session,
-# 2 a session and the CSRF header
-_API = (
-    ("GET", "/api/state", "web_state", "state", 0),
-    ("GET", "/api/history", "web_state", "history", 0),
-    ("GET", "/api/scan", "web_api", "scan", 0),
-    ("GET", "/api/log", "web_api", "log", 1),
-    ("POST", "/api/reboot", "web_api", "reboot", 2),
-    ("POST", "/api/ota", "web_api", "ota", 2),
-    ("POST", "/api/ota/upload", "web_api", "upload", 2),
-    ("GET", "/api/session", "web_auth", "session", 0),
-    ("POST", "/api/login", "web_auth", "login", 0),
-    ("POST", "/api/logout", "web_auth", "logout", 2),
-    ("GET", "/api/config", "web_config", "get", 1),
-    ("POST", "/api/config", "web_config", "post", 2),
-)
-_PAGES = {"/": "index.html", "/config": "config.html", "/login": "login.html"}
-NO_STORE = "Cache-Control: no-store\r\n"
 
 # Kept across requests, used by firmware/web_auth.py: session slots [sid, csrf, last use ms]
 # (None: free), the login limiter [failures, locked until ms, next lock s] and the CSRF
@@ -55,78 +36,34 @@ TOKEN = [""]
 ROOT = None  # the pages' folder: set by make() (firmware/web_boot.py) unless set before
 _app = None
 _oom = [0]  # answers refused for lack of memory (503), since boot
+_RETRY = "Retry-After: 2\r\nCache-Control: no-store\r\n"
 
 
-def _fallback(req):
-    p = getattr(_app, "portal", None)
-    if p is not None and p.active:
-        return httpd.redirect("http://%s/config" % p.ip, 302, NO_STORE)
-    return 404
-
-
-def _page(req):
-    """Catch-all: a file of ROOT for GET and HEAD, else _fallback()."""
-    if req.method not in ("GET", "HEAD"):
-        return _fallback(req)
-    name = _PAGES.get(req.path)
-    if name is None:
-        name = req.path[1:]
-        if not name or "/" in name or name.startswith(".") or "\\" in name:
-            return _fallback(req)
-    path = ROOT + "/" + name
-    for p in (path, path + ".gz"):
-        try:
-            os.stat(p)
-            return httpd.send_file(path)
-        except OSError:
-            pass
-    return _fallback(req)
-
-
-def respond(res, status=200):
-    """A handler's result (dict, list, int, (status, dict) or a response tuple) with
-    Cache-Control: no-store."""
-    if isinstance(res, int):
-        return (res, "", b"", NO_STORE)
-    if isinstance(res, tuple):
-        if len(res) == 2:  # (status, JSON-able)
-            return httpd.json_response(res[1], res[0], NO_STORE)
-        return (res[0], res[1], res[2], res[3] + NO_STORE)
-    return httpd.json_response(res, status, NO_STORE)
+def _req():
+    __import__("firmware.web_req")
+    return sys.modules["firmware.web_req"]
 
 
 async def _api(req):
-    m = "GET" if req.method == "HEAD" else req.method
-    path = req.path
-    for e in _API:
-        if e[1] == path and e[0] == m:
-            break
-    else:
-        return respond({"error": "not found"}, 404)
-    if e[3] == "post" and req.length > MAX_BODY:  # the streamed config form: refused unread
-        return respond(413)
-    name = "firmware." + e[2]
-    big = e[2] != "web_state"  # the small polls need no spare hole
-    if big:
-        _app.spare(False)
+    """/api/*: firmware/web_req.py's api(), loaded for the request and dropped after."""
     try:
-        if e[4]:
-            __import__("firmware.web_auth")
-            res = sys.modules["firmware.web_auth"].check(_app, req, e[4])
-            if res is not None:
-                return respond(res)
-        __import__(name)
-        res = getattr(sys.modules[name], e[3])(_app, req)
-        if hasattr(res, "send"):
-            res = await res
-        return respond(res)
-    except MemoryError:  # a full or fragmented heap: the page polls again
+        return await _req().api(req)
+    except MemoryError:  # no room for the request's code: the page polls again
         _oom[0] += 1
-        return (503, "", b"", "Retry-After: 2\r\n" + NO_STORE)
+        return (503, "", b"", _RETRY)
     finally:
-        unload(name, "firmware.web_auth")
-        if big:
-            _app.spare(True)
+        unload("firmware.web_req")
+
+
+def _page(req):
+    """Catch-all: firmware/web_req.py's page(), loaded for the request and dropped after."""
+    try:
+        return _req().page(req)
+    except MemoryError:
+        _oom[0] += 1
+        return (503, "", b"", _RETRY)
+    finally:
+        unload("firmware.web_req")
 
 
 def _boot():

@@ -1,5 +1,10 @@
-"""Static files for lib/httpd.py: imported by the server for each file answer (send_file,
-Server.static) and dropped after, so that this code is not resident between page loads.
+"""Static files for lib/httpd.py: imported by the server for each file answer (send_file)
+and dropped after, so that this code is not resident between page loads.
+
+  static(srv, prefix, root)   serve the files under directory `root` (with their .gz) for GET
+      paths starting with `prefix`, the rest of the path naming the file (index.html for a
+      directory); 400 for "..", a backslash, "//", an absolute path. Add it after the routes
+      it would otherwise hide (the first match wins).
 
   open_file(req, path, hd) -> (status, type, size or body, header lines, open file or None):
       `path`, or `path`.gz when the client accepts gzip (406 when only the .gz exists and the
@@ -10,12 +15,25 @@ Cost: a few small strings per file; nothing per chunk (the caller streams throug
 
 import os
 
-from httpd import _TEXT
+from httpd import _TEXT, HTTPError, send_file
 
 _TYPES = (
     "html text/html; charset=utf-8|css text/css|js text/javascript|json application/json|"
     "svg image/svg+xml|png image/png|ico image/x-icon|txt text/plain; charset=utf-8|"
 )
+
+
+def static(srv, prefix, root):
+    srv.route("GET", prefix, lambda req: send_file(_safe(root, req.path[len(prefix) :])), True)
+
+
+def _safe(root, p):
+    """root/p, or HTTPError(400) when p holds "..", a backslash, "//" or starts with "/"."""
+    if ".." in p or p.startswith("/") or "\\" in p or "//" in p:
+        raise HTTPError(400)
+    if p == "" or p.endswith("/"):
+        p += "index.html"
+    return root + "/" + p
 
 
 def _accepts_gzip(v):

@@ -1,12 +1,45 @@
-"""The query string, urlencoded form, JSON body and cookies of an httpd Request, and the
-Set-Cookie line; imported by the handlers that need them, so that lib/httpd.py stays small.
+"""The query string, urlencoded form, JSON body and cookies of an httpd Request, the
+Set-Cookie line and percent-decoding (unquote; lib/httpd.py loads this module for a request
+path with escapes); imported by the handlers that need them, so that lib/httpd.py stays small.
 Each call allocates what it returns; names and values are percent-decoded str; at most
 `req.srv.max_fields` fields (HTTPError(413) beyond); HTTPError(400) for bad escapes or UTF-8.
 """
 
 import json
 
-from httpd import HTTPError, unquote
+from httpd import HTTPError
+
+
+def _hex(c):
+    if 48 <= c <= 57:
+        return c - 48
+    c |= 32
+    return c - 87 if 97 <= c <= 102 else -1
+
+
+def unquote(src, a=0, b=None, plus=False):
+    """Percent-decode src[a:b] (bytes-like) to a str; `plus`: "+" is a space (forms).
+    HTTPError(400) on a bad escape or bytes that are not UTF-8."""
+    if b is None:
+        b = len(src)
+    out = bytearray()
+    while a < b:
+        c = src[a]
+        a += 1
+        if c == 37:  # %
+            h = _hex(src[a]) if a < b else -1
+            lo = _hex(src[a + 1]) if a + 1 < b else -1
+            if h < 0 or lo < 0:
+                raise HTTPError(400)
+            c = h * 16 + lo
+            a += 2
+        elif c == 43 and plus:
+            c = 32
+        out.append(c)
+    try:
+        return out.decode()
+    except ValueError:
+        raise HTTPError(400)
 
 
 def _pairs(req, a, b):

@@ -76,7 +76,9 @@ async def main(port, timeout_ms):
     srv.route("GET", "/stats", stats)
     srv.route("POST", "/echo", lambda req: {"echo": httpd_form.json_body(req)})
     srv.route("GET", "/boom", boom)
-    srv.static("/s/", "tests/fixtures/http/www")
+    import httpd_file  # loaded for the file answers anyway
+
+    httpd_file.static(srv, "/s/", "tests/fixtures/http/www")
     tick_task = asyncio.create_task(ticker())
     await srv.start("127.0.0.1", port, backlog=16)
     print("READY")

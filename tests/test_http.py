@@ -115,7 +115,9 @@ def _app(max_conns=3, bufsize=1536, **limits):
         return httpd.json_response(b'{"pre":1}')
 
     srv.route("GET", "/async", slow)
-    srv.static("/s/", WWW)
+    import httpd_file  # loaded for the file answers anyway
+
+    httpd_file.static(srv, "/s/", WWW)
     return srv
 
 
