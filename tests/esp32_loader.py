@@ -2,13 +2,20 @@
 
 load() -> (esp32 module, fake machine module). Neither stays in sys.modules afterwards, so no
 other test sees the fake and a later import of firmware.hal.esp32 starts afresh. The Wi-Fi
-half (firmware/hal/esp32_net.py, which esp32.wlan() loads on first use) is imported here too,
-on the fake `network`, and handed to the esp32 module.
+half (firmware/hal/esp32_net.py, which esp32.wlan() loads on first use) and the access point
+(firmware/hal/esp32_ap.py, access_point()'s) are imported here too, on the fake `network`, and
+handed to the esp32 module.
 """
 
 import sys
 
-_NAMES = ("machine", "network", "firmware.hal.esp32", "firmware.hal.esp32_net")
+_NAMES = (
+    "machine",
+    "network",
+    "firmware.hal.esp32",
+    "firmware.hal.esp32_net",
+    "firmware.hal.esp32_ap",
+)
 
 
 def _forget():
@@ -16,7 +23,7 @@ def _forget():
         if name in sys.modules:
             del sys.modules[name]
     hal = sys.modules.get("firmware.hal")
-    for sub in ("esp32", "esp32_net"):
+    for sub in ("esp32", "esp32_net", "esp32_ap"):
         if hal is not None and hasattr(hal, sub):
             delattr(hal, sub)  # else `from firmware.hal import esp32` returns the old one
 
@@ -28,9 +35,10 @@ def load():
     try:
         import machine
 
-        from firmware.hal import esp32, esp32_net
+        from firmware.hal import esp32, esp32_ap, esp32_net
 
         esp32._net = esp32_net
+        esp32._apm = esp32_ap
     finally:
         sys.path.pop(0)
         _forget()

@@ -310,7 +310,7 @@ def test_station_polls_allocate_nothing():
     assert out == [("connected", -55, True), ("connected", -50, True)], out
 
 
-# -- scan, access point, boot button (firmware/hal/esp32_net.py, host.py)
+# -- scan, access point, boot button (firmware/hal/esp32_net.py, esp32_ap.py, host.py)
 
 
 def test_esp32_scan_maps_the_driver_tuples():

@@ -1,7 +1,8 @@
 """Hardware abstraction layer: the only code that knows whether it runs on a board or a PC.
 
-Rule: nothing outside firmware/hal/ imports machine, network or esp32. Both sides offer the
-same small interface:
+Rule: nothing outside firmware/hal/ imports machine, network or esp32. On the board, esp32.py
+loads esp32_net.py (the station) and esp32_ap.py (the access point) on their first use. Both
+sides offer the same small interface:
 
   PLATFORM                          "esp32" or "host"
   RXBUF                             default receive buffer of the TIC input, bytes

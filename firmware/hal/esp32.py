@@ -225,16 +225,19 @@ def wlan():
     return _sta
 
 
+# -- Wi-Fi access point: the class lives in firmware/hal/esp32_ap.py, loaded on first use.
+
+_apm = None  # the esp32_ap module once loaded (tests put their fake-backed one here)
 _ap = None
 
 
 def access_point():
-    """The Wi-Fi access point (one per device): firmware/hal/esp32_net.py's AccessPoint."""
-    global _ap, _net
+    """The Wi-Fi access point (one per device): firmware/hal/esp32_ap.py's AccessPoint."""
+    global _ap, _apm
     if _ap is None:
-        if _net is None:
-            from firmware.hal import esp32_net as _net
-        _ap = _net.AccessPoint()
+        if _apm is None:
+            from firmware.hal import esp32_ap as _apm
+        _ap = _apm.AccessPoint()
     return _ap
 
 
