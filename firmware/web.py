@@ -39,15 +39,12 @@ _oom = [0]  # answers refused for lack of memory (503), since boot
 _RETRY = "Retry-After: 2\r\nCache-Control: no-store\r\n"
 
 
-def _req():
-    __import__("firmware.web_req")
-    return sys.modules["firmware.web_req"]
-
-
-async def _api(req):
-    """/api/*: firmware/web_req.py's api(), loaded for the request and dropped after."""
+async def _handle(req):
+    """Every route and the catch-all: firmware/web_req.py's handle(), loaded for the request
+    and dropped after."""
     try:
-        return await _req().api(req)
+        __import__("firmware.web_req")
+        return await sys.modules["firmware.web_req"].handle(req)
     except MemoryError:  # no room for the request's code: the page polls again
         _oom[0] += 1
         return (503, "", b"", _RETRY)
@@ -55,43 +52,27 @@ async def _api(req):
         unload("firmware.web_req")
 
 
-def _page(req):
-    """Catch-all: firmware/web_req.py's page(), loaded for the request and dropped after."""
-    try:
-        return _req().page(req)
-    except MemoryError:
-        _oom[0] += 1
-        return (503, "", b"", _RETRY)
-    finally:
-        unload("firmware.web_req")
-
-
-def _boot():
+def _boot(fn, *args):
+    """firmware/web_boot.py's `fn`(*args), the module dropped after (a coroutine keeps it)."""
     __import__("firmware.web_boot")
-    return sys.modules["firmware.web_boot"]
+    try:
+        return getattr(sys.modules["firmware.web_boot"], fn)(*args)
+    finally:
+        unload("firmware.web_boot")
 
 
 def make(app):
-    try:
-        return _boot().make(app)
-    finally:
-        unload("firmware.web_boot")
+    return _boot("make", app)
 
 
 def build(app):
-    try:
-        _boot().build(app)
-    finally:
-        unload("firmware.web_boot")
+    _boot("build", app)
 
 
 async def _serve(app, host, port):
     import asyncio
 
-    try:  # the server made if boot could not, then listening (with retries)
-        await _boot().serve(app, host, port)
-    finally:
-        unload("firmware.web_boot")
+    await _boot("serve", app, host, port)  # the Server made if boot could not; listening
     try:
         while True:
             await asyncio.sleep(3600)

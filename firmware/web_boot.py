@@ -44,11 +44,11 @@ def make(app):
         web.ROOT = root()
     srv = httpd.Server(0, BUFSIZES)
     srv.max_body = web.MAX_BODY
-    srv.route("POST", "/api/ota/upload", web._api, stream=True, timeout_ms=UPLOAD_MS)
-    srv.route("POST", "/api/config", web._api, stream=True)
+    srv.route("POST", "/api/ota/upload", web._handle, stream=True, timeout_ms=UPLOAD_MS)
+    srv.route("POST", "/api/config", web._handle, stream=True)
     for m in ("GET", "POST"):
-        srv.route(m, "/api/", web._api, True)
-    srv.catch_all = web._page
+        srv.route(m, "/api/", web._handle, True)
+    srv.catch_all = web._handle
     return srv
 
 

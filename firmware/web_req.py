@@ -2,6 +2,7 @@
 and the captive portal's fallback; imported by web.py for each request and dropped after (its
 state, the sessions and the limiter, stays in web.py).
 
+  await handle(req)   api(req) for /api/*, else page(req) (web.py's one handler).
   await api(req)   /api/*: the endpoint of _API (module firmware.<module>, function, access
                    level checked by firmware/web_auth.py first), imported for the request
                    and dropped after; a MemoryError in one is a 503 with Retry-After,
@@ -109,3 +110,9 @@ async def api(req):
         unload(name, "firmware.web_auth", "httpd_form")  # web_auth's import of it too
         if big:
             web._app.spare(True)
+
+
+async def handle(req):
+    if req.path.startswith("/api/"):  # the routes: GET, HEAD and POST
+        return await api(req)
+    return page(req)  # the catch-all

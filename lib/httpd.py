@@ -53,13 +53,8 @@ import log
 _log = log.getLogger("http")
 
 _MP = hasattr(asyncio, "sleep_ms")
-if _MP:
-    _sleep_ms = asyncio.sleep_ms
-    _wait_ms = asyncio.wait_for_ms
-else:  # CPython
+if not _MP:  # CPython
     from aio_host import Pair as _Pair
-    from aio_host import sleep_ms as _sleep_ms  # noqa: F401 (for httpd_conn)
-    from aio_host import wait_for_ms as _wait_ms
 
 
 _BUSY = b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
@@ -114,63 +109,24 @@ class Request:
         first `keep` bytes are copied; -1: the request read so far, up to its body's end):
         whether it did. For a request or an answer wider than this slot; allocates only a
         memoryview."""
-        p = self.srv._pool
-        if not p or len(p[0].buf) <= len(self.buf):
-            return False
-        o = p.pop(0)
-        if keep < 0:
-            keep = self._n
-        o.buf[:keep] = self.mv[:keep]
-        self.buf, o.buf = o.buf, self.buf
-        self.mv, o.mv = o.mv, self.mv
-        self.srv._free(o)
-        return True
+        return _c().grow(self, keep)
 
-    async def readinto(self, buf):
-        """Streamed routes: the next body bytes into `buf`; 0 at the end of the body."""
-        k = self._n - self._b
-        if k > 0:  # what came with the headers
-            k = min(k, len(buf))
-            buf[:k] = self.mv[self._b : self._b + k]
-            self._b += k
-            return k
-        if self._left <= 0:
-            return 0
-        mv = memoryview(buf)
-        if len(buf) > self._left:
-            mv = mv[: self._left]
-        try:
-            k = await _wait_ms(self._s.readinto(mv), self.srv.timeout_ms)
-        except asyncio.TimeoutError:
-            self._left = 0  # nothing more to wait for
-            raise HTTPError(408)
-        if not k:
-            self._left = 0
-            raise HTTPError(400)
-        self._left -= k
-        return k
-
-    def _hval(self, key):
-        """Where the value of header `key` (b"\\r\\nname:", lowercase) starts, or -1."""
-        buf = self.buf
-        a = buf.find(key, self._h, self._e)
-        if a < 0:
-            return -1
-        a += len(key)
-        while buf[a] in b" \t":
-            a += 1
-        return a
+    def readinto(self, buf):
+        """Streamed routes: `await req.readinto(buf)`, the next body bytes into `buf`; 0 at
+        the end of the body; HTTPError(400) when the client stops early, 408 when a read
+        waits over timeout_ms."""
+        return _c().readinto(self, buf)
 
     def header(self, name):
         """The value of header `name` (any case) as a str, or None; HTTPError(400) when it is
-        not UTF-8."""
-        a = self._hval(b"\r\n" + name.lower().encode() + b":")
-        if a < 0:
-            return None
-        try:
-            return bytes(self.buf[a : self.buf.find(b"\r\n", a, self._e)]).decode().rstrip()
-        except ValueError:
-            raise HTTPError(400)
+        not UTF-8. Allocates the name's key and the value."""
+        return _c().header(self, name)
+
+
+def _c():
+    import httpd_conn  # loaded while a connection is in progress (Server._use)
+
+    return httpd_conn
 
 
 class Server:

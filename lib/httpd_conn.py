@@ -3,8 +3,9 @@ the handler and sending its answer. Imported by Server.serve() (and _exchange, _
 connection is in progress and dropped when none is (Server._use, _done): between requests
 only the Server, its slots and the small resident half stay in the heap.
 
-Functions of a Request (`self`: read, cont, parse) or of the Server (`self`: slot, serve,
-exchange, reply, match, dispatch, send); lib/httpd.py documents the behaviour.
+Functions of a Request (`self`: read, cont, parse, grow, readinto, hval, header; the last
+three behind Request's methods) or of the Server (`self`: slot, serve, exchange, reply,
+match, dispatch, send); lib/httpd.py documents the behaviour.
 Cost: loading this module per connection (its code, a few KB, freed after); see
 docs/design/http.md.
 """
@@ -12,7 +13,14 @@ docs/design/http.md.
 import asyncio
 import sys
 
-from httpd import _BUSY, _TEXT, HTTPError, _log, _sleep_ms, _wait_ms, json_response
+from httpd import _BUSY, _MP, _TEXT, HTTPError, _log, json_response
+
+if _MP:
+    _sleep_ms = asyncio.sleep_ms
+    _wait_ms = asyncio.wait_for_ms
+else:  # CPython
+    from aio_host import sleep_ms as _sleep_ms
+    from aio_host import wait_for_ms as _wait_ms
 
 _REASONS = (
     "200 OK|204 No Content|302 Found|303 See Other|304 Not Modified|"
@@ -61,7 +69,7 @@ async def read(self, s):
     self._b = e + 4
     rt = match(self.srv, self)
     if rt is not None and rt[4]:  # streamed: the handler reads the body
-        if self._hval(b"\r\ncontent-length:") < 0:
+        if hval(self, b"\r\ncontent-length:") < 0:
             return 411
         self.length = self._n
         self._n = min(n, total)  # the body's first bytes, already in the buffer
@@ -88,7 +96,7 @@ async def read(self, s):
 
 
 async def cont(self, s):
-    if self._hval(b"\r\nexpect:") >= 0:
+    if hval(self, b"\r\nexpect:") >= 0:
         s.write(b"HTTP/1.1 100 Continue\r\n\r\n")
         await s.drain()
 
@@ -151,10 +159,10 @@ def parse(self, e):
             if 65 <= x <= 90:
                 buf[k] = x + 32
         i = j + 2
-    if self._hval(b"\r\ntransfer-encoding:") >= 0:
+    if hval(self, b"\r\ntransfer-encoding:") >= 0:
         return 411
     n = 0
-    a = self._hval(b"\r\ncontent-length:")
+    a = hval(self, b"\r\ncontent-length:")
     if a >= 0:
         if buf.find(b"\r\ncontent-length:", a, self._e) >= 0:
             return 400
@@ -360,3 +368,70 @@ async def send(self, req, s, res):
     finally:
         if f:
             f.close()
+
+
+def grow(self, keep=-1):
+    """Swap this slot's buffer for the largest free slot's, when that one is larger (the
+    first `keep` bytes are copied; -1: the request read so far, up to its body's end):
+    whether it did. For a request or an answer wider than this slot; allocates only a
+    memoryview."""
+    p = self.srv._pool
+    if not p or len(p[0].buf) <= len(self.buf):
+        return False
+    o = p.pop(0)
+    if keep < 0:
+        keep = self._n
+    o.buf[:keep] = self.mv[:keep]
+    self.buf, o.buf = o.buf, self.buf
+    self.mv, o.mv = o.mv, self.mv
+    self.srv._free(o)
+    return True
+
+
+async def readinto(self, buf):
+    """Streamed routes: the next body bytes into `buf`; 0 at the end of the body."""
+    k = self._n - self._b
+    if k > 0:  # what came with the headers
+        k = min(k, len(buf))
+        buf[:k] = self.mv[self._b : self._b + k]
+        self._b += k
+        return k
+    if self._left <= 0:
+        return 0
+    mv = memoryview(buf)
+    if len(buf) > self._left:
+        mv = mv[: self._left]
+    try:
+        k = await _wait_ms(self._s.readinto(mv), self.srv.timeout_ms)
+    except asyncio.TimeoutError:
+        self._left = 0  # nothing more to wait for
+        raise HTTPError(408)
+    if not k:
+        self._left = 0
+        raise HTTPError(400)
+    self._left -= k
+    return k
+
+
+def hval(self, key):
+    """Where the value of header `key` (b"\\r\\nname:", lowercase) starts, or -1."""
+    buf = self.buf
+    a = buf.find(key, self._h, self._e)
+    if a < 0:
+        return -1
+    a += len(key)
+    while buf[a] in b" \t":
+        a += 1
+    return a
+
+
+def header(self, name):
+    """The value of header `name` (any case) as a str, or None; HTTPError(400) when it is
+    not UTF-8."""
+    a = hval(self, b"\r\n" + name.lower().encode() + b":")
+    if a < 0:
+        return None
+    try:
+        return bytes(self.buf[a : self.buf.find(b"\r\n", a, self._e)]).decode().rstrip()
+    except ValueError:
+        raise HTTPError(400)
