@@ -49,7 +49,7 @@ async def _handle(req):
         _oom[0] += 1
         return (503, "", b"", _RETRY)
     finally:
-        unload("firmware.web_req")
+        unload("firmware.web_req", "httpd_form")
 
 
 def _boot(fn, *args):

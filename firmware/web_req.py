@@ -43,7 +43,9 @@ NO_STORE = "Cache-Control: no-store\r\n"
 def _fallback(req):
     p = getattr(web._app, "portal", None)
     if p is not None and p.active:
-        return httpd.redirect("http://%s/config" % p.ip, 302, NO_STORE)
+        import httpd_form  # dropped by web._handle
+
+        return httpd_form.redirect("http://%s/config" % p.ip, 302, NO_STORE)
     return 404
 
 

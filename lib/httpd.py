@@ -11,8 +11,8 @@
 
 A handler is `handler(req)` or `async handler(req)`; it returns a response: an int status (no
 body), a dict or list (JSON), or a tuple (status, content type, body, header lines) as made by
-`response`, `json_response`, `redirect` and `send_file`; a body may also be a list of
-bytes-like parts (sent one after the other), or a producer (an object with `size`,
+`response`, `json_response`, `send_file` (and httpd_form's `redirect`); a body may also be
+a list of bytes-like parts (sent one after the other), or a producer (an object with `size`,
 `readinto(buf)` and `close()`, streamed through the slot's buffer like a file, for an answer
 bigger than the buffer). It may raise HTTPError(status);
 any other exception is a 500 and one log line. `req` (a Request: `method`, `path`,
@@ -75,13 +75,6 @@ def json_response(obj, status=200, headers=""):
     if not isinstance(obj, (bytes, bytearray)):
         obj = json.dumps(obj)
     return (status, "application/json", obj, headers)
-
-
-def redirect(url, status=302, headers=""):
-    """A redirect to `url` (no CR, LF)."""
-    if "\r" in url or "\n" in url:
-        raise ValueError("bad url")
-    return (status, "", b"", "Location: %s\r\n%s" % (url, headers))
 
 
 def send_file(path, headers=""):

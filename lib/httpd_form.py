@@ -1,5 +1,6 @@
 """The query string, urlencoded form, JSON body and cookies of an httpd Request, the
-Set-Cookie line and percent-decoding (unquote; lib/httpd.py loads this module for a request
+Set-Cookie line, redirect(url, status=302, headers) (a response; ValueError for CR or LF in
+the url) and percent-decoding (unquote; lib/httpd.py loads this module for a request
 path with escapes); imported by the handlers that need them, so that lib/httpd.py stays small.
 Each call allocates what it returns; names and values are percent-decoded str; at most
 `req.srv.max_fields` fields (HTTPError(413) beyond); HTTPError(400) for bad escapes or UTF-8.
@@ -131,3 +132,10 @@ def set_cookie(name, value, max_age=None, path="/"):
         raise ValueError("bad cookie")
     age = "" if max_age is None else "; Max-Age=%d" % max_age
     return "Set-Cookie: %s=%s; Path=%s%s; HttpOnly; SameSite=Strict\r\n" % (name, value, path, age)
+
+
+def redirect(url, status=302, headers=""):
+    """A redirect to `url` (no CR, LF)."""
+    if "\r" in url or "\n" in url:
+        raise ValueError("bad url")
+    return (status, "", b"", "Location: %s\r\n%s" % (url, headers))

@@ -144,7 +144,7 @@ def test_routes_exact_prefix_and_methods():
 
 def test_catch_all_hook():
     srv = _app()
-    srv.catch_all = lambda req: httpd.redirect("http://192.168.4.1/")
+    srv.catch_all = lambda req: form.redirect("http://192.168.4.1/")
     for path in ("/generate_204", "/hotspot-detect.html", "/x/y?z"):
         r = get(srv, path)
         assert r.status == 302 and r.headers["location"] == "http://192.168.4.1/", r.raw
@@ -227,12 +227,12 @@ def test_cookies():
         except ValueError:
             continue
         raise AssertionError("accepted %r=%r" % (name, value))
-    srv.route("GET", "/login", lambda req: httpd.redirect("/", 303, form.set_cookie("sid", "t")))
+    srv.route("GET", "/login", lambda req: form.redirect("/", 303, form.set_cookie("sid", "t")))
     r = get(srv, "/login")
     assert r.status == 303 and r.headers["location"] == "/"
     assert r.cookies == ["sid=t; Path=/; HttpOnly; SameSite=Strict"]
     try:
-        httpd.redirect("/x\r\nSet-Cookie: a=b")
+        form.redirect("/x\r\nSet-Cookie: a=b")
     except ValueError:
         pass
     else:
