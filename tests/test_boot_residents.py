@@ -129,6 +129,8 @@ def test_ota_boot_loads_no_slots_code_without_a_pointer():
     from firmware import ota_boot, slots
 
     assert ota_boot.POINTER == slots.POINTER
+    with open("main.py") as f:
+        assert 'os.stat("%s")' % slots.POINTER in f.read()  # main.py's own check
     unload("firmware.slots")
     app = _App()
     try:
