@@ -16,11 +16,14 @@ lookup blocks (lwIP's own timeout): it is done once and cached. Errors are MQTTE
 
 Memory: a receive buffer (`rx_size`) and a header buffer (`max_topic` + 9) per client,
 allocated once; a QoS 0 publish allocates one memoryview (payloads as bytes-likes: a str is
-encoded, a copy). Design, bounds and figures: docs/design/mqtt.md.
+encoded, a copy). What runs once per connection (CONNECT, SUBSCRIBE, the default opener) is
+lib/mqtt_link.py, loaded for the call and dropped; the CPython stand-ins are lib/mqtt_host.py.
+Design, bounds and figures: docs/design/mqtt.md.
 """
 
 import asyncio
 import random
+import sys
 import time
 
 import log
@@ -51,36 +54,9 @@ try:  # MicroPython
         a = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)[0][-1]
         return a[0] if isinstance(a, tuple) else host  # the unix port gives a raw sockaddr
 
-    async def open_stream(host, port, ssl=None, server_hostname=None):
-        """Default opener: asyncio TCP (TLS when `ssl` is an SSLContext) stream."""
-        s = (await asyncio.open_connection(host, port, ssl, server_hostname))[0]
-        s.close = s.s.close  # asyncio's Stream.close() does nothing: close the socket now
-        return s
-
-except AttributeError:  # CPython
-    import socket
-
-    def _ticks():
-        return int(time.monotonic() * 1000)
-
-    def _diff(a, b):
-        return a - b
-
-    from aio_host import Pair as _Pair
-    from aio_host import sleep_ms as _sleep_ms
-    from aio_host import wait_for_ms as _wait_ms
-
-    async def _getaddr(host, port, ms):
-        loop = asyncio.get_running_loop()
-        a = await _wait_ms(loop.getaddrinfo(host, port, type=socket.SOCK_STREAM), ms)
-        return a[0][4][0]
-
-    async def open_stream(host, port, ssl=None, server_hostname=None):
-        """Default opener: asyncio TCP (TLS when `ssl` is an SSLContext) stream."""
-        r, w = await asyncio.open_connection(
-            host, port, ssl=ssl, server_hostname=server_hostname if ssl else None
-        )
-        return _Pair(r, w)
+except AttributeError:  # CPython: the same from a host-only module (no code on the device);
+    # _getaddr is for lib/mqtt_link.py (mqtt._getaddr)
+    from mqtt_host import _diff, _getaddr, _sleep_ms, _ticks, _wait_ms  # noqa: F401
 
 
 class MQTTError(Exception):
@@ -107,20 +83,15 @@ def _enc_len(buf, i, n):
             return i
 
 
-def _add_str(pkt, s):
-    """Append an MQTT string (2-byte length, bytes) to the bytearray `pkt`."""
-    if isinstance(s, str):
-        s = s.encode()
-    pkt.append(len(s) >> 8)
-    pkt.append(len(s) & 0xFF)
-    pkt.extend(s)
+def _link():
+    """lib/mqtt_link.py: what runs once per connection (connect, subscribe), loaded for it."""
+    import mqtt_link
+
+    return mqtt_link
 
 
-def _packet(op, body):
-    """Fixed header + body as one new bytearray (connect and subscribe only)."""
-    head = bytearray(5)
-    head[0] = op
-    return head[: _enc_len(head, 1, len(body))] + body
+def _unlink():
+    sys.modules.pop("mqtt_link", None)  # dropped after use (its code is not resident)
 
 
 class MQTTConnection:
@@ -141,7 +112,7 @@ class MQTTConnection:
         ssl=None,
         *,
         server_hostname=None,
-        open_stream=open_stream,
+        open_stream=None,
         timeout_ms=10000,
         rx_size=256,
         max_topic=128,
@@ -155,7 +126,7 @@ class MQTTConnection:
         self.keepalive = keepalive
         self.ssl = ssl
         self.server_hostname = server_hostname or server
-        self.open_stream = open_stream
+        self.open_stream = open_stream  # None: asyncio's TCP (TLS) stream
         self.timeout_ms = timeout_ms
         self.max_repubs = max_repubs
         self._cb = self._lw = None
@@ -268,57 +239,12 @@ class MQTTConnection:
     async def connect(self):
         """Open the connection and log in (CONNECT, CONNACK), start its reader and keepalive
         tasks. No-op when connected. Raises MQTTError (refused, timeout, protocol), TLSError
-        (handshake, certificate), OSError (network)."""
-        if self._s:
-            return
-        ms = self.timeout_ms
-        if self._addr is None:
-            self._addr = await _getaddr(self.server, self.port, ms)
-        # CONNECT: protocol level 4, clean session, keepalive, id, will, user, password
-        p = bytearray(b"\x00\x04MQTT\x04\x02")
-        p.append(self.keepalive >> 8)
-        p.append(self.keepalive & 0xFF)
-        _add_str(p, self.client_id)
-        if self._lw:
-            topic, msg, retain, qos = self._lw
-            p[7] |= 4 | qos << 3 | (0x20 if retain else 0)
-            _add_str(p, topic)
-            _add_str(p, msg)
-        for f, v in ((0x80, self.user), (0x40, self.password)):
-            if v is not None:
-                p[7] |= f
-                _add_str(p, v)
-        s = None
-        try:
-            s = await _wait_ms(
-                self.open_stream(self._addr, self.port, self.ssl, self.server_hostname), ms
-            )
-            s.write(_packet(0x10, p))
-            await _wait_ms(s.drain(), ms)
-            await _wait_ms(self._fill(s, 4), ms)
-            b = self._rbuf
-            if b[0] != 0x20 or b[1] != 2 or b[3]:
-                raise MQTTError("connection refused: CONNACK %02x %02x %02x" % (b[0], b[1], b[3]))
-        except Exception as e:
-            if s is not None:
-                s.close()
-            if isinstance(e, asyncio.TimeoutError):
-                raise MQTTError("no answer from %s:%d in %d ms" % (self.server, self.port, ms))
-            # mbedTLS errors are negative OSError codes (MicroPython), ssl.SSL*Error (CPython)
-            c = e.args[0] if isinstance(e, OSError) and e.args else 0
-            if self.ssl and (
-                isinstance(e, ValueError)
-                or "SSL" in type(e).__name__
-                or (type(c) is int and c < 0)
-            ):
-                raise TLSError("TLS set-up with %s failed: %r" % (self.server_hostname, e))
-            raise
-        self._s = s
-        self._last_tx = self._last_ping = self._last_rx
-        self._down = asyncio.Event()
-        self._tasks = [asyncio.create_task(self._reader(s))]
-        if self.keepalive:
-            self._tasks.append(asyncio.create_task(self._pinger(s)))
+        (handshake, certificate), OSError (network). Loads lib/mqtt_link.py for the call."""
+        if not self._s:
+            try:
+                await _link().connect(self)
+            finally:
+                _unlink()
 
     async def disconnect(self):
         """Send DISCONNECT (the broker then discards the last will), close, stop run()."""
@@ -385,19 +311,10 @@ class MQTTConnection:
         if (topic, qos) not in self.subs:
             self.subs.append((topic, qos))
         if self._s:
-            await self._subscribe(self._s, topic, qos)
-
-    async def _subscribe(self, s, topic, qos):
-        async with self._lock:
-            pid = self._next_pid()
-            p = bytearray((pid >> 8, pid & 0xFF))
-            _add_str(p, topic)
-            p.append(qos)
-            await self._send(s, _packet(0x82, p))
-            if not await self._wait_ack(s, pid):
-                self._fail(s, MQTTError("no SUBACK"))
-            if self._rc & 0x80 or s is not self._s:
-                raise MQTTError("subscription to %r failed" % (topic,))
+            try:
+                await _link().subscribe(self, self._s, topic, qos)
+            finally:
+                _unlink()
 
     async def _reader(self, s):
         """Read and handle the broker's packets until the connection ends."""
@@ -505,9 +422,10 @@ class MQTTClient(MQTTConnection):
         fails = 0
         while self._run is me:
             try:
-                await self.connect()
-                for topic, qos in self.subs:
-                    await self._subscribe(self._s, topic, qos)
+                try:
+                    await _link().attempt(self)  # connect, then subscribe
+                finally:
+                    _unlink()
             except Exception as e:  # noqa: BLE001 (any failure: try again later)
                 self._fail(self._s, e)
                 self.last_error = e
