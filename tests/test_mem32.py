@@ -294,11 +294,6 @@ def test_web_page_loads_never_grow_the_heap_past_112k(web_run):
     assert not e["over_112k"], _web_table(web_run)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="2026-12-02 (f8e393f): web part resident 14.3 KB (2 slots of 3 KB: 6.8 KB; code "
-    "5.9 KB; history 1.6 KB); budget 10 KB",
-)
 def test_web_part_resident_within_10k(web_run):
     e = web_run["modes"]["standard"]
     assert e["web_resident"] <= mem32.BUDGET_WEB_RESIDENT, _web_table(web_run)

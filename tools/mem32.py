@@ -272,7 +272,7 @@ class Job:
         self.scenario = scenario
 
 
-def _harness(job, phase, heap):
+def _harness(job, phase, heap, ballast=0):
     cmd = ["node", "--expose-gc", str(NPM_DIR / "harness.mjs"), "--device", str(job.device)]
     fake = Path(job.device).parent / "fake"  # compiled by _device()
     cmd += [
@@ -283,7 +283,7 @@ def _harness(job, phase, heap):
         "--baud",
         str(job.baud),
     ]
-    cmd += ["--mode", job.mode, "--phase", phase, "--heap", str(heap)]
+    cmd += ["--mode", job.mode, "--phase", phase, "--heap", str(heap), "--ballast", str(ballast)]
     cmd += ["--scenario", job.scenario, "--settle", str(MQTT_SETTLE)]
     cmd += ["--page-every", str(job.page_every)]
     cmd += ["--first", str(job.first), "--frames", str(job.frames), *job.modules]
@@ -308,7 +308,7 @@ def run_wasm(job):
     wanted = probe["heap_start"] + probe["harness"]
     heap = -(-wanted * HEAP_32 // probe["heap_start"])
     for _ in range(4):
-        run = _harness(job, "run", heap)
+        run = _harness(job, "run", heap, probe["harness"])
         if run["heap_start"] >= wanted:
             run["probe"] = probe
             run["area_esp32"] = probe["heap_start"]

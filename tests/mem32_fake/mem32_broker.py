@@ -84,7 +84,7 @@ class Stream:
         n = len(b)
         while i < n:
             i = self._eat(b, i, n)
-        u = gc.mem_alloc()
+        u = mem32_steps.used()
         self.peak = max(self.peak, u)
         if self.watch:
             mem32_steps.note()

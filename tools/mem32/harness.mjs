@@ -1,7 +1,7 @@
 // harness.mjs: heap use of the device image on MicroPython 1.27 built 32-bit (WebAssembly).
 //
 //   node harness.mjs --device DIR --fake DIR --stream FILE --baud B --mode NAME
-//                    [--phase probe|run] [--heap BYTES] [--first N] [--frames N]
+//                    [--phase probe|run] [--heap BYTES] [--ballast BYTES] [--first N] [--frames N]
 //                    [--scenario tic|mqtt|web] [--settle N] [--page-every N] MODULE...
 //
 // --device: a device image laid out as on the board (lib/, firmware/) with the ESP32 HAL
@@ -14,7 +14,8 @@
 //          then the boot's objects part by part (mem32_steps.TEARDOWN);
 //   run:   imports, boot, N frames (in use after each of the first --first), largest heap.
 // tools/mem32.py gives the run a first heap area larger than an ESP32's by exactly what the
-// probe found the harness keeps, so the app meets the room it has on a board.
+// probe found the harness keeps, so the app meets the room it has on a board; --ballast (the
+// same bytes) is allocated when the heap first grows, so the second area is a board's too.
 // Scenario mqtt (run phase): config.json sets Wi-Fi and a broker, the harness also loads the
 // fake clock, socket and broker (tests/mem32_fake/mem32_*.py) before its first reading; after
 // --settle frames it starts the Wi-Fi and MQTT tasks (runPythonAsync: the port's asyncio runs
@@ -35,7 +36,7 @@ import path from "node:path";
 
 function parseArgs(argv) {
   const opts = {
-    heap: 56 * 1024, first: 100, frames: 1000, phase: "run", scenario: "tic", settle: 5,
+    heap: 56 * 1024, ballast: 0, first: 100, frames: 1000, phase: "run", scenario: "tic", settle: 5,
     "page-every": 10, modules: [],
   };
   for (let i = 0; i < argv.length; i++) {
@@ -52,7 +53,7 @@ function parseArgs(argv) {
   for (const k of ["device", "fake", "stream", "baud", "mode"]) {
     if (!opts[k]) throw new Error(`--${k} is required`);
   }
-  for (const k of ["heap", "first", "frames", "baud", "settle", "page-every"]) {
+  for (const k of ["heap", "ballast", "first", "frames", "baud", "settle", "page-every"]) {
     opts[k] = Number(opts[k]);
   }
   if (!["tic", "mqtt", "web"].includes(opts.scenario)) {
@@ -153,6 +154,7 @@ async function interpreter(opts, heap) {
   st.py("for i in range(len(S.TEARDOWN)): print('MEM32T %d %s' % (i, S.TEARDOWN[i][0]))");
   st.start = st.memInfo();
   st.py(`S.calibrate(${st.start.total})`);
+  st.py(`S.BALLAST_SIZE = ${opts.ballast}`); // see mem32_steps: the growth's ballast
   st.inUse("base");
   st.S = mp.pyimport("mem32_steps");
   return st;
