@@ -9,11 +9,12 @@ Per label row r (tic.labels, 0 <= r < labels.COUNT), no allocation unless noted:
     present(r)        the meter currently sends it (seen within ABSENT_AFTER frames)
     seen(r)           it was stored from the last frame
     changed(r)        its value, horodate or presence changed with the last frame
-    changed_ms(r)     ticks_ms of its last change; changed_since(r, t): after tick t?
+    changed_since(r, t)   it changed after tick t
     int_value(r)      int of a digit value (at most 9 digits), else -1
-    value_len(r), copy_value(r, dst, at=0) -> n    the raw bytes, padding kept
-    value(r)          the raw value as bytes (allocates)
-    has_horodate(r), copy_horodate(r, dst, at=0) -> 13 or 0
+    copy_value(r, dst, at=0) -> n    the raw bytes, padding kept
+  and, allocating (firmware/readings_more.py): changed_ms(r) (ticks_ms of its last change),
+    value_len(r), value(r) (the raw value as bytes), has_horodate(r),
+    copy_horodate(r, dst, at=0) -> 13 or 0
 Frame-wide: seq (frames stored, wraps at 2^30), mode (of the last frame), generation (+1 at
 each reset: mode or meter change; entities of the old set retire), dropped (groups refused,
 wraps at 2^30), meter_id (bytes, allocates; b"" until confirmed) or copy_meter_id(dst) -> n
@@ -28,14 +29,16 @@ The meter id is confirmed by ID_CONFIRM frames in a row that agree; a confirmed 
 changes, or a frame of the other mode, resets the store (and a new meter, the guard).
 A label goes absent after ABSENT_AFTER frames without it (a group lost to its checksum does
 not make it flicker); historique short frames (overload) age nothing. Why: docs/design/
-readings.md. Memory on a 32-bit board: 2.7 KB per store (2.2 KB of tables, all made at
-construction) and 5.5 KB of code.
+readings.md. The constructor's table building is firmware/readings_init.py and the readers no
+firmware part calls (value, meter_id, value_len, changed_ms, has_horodate, copy_horodate) are
+firmware/readings_more.py, both loaded on use and dropped: the resident code is the per-frame
+update and the allocation-free readers. Memory on a 32-bit board: 2.5 KB per store (2.2 KB of
+tables, all made at construction) and about 4 KB of code.
 """
 
-import asyncio
 import time
-from array import array
 
+from firmware import unload
 from tic import labels
 
 try:
@@ -83,19 +86,6 @@ except AttributeError:  # CPython (tests)
 
     def _ticks_ms():
         return int((time.monotonic() - _t0) * 1000) & _MASK
-
-
-# tic.labels' packed table: size and kind of row r (as tic.label_rows reads them; not loaded
-# here for two numbers per row, as it costs 3.7 KB on a 32-bit board).
-_ATTR = labels._ATTR
-
-
-def size(r):
-    return _ATTR[4 * r]
-
-
-def kind(r):
-    return (_ATTR[4 * r + 2] >> 4) & 3
 
 
 def _inc(n):
@@ -153,40 +143,21 @@ class Readings:
     with each frame (the reader's). See the module docstring."""
 
     def __init__(self, guard):
-        self.guard = guard
-        n = labels.COUNT
-        self.kinds = bytearray(n)
-        self.off = array("H", [0] * (n + 1))  # row r's value slot: vals[off[r]:off[r + 1]]
-        self.hslot = bytearray(b"\xff" * n)  # row r's horodate at hods[13 * hslot[r]]
-        o = nh = 0
-        for r in range(n):
-            f = labels.flags(r)
-            k = K_ID if r in (_R_ADCO, _R_ADSC) else kind(r)
-            if f & labels.F_GUARDED:
-                k |= K_GUARDED
-            if f & labels.F_SHORT:
-                k |= K_SHORT
-            self.kinds[r] = k
-            if f & labels.F_HORODATE:
-                self.hslot[r] = nh
-                nh += 1
-            o += size(r)
-            self.off[r + 1] = o
-        self.vals = bytearray(o)
-        self.lens = bytearray(n)
-        self.hods = bytearray(HORODATE_LEN * nh)
-        self.status = bytearray(n)
-        self._ticks = array("i", [0] * n)
-        self._id = bytearray(12)  # confirmed meter id
-        self._idn = 0
-        self._cand = bytearray(12)  # meter id awaiting confirmation
-        self._candn = 0
-        self._candk = 0  # frames in a row that sent the candidate
-        self.seq = 0
-        self.mode = 0  # tic.MODE_*: of the last frame
-        self.generation = 0
-        self.dropped = 0
-        self.event = asyncio.Event()
+        from firmware import readings_init  # boot only: its code is not kept
+
+        readings_init.init(self, guard)
+        unload("firmware.readings_init")
+
+    def __getattr__(self, name):
+        # The readers no firmware part calls (value, meter_id, value_len, changed_ms,
+        # has_horodate, copy_horodate: tests, host tools) are in firmware/readings_more.py,
+        # loaded on their use (which allocates); AttributeError for any other name.
+        from firmware import readings_more
+
+        f = getattr(readings_more, name)
+        if name == "meter_id":
+            return f(self)
+        return lambda *a: f(self, *a)
 
     # -- storing
     def reset(self):
@@ -353,35 +324,23 @@ class Readings:
     def changed(self, r):
         return bool(self.status[r] & S_CHANGED)
 
-    def changed_ms(self, r):
-        """ticks_ms of row r's last change (value, horodate or presence)."""
-        return self._ticks[r]
-
     def changed_since(self, r, t):
         """True if row r changed after tick t (ticks modulo 2^30, within 2^29 ms)."""
         d = (self._ticks[r] - t) & _MASK
         return 0 < d < _HALF
 
-    def value_len(self, r):
-        return self.lens[r] if self.status[r] & S_PRESENT else 0
-
     def copy_value(self, r, dst, at=0):
         """Copy row r's raw value to dst[at:]; returns its length (0 when absent)."""
-        n = self.value_len(r)
+        n = self.lens[r] if self.status[r] & S_PRESENT else 0
         b = self.vals
         a = self.off[r]
         for j in range(n):
             dst[at + j] = b[a + j]
         return n
 
-    def value(self, r):
-        """Row r's raw value as bytes, b"" when absent. Allocates."""
-        a = self.off[r]
-        return bytes(self.vals[a : a + self.value_len(r)])
-
     def int_value(self, r):
         """Row r's value as an int when it is 1 to 9 decimal digits, else -1."""
-        n = self.value_len(r)
+        n = self.lens[r] if self.status[r] & S_PRESENT else 0
         if not 0 < n <= 9:
             return -1
         b = self.vals
@@ -392,23 +351,6 @@ class Readings:
                 return -1
             v = v * 10 + d
         return v
-
-    def has_horodate(self, r):
-        return self.hslot[r] != NO_SLOT and bool(self.status[r] & S_PRESENT)
-
-    def copy_horodate(self, r, dst, at=0):
-        """Copy row r's horodate (13 bytes) to dst[at:]; returns 13, or 0 if it has none."""
-        if not self.has_horodate(r):
-            return 0
-        k = self.hslot[r] * HORODATE_LEN
-        for j in range(HORODATE_LEN):
-            dst[at + j] = self.hods[k + j]
-        return HORODATE_LEN
-
-    @property
-    def meter_id(self):
-        """The confirmed ADCO/ADSC as bytes (allocates), b"" until known."""
-        return bytes(self._id[: self._idn])
 
     def copy_meter_id(self, dst, at=0):
         """Copy the confirmed meter id to dst[at:]; returns its length, 0 until known."""

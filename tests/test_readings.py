@@ -6,7 +6,7 @@ stored index decreases."""
 
 import sys
 
-from firmware import readings
+from firmware import readings_init
 from firmware.readings import ABSENT_AFTER, Readings, horodate_ok
 from tic import MODE_HISTORIQUE, MODE_STANDARD
 from tic import labels as lbl
@@ -104,7 +104,7 @@ def test_values_that_do_not_fit_their_label_are_dropped():
 
 def test_sizes_and_kinds_read_as_label_rows_reads_them():
     for r in range(lbl.COUNT):
-        assert readings.size(r) == lbl.size(r) and readings.kind(r) == lbl.kind(r), r
+        assert readings_init.size(r) == lbl.size(r) and readings_init.kind(r) == lbl.kind(r), r
 
 
 def test_horodate_check_matches_decode():
