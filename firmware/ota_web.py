@@ -25,6 +25,7 @@ MAGIC = b"LKR1"  # release.bin: MAGIC, manifest length (4 bytes, big-endian), ma
 
 def start(app, url=None, force=False):
     err = ota_boot.start(app, url or None, bool(force))
+    unload("firmware.ota_boot")  # an update task keeps what it uses; nothing else stays
     if err:
         return 409, {"error": err}
     return 202, {"ok": True}
@@ -45,7 +46,7 @@ async def upload(app, req):
         app.ota_status["error"] = "out of memory: %s" % e
     finally:
         unload("firmware.ota", "firmware.ota_check", "ota_sig", "ota_manifest", "ota_entries")
-        unload("ed25519", "sha512")
+        unload("ed25519", "sha512", "firmware.ota_boot")  # its commands load it when they fire
     if not ok:
         ota_boot.spare(app, True)
         return 400, {"error": app.ota_status["error"]}

@@ -273,6 +273,9 @@ def test_ota_upload_is_streamed_to_the_ota_module():
         return
     assert r.status in (400, 409), r.raw
     assert "error" in r.json() and app.exit_code is None
+    import sys
+
+    assert "firmware.ota_boot" not in sys.modules  # loaded for the request only
 
 
 def test_pages_static_and_catch_all():
