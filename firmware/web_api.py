@@ -1,7 +1,8 @@
 """The web API's scan, log, reboot and OTA endpoints (docs/design/web-api.md); imported by
-firmware/web.py for one request and dropped after (state and history: firmware/web_state.py).
+firmware/web_req.py for one request and dropped after (state and history:
+firmware/web_state.py).
 
-Each endpoint is fn(app, req) -> a response for firmware/web.respond (dict, (status, dict),
+Each endpoint is fn(app, req) -> a response for firmware/web_req.respond (dict, (status, dict),
 or an httpd response tuple); scan and upload are async. reboot answers, then stops the app
 with "reset" RESTART_MS later (restart_soon: the answer is sent first). OTA: delegated to
 firmware.ota_web (start(app, url, force), await upload(app, req)); 503
@@ -24,9 +25,9 @@ async def scan(app, req):
 
 
 def log(app, req):
-    """{"lines": [...]} straight from the logger's ring into the slot buffer (log.recent()
-    would copy the ring twice and make a str per line): whole lines, oldest first; the
-    oldest are left out when the escaped text does not fit."""
+    """{"lines": [...]} straight from the logger's ring into the slot buffer (the large slot's
+    when it is free; log.recent() would copy the ring twice and make a str per line): whole
+    lines, oldest first; the oldest are left out when the escaped text does not fit."""
     import log as logger
 
     ring = logger._buf
