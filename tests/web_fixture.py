@@ -30,8 +30,11 @@ HIST = web_paths.ROOT + "/tests/fixtures/captures/hist-mono-tempo-teleinfo-nom.r
 
 def _tmpdir():
     base = "/tmp/linky-web-test-"
+    # The unix port has no getpid(): a random tag instead of 0, or the 1000 names run out
+    # once earlier runs (never cleaned up) have taken them.
+    tag = os.getpid() if hasattr(os, "getpid") else int.from_bytes(os.urandom(4), "big")
     for i in range(1000):
-        d = base + "%d-%d" % (os.getpid() if hasattr(os, "getpid") else 0, i)
+        d = base + "%d-%d" % (tag, i)
         try:
             os.mkdir(d)
             return d
