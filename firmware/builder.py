@@ -51,6 +51,9 @@ _RARE = (
     "firmware.web_auth",
     "firmware.web_config",
     "firmware.web_api",
+    "firmware.web_req",  # per request
+    "httpd_conn",  # per connection
+    "httpd_file",  # per static file
 )
 
 
