@@ -204,19 +204,3 @@ class Server:
             await m.serve(self, s)
         finally:
             self._done()
-
-    async def _exchange(self, req, s):
-        """Read req from `s`, dispatch and answer (httpd_conn.exchange): the streamed route,
-        or None."""
-        m = self._use()
-        try:
-            return await m.exchange(self, req, s)
-        finally:
-            self._done()
-
-    async def _reply(self, req, s, res=None):
-        m = self._use()
-        try:
-            await m.reply(self, req, s, res)
-        finally:
-            self._done()

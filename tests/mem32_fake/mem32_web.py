@@ -57,14 +57,17 @@ async def _serve(raw):
     req._sent = False
     req._s = req._rt = None
     req.length = req._left = 0
+    m = srv._use()  # lib/httpd_conn.py, loaded while a connection is in progress
     try:
         s = _WebStream(raw)
-        rt = await srv._exchange(req, s)
+        rt = await m.exchange(srv, req, s)
         if rt is not None:
-            await srv._reply(req, s)
+            await m.reply(srv, req, s)
     finally:
         req._s = None
         srv._pool.append(req)
+        m = None
+        srv._done()
 
 
 def web_start():
