@@ -20,7 +20,9 @@ round and dropped after; at each connect, when Home Assistant says "online" on
 Commands on `~/cmd`: "rediscover", "reboot", and those the other parts add to app.commands
 (payload bytes -> fn(app)), such as "portal" and "ota".
 Memory: a state buffer of state_json.SIZE, topic buffers, the entity set (24 bytes), all made
-once; a state publish allocates only what the MQTT client does (one memoryview).
+once; a state publish allocates only what the MQTT client does (one memoryview). The rare
+steps (starting the client, commands, discovery rounds, per-label topics) are in
+firmware/mqtt_ctl.py, loaded per call and dropped; the diagnostics in firmware/mqtt_diag.py.
 """
 
 import asyncio
@@ -28,21 +30,13 @@ import gc
 import time
 
 import mqtt
-from firmware import hal, state_json, unload
-from firmware.version import VERSION
+from firmware import state_json, unload
 from log import getLogger
 from tic import labels
 
 POLL_MS = 250
 SETTLE_FRAMES = 4  # frames stored before the first connection (ids and indexes confirmed)
 ROUND_RETRY_MS = 60000  # a discovery round skipped for lack of memory is tried again after
-# Fast labels: sent on change (at most every fast_min_s). Apparent power, currents, voltages.
-_FAST = (
-    "PAPP IINST IINST1 IINST2 IINST3 SINSTS SINSTS1 SINSTS2 SINSTS3 SINSTI IRMS1 IRMS2 IRMS3 "
-    "URMS1 URMS2 URMS3"
-)
-# A change of one of these publishes at once: tariff period, Tempo colours, contract index.
-_PERIOD = "PTEC DEMAIN LTARF NTARF NJOURF NJOURF+1 STGE"
 _SET_BYTES = 24  # lib/ha.py SET_BYTES
 
 log = getLogger("mqtt")
@@ -51,21 +45,21 @@ log = getLogger("mqtt")
 _OTA_BUSY = ("checking", "downloading", "restarting")  # firmware/ota_boot.py's states
 
 
-def _rows(names):
-    out = bytearray()
-    for n in names.split():
-        r = labels.index(n)
-        if r >= 0:
-            out.append(r)
-    return bytes(out)
-
-
 def _ms():
     return time.ticks_ms()
 
 
 def _since(t):
     return time.ticks_diff(time.ticks_ms(), t)
+
+
+def _ctl():
+    """firmware/mqtt_ctl.py, loaded for a rare step (start, a command, a round) and dropped
+    right after the call (`unload`): a coroutine it returns keeps its code until it ends."""
+    from firmware import mqtt_ctl
+
+    unload("firmware.mqtt_ctl")
+    return mqtt_ctl
 
 
 class Publisher:
@@ -81,8 +75,7 @@ class Publisher:
         self.published = 0  # messages sent
         self.bytes = 0  # payload bytes sent
         self._buf = bytearray(state_json.SIZE)
-        self._fast = _rows(_FAST)
-        self._period = _rows(_PERIOD)
+        self._fast = self._period = b""  # label rows, set by mqtt_ctl.start()
         self._seq = -1
         self._last_state = self._last_diag = 0
         self._full = self._discover = self._online = False
@@ -97,44 +90,6 @@ class Publisher:
     def topic(self, suffix):
         return self.base + suffix
 
-    def _start_client(self):
-        s = self.s
-        ssl = None
-        if s["mqtt_tls"]:
-            ssl = self._tls()
-        c = mqtt.MQTTClient(
-            ("linky-" + hal.unique_id()).encode(),
-            s["mqtt_host"],
-            s["mqtt_port"],
-            s["mqtt_user"] or None,
-            s["mqtt_password"] or None,
-            s["mqtt_keepalive_s"],
-            ssl,
-            open_stream=hal.open_connection,
-        )
-        c.set_last_will(self.topic(b"/availability"), b"offline", retain=True, qos=1)
-        c.set_callback(self._on_message)
-        c.on_connect = self._on_connect
-        c.on_disconnect = self._on_disconnect
-        c.subs.append((self.topic(b"/cmd"), 0))
-        if s["ha_discovery"]:
-            c.subs.append((s["ha_prefix"].encode() + b"/status", 0))
-        self.client = c
-        self.app.add_task("mqtt-client", c.run())
-
-    def _tls(self):
-        import mqtt_tls
-
-        ca = self.s["mqtt_ca"]
-        cadata = None
-        if ca:
-            try:
-                with open(ca, "rb") as f:
-                    cadata = f.read()
-            except OSError as e:
-                raise mqtt.TLSError("cannot read the CA file %s: %r" % (ca, e))
-        return mqtt_tls.context(cadata)
-
     # -- client hooks (run in the client's tasks)
     def _on_connect(self, c):
         # Only flags: everything is published by run(), one thing at a time (the buffers
@@ -146,73 +101,17 @@ class Publisher:
         log.warning("MQTT connection lost: %r", reason)
 
     def _on_message(self, topic, msg, retained):
-        if topic.endswith(b"/cmd"):
-            cmd = bytes(msg).strip().lower()
-            log.info("command %r", cmd)
-            if cmd == b"rediscover":
-                self._discover = True
-            elif cmd == b"reboot":
-                self.app.stop("reset")
-            elif cmd in self.app.commands:
-                self.app.commands[cmd](self.app)
-            else:
-                log.warning("unknown command %r", cmd)
-        elif topic.endswith(b"/status") and bytes(msg) == b"online" and not retained:
-            self._discover = True  # Home Assistant restarted: it forgot the entities
-
-    # -- discovery (the round itself is lib/ha.py announce(), loaded for it)
-    async def _discovery_round(self, c, added=False):
-        # The modules and their tables load into the spare's hole, the biggest first
-        # (label_docs' 3.5 KB text). Each collection is followed by a turn of the loop: on
-        # the 32-bit harness (WebAssembly) gc.collect() only asks for a collection, which
-        # runs when the loop yields; on a board it runs at once and the turn costs nothing.
-        self.app.spare(False)
-        try:
-            await asyncio.sleep_ms(0)
-            __import__("tic.label_docs")
-            import ha
-
-            gc.collect()  # the imports' garbage
-            await asyncio.sleep_ms(0)
-            n = await ha.announce(self, c, added, VERSION)
-            log.info("discovery: %d entities announced", n)
-        finally:
-            unload("ha", "tic.label_docs")
-            gc.collect()  # the round's modules go before the spare is taken again
-            await asyncio.sleep_ms(0)
-            self.app.spare(True)
+        _ctl().message(self, topic, msg, retained)  # a command, or Home Assistant's status
 
     async def _round(self, c, added):
-        # Discovery is worth a retry, not a crash loop: out of memory, the round is skipped
-        # (logged; tried again after ROUND_RETRY_MS, on `rediscover` or at the next
-        # connection) and publishing goes on.
-        self.in_round = True
         try:
-            try:
-                await self._discovery_round(c, added)
-            except MemoryError:
-                # Often fragmentation from what other tasks allocated meanwhile: once more,
-                # at once, from a collected heap (configs sent twice are harmless: retained).
-                unload("ha", "tic.label_docs")
-                gc.collect()
-                log.warning("discovery: out of memory (mem used %d); trying again", gc.mem_alloc())
-                await self._discovery_round(c, added)
-        except MemoryError:
-            unload("ha", "tic.label_docs")
+            co = _ctl().round(self, c, added)
+        except MemoryError:  # no room for the round's own code: as for a round without room
             gc.collect()
-            log.error(
-                "discovery skipped: out of memory (mem used %d); again in %d s",
-                gc.mem_alloc(),
-                ROUND_RETRY_MS // 1000,
-            )
+            log.error("discovery skipped: out of memory (mem used %d)", gc.mem_alloc())
             self._retry = _ms()
-            e = self._entities
-            rd = self.rd
-            for r in range(labels.COUNT):  # not again at every poll: at the next trigger
-                if rd.present(r):
-                    e[r >> 3] |= 1 << (r & 7)
-        finally:
-            self.in_round = False
+            return
+        await co
 
     def _grew(self):
         # True when the meter now sends a label the last round did not announce.
@@ -237,7 +136,7 @@ class Publisher:
         self.base = self.s["mqtt_prefix"].encode() + b"/" + self._id
         self._gen = rd.generation
         log.info("meter %s: publishing under %s/", self.meter, self.base.decode())
-        self._start_client()
+        _ctl().start(self)  # the client and its task
         c = self.client
         while True:
             await asyncio.sleep_ms(POLL_MS)
@@ -307,17 +206,7 @@ class Publisher:
         self.published += 1
         self.bytes += n
         if self.s["per_label_topics"]:
-            await self._per_label(c)
-
-    async def _per_label(self, c):
-        rd = self.rd
-        buf = self._buf
-        for r in range(labels.COUNT):
-            if rd.present(r) and rd.changed(r):
-                n = rd.copy_value(r, buf)
-                v = bytes(buf[:n]).strip()  # the raw value, padding dropped
-                name = labels._NAMES[labels._off(r) : labels._off(r + 1)]
-                await c.publish(self.base + b"/" + name, v)
+            await _ctl().per_label(self, c)
 
     async def publish_diagnostics(self, c):
         from firmware import mqtt_diag  # loaded per message (every diag_s), dropped after

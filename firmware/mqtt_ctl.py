@@ -1,0 +1,164 @@
+"""The rare steps of firmware/mqtt_pub.py's Publisher, loaded for each call and dropped after
+(its code is not resident): starting the client, incoming commands, discovery rounds, per-label
+topics.
+
+    start(pub)                        the MQTT client (TLS if set) and its task; the label rows
+                                      of the publish policy
+    message(pub, topic, msg, retained)   a command on `~/cmd`, Home Assistant's status
+    await round(pub, c, added)        a discovery round (lib/ha.py, loaded for it)
+    await per_label(pub, c)           `~/<LABEL>` for each label that changed
+
+Contract and policy: firmware/mqtt_pub.py.
+"""
+
+import asyncio
+import gc
+
+import mqtt
+from firmware import hal, unload
+from firmware.mqtt_pub import ROUND_RETRY_MS, _ms, log
+from firmware.version import VERSION
+from tic import labels
+
+# Fast labels: sent on change (at most every fast_min_s). Apparent power, currents, voltages.
+_FAST = (
+    "PAPP IINST IINST1 IINST2 IINST3 SINSTS SINSTS1 SINSTS2 SINSTS3 SINSTI IRMS1 IRMS2 IRMS3 "
+    "URMS1 URMS2 URMS3"
+)
+# A change of one of these publishes at once: tariff period, Tempo colours, contract index.
+_PERIOD = "PTEC DEMAIN LTARF NTARF NJOURF NJOURF+1 STGE"
+
+
+def _rows(names):
+    out = bytearray()
+    for n in names.split():
+        r = labels.index(n)
+        if r >= 0:
+            out.append(r)
+    return bytes(out)
+
+
+def start(pub):
+    """Make pub's MQTT client (lib/mqtt.py; reconnecting by itself) and start its task."""
+    pub._fast = _rows(_FAST)
+    pub._period = _rows(_PERIOD)
+    s = pub.s
+    ssl = None
+    if s["mqtt_tls"]:
+        ssl = _tls(s["mqtt_ca"])
+    c = mqtt.MQTTClient(
+        ("linky-" + hal.unique_id()).encode(),
+        s["mqtt_host"],
+        s["mqtt_port"],
+        s["mqtt_user"] or None,
+        s["mqtt_password"] or None,
+        s["mqtt_keepalive_s"],
+        ssl,
+        open_stream=hal.open_connection,
+    )
+    c.set_last_will(pub.topic(b"/availability"), b"offline", retain=True, qos=1)
+    c.set_callback(pub._on_message)
+    c.on_connect = pub._on_connect
+    c.on_disconnect = pub._on_disconnect
+    c.subs.append((pub.topic(b"/cmd"), 0))
+    if s["ha_discovery"]:
+        c.subs.append((s["ha_prefix"].encode() + b"/status", 0))
+    pub.client = c
+    pub.app.add_task("mqtt-client", c.run())
+
+
+def _tls(ca):
+    import mqtt_tls
+
+    cadata = None
+    if ca:
+        try:
+            with open(ca, "rb") as f:
+                cadata = f.read()
+        except OSError as e:
+            raise mqtt.TLSError("cannot read the CA file %s: %r" % (ca, e))
+    return mqtt_tls.context(cadata)
+
+
+def message(pub, topic, msg, retained):
+    """An incoming message (the client's callback): a command, or Home Assistant's status."""
+    if topic.endswith(b"/cmd"):
+        cmd = bytes(msg).strip().lower()
+        log.info("command %r", cmd)
+        if cmd == b"rediscover":
+            pub._discover = True
+        elif cmd == b"reboot":
+            pub.app.stop("reset")
+        elif cmd in pub.app.commands:
+            pub.app.commands[cmd](pub.app)
+        else:
+            log.warning("unknown command %r", cmd)
+    elif topic.endswith(b"/status") and bytes(msg) == b"online" and not retained:
+        pub._discover = True  # Home Assistant restarted: it forgot the entities
+
+
+async def _discovery_round(pub, c, added):
+    # The modules and their tables load into the holes a collection leaves, the biggest first
+    # (label_docs' 3.5 KB text). Each collection is followed by a turn of the loop: on the
+    # 32-bit harness (WebAssembly) gc.collect() only asks for a collection, which runs when
+    # the loop yields; on a board it runs at once and the turn costs nothing.
+    pub.app.spare(False)
+    try:
+        await asyncio.sleep_ms(0)
+        __import__("tic.label_docs")
+        import ha
+
+        gc.collect()  # the imports' garbage
+        await asyncio.sleep_ms(0)
+        n = await ha.announce(pub, c, added, VERSION)
+        log.info("discovery: %d entities announced", n)
+    finally:
+        unload("ha", "ha_keys", "tic.label_docs")
+        gc.collect()  # the round's modules go before what comes next
+        await asyncio.sleep_ms(0)
+        pub.app.spare(True)
+
+
+async def round(pub, c, added):
+    """A discovery round for pub on client c (see lib/ha.py announce()). Discovery is worth a
+    retry, not a crash loop: out of memory, the round is skipped (logged; tried again after
+    ROUND_RETRY_MS, on `rediscover` or at the next connection) and publishing goes on."""
+    pub.in_round = True
+    try:
+        try:
+            await _discovery_round(pub, c, added)
+        except MemoryError:
+            # Often fragmentation from what other tasks allocated meanwhile: once more, at
+            # once, from a collected heap (configs sent twice are harmless: retained).
+            unload("ha", "ha_keys", "tic.label_docs")
+            gc.collect()
+            log.warning("discovery: out of memory (mem used %d); trying again", gc.mem_alloc())
+            await _discovery_round(pub, c, added)
+    except MemoryError:
+        unload("ha", "ha_keys", "tic.label_docs")
+        gc.collect()
+        log.error(
+            "discovery skipped: out of memory (mem used %d); again in %d s",
+            gc.mem_alloc(),
+            ROUND_RETRY_MS // 1000,
+        )
+        pub._retry = _ms()
+        e = pub._entities
+        rd = pub.rd
+        for r in range(labels.COUNT):  # not again at every poll: at the next trigger
+            if rd.present(r):
+                e[r >> 3] |= 1 << (r & 7)
+    finally:
+        pub.in_round = False
+
+
+async def per_label(pub, c):
+    """`~/<LABEL>` with the raw value (padding dropped) of each label that changed."""
+    rd = pub.rd
+    buf = pub._buf
+    for r in range(labels.COUNT):
+        if rd.present(r) and rd.changed(r):
+            n = rd.copy_value(r, buf)
+            v = bytes(buf[:n]).strip()
+            name = labels._NAMES[labels._off(r) : labels._off(r + 1)]
+            await c.publish(pub.base + b"/" + name, v)
