@@ -29,6 +29,10 @@ tic.label_docs, 0.4 KB for a Discovery; a payload is written in pieces, allocati
 small objects that the next collection frees, and keeps nothing.
 """
 
+import asyncio
+import gc
+import sys
+
 from tic import MODE_HISTORIQUE, MODE_STANDARD, labels
 
 try:
@@ -76,46 +80,9 @@ DIAG_KEYS = (  # fields of `~/diagnostics`
     "last_crash",
 )
 
-# One line per KEYS then DIAG_KEYS entry: name;bits;template;JSON after the template. bits:
-# 1 historique, 2 standard, 4 binary_sensor. An empty template is value_json.<key>. Enum
-# options are the values firmware.state_json writes: tic.decode's COLOURS and BREAKER names.
-_TEXT = (  # one literal (built with + it would cost twice the heap)
-    "Tariff period;3;;\n"
-    "Tempo colour today;3;value_json.tempo_today | default('None');"
-    ',"dev_cla":"enum","ops":["blue","white","red"]\n'
-    "Tempo colour tomorrow;3;value_json.tempo_tomorrow | default('None');"
-    ',"dev_cla":"enum","ops":["blue","white","red"]\n'
-    'Dry contact open;6;;,"pl_on":"True","pl_off":"False","dev_cla":"opening"\n'
-    'Breaker;2;;,"dev_cla":"enum","ops":["closed","open_overpower","open_overvoltage",'
-    '"open_load_shedding","open_cpl_euridis_order","open_overheat_over_max_current",'
-    '"open_overheat_under_max_current"]\n'
-    'Overvoltage;6;;,"pl_on":"True","pl_off":"False","dev_cla":"problem"\n'
-    'Overpower;7;;,"pl_on":"True","pl_off":"False","dev_cla":"problem"\n'
-    "Tariff index;2;;\n"
-    'Producer;6;;,"pl_on":"True","pl_off":"False"\n'
-    "TIC state;0;;\n"
-    "TIC mode;0;;\n"
-    'TIC speed;0;;,"unit_of_meas":"Bd"\n'
-    'Bytes received;0;;,"stat_cla":"total_increasing"\n'
-    'Frames;0;;,"stat_cla":"total_increasing"\n'
-    'Groups;0;;,"stat_cla":"total_increasing"\n'
-    'Checksum errors;0;;,"stat_cla":"total_increasing"\n'
-    'Format errors;0;;,"stat_cla":"total_increasing"\n'
-    'Interrupted frames;0;;,"stat_cla":"total_increasing"\n'
-    'Rejected indexes;0;;,"stat_cla":"total_increasing"\n'
-    'Dropped values;0;;,"stat_cla":"total_increasing"\n'
-    'Wi-Fi signal;0;;,"dev_cla":"signal_strength","unit_of_meas":"dBm","stat_cla":"measurement"\n'
-    'Memory used;0;;,"dev_cla":"data_size","unit_of_meas":"B","stat_cla":"measurement"\n'
-    'Uptime;0;;,"dev_cla":"duration","unit_of_meas":"s","stat_cla":"total_increasing"\n'
-    "Firmware version;0;;\n"
-    "Reset cause;0;;\n"
-    "Last crash;0;(value_json.last_crash or 'none')[:255];\n"  # a state holds <= 255 chars
-)
-# The period in historique: PTEC's codes (standard's LTARF is the supplier's free text).
-_PTEC = (
-    ',"dev_cla":"enum","ops":["TH..","HC..","HP..","HN..","PM..","HCJB","HPJB","HCJW","HPJW",'
-    '"HCJR","HPJR"]'
-)
+# KEYS' bits: 1 historique, 2 standard, 4 binary_sensor (the DIAG_KEYS: none). Their names,
+# templates and options are in lib/ha_keys.py, loaded for the keys' configs.
+_KEY_BITS = b"\x03\x03\x03\x06\x02\x06\x07\x02\x06"
 
 # Linky meter types (tic-protocol.md §9; the same as tic.decode.METER_TYPES, checked by a test):
 # "<type> <model>" lines (one literal: a dict of str would cost three times the heap).
@@ -139,7 +106,7 @@ _STATE_CLASSES = " total_increasing measurement"
 
 def _model(t):
     """The model of Linky meter type t (an int), or None."""
-    k = _TYPES.find("%02d " % t)
+    k = _TYPES.find(str(t) + " ")  # types are two digits: one digit finds no line
     if k < 0 or (k and _TYPES[k - 1] != "\n"):
         return None
     return _TYPES[k + 3 : _TYPES.index("\n", k)]
@@ -164,14 +131,6 @@ def _mode(r):
     return labels._ATTR[4 * r + 2] >> 6
 
 
-def _line(i):
-    """Fields of line i of _TEXT (allocates them)."""
-    a = 0
-    for _ in range(i):
-        a = _TEXT.index("\n", a) + 1
-    return _TEXT[a : _TEXT.index("\n", a)].split(";")
-
-
 # ---------------------------------------------------------------- sets of entities
 
 
@@ -187,7 +146,7 @@ def has(s, code):
 def _base(mode):
     # A set with the diagnostics keys; ValueError for a mode that is not H or S.
     if mode not in (MODE_HISTORIQUE, MODE_STANDARD):
-        raise ValueError("mode %r" % (mode,))
+        raise ValueError("not a TIC mode: %r" % (mode,))
     s = bytearray(SET_BYTES)
     for i in range(len(DIAG_KEYS)):
         _add(s, DIAG + i)
@@ -230,7 +189,7 @@ def possible(mode):
         if _mode(r) == mode:
             _add(s, r)
     for k in range(len(KEYS)):
-        if int(_line(k)[1]) & mode:  # MODE_HISTORIQUE is bit 1, MODE_STANDARD bit 2
+        if _KEY_BITS[k] & mode:  # MODE_HISTORIQUE is bit 1, MODE_STANDARD bit 2
             _add(s, DECODED + k)
     return s
 
@@ -322,75 +281,84 @@ class Discovery:
     def topic(self, code, buf):
         """The config topic of entity `code` into buf; returns its length."""
         obj = self.object_id(code)
-        binary = DECODED <= code < DIAG and int(_line(code - DECODED)[1]) & 4
-        s = "%s/%s/linky_%s/%s/config" % (
-            self._ha,
-            "binary_sensor" if binary else "sensor",
-            self.meter_id,
-            obj,
-        )
-        return _put(buf, 0, s)
+        binary = DECODED <= code < DIAG and _KEY_BITS[code - DECODED] & 4
+        return _put(
+            buf, 0, self._ha, b"/binary_sensor/linky_" if binary else b"/sensor/linky_",
+            self.meter_id, b"/", obj, b"/config",
+        )  # fmt: skip
 
     def config(self, code, buf):
         """The JSON config of entity `code` into buf; returns its length (written in
         pieces: no string of the whole payload is built)."""
         obj = self.object_id(code)
-        topic = "state"
+        topic = b"state"
         if code < labels.COUNT:
             from tic import label_docs  # loaded by the caller for the round (it is big)
 
-            name = label_docs.describe(code) + " (" + _name(code) + ")"
+            name = (_text(label_docs.describe(code)), b" (", _nameb(code), b")")
         else:
+            from ha_keys import line  # loaded for the keys' configs (announce drops it)
+
             k = code - DECODED if code < DIAG else code - DIAG + len(KEYS)
-            name, _, tpl, extra = _line(k)
+            name, tpl, extra = line(k)
+            name = (_text(name),)
             if not tpl:
                 tpl = "value_json." + (obj[5:] if code >= DIAG else obj)
             if code >= DIAG:
-                topic = "diagnostics"
+                topic = b"diagnostics"
                 extra = ',"ent_cat":"diagnostic"' + extra
             elif code == DECODED and self.mode == MODE_HISTORIQUE:
-                extra = _PTEC
+                from ha_keys import PTEC
+
+                extra = PTEC
+        n = _put(buf, 0, b'{"~":"', self._base, b'","name":"', *name)
         n = _put(
-            buf, 0, '{"~":"', self._base, '","name":"', _text(name), '","uniq_id":"linky_',
-            self.meter_id, "_", obj, '","stat_t":"~/', topic,
-            '","avty_t":"~/availability","val_tpl":"{{ ',
+            buf, n, b'","uniq_id":"linky_', self.meter_id, b"_", obj, b'","stat_t":"~/', topic,
+            b'","avty_t":"~/availability","val_tpl":"{{ ',
         )  # fmt: skip
         if code < labels.COUNT:
             n = _label(code, buf, n)
         else:
-            n = _put(buf, n, tpl, ' }}"', extra)
+            n = _put(buf, n, tpl, b' }}"', extra)
         return _put(buf, n, self._dev)
+
+
+def _nameb(r):
+    """Label row r's name as bytes."""
+    return labels._NAMES[labels._off(r) : labels._off(r + 1)]
 
 
 def _label(r, buf, n):
     # The template of label row r and the JSON after it, into buf at n; the index after.
-    name = _name(r)
+    # (bytes literals: short str literals would be interned for good, bytes are not.)
+    name = _nameb(r)
     flags = labels.flags(r)
-    if name == "DATE":  # its value is the horodate, published as "time"
-        n = _put(buf, n, "value_json.time")
-    elif "-" in name or "+" in name:
-        n = _put(buf, n, "value_json['", name, "']")
+    date = name == b"DATE"
+    if date:  # its value is the horodate, published as "time"
+        n = _put(buf, n, b"value_json.time")
+    elif b"-" in name or b"+" in name:
+        n = _put(buf, n, b"value_json['", name, b"']")
     else:
-        n = _put(buf, n, "value_json.", name)
+        n = _put(buf, n, b"value_json.", name)
     if flags & labels.F_EVENT:  # absent while the condition does not hold: unknown
-        n = _put(buf, n, " | default('None')")
-    n = _put(buf, n, ' }}"')
-    if flags & labels.F_HORODATE and name != "DATE":
+        n = _put(buf, n, b" | default('None')")
+    n = _put(buf, n, b' }}"')
+    if flags & labels.F_HORODATE and not date:
         n = _put(
-            buf, n, ',"json_attr_t":"~/state","json_attr_tpl":"{{ {\'time\': value_json.get(\'',
-            name, "_time')} | tojson }}\"",
+            buf, n, b',"json_attr_t":"~/state","json_attr_tpl":"{{ {\'time\': value_json.get(\'',
+            name, b"_time')} | tojson }}\"",
         )  # fmt: skip
     a = labels._ATTR
-    unit = _word(_UNITS, a[4 * r + 2] & 15)
-    if unit != "kVA":  # not a unit of Home Assistant's apparent_power: no class
-        n = _attr(buf, n, "dev_cla", _word(_DEV_CLASSES, a[4 * r + 3] >> 4))
-    n = _attr(buf, n, "unit_of_meas", unit)
-    return _attr(buf, n, "stat_cla", _word(_STATE_CLASSES, a[4 * r + 3] & 15))
+    u = a[4 * r + 2] & 15
+    if u != 7:  # kVA: not a unit of Home Assistant's apparent_power, no class
+        n = _attr(buf, n, b',"dev_cla":"', _word(_DEV_CLASSES, a[4 * r + 3] >> 4))
+    n = _attr(buf, n, b',"unit_of_meas":"', _word(_UNITS, u))
+    return _attr(buf, n, b',"stat_cla":"', _word(_STATE_CLASSES, a[4 * r + 3] & 15))
 
 
 def _attr(buf, n, key, v):
-    # ,"key":"v" into buf at n, unless v is None.
-    return n if v is None else _put(buf, n, ',"', key, '":"', v, '"')
+    # key (b',"name":"'), v, '"' into buf at n, unless v is None.
+    return n if v is None else _put(buf, n, key, v, b'"')
 
 
 def _tempo(rd, tbuf):
@@ -431,7 +399,13 @@ async def announce(pub, c, added, version):
             t = d.topic(code, tbuf)
             await c.publish(memoryview(tbuf)[:t], b"", retain=True, qos=1)
         todo = codes(new)
+    keys = False
     for code in todo:
+        if code >= DECODED and not keys:  # the labels are done (codes come in order): their
+            keys = True  # names' text goes before the keys' text comes (lib/ha_keys.py)
+            _drop("tic.label_docs")
+            gc.collect()
+            await asyncio.sleep(0)  # where a collection only runs when the loop turns
         t = d.topic(code, tbuf)
         m = d.config(code, pbuf)
         await c.publish(memoryview(tbuf)[:t], memoryview(pbuf)[:m], retain=True, qos=1)
@@ -439,4 +413,13 @@ async def announce(pub, c, added, version):
         n += 1
     pub._entities[:] = new
     pub._mode = rd.mode
+    _drop("ha_keys")
     return n
+
+
+def _drop(name):
+    # Unload module `name` (from sys.modules and its package) so that gc frees it.
+    m = sys.modules.pop(name, None)
+    pkg, _, short = name.rpartition(".")
+    if m is not None and pkg and getattr(sys.modules.get(pkg), short, None) is m:
+        delattr(sys.modules[pkg], short)
