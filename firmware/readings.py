@@ -25,7 +25,7 @@ them; hex digits: exactly `size`; text: printable, at most `size`; ADCO/ADSC: 1 
 digits), with a valid horodate exactly when the label has one. Anything else is counted in
 `dropped` and left out. An energy index (F_GUARDED) stores only guard.last(row), the value
 the guard confirmed, never the frame's own value; it is present once one is confirmed.
-The meter id is confirmed by ID_CONFIRM frames in a row that agree; a confirmed id that
+The meter id is confirmed by _ID_CONFIRM frames in a row that agree; a confirmed id that
 changes, or a frame of the other mode, resets the store (and a new meter, the guard).
 A label goes absent after ABSENT_AFTER frames without it (a group lost to its checksum does
 not make it flicker); historique short frames (overload) age nothing. Why: docs/design/
@@ -50,23 +50,23 @@ except ImportError:  # CPython
 
 
 # Kinds as the store checks them (the first three are tic.labels' KIND_*).
-K_INT = const(0)  # exactly `size` decimal digits
-K_TEXT = const(1)  # printable, at most `size` characters
-K_HEX = const(2)  # exactly `size` hexadecimal digits
+_K_INT = const(0)  # exactly `size` decimal digits
+_K_TEXT = const(1)  # printable, at most `size` characters
+_K_HEX = const(2)  # exactly `size` hexadecimal digits
 K_ID = const(3)  # ADCO, ADSC: 1 to `size` decimal digits (a capture has 11), kept as text
 
-K_MASK = const(3)
+_K_MASK = const(3)
 K_GUARDED = const(4)  # kinds[r] bit: an energy index (labels.F_GUARDED)
 K_SHORT = const(8)  # kinds[r] bit: a label of historique short frames (labels.F_SHORT)
 
 # Status bits per row; bits 4-7 count the frames without the label since it was last seen.
 S_PRESENT = const(1)
-S_SEEN = const(2)
-S_CHANGED = const(4)
+_S_SEEN = const(2)
+_S_CHANGED = const(4)
 _S_MISS = const(16)
 
 ABSENT_AFTER = const(3)  # frames without a label before it is absent
-ID_CONFIRM = const(2)  # frames in a row with the same meter id before it is taken
+_ID_CONFIRM = const(2)  # frames in a row with the same meter id before it is taken
 HORODATE_LEN = const(13)
 NO_SLOT = const(0xFF)
 
@@ -188,7 +188,7 @@ class Readings:
         st = self.status
         n = len(st)
         for r in range(n):
-            st[r] &= ~(S_SEEN | S_CHANGED)
+            st[r] &= ~(_S_SEEN | _S_CHANGED)
         short = m == 1  # tic.MODE_HISTORIQUE: a short frame (overload) has only F_SHORT labels
         for i in range(frame.n):
             r = labels.index_for_frame(frame, i)
@@ -205,15 +205,15 @@ class Readings:
         ticks = self._ticks
         for r in range(n):
             s = st[r]
-            if s & S_SEEN:
+            if s & _S_SEEN:
                 st[r] = s & 7 | S_PRESENT  # no miss
                 if not s & S_PRESENT:
-                    st[r] |= S_CHANGED
+                    st[r] |= _S_CHANGED
                     ticks[r] = now
             elif s & S_PRESENT and not short:
                 s += _S_MISS
                 if s >> 4 >= ABSENT_AFTER:
-                    s = S_CHANGED
+                    s = _S_CHANGED
                     ticks[r] = now
                 st[r] = s
         self.seq = _inc(self.seq)
@@ -223,7 +223,7 @@ class Readings:
         """An energy index: store the guard's confirmed value (9 digits), if it has one."""
         if i < len(ok) and ok[i] == 0:  # tic.guard.REJECT: the reference did not change
             if self.status[r] & S_PRESENT:
-                self.status[r] |= S_SEEN
+                self.status[r] |= _S_SEEN
             return
         v = self.guard.last(r)
         if v < 0:
@@ -242,9 +242,9 @@ class Readings:
         self._mark(r, ch, now)
 
     def _mark(self, r, changed, now):
-        s = self.status[r] | S_SEEN
+        s = self.status[r] | _S_SEEN
         if changed:
-            s |= S_CHANGED
+            s |= _S_CHANGED
             self._ticks[r] = now
         self.status[r] = s
 
@@ -256,14 +256,14 @@ class Readings:
         a = idx[k + 2]
         e = idx[k + 3]
         size = self.off[r + 1] - self.off[r]
-        kind = self.kinds[r] & K_MASK
-        if e - a > size or (kind != K_TEXT and e - a < (1 if kind == K_ID else size)):
+        kind = self.kinds[r] & _K_MASK
+        if e - a > size or (kind != _K_TEXT and e - a < (1 if kind == K_ID else size)):
             return False
-        if kind == K_TEXT:
+        if kind == _K_TEXT:
             for j in range(a, e):
                 if not 32 <= fb[j] <= 126:
                     return False
-        elif kind == K_HEX:
+        elif kind == _K_HEX:
             for j in range(a, e):
                 c = fb[j]
                 if not (48 <= c <= 57 or 65 <= c <= 70 or 97 <= c <= 102):
@@ -290,7 +290,7 @@ class Readings:
 
     def _meter(self, r, fb, a, e, now):
         """ADCO/ADSC fb[a:e]: store it if it is the confirmed meter id; confirm a new one
-        after ID_CONFIRM frames in a row (a new meter resets the store and the guard)."""
+        after _ID_CONFIRM frames in a row (a new meter resets the store and the guard)."""
         ln = e - a
         same = ln == self._candn
         if _copy(fb, a, e, self._cand, 0):
@@ -301,7 +301,7 @@ class Readings:
         if ln == self._idn and _same(fb, a, e, self._id):
             self._mark(r, False, now)  # the confirmed id again
             return
-        if k < ID_CONFIRM:
+        if k < _ID_CONFIRM:
             return  # unconfirmed: the row keeps the confirmed id (and is not seen)
         if self._idn:  # another meter: start over
             self.reset()
@@ -319,10 +319,10 @@ class Readings:
         return bool(self.status[r] & S_PRESENT)
 
     def seen(self, r):
-        return bool(self.status[r] & S_SEEN)
+        return bool(self.status[r] & _S_SEEN)
 
     def changed(self, r):
-        return bool(self.status[r] & S_CHANGED)
+        return bool(self.status[r] & _S_CHANGED)
 
     def changed_since(self, r, t):
         """True if row r changed after tick t (ticks modulo 2^30, within 2^29 ms)."""

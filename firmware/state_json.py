@@ -36,14 +36,20 @@ SIZE = const(2880)  # the widest payload possible is 2,879 bytes (test_state_jso
 
 _NAMES = labels._NAMES  # label names back to back, row r's at labels._off(r)
 _off = labels._off
-_R_DATE = labels.index("DATE")
-_R_PTEC = labels.index("PTEC")
-_R_LTARF = labels.index("LTARF")
-_R_DEMAIN = labels.index("DEMAIN")
-_R_STGE = labels.index("STGE")
-_R_NTARF = labels.index("NTARF")
-_R_ADPS = labels.index("ADPS")
-_R_ADIR1 = labels.index("ADIR1")  # ADIR2, ADIR3 follow
+# Rows of the labels the decoded fields read (bytes names: short str literals would be
+# interned for good), at the const indexes below: _R[_DATE] is DATE's row.
+_R = bytes(
+    labels.index(n) for n in (b"DATE", b"PTEC", b"LTARF", b"DEMAIN", b"STGE", b"NTARF", b"ADPS",
+                              b"ADIR1")
+)  # fmt: skip
+_DATE = const(0)
+_PTEC = const(1)
+_LTARF = const(2)
+_DEMAIN = const(3)
+_STGE = const(4)
+_NTARF = const(5)
+_ADPS = const(6)
+_ADIR1 = const(7)  # ADIR2, ADIR3 follow its row
 
 _COLOURS = (b"", b"blue", b"white", b"red")  # tic.decode.COLOURS
 _BREAKER = (  # tic.decode.BREAKER; b"": not defined (absent)
@@ -56,10 +62,7 @@ _BREAKER = (  # tic.decode.BREAKER; b"": not defined (absent)
     b"open_overheat_under_max_current",
     b"",
 )
-_DEMAIN = (b"BLEU", b"BLAN", b"ROUG")  # tomorrow blue, white, red
-_ISO_SEP = b"--T:: "  # after each pair of digits of the horodate (the last one: overwritten)
-_TRUE = b"true"
-_FALSE = b"false"
+_DAYS = (b"BLEU", b"BLAN", b"ROUG")  # DEMAIN: tomorrow blue, white, red
 
 
 def write(rd, buf):
@@ -148,7 +151,7 @@ def _iso(buf, p, h, k):
     for j in range(6):  # AA-MM-JJThh:mm:ss
         buf[p] = h[k + 1 + 2 * j]
         buf[p + 1] = h[k + 2 + 2 * j]
-        buf[p + 2] = _ISO_SEP[j]
+        buf[p + 2] = b"--T:: "[j]  # after each pair of digits (the last one: overwritten)
         p += 3
     p -= 1
     s = h[k] | 0x20  # season, lower case
@@ -161,7 +164,7 @@ def _iso(buf, p, h, k):
 
 
 def _bool(buf, p, key, v):
-    return _put(buf, _key(buf, p, key), _TRUE if v else _FALSE)
+    return _put(buf, _key(buf, p, key), b"true" if v else b"false")
 
 
 def _same(b, a, n, s):
@@ -198,7 +201,7 @@ def _write(rd, buf):
         e = a + lens[r]
         h = hslot[r]
         p = _name(buf, p, r, None)
-        if r == _R_DATE:
+        if r == _R[_DATE]:
             p = _iso(buf, p, hods, h * 13)
             continue
         k = kinds[r] & 3  # readings.K_MASK
@@ -209,30 +212,30 @@ def _write(rd, buf):
         if h != 0xFF:
             p = _iso(buf, _name(buf, p, r, b"_time"), hods, h * 13)
     # Decoded fields.
-    if st[_R_DATE] & 1:
-        p = _iso(buf, _key(buf, p, b"time"), hods, hslot[_R_DATE] * 13)
-    r = _R_PTEC if st[_R_PTEC] & 1 else _R_LTARF
+    if st[_R[_DATE]] & 1:
+        p = _iso(buf, _key(buf, p, b"time"), hods, hslot[_R[_DATE]] * 13)
+    r = _R[_PTEC] if st[_R[_PTEC]] & 1 else _R[_LTARF]
     if st[r] & 1:
         p = _text(buf, _key(buf, p, b"period"), vals, off[r], off[r] + lens[r])
-    if st[_R_PTEC] & 1:
-        a = off[_R_PTEC]
+    if st[_R[_PTEC]] & 1:
+        a = off[_R[_PTEC]]
         if vals[a] == 72 and (vals[a + 1] == 67 or vals[a + 1] == 80) and vals[a + 2] == 74:
             c = vals[a + 3]
             c = 1 if c == 66 else 2 if c == 87 else 3 if c == 82 else 0  # HCJB HPJW...
             if c:
                 p = _put(buf, _key(buf, p, b"tempo_today"), b'"')
                 p = _put(buf, _put(buf, p, _COLOURS[c]), b'"')
-        if st[_R_DEMAIN] & 1:
-            a = off[_R_DEMAIN]
+        if st[_R[_DEMAIN]] & 1:
+            a = off[_R[_DEMAIN]]
             for c in range(3):
-                if _same(vals, a, lens[_R_DEMAIN], _DEMAIN[c]):
+                if _same(vals, a, lens[_R[_DEMAIN]], _DAYS[c]):
                     p = _put(buf, _key(buf, p, b"tempo_tomorrow"), b'"')
                     p = _put(buf, _put(buf, p, _COLOURS[c + 1]), b'"')
     if rd.mode == 1:  # historique: overload warnings are labels of their own
-        over = st[_R_ADPS] | st[_R_ADIR1] | st[_R_ADIR1 + 1] | st[_R_ADIR1 + 2]
+        over = st[_R[_ADPS]] | st[_R[_ADIR1]] | st[_R[_ADIR1] + 1] | st[_R[_ADIR1] + 2]
         p = _bool(buf, p, b"overpower", over & 1)
-    if st[_R_STGE] & 1:
-        a = off[_R_STGE]
+    if st[_R[_STGE]] & 1:
+        a = off[_R[_STGE]]
         hi = _hex4(vals, a)
         lo = _hex4(vals, a + 4)
         c = (hi >> 8) & 3
@@ -251,9 +254,9 @@ def _write(rd, buf):
         p = _bool(buf, p, b"overvoltage", lo & 0x40)
         p = _bool(buf, p, b"overpower", lo & 0x80)
         p = _bool(buf, p, b"producer", lo & 0x100)
-    if st[_R_NTARF] & 1:
-        a = off[_R_NTARF]
-        p = _num(buf, _key(buf, p, b"tariff_index"), vals, a, a + lens[_R_NTARF])
+    if st[_R[_NTARF]] & 1:
+        a = off[_R[_NTARF]]
+        p = _num(buf, _key(buf, p, b"tariff_index"), vals, a, a + lens[_R[_NTARF]])
     if p:
         buf[0] = 123  # {: over the first entry's comma
     else:
