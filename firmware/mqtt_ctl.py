@@ -1,23 +1,20 @@
 """The rare steps of firmware/mqtt_pub.py's Publisher, loaded for each call and dropped after
-(its code is not resident): starting the client, incoming commands, discovery rounds, per-label
-topics.
+(its code is not resident): starting the client, incoming commands, per-label topics.
 
     start(pub)                        the MQTT client (TLS if set) and its task; the label rows
                                       of the publish policy
     message(pub, topic, msg, retained)   a command on `~/cmd`, Home Assistant's status
-    await round(pub, c, added)        a discovery round (lib/ha.py, loaded for it)
     await per_label(pub, c)           `~/<LABEL>` for each label that changed
+
+A discovery round is firmware/mqtt_round.py (not this module: it stays loaded for the whole
+round).
 
 Contract and policy: firmware/mqtt_pub.py.
 """
 
-import asyncio
-import gc
-
 import mqtt
-from firmware import hal, unload
-from firmware.mqtt_pub import ROUND_RETRY_MS, _ms, log
-from firmware.version import VERSION
+from firmware import hal
+from firmware.mqtt_pub import log
 from tic import labels
 
 # Fast labels: sent on change (at most every fast_min_s). Apparent power, currents, voltages.
@@ -95,61 +92,6 @@ def message(pub, topic, msg, retained):
             log.warning("unknown command %r", cmd)
     elif topic.endswith(b"/status") and bytes(msg) == b"online" and not retained:
         pub._discover = True  # Home Assistant restarted: it forgot the entities
-
-
-async def _discovery_round(pub, c, added):
-    # The modules and their tables load into the holes a collection leaves, the biggest first
-    # (label_docs' 3.5 KB text). Each collection is followed by a turn of the loop: on the
-    # 32-bit harness (WebAssembly) gc.collect() only asks for a collection, which runs when
-    # the loop yields; on a board it runs at once and the turn costs nothing.
-    pub.app.spare(False)
-    try:
-        await asyncio.sleep_ms(0)
-        __import__("tic.label_docs")
-        import ha
-
-        gc.collect()  # the imports' garbage
-        await asyncio.sleep_ms(0)
-        n = await ha.announce(pub, c, added, VERSION)
-        log.info("discovery: %d entities announced", n)
-    finally:
-        unload("ha", "ha_keys", "tic.label_docs")
-        gc.collect()  # the round's modules go before what comes next
-        await asyncio.sleep_ms(0)
-        pub.app.spare(True)
-
-
-async def round(pub, c, added):
-    """A discovery round for pub on client c (see lib/ha.py announce()). Discovery is worth a
-    retry, not a crash loop: out of memory, the round is skipped (logged; tried again after
-    ROUND_RETRY_MS, on `rediscover` or at the next connection) and publishing goes on."""
-    pub.in_round = True
-    try:
-        try:
-            await _discovery_round(pub, c, added)
-        except MemoryError:
-            # Often fragmentation from what other tasks allocated meanwhile: once more, at
-            # once, from a collected heap (configs sent twice are harmless: retained).
-            unload("ha", "ha_keys", "tic.label_docs")
-            gc.collect()
-            log.warning("discovery: out of memory (mem used %d); trying again", gc.mem_alloc())
-            await _discovery_round(pub, c, added)
-    except MemoryError:
-        unload("ha", "ha_keys", "tic.label_docs")
-        gc.collect()
-        log.error(
-            "discovery skipped: out of memory (mem used %d); again in %d s",
-            gc.mem_alloc(),
-            ROUND_RETRY_MS // 1000,
-        )
-        pub._retry = _ms()
-        e = pub._entities
-        rd = pub.rd
-        for r in range(labels.COUNT):  # not again at every poll: at the next trigger
-            if rd.present(r):
-                e[r >> 3] |= 1 << (r & 7)
-    finally:
-        pub.in_round = False
 
 
 async def per_label(pub, c):

@@ -21,8 +21,9 @@ Commands on `~/cmd`: "rediscover", "reboot", and those the other parts add to ap
 (payload bytes -> fn(app)), such as "portal" and "ota".
 Memory: a state buffer of state_json.SIZE, topic buffers, the entity set (24 bytes), all made
 once; a state publish allocates only what the MQTT client does (one memoryview). The rare
-steps (starting the client, commands, discovery rounds, per-label topics) are in
-firmware/mqtt_ctl.py, loaded per call and dropped; the diagnostics in firmware/mqtt_diag.py.
+steps (starting the client, commands, per-label topics) are in firmware/mqtt_ctl.py and a
+round in firmware/mqtt_round.py, loaded per call and dropped; the diagnostics in
+firmware/mqtt_diag.py.
 """
 
 import asyncio
@@ -54,7 +55,7 @@ def _since(t):
 
 
 def _ctl():
-    """firmware/mqtt_ctl.py, loaded for a rare step (start, a command, a round) and dropped
+    """firmware/mqtt_ctl.py, loaded for a rare step (start, a command) and dropped
     right after the call (`unload`): a coroutine it returns keeps its code until it ends."""
     from firmware import mqtt_ctl
 
@@ -105,7 +106,10 @@ class Publisher:
 
     async def _round(self, c, added):
         try:
-            co = _ctl().round(self, c, added)
+            from firmware import mqtt_round  # its code stays only while the round runs
+
+            unload("firmware.mqtt_round")
+            co = mqtt_round.round(self, c, added)
         except MemoryError:  # no room for the round's own code: as for a round without room
             gc.collect()
             log.error("discovery skipped: out of memory (mem used %d)", gc.mem_alloc())

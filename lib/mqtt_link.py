@@ -99,7 +99,7 @@ async def subscribe(c, s, topic, qos):
         p.append(qos)
         await c._send(s, _packet(0x82, p))
         if not await c._wait_ack(s, pid):
-            c._fail(s, MQTTError("no SUBACK"))
+            c._fail(s, MQTTError("no SUBACK in time"))
         if c._rc & 0x80 or s is not c._s:
             raise MQTTError("subscription to %r failed" % (topic,))
 
