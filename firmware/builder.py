@@ -1,13 +1,13 @@
 """Boot-only: builds the application's parts and logs the boot line; unloaded after boot.
 
-Contract: build(app) first interns the rare loads' names (_intern), then fills app.settings,
-mode, profile, tic (the HAL port), readings, reader, parser, wifi, mqtt (a Publisher when
-mqtt_host is set), hooks (host test hooks or None), last_crash (read first: crash.json needs a
-2 KB block), from firmware/config.py's settings (a bad one falls back to its default with a
-log line) and the board profile (an unknown one: the default board, logged). announce(app)
-logs the boot line and the last crash. Both run once; firmware.app drops this module, config
-and boards after, so their code and tables are freed
-(docs/design/memory.md).
+Contract: build(app) runs STEPS, collecting after each: it first interns the rare loads'
+names (_intern), then fills app.settings, mode, profile, tic (the HAL port), readings, reader,
+parser, wifi, mqtt (a Publisher when mqtt_host is set), hooks (host test hooks or None),
+last_crash (read first: crash.json needs a 2 KB block), from firmware/config.py's settings (a
+bad one falls back to its default with a log line) and the board profile (an unknown one: the
+default board, logged); then the services (portal, web server, OTA). announce(app) logs the
+boot line and the last crash. Both run once; firmware.app drops this module, config and boards
+after, so their code and tables are freed (docs/design/memory.md).
 """
 
 import gc
@@ -70,18 +70,31 @@ def _intern():
 
 
 def build(app):
+    for step in STEPS:
+        step(app)
+        gc.collect()  # each step's garbage goes before the next one's allocations
+
+
+def _names(app):
     _intern()
+
+
+def _settings(app):
     from firmware import config, crashlog
 
     app.last_crash = crashlog.last()  # first: reading crash.json needs a 2 KB block
     unload("firmware.crashlog")
 
-    s = app.settings = config.load(override=hal.setting)
+    app.settings = config.load(override=hal.setting)
     unload("firmware.config")
     if hal.PLATFORM == "host":
         from firmware import hooks
 
         app.hooks = hooks.load(app)
+
+
+def _tic(app):
+    s = app.settings
     app.mode = tic_reader.parse_mode(s["mode"])
     app.profile = _board(s["board"], s["rx_pin"], s["rx_invert"])
     baud = tic_reader.start_baud(app.mode, s["baud"], tic_reader.STATE_FILE)
@@ -98,27 +111,44 @@ def build(app):
         on_frame=app.on_frame,
     )
     app.parser = app.reader.parser
+
+
+def _net(app):
+    s = app.settings
     name = s["hostname"] or "linky-" + hal.unique_id()[-6:]  # what the router shows
     app.wifi = Wifi(hal.wlan(), s["wifi_ssid"], s["wifi_password"], name)
     if s["mqtt_host"]:
         from firmware.mqtt_pub import Publisher
 
         app.mqtt = Publisher(app)
-    services(app)
 
 
-def services(app):
-    """The optional parts: each module's build(app) adds its tasks (app.add_task) and its MQTT
-    commands (app.commands). Portal: access point and captive DNS; web: the HTTP server;
-    ota_boot: the OTA command, periodic check and trial-boot health check (then dropped: the
-    commands load it again when they run)."""
-    from firmware import ota_boot, portal_ap, web
+# The services: each module's build(app) adds its tasks (app.add_task) and its MQTT commands
+# (app.commands). Portal: access point and captive DNS; web: the HTTP server and the chart's
+# history; ota_boot: the OTA command, periodic check and trial-boot health check (then
+# dropped: the commands load it again when they run).
+def _portal(app):
+    from firmware import portal_ap
 
     portal_ap.build(app)
     unload("firmware.portal_ap")
+
+
+def _web(app):
+    from firmware import web
+
     web.build(app)
+
+
+def _ota(app):
+    from firmware import ota_boot
+
     ota_boot.build(app)
     unload("firmware.ota_boot")
+
+
+# build()'s steps, in order, with a collection after each (tools/mem32.py runs them one by one)
+STEPS = (_names, _settings, _tic, _net, _portal, _web, _ota)
 
 
 def announce(app):

@@ -65,7 +65,7 @@ OTHER_FEATURES = (
     "mqtt",
     "ha",
     "spare",  # App.spare()'s region: for discovery rounds, the web server, updates
-    "services",  # builder.services(): portal, web server, chart history, OTA (and modules)
+    "services",  # the builder's _portal, _web, _ota: portal, web server, history, OTA (modules)
     # names of the rare modules (ha, web handlers...) interned at boot: App.build()'s step
     "firmware.app._intern",
     "firmware.builder._intern",

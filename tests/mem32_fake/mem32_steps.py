@@ -167,9 +167,6 @@ def _interned(*_):
     pass
 
 
-_SERVICES = [None]  # builder.services while boot() and boot_services() split the build
-
-
 def import_module(name):
     """Import `name`. A pseudo-module "<owner>._intern.<rare>" is one step of the build's
     _intern() instead (firmware/builder.py: each rare module loaded, then dropped, so that its
@@ -335,39 +332,47 @@ def save_state(mode_name, baud):
 
 
 def boot():
-    """Build the application as main.py does, up to (not including) starting the tasks."""
-    global APP
+    """Make the App as main.py does; its build is then boot_step(0), boot_step(1)... each a
+    harness step of its own (firmware/builder.py STEPS), up to (not including) starting the
+    tasks."""
+    global APP, _BEFORE_BOOT
     from firmware import app
 
-    global _BEFORE_BOOT
     if SNAPSHOT:  # the probe only: the run's readings stay free of this list
         _BEFORE_BOOT = list(sys.modules)
-    if INTERNED:  # done by its import step: the build's own run would only make garbage
+    if INTERNED:  # done by its import steps: the build's own run would only make garbage
         __import__(INTERNED)  # firmware.builder is imported again by build(), as is
         sys.modules[INTERNED]._intern = _interned
     __import__("firmware.builder")
-    b = sys.modules["firmware.builder"]
-    if hasattr(b, "services"):  # the services are built by boot_services(), in a step of its own
-        _SERVICES[0] = b.services
-        b.services = _interned
-    a = app.App()
-    if hasattr(a, "build"):
-        a.build()
-    else:
-        _build_like_main(a, app)
-    APP = a
+    a = APP = app.App()
+    if not hasattr(sys.modules["firmware.builder"], "STEPS"):  # older: the build in one step
+        if hasattr(a, "build"):
+            a.build()
+        else:
+            _build_like_main(a, app)
     note()
 
 
-def boot_services():
-    """The build's last part, builder.services(app) (portal, web server, OTA), in a harness
-    step of its own: within one step the WebAssembly port's collections free little (stale
-    stack slots), where a board collects before it grows its heap."""
-    f = _SERVICES[0]
-    _SERVICES[0] = None
-    if f is not None:
-        f(APP)
-        gc.collect()
+BOOT_STEPS_MAX = 12  # the harness calls boot_step() this many times
+
+
+def boot_step(i):
+    """Step `i` of App.build(): firmware/builder.py's STEPS[i] and its collection, then (at
+    i == len(STEPS)) what App.build() does after builder.build(). One harness step each: within
+    one step the WebAssembly port cannot collect, where a board collects when it must."""
+    b = sys.modules.get("firmware.builder")
+    steps = getattr(b, "STEPS", None)
+    if steps is not None:
+        if len(steps) >= BOOT_STEPS_MAX:
+            raise RuntimeError("firmware.builder has %d steps: raise BOOT_STEPS_MAX" % len(steps))
+        if i < len(steps):
+            steps[i](APP)
+            gc.collect()
+        elif i == len(steps):
+            from firmware import unload
+
+            unload("firmware.builder")
+            gc.collect()
     note()
 
 
@@ -410,7 +415,7 @@ def _none(obj, name):
 
 
 def _drop_services():
-    # builder.services(): the portal, the web server (its slots) and chart history, the OTA
+    # the builder's services: the portal, the web server (its slots) and chart history, the OTA
     # status; the coroutines of the tasks not started yet (main() starts them) and the MQTT
     # commands they hold.
     for name in ("portal", "web", "history", "ota_status", "ota"):
@@ -557,6 +562,8 @@ def main(argv):
     save_state(mode_name, int(baud))
     plug(path, int(baud))
     boot()
+    for i in range(BOOT_STEPS_MAX):
+        boot_step(i)
     in_use("boot")
     run_frames(int(n_first))
     in_use("first")

@@ -178,7 +178,10 @@ function boot(st, opts) {
   py(`S.plug('/tic/stream', ${opts.baud})`);
   if (opts.phase === "probe") py("S.SNAPSHOT = True");
   py("S.boot()");
-  py("S.boot_services()");
+  for (let i = 0; i < 12; i++) { // S.BOOT_STEPS_MAX
+    py(`S.boot_step(${i})`);
+    st.inUse(`boot_step${i}`); // in use, heap size and peak after each step of the build
+  }
   st.inUse("boot");
 }
 
