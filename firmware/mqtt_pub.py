@@ -35,15 +35,20 @@ from firmware import state_json, unload
 from log import getLogger
 from tic import labels
 
+try:
+    from micropython import const
+except ImportError:  # CPython
+
+    def const(x):
+        return x
+
+
 POLL_MS = 250
-SETTLE_FRAMES = 4  # frames stored before the first connection (ids and indexes confirmed)
+_SETTLE = const(4)  # frames stored before the first connection (ids and indexes confirmed)
 ROUND_RETRY_MS = 60000  # a discovery round skipped for lack of memory is tried again after
-_SET_BYTES = 24  # lib/ha.py SET_BYTES
+_SET_BYTES = const(24)  # lib/ha.py SET_BYTES
 
 log = getLogger("mqtt")
-
-
-_OTA_BUSY = ("checking", "downloading", "restarting")  # firmware/ota_boot.py's states
 
 
 def _ms():
@@ -132,7 +137,7 @@ class Publisher:
         idb = bytearray(16)
         while True:  # the meter id, and a few frames so that indexes are confirmed
             n = rd.copy_meter_id(idb)
-            if n and rd.seq >= SETTLE_FRAMES:
+            if n and rd.seq >= _SETTLE:
                 break
             await asyncio.sleep_ms(POLL_MS)
         self._id = bytes(idb[:n])
@@ -172,8 +177,8 @@ class Publisher:
             await c.publish(self.topic(b"/availability"), b"online", retain=True, qos=1)
         # No round while an update runs (the heap cannot hold both); _discover stays set, so
         # the round comes once the update is refused or done.
-        st = getattr(self.app, "ota_status", None)
-        busy = st is not None and st.get("state") in _OTA_BUSY
+        st = getattr(self.app, "ota_status", None)  # firmware/ota_boot.py's busy states:
+        busy = st is not None and st.get("state") in ("checking", "downloading", "restarting")
         if self._discover and s["ha_discovery"] and not busy:
             self._discover = False
             await self._round(c, False)

@@ -97,15 +97,15 @@ def _dig2(b, k):
     return (b[k] - 48) * 10 + b[k + 1] - 48
 
 
-def _copy(src, a, e, dst, o):
-    """dst[o:] = src[a:e] byte by byte (no slice object, no allocation); True if any byte
+def _copy(src, a, e, dst, at):
+    """dst[at:] = src[a:e] byte by byte (no slice object, no allocation); True if any byte
     differed."""
     ch = False
-    o -= a
+    at -= a
     for j in range(a, e):
         c = src[j]
-        if dst[o + j] != c:
-            dst[o + j] = c
+        if dst[at + j] != c:
+            dst[at + j] = c
             ch = True
     return ch
 

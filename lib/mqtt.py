@@ -289,8 +289,8 @@ class MQTTConnection:
                 await self._send(s, self._hmv[:n], msg)
                 if await self._wait_ack(s, pid):
                     return
-            self._fail(s, MQTTError("no PUBACK"))
-            raise MQTTError("no PUBACK")
+            self._fail(s, MQTTError("no PUBACK in time"))
+            raise MQTTError("no PUBACK in time")
 
     async def _wait_ack(self, s, pid):
         """True when the PUBACK or SUBACK for `pid` arrives within timeout_ms."""
@@ -332,7 +332,7 @@ class MQTTConnection:
                         break
                     sh += 7
                     if sh > 21:
-                        raise MQTTError("bad length")
+                        raise MQTTError("bad remaining length")
                 if n:
                     await self._fill(s, min(n, size))
                 if op & 0xF0 == 0x30:  # PUBLISH
@@ -410,7 +410,7 @@ class MQTTClient(MQTTConnection):
             if hasattr(r, "send"):
                 await r
         except Exception as e:  # noqa: BLE001 (the application's bug, not the link's)
-            _log.error("hook: %r", e)
+            _log.error("hook failed: %r", e)
 
     async def run(self):
         """Keep connected until disconnect(): connect, re-subscribe, call on_connect, wait for
