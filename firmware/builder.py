@@ -11,6 +11,7 @@ after, so their code and tables are freed (docs/design/memory.md).
 """
 
 import gc
+import sys
 
 from firmware import hal, tic_reader, unload
 from firmware.readings import Readings
@@ -54,19 +55,25 @@ _RARE = (
     "firmware.web_req",  # per request
     "httpd_conn",  # per connection
     "httpd_file",  # per static file
+    "mqtt_link",  # per connection
+    "ha_keys",  # per discovery round
+    "firmware.mqtt_ctl",  # client start, commands
+    "firmware.mqtt_round",  # per discovery round
 )
 
 
 def _intern():
-    for name in _RARE:  # one at a time: boot's peak holds one of them, not all seven
+    for name in _RARE:  # one at a time: boot's peak holds one of them, not all of them
+        before = list(sys.modules)
         try:
             __import__(name)
         except ImportError:
             pass
-        unload(name)
+        for m in list(sys.modules):  # it, and what it imported (mqtt_pub, with MQTT off)
+            if m not in before:
+                unload(m)
+        before = None
         gc.collect()
-    unload("tic.label_rows", *_RARE)  # and those a later one imported again
-    gc.collect()
 
 
 def build(app):

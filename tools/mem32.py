@@ -47,6 +47,9 @@ NPM_DIR = ROOT / "tools" / "mem32"
 FAKE_DIR = ROOT / "tests" / "mem32_fake"
 HEAP_32 = 56 * 1024  # ESP32_GENERIC's first heap area (mem_info shows 56000 usable)
 HEAP_64 = "2M"  # the unix port's heap: big enough never to collect early
+# CPython stand-ins that device modules import only where MicroPython's names are missing
+# (`except AttributeError:`, `if not _MP:`): never imported on a board
+HOST_ONLY = ("aio_host", "mqtt_host")
 HANG_S = 1800  # one harness run at most (the longest, web with 1,000 frames, takes minutes)
 BUDGET_STEADY = 40 * 1024  # the TIC path's objects at steady state (from asyncio on)
 HAL_SELECT = 'sys.platform == "esp32"'
@@ -74,7 +77,7 @@ SPARE_FRAMES = 20  # more frames in the stream than the run needs
 # Scenario mqtt: the whole firmware with MQTT publishing (issue 9): budgets in use after gc at
 # steady state (from asyncio on, the fakes excluded), and at most one growth of the heap.
 BUDGET_MQTT_STEADY = 56 * 1024
-MQTT_SETTLE = 5  # frames before the connection (mqtt_pub.SETTLE_FRAMES: the meter id, indexes)
+MQTT_SETTLE = 5  # frames before the connection (mqtt_pub._SETTLE: the meter id, indexes)
 MQTT_MODULES = ("mqtt", "firmware.state_json", "firmware.mqtt_pub")
 # Scenario web (issue 10): the firmware with MQTT serving the status page and /api/state, in
 # use after gc at steady state; the web part's resident bytes (server, slots, history, code).
@@ -131,7 +134,7 @@ def device_image(dst):
     src = Path(dst) / "hal_init.py"
     src.write_text(hal_source(), encoding="utf-8")
     out = Path(dst) / "firmware/hal/__init__.mpy"
-    cmd = [str(upy.MPY_CROSS), "-s", "firmware/hal/__init__.py", "-o", str(out), str(src)]
+    cmd = [str(upy.MPY_CROSS), "-s", "__init__", "-o", str(out), str(src)]
     r = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if r.returncode:
         raise Mem32Error("mpy-cross failed on the patched HAL:\n" + r.stderr)
@@ -180,7 +183,7 @@ def _top_level_imports(tree, name):
                 walk(s.body)
 
     walk(tree.body)
-    return out
+    return [m for m in out if m not in HOST_ONLY]
 
 
 def module_order(mqtt=False):
