@@ -17,8 +17,7 @@ took a whole write (the normal case on a board): the client then does not wait f
 At every write the heap in use is compared with `peak`; with `watch` set (the harness sets it
 for the connection and the discovery round) the write also ends a harness step
 (mem32_steps.note(): heap size noted, a collection asked for, as a board collects when it
-must) and the client's drain() then yields to JavaScript, where that collection runs, so the
-round's peak is seen from here.
+must), so the round's peak is seen from here (its garbage since the step began included).
 """
 
 import gc
@@ -34,11 +33,7 @@ _BODY = 2  # inside the body
 
 
 class Stream:
-    @property
-    def out_buf(self):
-        # MicroPython's Stream: nothing left to drain after a write. While watched, "some":
-        # the client awaits drain(), which hands control back to JavaScript (see drain()).
-        return b"\0" if self.watch else b""
+    out_buf = b""  # MicroPython's Stream: nothing left to drain after a write
 
     def __init__(self):
         self.ring = bytearray(_RING)
@@ -90,14 +85,12 @@ class Stream:
             mem32_steps.note()
 
     async def drain(self):
-        if self.watch:
-            # A turn of the JavaScript loop: the WebAssembly port collects only there (with no
-            # Python frame on the C stack), so the collection note() asked for runs now, as a
-            # board's would when an allocation fails, and the round's next write sees what is
-            # live rather than every write's garbage since the step began.
-            import asyncio
-
-            await asyncio.sleep_ms(1)
+        # No turn of the JavaScript loop here (where the port would collect): a turn takes a
+        # millisecond of real time, in which the client's and the Wi-Fi task's real-time
+        # timers fire now and then, and what the round keeps then varied from run to run
+        # (+176 B in about one run in seven). So a round's peak includes its garbage since
+        # the last step (pessimistic: a board collects when it must).
+        pass
 
     def close(self):
         self.closed = True

@@ -260,15 +260,7 @@ async def mqtt_step():
     if not c.is_connected():
         raise RuntimeError("mqtt: connection lost: %r" % (c.last_error,))
     a = gc.mem_alloc()
-    if sys.modules["mem32_broker"].STREAM.watch:
-        # In a task of its own: the broker's drain() then yields to JavaScript (a collection
-        # at each write), and the client's wait_for_ms() needs a real task to wait in (the
-        # port's top-level coroutine cannot be thrown into).
-        import asyncio
-
-        await asyncio.create_task(p._step(c))
-    else:
-        await p._step(c)
+    await p._step(c)
     d = gc.mem_alloc() - a
     if d < 0:  # a collection ran inside (an await handed control to JavaScript)
         _pub_clean = False

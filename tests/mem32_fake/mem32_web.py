@@ -42,12 +42,7 @@ class _WebStream:
         steps.note()  # the heap now (a step's end: a collection is asked for)
 
     async def drain(self):
-        # A turn of the JavaScript loop, where the WebAssembly port runs the collection that
-        # note() asked for, as a board collects when it needs room: what the request keeps
-        # live is then measured, not the garbage of the whole request (as for the broker).
-        import asyncio
-
-        await asyncio.sleep_ms(1)
+        pass  # no turn of the JavaScript loop: see mem32_broker.Stream.drain()
 
     async def wait_closed(self):
         pass
