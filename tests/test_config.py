@@ -33,7 +33,7 @@ def _warnings(fn):
         result = fn()
         return result, [ln for ln in log.recent() if "WARNING config" in ln]
     finally:
-        log.basicConfig(console=True)
+        log.basicConfig(console=True, ring_bytes=log.RING_BYTES)  # the device's ring again
 
 
 DEFAULTS = {s[0]: s[2] for s in config.SCHEMA}

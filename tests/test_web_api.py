@@ -218,11 +218,12 @@ def test_scan_strongest_first_and_without_portal():
 
 
 def _log():
-    # The logger the handler reads, at INFO: in a whole-suite run tests/test_log.py leaves the
-    # level at ERROR, and INFO lines would never reach the ring.
+    # The logger the handler reads, at INFO and with the device's ring: in a whole-suite run
+    # other tests leave the level at ERROR (INFO lines would never reach the ring) or a ring
+    # larger than the web server's large slot (the oldest lines left out of /api/log).
     import log as current
 
-    current.basicConfig(level=current.INFO, console=False)
+    current.basicConfig(level=current.INFO, console=False, ring_bytes=current.RING_BYTES)
     return current
 
 
