@@ -68,7 +68,7 @@ def test_harness_drives_the_real_reader(first_frames):
 
 @pytest.mark.xfail(
     strict=True,
-    reason="2026-12-02 (46ec48f): the whole firmware without MQTT is 68.7 KB at boot on 32 "
+    reason="2026-12-02 (592170d): the whole firmware without MQTT is 68.7 KB at boot on 32 "
     "bits (the TIC path 38.2 KB of it; portal, web server, OTA, readings and Wi-Fi the rest): "
     "a board's heap grows at boot; 56 KB first area",
 )
@@ -222,7 +222,7 @@ def test_mqtt_heap_stays_flat(mqtt_steady):
 @pytest.mark.slow
 @pytest.mark.xfail(
     strict=True,
-    reason="2026-12-02 (46ec48f): 97.5 KB steady, 102.9 KB on the board; a discovery round "
+    reason="2026-12-02 (592170d): 97.5 KB steady, 102.9 KB on the board; a discovery round "
     "peaks at 119.5 KB on the board (at a write): the heap grows a second time",
 )
 def test_mqtt_heap_grows_once_at_most(mqtt_steady):
@@ -237,7 +237,7 @@ def test_mqtt_heap_grows_once_at_most(mqtt_steady):
 @pytest.mark.slow
 @pytest.mark.xfail(
     strict=True,
-    reason="2026-12-02 (46ec48f): whole firmware with MQTT, portal, OTA and the web server "
+    reason="2026-12-02 (592170d): whole firmware with MQTT, portal, OTA and the web server "
     "97.5 KB after the round and 20 frames (0 B kept per frame); 56 KB",
 )
 def test_mqtt_whole_firmware_steady_within_56k(mqtt_steady):
@@ -285,7 +285,7 @@ def test_web_requests_keep_nothing(web_run):
 
 @pytest.mark.xfail(
     strict=True,
-    reason="2026-12-02 (46ec48f): the discovery round before the page loads grows the heap "
+    reason="2026-12-02 (592170d): the discovery round before the page loads grows the heap "
     "a second time (board peak 119.5 KB); page loads keep nothing (95.3 KB steady)",
 )
 def test_web_page_loads_never_grow_the_heap_past_112k(web_run):
@@ -300,7 +300,7 @@ def test_web_part_resident_within_10k(web_run):
 
 @pytest.mark.xfail(
     strict=True,
-    reason="2026-12-02 (46ec48f): firmware with MQTT, portal, OTA and web 95.3 KB after 40 "
+    reason="2026-12-02 (592170d): firmware with MQTT, portal, OTA and web 95.3 KB after 40 "
     "frames (85.5 KB without the web part; web part 9.8 KB); budget 66 KB",
 )
 def test_web_whole_firmware_steady_within_66k(web_run):
