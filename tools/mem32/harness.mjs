@@ -32,7 +32,7 @@
 // stale stack slots.
 import { loadMicroPython } from "@micropython/micropython-webassembly-pyscript";
 import fs from "node:fs";
-import path from "node:path";
+import { copyTree } from "./wasmfs.mjs";
 
 function parseArgs(argv) {
   const opts = {
@@ -63,15 +63,6 @@ function parseArgs(argv) {
   if (!/^\w+$/.test(opts.mode)) throw new Error(`bad mode ${opts.mode}`);
   if (!["probe", "run"].includes(opts.phase)) throw new Error(`bad phase ${opts.phase}`);
   return opts;
-}
-
-function copyTree(mp, src, dst) {
-  try { mp.FS.mkdir(dst); } catch (e) { /* exists */ }
-  for (const name of fs.readdirSync(src)) {
-    const p = path.join(src, name);
-    if (fs.statSync(p).isDirectory()) copyTree(mp, p, `${dst}/${name}`);
-    else mp.FS.writeFile(`${dst}/${name}`, fs.readFileSync(p));
-  }
 }
 
 // One interpreter with the image, the fake and the stream in its filesystem.

@@ -12,22 +12,13 @@
 // Readings are bytes in use above the base. Prints one JSON object. tools/mem32_ota.py runs it.
 import { loadMicroPython } from "@micropython/micropython-webassembly-pyscript";
 import fs from "node:fs";
-import path from "node:path";
+import { copyTree } from "./wasmfs.mjs";
 
 const opts = { heap: 1024 * 1024 };
 const argv = process.argv.slice(2);
 for (let i = 0; i < argv.length; i += 2) opts[argv[i].slice(2)] = argv[i + 1];
 opts.heap = Number(opts.heap);
 if (!/^[0-9a-f]{64}$/.test(opts.key)) throw new Error("--key: 64 hex digits");
-
-function copyTree(mp, src, dst) {
-  try { mp.FS.mkdir(dst); } catch (e) { /* exists */ }
-  for (const name of fs.readdirSync(src)) {
-    const p = path.join(src, name);
-    if (fs.statSync(p).isDirectory()) copyTree(mp, p, `${dst}/${name}`);
-    else mp.FS.writeFile(`${dst}/${name}`, fs.readFileSync(p));
-  }
-}
 
 const readings = {};
 const other = [];
