@@ -53,8 +53,11 @@ import log
 _log = log.getLogger("http")
 
 _MP = hasattr(asyncio, "sleep_ms")
-if not _MP:  # CPython
+if _MP:
+    _sleep_ms = asyncio.sleep_ms
+else:  # CPython
     from aio_host import Pair as _Pair
+    from aio_host import sleep_ms as _sleep_ms
 
 
 _BUSY = b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
@@ -120,6 +123,14 @@ def _c():
     import httpd_conn  # loaded while a connection is in progress (Server._use)
 
     return httpd_conn
+
+
+async def _timer(ms, task):
+    """Cancel `task` after `ms`: an exchange's time limit (lib/httpd_conn.py). It lives here,
+    not in httpd_conn, so that a finished timer references no per-connection code (see
+    Server.serve)."""
+    await _sleep_ms(ms)
+    task.cancel()
 
 
 class Server:
@@ -191,7 +202,7 @@ class Server:
         is bounded by `timeout_ms`: then 408 if nothing was sent yet, and the stream closed.
         No memory for the connection's code: 503."""
         try:
-            m = self._use()
+            c = self._use().serve(self, s)
         except MemoryError:
             self.busy += 1
             try:
@@ -201,6 +212,7 @@ class Server:
                 pass
             return
         try:
-            await m.serve(self, s)
-        finally:
-            self._done()
+            await c
+        finally:  # a finished task may stay referenced from asyncio's queue for a while (a
+            c = None  # stale pointer in MicroPython's pairing heap): keep no httpd_conn object
+            self._done()  # in this frame, or the dropped module would stay with it

@@ -13,7 +13,7 @@ docs/design/http.md.
 import asyncio
 import sys
 
-from httpd import _BUSY, _MP, _TEXT, HTTPError, _log, json_response
+from httpd import _BUSY, _MP, _TEXT, HTTPError, _log, _timer, json_response
 
 if _MP:
     _sleep_ms = asyncio.sleep_ms
@@ -201,8 +201,10 @@ async def slot(self):
 async def serve(self, s):
     """Serve stream `s` (async readinto, write, async drain, async wait_closed) as one
     connection, then close it; never raises. The exchange (reading, the handler, sending)
-    is bounded by `timeout_ms`: then 408 if nothing was sent yet, and the stream closed."""
-    req = None
+    is bounded by `timeout_ms`: then 408 if nothing was sent yet, and the stream closed.
+    The limit is one timer task (httpd._timer) that cancels this one; not wait_for, whose
+    two tasks per exchange hold this module's coroutines (memory-diet.md, round 6)."""
+    req = t = None
     try:
         req = await slot(self)
         if req is None:
@@ -212,11 +214,16 @@ async def serve(self, s):
             req._sent = False
             req._s = req._rt = None
             req.length = req._left = 0
-            rt = await _wait_ms(exchange(self, req, s), self.timeout_ms)
+            t = _arm(self.timeout_ms)
+            rt = await exchange(self, req, s)
             if rt is not None:  # a streamed body: the handler reads it, with its time
-                await _wait_ms(reply(self, req, s), rt[5] or self.timeout_ms)
-    except asyncio.TimeoutError:  # reading, the handler and sending took too long
-        self.timeouts += 1
+                t.cancel()
+                t = _arm(rt[5] or self.timeout_ms)
+                await reply(self, req, s)
+    except asyncio.CancelledError:
+        if t is None or not t.done():  # not our time limit: not ours to swallow
+            raise
+        self.timeouts += 1  # reading, the handler and sending took too long
         try:
             if not req._sent:
                 s.write(_LATE)  # the socket takes it at once; no drain, the time is up
@@ -227,6 +234,9 @@ async def serve(self, s):
     except Exception as e:  # noqa: BLE001 (the server's own bug: logged, never raised)
         _log.exception("connection: %r", e, exc=e)
     finally:
+        if t is not None:
+            t.cancel()
+            t = None
         if req is not None:
             req._s = None
             self._free(req)
@@ -234,6 +244,11 @@ async def serve(self, s):
             await s.wait_closed()
         except Exception:  # noqa: BLE001
             pass
+
+
+def _arm(ms):
+    """The timer task that cancels the current one after `ms`."""
+    return asyncio.create_task(_timer(ms, asyncio.current_task()))
 
 
 async def exchange(self, req, s):
