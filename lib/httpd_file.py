@@ -4,9 +4,12 @@ and dropped after, so that this code is not resident between page loads.
   static(srv, prefix, root)   serve the files under directory `root` (with their .gz) for GET
       paths starting with `prefix`, the rest of the path naming the file (index.html for a
       directory); 400 for "..", a backslash, "//", an absolute path. Add it after the routes
-      it would otherwise hide (the first match wins).
+      it would otherwise hide (the first match wins). The route's handler is httpd's
+      send_file and `root` rides in the route, so nothing of this module stays referenced
+      (a handler of its own would keep a dropped copy of it alive for good).
 
   open_file(req, path, hd) -> (status, type, size or body, header lines, open file or None):
+      (`path` a Request: the file a static() route names for it)
       `path`, or `path`.gz when the client accepts gzip (406 when only the .gz exists and the
       client refuses gzip), with ETag (size and mtime), Cache-Control: no-cache and 304 for a
       matching If-None-Match; 404 when neither exists. The caller streams and closes the file.
@@ -24,7 +27,7 @@ _TYPES = (
 
 
 def static(srv, prefix, root):
-    srv.route("GET", prefix, lambda req: send_file(_safe(root, req.path[len(prefix) :])), True)
+    srv.routes.append(("GET", prefix, True, send_file, False, 0, root))  # Server.route's + root
 
 
 def _safe(root, p):
@@ -62,6 +65,9 @@ def _stat(path):
 
 
 def open_file(req, path, hd):
+    if not isinstance(path, str):  # send_file(req) of a static() route: the path names it
+        rt = req._rt
+        path = _safe(rt[6], req.path[len(rt[1]) :])
     st = _stat(path)
     gz = _stat(path + ".gz")
     ok = _accepts_gzip(req.header("accept-encoding"))

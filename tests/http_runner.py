@@ -76,9 +76,11 @@ async def main(port, timeout_ms):
     srv.route("GET", "/stats", stats)
     srv.route("POST", "/echo", lambda req: {"echo": httpd_form.json_body(req)})
     srv.route("GET", "/boom", boom)
-    import httpd_file  # loaded for the file answers anyway
+    import httpd_file
 
     httpd_file.static(srv, "/s/", "tests/fixtures/http/www")
+    del httpd_file  # loaded per file answer from now on: nothing of it is resident
+    sys.modules.pop("httpd_file")
     tick_task = asyncio.create_task(ticker())
     await srv.start("127.0.0.1", port, backlog=16)
     print("READY")
