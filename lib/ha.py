@@ -1,9 +1,11 @@
-"""Home Assistant MQTT discovery: the config payload of one entity at a time (issue 9).
+"""Home Assistant MQTT discovery: the config payload of one entity at a time (issue 9), the
+reference the device's templates are generated from.
 
-Loaded for a discovery round and dropped after it (`del sys.modules["ha"]`); for entity names
-it reads tic.label_docs (the caller loads it for the round), the rest of a label's attributes
-straight from tic.labels' packed table (tic.label_rows is not needed). Ids and topics follow the
-shared contract and are pinned by tests/test_ha_contract.py; design and figures:
+Not loaded on the device: tools/ha_gen.py runs it on the host at build time and writes every
+entity's topic and payload, with placeholders for the meter and the settings, into the
+templates file that lib/ha_tpl.py streams during a discovery round. The entity sets (select,
+possible, codes, retired, has) are lib/ha_tpl.py's, re-exported here. Ids and topics follow
+the shared contract and are pinned by tests/test_ha_contract.py; design and figures:
 docs/design/ha-discovery.md.
 
 An entity is a small int, its code:
@@ -19,35 +21,21 @@ A set of entities is a bytearray(SET_BYTES), bit `code` set for each member.
         .topic(code, buf) -> n        `<ha_prefix>/<component>/linky_<id>/<object>/config`
         .config(code, buf) -> n       the abbreviated JSON config
         .unique_id(code), .object_id(code) -> str
-    await announce(pub, client, added, version) -> n   a whole round for firmware/mqtt_pub.py's
-                                      Publisher `pub` (kept here so that it is not resident)
 
 Writers fill a caller's bytearray from its start and return the length; ValueError when it is
 too small or the code unknown. PAYLOAD_MAX and TOPIC_MAX fit every entity with prefixes up to
-32 bytes and a version up to 24. Cost on a 32-bit board: 8.9 KB for the module, 4 KB for
-tic.label_docs, 0.4 KB for a Discovery; a payload is written in pieces, allocating about 2 KB of
-small objects that the next collection frees, and keeps nothing.
+32 bytes and a version up to 24. Entity names come from tic.label_docs and lib/ha_keys.py.
 """
 
-import asyncio
-import gc
-import sys
+from ha_tpl import codes, has, possible, retired, select  # noqa: F401 (re-exported)
 
-from tic import MODE_HISTORIQUE, MODE_STANDARD, labels
+from tic import MODE_HISTORIQUE, labels
 
-try:
-    from micropython import const
-except ImportError:  # CPython
-
-    def const(x):
-        return x
-
-
-DECODED = const(112)
-DIAG = const(128)
-SET_BYTES = const(24)  # codes 0..191
-PAYLOAD_MAX = const(768)
-TOPIC_MAX = const(128)
+DECODED = 112  # lib/ha_tpl.py's private consts of the same values
+DIAG = 128
+SET_BYTES = 24  # codes 0..191
+PAYLOAD_MAX = 768
+TOPIC_MAX = 128
 
 KEYS = (  # decoded fields of `~/state`
     "period",
@@ -80,8 +68,8 @@ DIAG_KEYS = (  # fields of `~/diagnostics`
     "last_crash",
 )
 
-# KEYS' bits: 1 historique, 2 standard, 4 binary_sensor (the DIAG_KEYS: none). Their names,
-# templates and options are in lib/ha_keys.py, loaded for the keys' configs.
+# KEYS' bits: 1 historique, 2 standard, 4 binary_sensor (the DIAG_KEYS: none); lib/ha_tpl.py
+# possible() has the same literal. Their names, templates and options are in lib/ha_keys.py.
 _KEY_BITS = b"\x03\x03\x03\x06\x02\x06\x07\x02\x06"
 
 # Linky meter types (tic-protocol.md §9; the same as tic.decode.METER_TYPES, checked by a test):
@@ -104,12 +92,26 @@ _DEV_CLASSES = " energy reactive_energy apparent_power power current voltage dur
 _STATE_CLASSES = " total_increasing measurement"
 
 
+# The device block, the end of every payload: meter id (twice), maker digits, model (model()),
+# year of manufacture, version (twice).
+DEV = (
+    ',"dev":{"ids":["linky_%s"],"name":"Linky %s","mf":"Linky maker %s","mdl":"%s",'
+    '"hw":"%s","sw":"%s"},"o":{"name":"linky","sw":"%s"}}'
+)
+
+
 def _model(t):
     """The model of Linky meter type t (an int), or None."""
     k = _TYPES.find(str(t) + " ")  # types are two digits: one digit finds no line
     if k < 0 or (k and _TYPES[k - 1] != "\n"):
         return None
     return _TYPES[k + 3 : _TYPES.index("\n", k)]
+
+
+def model(t):
+    """The device's `mdl` for meter type t (0..99): "Linky <model>" or "meter type NN"."""
+    m = _model(t)
+    return "Linky " + m if m else "meter type %02d" % t
 
 
 def _word(s, i):
@@ -125,88 +127,6 @@ def _word(s, i):
 def _name(r):
     """Label row r's name as a str."""
     return labels._NAMES[labels._off(r) : labels._off(r + 1)].decode()
-
-
-def _mode(r):
-    return labels._ATTR[4 * r + 2] >> 6
-
-
-# ---------------------------------------------------------------- sets of entities
-
-
-def _add(s, code):
-    s[code >> 3] |= 1 << (code & 7)
-
-
-def has(s, code):
-    """True if entity `code` is in set s."""
-    return bool(s[code >> 3] & (1 << (code & 7)))
-
-
-def _base(mode):
-    # A set with the diagnostics keys; ValueError for a mode that is not H or S.
-    if mode not in (MODE_HISTORIQUE, MODE_STANDARD):
-        raise ValueError("not a TIC mode: %r" % (mode,))
-    s = bytearray(SET_BYTES)
-    for i in range(len(DIAG_KEYS)):
-        _add(s, DIAG + i)
-    return s
-
-
-def select(rows, mode, tempo=False):
-    """The set of entities to announce for a meter in `mode` that sends the label `rows` (any
-    iterable of row indexes, e.g. those the readings store holds): one entity per row, the
-    decoded keys those rows give (period, Tempo colours when `tempo` or when the historique
-    labels show a Tempo contract, STGE fields, tariff index), and every diagnostics key.
-    ValueError for a row that is unknown or of the other mode."""
-    s = _base(mode)
-    for r in rows:
-        if not 0 <= r < labels.COUNT or _mode(r) != mode:
-            raise ValueError("row %r is not a label of mode %d" % (r, mode))
-        _add(s, r)
-    i = labels.index
-    if mode == MODE_HISTORIQUE:
-        keys = (0,) if has(s, i(b"PTEC")) else ()
-        keys += (6,)  # overpower: ADPS / ADIRn, absent while none
-        tempo = tempo or has(s, i(b"DEMAIN")) or has(s, i(b"BBRHCJB"))
-    else:
-        keys = (0,) if has(s, i(b"LTARF")) else ()
-        if has(s, i(b"STGE")):
-            keys += (3, 4, 5, 6, 8)
-        if has(s, i(b"NTARF")):
-            keys += (7,)
-    if tempo:
-        keys += (1, 2)
-    for k in keys:
-        _add(s, DECODED + k)
-    return s
-
-
-def possible(mode):
-    """Every entity a meter in `mode` can have: all its rows, its decoded keys, diagnostics."""
-    s = _base(mode)
-    for r in range(labels.COUNT):
-        if _mode(r) == mode:
-            _add(s, r)
-    for k in range(len(KEYS)):
-        if _KEY_BITS[k] & mode:  # MODE_HISTORIQUE is bit 1, MODE_STANDARD bit 2
-            _add(s, DECODED + k)
-    return s
-
-
-def codes(s):
-    """The codes in set s, in increasing order (a generator)."""
-    for code in range(SET_BYTES * 8):
-        if s[code >> 3] & (1 << (code & 7)):
-            yield code
-
-
-def retired(old, new):
-    """Codes in set `old` and not in `new`: publish an empty retained payload to their topics.
-    After a mode change whose previous set is unknown (a reboot), pass possible(other mode)."""
-    for code in codes(old):
-        if not has(new, code):
-            yield code
 
 
 # ---------------------------------------------------------------- writing
@@ -239,7 +159,7 @@ class Discovery:
     (`sw` of the device). Keeps about 0.5 KB (the device block)."""
 
     def __init__(self, meter_id, mode, prefix="linky", ha_prefix="homeassistant", version="0"):
-        _base(mode)
+        possible(mode)  # ValueError for a mode that is not H or S
         self.mode = mode
         mid = _text(meter_id)
         if len(mid) != 12 or not all("0" <= c <= "9" for c in mid):
@@ -247,22 +167,11 @@ class Discovery:
         self.meter_id = mid
         self._ha = _text(ha_prefix)
         self._base = _text(prefix) + "/" + mid
-        t = int(mid[4:6])
         yy = int(mid[2:4])
-        model = _model(t)
         v = _text(version)
         self._dev = (
-            ',"dev":{"ids":["linky_%s"],"name":"Linky %s","mf":"Linky maker %s","mdl":"%s",'
-            '"hw":"%d","sw":"%s"},"o":{"name":"linky","sw":"%s"}}'
-            % (
-                mid,
-                mid,
-                mid[:2],
-                "Linky " + model if model else "meter type %02d" % t,
-                (1900 if yy >= 90 else 2000) + yy,
-                v,
-                v,
-            )
+            DEV
+            % (mid, mid, mid[:2], model(int(mid[4:6])), (1900 if yy >= 90 else 2000) + yy, v, v)
         ).encode()
 
     def object_id(self, code):
@@ -359,67 +268,3 @@ def _label(r, buf, n):
 def _attr(buf, n, key, v):
     # key (b',"name":"'), v, '"' into buf at n, unless v is None.
     return n if v is None else _put(buf, n, key, v, b'"')
-
-
-def _tempo(rd, tbuf):
-    # Standard mode: STGE bits 24-25 (today's Tempo colour) are non-zero on a Tempo contract;
-    # they are the low bits of the second of STGE's eight hex digits.
-    r = labels.index("STGE")
-    if r < 0 or not rd.present(r) or rd.copy_value(r, tbuf) != 8:
-        return False
-    d = tbuf[1]
-    v = d - 48 if d <= 57 else (d | 32) - 87
-    return bool(v & 3)
-
-
-async def announce(pub, c, added, version):
-    """A discovery round for Publisher `pub` (firmware/mqtt_pub.py) on client `c`: announce
-    the entities of the labels present now, one retained config at a time, and clear the
-    retired ones; added=True: only those not announced yet (labels that appeared since the
-    last round, e.g. ADPS during an overload), keeping the rest. Updates pub._entities,
-    pub._mode, pub.bytes; returns the number of configs sent. Allocates one Discovery and a
-    few small objects per config (garbage)."""
-    rd = pub.rd
-    s = pub.s
-    d = Discovery(pub.meter, rd.mode, s["mqtt_prefix"], s["ha_prefix"], version)
-    rows = [r for r in range(labels.COUNT) if rd.present(r)]
-    pbuf = pub._buf
-    tbuf = pub._tbuf
-    new = select(rows, rd.mode, tempo=_tempo(rd, tbuf))
-    old = pub._entities
-    if pub._mode is not None and pub._mode != rd.mode:
-        old = possible(pub._mode)  # a mode change: every entity of the old mode
-    n = 0
-    if added:
-        todo = list(retired(new, old))  # in new, not announced yet
-        for i in range(len(new)):
-            new[i] |= old[i]  # nothing retires in a partial round
-    else:
-        for code in retired(old, new):
-            t = d.topic(code, tbuf)
-            await c.publish(memoryview(tbuf)[:t], b"", retain=True, qos=1)
-        todo = codes(new)
-    keys = False
-    for code in todo:
-        if code >= DECODED and not keys:  # the labels are done (codes come in order): their
-            keys = True  # names' text goes before the keys' text comes (lib/ha_keys.py)
-            _drop("tic.label_docs")
-            gc.collect()
-            await asyncio.sleep(0)  # where a collection only runs when the loop turns
-        t = d.topic(code, tbuf)
-        m = d.config(code, pbuf)
-        await c.publish(memoryview(tbuf)[:t], memoryview(pbuf)[:m], retain=True, qos=1)
-        pub.bytes += m
-        n += 1
-    pub._entities[:] = new
-    pub._mode = rd.mode
-    _drop("ha_keys")
-    return n
-
-
-def _drop(name):
-    # Unload module `name` (from sys.modules and its package) so that gc frees it.
-    m = sys.modules.pop(name, None)
-    pkg, _, short = name.rpartition(".")
-    if m is not None and pkg and getattr(sys.modules.get(pkg), short, None) is m:
-        delattr(sys.modules[pkg], short)

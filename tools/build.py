@@ -5,7 +5,9 @@ only runs those two by name), everything under lib/ and firmware/ becomes .mpy. 
 the board instead would cost several times the heap of loading the .mpy (measured for microdot:
 158 KB vs 41 KB on the unix port). The web pages (firmware/www/) go to www/ (the board's /www)
 as they are, each with a gzip copy `<name>.gz` (level 9, mtime 0: reproducible) that the HTTP
-server sends to browsers accepting gzip. Stale outputs are removed so `make deploy` mirrors
+server sends to browsers accepting gzip. The Home Assistant discovery templates
+(tools/ha_gen.py, from lib/ha.py) go to lib/ha_tpl.bin, where lib/ha_tpl.py reads them;
+rewritten only when their bytes change. Stale outputs are removed so `make deploy` mirrors
 exactly.
 """
 
@@ -21,6 +23,7 @@ from upy import BUILD, MPY_CROSS, ROOT
 PACKAGES = ("lib", "firmware")
 SOURCES_AS_IS = ("boot.py", "main.py")
 WWW = "firmware/www"  # page sources; on the board: /www
+HA_TEMPLATES = "lib/ha_tpl.bin"  # tools/ha_gen.py's output, beside lib/ha_tpl.py
 
 
 def device_sources():
@@ -86,6 +89,15 @@ def main():
             built += 1
             if args.verbose:
                 print("built", dst.relative_to(ROOT))
+    import ha_gen  # imports lib/ha.py: only when building
+
+    ha = BUILD / HA_TEMPLATES
+    wanted.add(ha)
+    ha.parent.mkdir(parents=True, exist_ok=True)
+    if ha_gen.write(str(ha)):
+        built += 1
+        if args.verbose:
+            print("built", ha.relative_to(ROOT))
     # Remove outputs whose source is gone, so the image is exactly the tree.
     for path in sorted(BUILD.rglob("*"), reverse=True):
         if path.is_file() and path not in wanted:
