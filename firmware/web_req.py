@@ -1,6 +1,7 @@
 """The request half of firmware/web.py: the API's route table and handler loader, the pages
-and the captive portal's fallback; imported by web.py for each request and dropped after (its
-state, the sessions and the limiter, stays in web.py).
+and the captive portal's fallback; imported by web.py for each request but GET /api/state
+(firmware/web_poll.py) and dropped after (its state, the sessions and the limiter, stays in
+web.py).
 
   await handle(req)   api(req) for /api/*, else page(req) (web.py's one handler).
   await api(req)   /api/*: the endpoint of _API (module firmware.<module>, function, access
@@ -23,7 +24,6 @@ from firmware import unload, web
 # method, path, module (firmware.web_*), function, access: 0 public, 1 a session,
 # 2 a session and the CSRF header
 _API = (
-    ("GET", "/api/state", "web_state", "state", 0),
     ("GET", "/api/history", "web_state", "history", 0),
     ("GET", "/api/scan", "web_api", "scan", 0),
     ("GET", "/api/log", "web_api", "log", 1),
@@ -91,7 +91,7 @@ async def api(req):
     if e[3] == "post" and req.length > web.MAX_BODY:  # the streamed config form: refused unread
         return respond(413)
     name = "firmware." + e[2]
-    big = e[2] != "web_state"  # the small polls need no spare hole
+    big = e[2] != "web_state"  # the chart's poll needs no spare hole
     if big:
         web._app.spare(False)
     try:
