@@ -6,11 +6,14 @@ firmware/config.py's defaults, readings, guard, TIC reader, the host HAL's Wi-Fi
 the TIC reader fed from a capture through a port that hands over one frame per read (the
 hardware edge), then firmware/web.py's server. `run(app, fn)` starts the server on a free
 port and runs `await fn(port)`; `request()` is a raw HTTP client (asyncio streams).
-The server runs in a fresh temporary working directory, app.dir (config.json goes there).
+The server runs in a fresh temporary working directory, app.dir (config.json goes there);
+every such directory is removed when the process ends (sys.atexit on MicroPython, atexit on
+CPython).
 """
 
 import asyncio
 import os
+import sys
 
 import web_paths  # first: the absolute paths
 from reader_drive import EtxPort
@@ -28,15 +31,44 @@ CAP = web_paths.ROOT + "/tests/fixtures/captures/std-tri-tempo-teleinfo-nom.raw"
 HIST = web_paths.ROOT + "/tests/fixtures/captures/hist-mono-tempo-teleinfo-nom.raw"
 
 
+_DIRS = []  # the temporary directories made by this process, removed at its end
+
+
+def _rmtree(d):
+    for n in os.listdir(d):
+        p = d + "/" + n
+        if os.stat(p)[0] & 0x4000:
+            _rmtree(p)
+        else:
+            os.remove(p)
+    os.rmdir(d)
+
+
+def _cleanup():
+    while _DIRS:
+        try:
+            _rmtree(_DIRS.pop())
+        except OSError:
+            pass
+
+
+if hasattr(sys, "atexit"):  # MicroPython: one function
+    sys.atexit(_cleanup)
+else:
+    import atexit
+
+    atexit.register(_cleanup)
+
+
 def _tmpdir():
     base = "/tmp/linky-web-test-"
-    # The unix port has no getpid(): a random tag instead of 0, or the 1000 names run out
-    # once earlier runs (never cleaned up) have taken them.
+    # The unix port has no getpid(): a random tag instead.
     tag = os.getpid() if hasattr(os, "getpid") else int.from_bytes(os.urandom(4), "big")
     for i in range(1000):
         d = base + "%d-%d" % (tag, i)
         try:
             os.mkdir(d)
+            _DIRS.append(d)
             return d
         except OSError:
             pass
