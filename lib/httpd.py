@@ -120,7 +120,7 @@ class Request:
 
 
 def _c():
-    import httpd_conn  # loaded while a connection is in progress (Server.serve)
+    import httpd_conn  # loaded while a connection is in progress (Server._use)
 
     return httpd_conn
 
@@ -183,16 +183,26 @@ class Server:
     def _conn(self, r, w):
         return self.serve(r if _MP else _Pair(r, w))
 
+    def _use(self):
+        """lib/httpd_conn.py, loaded for a connection in progress (MemoryError: the
+        caller's)."""
+        import httpd_conn
+
+        self._users += 1
+        return httpd_conn
+
+    def _done(self):
+        self._users -= 1
+        if not self._users:  # no connection in progress: its code goes
+            sys.modules.pop("httpd_conn", None)
+
     async def serve(self, s):
         """Serve stream `s` (async readinto, write, async drain, async wait_closed) as one
         connection, then close it; never raises. The exchange (reading, the handler, sending)
         is bounded by `timeout_ms`: then 408 if nothing was sent yet, and the stream closed.
-        No memory for the connection's code (lib/httpd_conn.py, loaded while any connection
-        is in progress): 503."""
+        No memory for the connection's code: 503."""
         try:
-            import httpd_conn
-
-            c = httpd_conn.serve(self, s)
+            c = self._use().serve(self, s)
         except MemoryError:
             self.busy += 1
             try:
@@ -201,12 +211,8 @@ class Server:
             except Exception:  # noqa: BLE001
                 pass
             return
-        httpd_conn = None  # a finished task may stay referenced from asyncio's queue for a
-        self._users += 1  # while (a stale pointer in MicroPython's pairing heap): this frame
-        try:  # keeps no httpd_conn object, or the dropped module would stay with it
+        try:
             await c
-        finally:
-            c = None
-            self._users -= 1
-            if not self._users:  # no connection in progress: its code goes
-                sys.modules.pop("httpd_conn", None)
+        finally:  # a finished task may stay referenced from asyncio's queue for a while (a
+            c = None  # stale pointer in MicroPython's pairing heap): keep no httpd_conn object
+            self._done()  # in this frame, or the dropped module would stay with it

@@ -1,6 +1,6 @@
 """The per-connection half of lib/httpd.py: reading and parsing a request, routing, calling
 the handler and sending its answer. Imported by Server.serve() (and _exchange, _reply) while a
-connection is in progress and dropped when none is (Server.serve): between requests
+connection is in progress and dropped when none is (Server._use, _done): between requests
 only the Server, its slots and the small resident half stay in the heap.
 
 Functions of a Request (`self`: read, cont, parse, grow, readinto, hval, header; the last
