@@ -27,6 +27,7 @@ except ImportError:  # CPython
 
 _PAYLOAD_MAX = const(768)  # a config's room in pub._buf (lib/ha.py PAYLOAD_MAX); the
 # templates file's record is read after it
+_COLLECT = const(16)  # configs between two collections during a round
 
 
 def _tempo(rd, tbuf):
@@ -52,9 +53,9 @@ async def announce(pub, c, added, t):
     mv = memoryview(pub._buf)
     pbuf = mv[:_PAYLOAD_MAX]
     tbuf = pub._tbuf
-    rows = [r for r in range(labels.COUNT) if rd.present(r)]
+    tv = memoryview(tbuf)
+    rows = (r for r in range(labels.COUNT) if rd.present(r))
     new = ha_tpl.select(rows, rd.mode, tempo=_tempo(rd, tbuf))
-    rows = None
     old = pub._entities
     if pub._mode is not None and pub._mode != rd.mode:
         old = ha_tpl.possible(pub._mode)  # a mode change: every entity of the old mode
@@ -65,14 +66,16 @@ async def announce(pub, c, added, t):
             new[i] |= old[i]  # nothing retires in a partial round
     else:
         for code in ha_tpl.retired(old, new):
-            k = t.topic(code, tbuf)
-            await c.publish(memoryview(tbuf)[:k], b"", retain=True, qos=1)
+            await c.publish(tv[: t.topic(code, tbuf)], b"", retain=True, qos=1)
         todo = ha_tpl.codes(new)
-    for code in todo:
-        k, m = t.config(code, tbuf, pbuf)
-        await c.publish(memoryview(tbuf)[:k], mv[:m], retain=True, qos=1)
+    for code in todo:  # two views a config (the client takes whole objects): all it allocates
+        m = t.config(code, tbuf, pbuf)
+        await c.publish(tv[: t.tn], mv[:m], retain=True, qos=1)
         pub.bytes += m
         n += 1
+        if not n % _COLLECT:  # what the publishes left (views, packets): a collection, and a
+            gc.collect()  # turn of the loop where a collection only runs then (harness)
+            await asyncio.sleep_ms(0)
     pub._entities[:] = new
     pub._mode = rd.mode
     return n
@@ -95,6 +98,8 @@ async def _discovery_round(pub, c, added):
             t = ha_tpl.Templates(
                 pub.meter, pub.rd.mode, s["mqtt_prefix"], s["ha_prefix"], VERSION, raw=raw
             )
+            gc.collect()  # the import's and the device block's garbage
+            await asyncio.sleep_ms(0)
             n = await announce(pub, c, added, t)
         except (OSError, ValueError) as e:
             if isinstance(e, OSError) and t is not None:

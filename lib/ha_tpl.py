@@ -17,13 +17,15 @@ DIAG = 128 (lib/ha.py's names; here private consts, compiled in).
         it is missing, ValueError when it is corrupt or an argument is wrong. raw: a scratch
         buffer of at least the file's longest record (~0.6 KB; None: one is allocated).
       .topic(code, tbuf) -> n            the config topic into tbuf, its length
-      .config(code, tbuf, buf) -> (t, n)   the topic into tbuf and the JSON config into buf
+      .config(code, tbuf, buf) -> n      the topic into tbuf (its length: .tn), the JSON
+                                         config into buf (n bytes)
       .close()
 PATH: the file; None: ha_tpl.bin beside this module (tests set it).
 
 Writers fill the caller's buffers from their start; ValueError when one is too small, the code
 has no entity or the file is corrupt. A config costs two seeks and two reads of the file and
-allocates nothing; Templates keeps the device block (~0.25 KB) and an open file.
+allocates nothing (no tuple either: the topic's length is an attribute); Templates keeps the
+device block (~0.25 KB) and an open file.
 File format and figures: docs/design/ha-discovery.md.
 """
 
@@ -171,12 +173,14 @@ class Templates:
             t = int(mid[4:6])
             yy = mid[2:4]
             v = [None, _text(ha_prefix), mid, _text(prefix) + b"/" + mid, None, mid[:2]]
-            a, _, p = self._rec(_TYPES + t)
-            v += [bytes(raw[a : a + p]), (b"19" if yy >= b"90" else b"20") + yy, _text(version)]
+            self._rec(_TYPES + t)  # a model: a payload without placeholders, no topic
+            v += [bytes(raw[3 : 3 + (raw[1] << 8 | raw[2])])]
+            v += [(b"19" if yy >= b"90" else b"20") + yy, _text(version)]
             self._v = v
-            a, _, p = self._rec(_DEV)
+            t = self._rec(_DEV)  # the device block's template, no topic
+            p = raw[1] << 8 | raw[2]
             dev = bytearray(p + 30 + len(v[6]) + 2 * len(v[8]))
-            v[4] = bytes(dev[: self._put(a, a + p, dev, 0)])
+            v[4] = bytes(dev[: self._put(3 + t, 3 + t + p, dev, 0)])
         except IndexError:
             f.close()
             raise ValueError("templates file: device block")
@@ -188,8 +192,8 @@ class Templates:
         self._f.close()
 
     def _rec(self, slot):
-        # Reads slot's record into the raw area: (start of its topic, topic length, payload
-        # length); the payload follows the topic.
+        # Reads slot's record into the raw area: [topic length, payload length (2 bytes),
+        # topic, payload]; returns the topic's length (no tuple: nothing allocated).
         f = self._f
         b = self._ix
         f.seek(_HEAD + 2 * slot)
@@ -205,7 +209,7 @@ class Templates:
         n = f.readinto(raw)
         if n < 3 or n < 3 + raw[0] + (raw[1] << 8 | raw[2]):
             raise ValueError("templates file: short record")
-        return 3, raw[0], raw[1] << 8 | raw[2]
+        return raw[0]
 
     def _put(self, a, e, out, n):
         # raw[a:e] into out from n, each placeholder byte replaced by its value; the index
@@ -230,19 +234,21 @@ class Templates:
         """The config topic of entity `code` into tbuf; its length."""
         if not 0 <= code < _CODES:
             raise ValueError("no entity %r" % (code,))
-        a, t, _ = self._rec(self._slot0 + code)
+        t = self._rec(self._slot0 + code)
         try:
-            return self._put(a, a + t, tbuf, 0)
+            return self._put(3, 3 + t, tbuf, 0)
         except IndexError:
             raise ValueError("buffer too small")
 
     def config(self, code, tbuf, buf):
-        """The config topic of entity `code` into tbuf, its JSON config into buf: (topic
-        length, payload length)."""
+        """The config topic of entity `code` into tbuf (its length in .tn) and its JSON
+        config into buf; returns the config's length."""
         if not 0 <= code < _CODES:
             raise ValueError("no entity %r" % (code,))
-        a, t, p = self._rec(self._slot0 + code)
+        t = self._rec(self._slot0 + code)
+        raw = self._raw
         try:
-            return self._put(a, a + t, tbuf, 0), self._put(a + t, a + t + p, buf, 0)
+            self.tn = self._put(3, 3 + t, tbuf, 0)
+            return self._put(3 + t, 3 + t + (raw[1] << 8 | raw[2]), buf, 0)
         except IndexError:
             raise ValueError("buffer too small")
