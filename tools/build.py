@@ -1,7 +1,8 @@
 """Compile the device image into build/device/ with mpy-cross.
 
 Layout on the board mirrors the repository: /boot.py and /main.py stay as source (MicroPython
-only runs those two by name), everything under lib/ and firmware/ becomes .mpy. Compiling on
+only runs those two by name), everything under lib/ and firmware/ becomes .mpy, except the
+HOST_ONLY modules. Compiling on
 the board instead would cost several times the heap of loading the .mpy (measured for microdot:
 158 KB vs 41 KB on the unix port). The web pages (firmware/www/) go to www/ (the board's /www)
 as they are, each with a gzip copy `<name>.gz` (level 9, mtime 0: reproducible) that the HTTP
@@ -24,6 +25,9 @@ PACKAGES = ("lib", "firmware")
 SOURCES_AS_IS = ("boot.py", "main.py")
 WWW = "firmware/www"  # page sources; on the board: /www
 HA_TEMPLATES = "lib/ha_tpl.bin"  # tools/ha_gen.py's output, beside lib/ha_tpl.py
+# Library modules the board never loads: the discovery payloads' host reference, which
+# tools/ha_gen.py runs to write HA_TEMPLATES.
+HOST_ONLY = ("lib/ha.py", "lib/ha_keys.py")
 
 
 def device_sources():
@@ -32,7 +36,8 @@ def device_sources():
     for pkg in PACKAGES:
         for src in sorted((ROOT / pkg).rglob("*.py")):
             rel = src.relative_to(ROOT)
-            yield src, (BUILD / rel).with_suffix(".mpy")
+            if rel.as_posix() not in HOST_ONLY:
+                yield src, (BUILD / rel).with_suffix(".mpy")
     for src, dst in www_sources(ROOT / WWW, BUILD / "www"):
         yield src, dst
         yield src, dst.with_name(dst.name + ".gz")
