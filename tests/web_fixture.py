@@ -52,12 +52,15 @@ def _cleanup():
             pass
 
 
-if hasattr(sys, "atexit"):  # MicroPython: one function
+if hasattr(sys, "atexit"):  # MicroPython's unix port: one function
     sys.atexit(_cleanup)
 else:
-    import atexit
+    try:
+        import atexit
 
-    atexit.register(_cleanup)
+        atexit.register(_cleanup)
+    except ImportError:  # the WebAssembly port: its filesystem is in memory anyway
+        pass
 
 
 def _tmpdir():
