@@ -5,12 +5,16 @@
                                       of the publish policy
     message(pub, topic, msg, retained)   a command on `~/cmd`, Home Assistant's status
     await per_label(pub, c)           `~/<LABEL>` for each label that changed
+    await stop(app)                   MQTT off for an application update (ota_run.make_room)
+    restart(app)                      MQTT on again after a refused one, as at boot
 
 A discovery round is firmware/mqtt_round.py (not this module: it stays loaded for the whole
 round).
 
 Contract and policy: firmware/mqtt_pub.py.
 """
+
+import asyncio
 
 import mqtt
 from firmware import hal
@@ -104,3 +108,52 @@ async def per_label(pub, c):
             v = bytes(buf[:n]).strip()
             name = labels._NAMES[labels._off(r) : labels._off(r + 1)]
             await c.publish(pub.base + b"/" + name, v)
+
+
+async def stop(app):
+    """MQTT off for an application update (firmware/ota_run.py make_room): a last diagnostics
+    message (its "ota" says the update runs) and availability "offline" (retained: Home
+    Assistant shows the meter unavailable until it comes back), DISCONNECT, the client's and
+    the publisher's tasks ended, app.mqtt None. The caller unloads the MQTT modules and
+    collects. A network fault or a short heap skips the messages; never raises."""
+    pub = app.mqtt
+    app.mqtt = None
+    c = pub.client
+    if c is not None:
+        if c.is_connected():
+            try:
+                await pub.publish_diagnostics(c)
+                await c.publish(pub.topic(b"/availability"), b"offline", retain=True, qos=1)
+            except (mqtt.MQTTError, MemoryError) as e:
+                log.warning("before the update: %r", e)
+        await c.stop()
+    t = pub._task
+    if t is not None and t is not asyncio.current_task():
+        t.cancel()
+        for _ in range(100):
+            if t.done():
+                break
+            await asyncio.sleep(0.01)
+    pub.client = pub._task = None
+    # asyncio's loop keeps the last coroutine it threw an exception into (a stale slot of its
+    # frame, which the collector scans) until it throws into another one: here the cancelled
+    # publisher or client, which hold all of MQTT. A cancelled idle task takes that slot.
+    t = asyncio.create_task(_idle())
+    await asyncio.sleep(0)
+    t.cancel()
+    await asyncio.sleep(0)
+    log.info("stopped for the update")
+
+
+async def _idle():
+    await asyncio.sleep(1)
+
+
+def restart(app):
+    """MQTT on again (a refused update; firmware/ota_run.py give_back): a new Publisher and
+    its task, as firmware/builder.py's _net step and App.main() make them at boot. It connects,
+    says "online", runs a discovery round and publishes state and diagnostics at once."""
+    from firmware.mqtt_pub import Publisher
+
+    app.mqtt = Publisher(app)
+    app.add_task("mqtt", app.mqtt.run())

@@ -6,6 +6,8 @@ Contract (topics and payloads: README "MQTT topics"; ids: lib/ha.py, pinned by t
   await run()         the task: waits for the meter id, starts the MQTT client (lib/mqtt.py,
                       reconnecting by itself), then every POLL_MS looks at the readings store
                       and publishes what the policy says. Never raises for a network fault.
+                      An application update stops it all for its duration and, when the update
+                      is refused, starts a new Publisher (mqtt_ctl.stop(), restart()).
 Policy, with the settings fast_min_s, slow_s, diag_s:
   `~/state` (the whole state JSON, firmware/state_json.py) when a fast label (power, current,
   voltage) changed and fast_min_s has passed since the last one, when the tariff period or a
@@ -91,6 +93,7 @@ class Publisher:
         self._mode = None
         self._gen = -1
         self._tbuf = bytearray(160)
+        self._task = None  # run()'s task: mqtt_ctl.stop() cancels it
 
     # -- topics
     def topic(self, suffix):
@@ -133,6 +136,7 @@ class Publisher:
 
     # -- the task
     async def run(self):
+        self._task = asyncio.current_task()
         rd = self.rd
         idb = bytearray(16)
         while True:  # the meter id, and a few frames so that indexes are confirmed

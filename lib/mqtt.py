@@ -395,7 +395,24 @@ class MQTTClient(MQTTConnection):
     functions, set as attributes): `on_connect(client)`, `on_disconnect(client, reason)`."""
 
     backoff_ms = (1000, 60000)  # first and longest wait between connection attempts
-    on_connect = on_disconnect = _run = None
+    on_connect = on_disconnect = _run = _task = None
+
+    async def stop(self):
+        """End run() for good: disconnect() when connected (no on_disconnect call), then
+        cancel run()'s task wherever it waits (a backoff, an attempt) and wait until it has
+        ended (a few loop turns; 1 s at most). Never raises for a network fault."""
+        self.on_disconnect = None
+        await self.disconnect()
+        t = self._task
+        self._task = None
+        if t is not None and t is not asyncio.current_task():
+            t.cancel()
+            for _ in range(100):
+                if t.done():
+                    break
+                await _sleep_ms(10)
+        if self._s:  # cancelled just after an attempt connected
+            self._fail(self._s, None)
 
     def _backoff(self, fails):
         """Wait before attempt number `fails` + 1: doubles from backoff_ms[0] up to
@@ -415,10 +432,12 @@ class MQTTClient(MQTTConnection):
     async def run(self):
         """Keep connected until disconnect(): connect, re-subscribe, call on_connect, wait for
         the connection to end, call on_disconnect(client, reason), wait a backoff, again.
-        Failed attempts are logged and kept in last_error; nothing is raised."""
+        Failed attempts are logged and kept in last_error; nothing is raised. `stop()` ends
+        it from another task."""
         if self._run:
             return
         self._run = me = [0]  # this run() only: a disconnect() then run() starts a new one
+        self._task = asyncio.current_task()
         fails = 0
         while self._run is me:
             try:
