@@ -5,8 +5,8 @@ Contract (docs/design/ota.md):
   await from_url(app, url, force) -> bool   fetch <url>/manifest.json, check it, download each
         file from <url>/<version>/<path>; True when the new folder is switched to (the caller
         resets). `url`: the setting ota_url when None.
-  (firmware/ota_web.py's install_upload does the same from a release.bin upload with the
-  functions here: target, check, install, switch, failed.)
+  (firmware/ota_web.py's install_upload does the same from a release.bin upload with
+  check() and install() here and firmware/ota_folder.py's begin, target, switch, failed.)
 Both never raise: a refusal or a failure leaves the running version and the pointer untouched,
 wipes the partial folder, logs one line and sets app.ota_status["state"] = "failed" (or
 "current": nothing newer) and ["error"]. Progress goes to app.ota_status["progress"] (0-100).
@@ -16,11 +16,13 @@ ota_key, else firmware/ota_key.py's KEY, each entry checked, then board BOARD, M
 newer than the running version unless `force`), install (lib/ota_entries.py reads the
 entries again from flash; each file streamed through ONE buffer of BUF_SIZE bytes, its SHA-256
 computed as it is written; a MicroPython image, "firmware" entry, through firmware/ota_fw.py
-when the build has it), switch (the pointer, in trial).
-Cost (32-bit, docs/design/ota.md §6): this module ~6 KB, BUF_SIZE + HEAD_SIZE + 128 bytes
-of buffers; the check adds ~13 KB for its duration, the download ota_http and ota_entries
-(~5.5 KB). The file list is never held in RAM. The loop runs between chunks, so the TIC and
-MQTT go on.
+when the build has it), switch (the pointer, in trial). The steps around the download
+(start, folder, switch, refusal) are firmware/ota_folder.py, loaded per call.
+Cost (32-bit, docs/design/ota.md §6): this module ~5 KB, BUF_SIZE + 128 bytes of buffers
+(one buffer takes each answer's headers, then its body); the check adds ~13 KB for its
+duration, the download ota_http and ota_entries (~5.5 KB). The file list is never held in
+RAM. The loop runs between chunks, so the TIC reader goes on (MQTT is stopped for the update:
+firmware/ota_run.py).
 """
 
 import asyncio
@@ -29,12 +31,10 @@ import hashlib
 import os
 
 from firmware import unload
-from firmware.version import VERSION
 from log import getLogger
 
 BOARD = "esp32"  # the board family releases name (the simulator runs the ESP32's image)
 BUF_SIZE = 1024  # about one TCP segment: a socket read rarely gives more
-HEAD_SIZE = 512  # an HTTP answer's status line and headers must fit
 TIMEOUT_MS = 15000  # a server silent this long is given up on
 MANIFEST_MAX = 32768
 
@@ -55,34 +55,6 @@ class OtaError(Exception):
 MANIFEST = "manifest.json"  # the release's manifest, kept in its folder
 
 
-def _slots():
-    """firmware/slots.py, loaded when needed (3 KB): dropped before the download."""
-    from firmware import slots
-
-    return slots
-
-
-def target():
-    slots = _slots()
-    folder = slots.inactive(slots.read())
-    unload("firmware.slots")
-    if folder is None:
-        raise OtaError("both app folders are in use: restart before another update")
-    return folder
-
-
-def _claim(folder):
-    """Make sure no pointer field names `folder` before it is wiped: a rollback target that is
-    being overwritten becomes the factory image (always complete)."""
-    slots = _slots()
-    p = slots.read()
-    if p is not None and p.get("previous") == folder:
-        p["previous"] = None
-        p["previous_version"] = None
-        slots.write(p)
-    unload("firmware.slots")
-
-
 async def check(app, src, n, folder, mv, *, force=False):
     """Receive, verify and plan (firmware/ota_check.py, loaded for it and dropped with the
     manifest and signature code): the planned manifest head; OtaError if refused. Closes
@@ -100,19 +72,6 @@ def _isdir(p):
         return os.stat(p)[0] & 0x4000 != 0
     except OSError:
         return False
-
-
-def wipe(path):
-    """Remove the folder `path` and everything under it (missing: nothing to do)."""
-    if not _isdir(path):
-        return
-    for name in os.listdir(path):
-        p = path + "/" + name
-        if _isdir(p):
-            wipe(p)
-        else:
-            os.remove(p)
-    os.rmdir(path)
 
 
 def _mkdirs(path):
@@ -228,35 +187,6 @@ def _drop(_mv):
     pass
 
 
-def switch(app, m, folder):
-    """Point at `folder` in trial (firmware/slots.py); the caller resets."""
-    _slots().switch(folder, m["version"], VERSION, firmware=bool(m.get("firmware")))
-    unload("firmware.slots")
-    app.ota_status["state"] = "restarting"
-    app.ota_status["progress"] = 100
-    log.info("%s installed in %s: restarting into a trial boot", m["version"], folder)
-
-
-def failed(app, e, folder=None):
-    st = app.ota_status
-    msg = str(e) or repr(e)
-    if not isinstance(e, OtaError):  # not a refusal: a bug, or out of memory
-        log.exception("update failed: %r", e, exc=e)
-    if isinstance(e, OtaError) and "not newer" in msg:
-        st["state"] = "current"
-        log.info("no update: %s", msg)
-    else:
-        st["state"] = "failed"
-        log.error("update refused: %s; %s keeps running", msg, VERSION)
-    st["error"] = msg
-    if folder is not None:
-        try:
-            _claim(folder)
-            wipe(folder)
-        except OSError:
-            pass
-
-
 # -- from a server
 
 
@@ -273,11 +203,13 @@ class _Body:
         self.r.close()
 
 
-async def _get(url, hbuf, size=None):
+async def _get(url, buf, size=None):
+    """GET url (firmware/ota_http.py) as a source; its status line and headers must fit in
+    `buf` (a bytearray), which the caller may use again once this returns."""
     from firmware import ota_http
 
     try:
-        r = await ota_http.get(url, hbuf, TIMEOUT_MS)
+        r = await ota_http.get(url, buf, TIMEOUT_MS)
     except ota_http.HttpError as e:
         raise OtaError("%s: %s" % (url, e))
     if r.status != 200:
@@ -289,29 +221,26 @@ async def _get(url, hbuf, size=None):
     return _Body(r)
 
 
-def begin(app):
-    import gc
+def _folder():
+    """firmware/ota_folder.py (start, folder, switch, refusal), loaded for a call and dropped
+    right after (`unload`): the download holds none of it."""
+    from firmware import ota_folder
 
-    st = app.ota_status
-    st["state"] = "checking"
-    st["progress"] = 0
-    st["error"] = None
-    gc.collect()
-    log.info("update: mem used %d, free %d", gc.mem_alloc(), gc.mem_free())
+    unload("firmware.ota_folder")
+    return ota_folder
 
 
 async def from_url(app, url=None, force=False):
-    begin(app)
+    _folder().begin(app)
     folder = None
     try:
         base = (url or app.settings["ota_url"] or "").rstrip("/")
         if not base:
             raise OtaError("no update URL: set ota_url")
-        buf = bytearray(BUF_SIZE)
+        buf = bytearray(BUF_SIZE)  # each answer's headers, then its body
         mv = memoryview(buf)
-        hbuf = bytearray(HEAD_SIZE)
-        folder = target()
-        src = await _get(base + "/" + MANIFEST, hbuf)
+        folder = _folder().target()
+        src = await _get(base + "/" + MANIFEST, buf)
         try:
             n = src.r.length
             if n is None:
@@ -323,14 +252,15 @@ async def from_url(app, url=None, force=False):
         log.info("release %s found at %s", m["version"], base)
         vbase = base + "/" + m["version"] + "/"
 
-        def open_file(f):
-            return _get(vbase + f["path"], hbuf, f["size"])
+        def open_file(f):  # after the previous file: the buffer is free for the headers
+            return _get(vbase + f["path"], buf, f["size"])
 
         await install(app, m, folder, open_file, mv)
-        switch(app, m, folder)
+        _folder().switch(app, m, folder)
         return True
     except Exception as e:  # noqa: BLE001 (a refusal of any kind: reported, nothing changes)
-        failed(app, e, folder)
+        unload("firmware.ota_http", "ota_entries")
+        _folder().failed(app, e, folder)
         return False
     finally:
         unload("firmware.ota_http", "ota_sig", "ota_manifest", "ota_entries", "ed25519", "sha512")

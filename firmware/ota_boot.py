@@ -1,6 +1,7 @@
 """OTA at run time: status, triggers, the trial boot's health check. Loaded on demand, never
 resident: at boot (build), by the `ota` commands and the periodic check (firmware.lazy: loaded
-for the call, dropped after), by firmware/ota_web.py; a running update's task keeps it.
+for the call, dropped after), by firmware/ota_web.py. A running update's task keeps only
+firmware/ota_run.py.
 
 Contract:
   build(app)  sets app.ota_status ({"state", "progress", "error", "version", ...}, shown by
@@ -9,16 +10,15 @@ Contract:
               _force), the periodic check when ota_check_h > 0 and ota_url is set
               (firmware.every), and on a trial boot the health task of firmware/ota_trial.py
               (loaded only then). The caller drops this module after.
-  start(app, url=None, force=False) -> error or None  starts an update task (firmware/ota.py,
-              loaded for it and dropped after); an error string when one is running or during
-              a trial boot.
+  start(app, url=None, force=False) -> error or None  starts an update task
+              (firmware/ota_run.py, which loads firmware/ota.py; both dropped after); an error
+              string when one is running or during a trial boot.
   busy(app) -> error or None   why an update cannot start now.
 Cost: resident, the status dict and two small closures (with ota_check_h, one task);
-firmware/ota_trial.py only on a trial boot, this module (~2.5 KB on 32 bits), firmware/ota.py
-and the manifest code only during an update.
+firmware/ota_trial.py only on a trial boot; this module (~2 KB on 32 bits) for a call;
+firmware/ota_run.py, firmware/ota.py and the manifest code only during an update.
 """
 
-import asyncio
 import os
 
 from firmware import every, hal, lazy, unload
@@ -27,7 +27,6 @@ from log import getLogger
 
 POINTER = "app.json"  # firmware/slots.py's POINTER (a test checks they agree)
 _BUSY = ("checking", "downloading", "restarting")
-ROUND_WAIT_S = 60  # the longest an update waits for a discovery round to end
 
 log = getLogger("ota")
 
@@ -84,65 +83,12 @@ def start(app, url=None, force=False):
         log.warning("update not started: %s", err)
         return err
     app.ota_status["state"] = "checking"
-    app.add_task("ota", _update(app, url, force))
+    from firmware import ota_run  # the task keeps it (not this module) while it runs
+
+    unload("firmware.ota_run")
+    app.add_task("ota", ota_run.update(app, url, force))
     return None
 
 
 def _force(app):
     start(app, None, True)
-
-
-def _from_url(app, url, force):
-    """ota.from_url's coroutine. No local of _update names the module: a finished task that
-    stays referenced (app._running) keeps its frame's locals, and would keep the module."""
-    from firmware import ota
-
-    return ota.from_url(app, url, force)
-
-
-async def after_round(app):
-    """Wait, ROUND_WAIT_S at most, while an MQTT discovery round runs (`app.mqtt.in_round`,
-    firmware/mqtt_pub.py): a round and an update are the heap's two biggest users and must not
-    overlap (docs/design/ota.md §6). While an update runs (busy()), the publisher starts no
-    round."""
-    m = getattr(app, "mqtt", None)
-    n = 0
-    while m is not None and getattr(m, "in_round", False) and n < ROUND_WAIT_S * 10:
-        await asyncio.sleep(0.1)
-        n += 1
-
-
-def spare(app, keep):
-    """app.spare(keep) when the app has it (firmware/app.py): a collection before the
-    update's code loads, as before a discovery round."""
-    f = getattr(app, "spare", None)
-    if f is not None:
-        f(keep)
-
-
-async def _update(app, url, force):
-    ok = False
-    try:
-        await after_round(app)
-        spare(app, False)
-        ok = await _from_url(app, url, force)
-    except MemoryError as e:  # not even the update's code fits: say so, keep running
-        st = app.ota_status
-        st["state"] = "failed"
-        st["error"] = "out of memory: %s" % e
-        log.error("update not run: out of memory (%s)", e)
-    finally:
-        unload(
-            "firmware.ota",
-            "firmware.ota_check",
-            "firmware.ota_http",
-            "ota_sig",
-            "ota_manifest",
-            "ota_entries",
-            "ed25519",
-            "sha512",
-        )
-        if not ok:
-            spare(app, True)
-    if ok:
-        app.stop("reset")

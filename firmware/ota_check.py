@@ -11,7 +11,7 @@ Steps and costs: docs/design/ota.md §3 and §6.
 import os
 
 from firmware import unload
-from firmware.ota import BOARD, MANIFEST, OtaError, _claim, wipe
+from firmware.ota import BOARD, MANIFEST, OtaError, _folder
 from firmware.version import VERSION
 
 
@@ -48,8 +48,10 @@ async def receive_manifest(app, src, n, folder, mv):
 
     try:
         chk = ota_sig.Stream(n)
-        _claim(folder)
-        wipe(folder)
+        f = _folder()
+        f.claim(folder)
+        f.wipe(folder)
+        f = None
         os.mkdir(folder)
         with open(folder + "/" + MANIFEST, "wb") as out:
             got = 0

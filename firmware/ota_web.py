@@ -8,6 +8,8 @@ Contract (docs/design/web-api.md; the caller does the authentication and CSRF ch
         req.readinto(buf) -> n (0 at the body's end); streams a release.bin through
         firmware/ota.py. 200 {"ok": true, "restart": true}, then the device resets RESET_MS
         later (the answer goes out first); 400 {"error"} (nothing changed) or 409 (busy).
+        MQTT is stopped for the upload's duration (ota_run.make_room) and started again
+        when it is refused.
   await install_upload(app, req, force=False) -> bool   the upload's work without the
         answer nor the reset: the release.bin (b"LKR1", manifest length on 4 bytes big-endian,
         manifest, files in manifest order, MicroPython image) through firmware/ota.py.
@@ -17,7 +19,7 @@ Cost: firmware/ota.py and the manifest check are loaded for an upload and droppe
 import asyncio
 import struct
 
-from firmware import ota_boot, unload
+from firmware import ota_boot, ota_run, unload
 
 RESET_MS = 1500
 MAGIC = b"LKR1"  # release.bin: MAGIC, manifest length (4 bytes, big-endian), manifest, files
@@ -35,20 +37,22 @@ async def upload(app, req):
     err = ota_boot.busy(app)
     if err:
         return 409, {"error": err}
+    ok = stopped = False
     try:
         app.ota_status["state"] = "checking"  # busy: the publisher starts no discovery round
-        await ota_boot.after_round(app)
-        ota_boot.spare(app, False)
+        await ota_run.after_round(app)
+        stopped = await ota_run.make_room(app)  # MQTT off for the update
         ok = await install_upload(app, req)
     except MemoryError as e:
         app.ota_status["state"] = "failed"
-        ok = False
         app.ota_status["error"] = "out of memory: %s" % e
     finally:
         unload("firmware.ota", "firmware.ota_check", "ota_sig", "ota_manifest", "ota_entries")
-        unload("ed25519", "sha512", "firmware.ota_boot")  # its commands load it when they fire
+        unload("ed25519", "sha512")
+        if not ok:
+            ota_run.give_back(app, stopped)  # MQTT on again
+        unload("firmware.ota_boot", "firmware.ota_run")  # the commands load them again
     if not ok:
-        ota_boot.spare(app, True)
         return 400, {"error": app.ota_status["error"]}
     app.add_task("ota-reset", _reset_later(app))
     return 200, {"ok": True, "restart": True}
@@ -88,7 +92,7 @@ async def install_upload(app, req, force=False):
     when switched (the caller resets); never raises (a refusal: app.ota_status, the log)."""
     from firmware import ota
 
-    ota.begin(app)
+    ota._folder().begin(app)
     folder = None
     try:
         body = _Upload(req)
@@ -103,7 +107,7 @@ async def install_upload(app, req, force=False):
             raise ota.OtaError(
                 "release file: manifest of %d bytes, at most %d" % (n, ota.MANIFEST_MAX)
             )
-        folder = ota.target()
+        folder = ota._folder().target()
         m = await ota.check(app, body, n, folder, mv, force=force)
         app.ota_status["available"] = m["version"]
         if body.left != m["total"]:
@@ -115,10 +119,11 @@ async def install_upload(app, req, force=False):
             return body
 
         await ota.install(app, m, folder, open_file, mv)
-        ota.switch(app, m, folder)
+        ota._folder().switch(app, m, folder)
         return True
     except Exception as e:  # noqa: BLE001 (a refusal of any kind: reported, nothing changes)
-        ota.failed(app, e, folder)
+        unload("ota_entries")
+        ota._folder().failed(app, e, folder)
         return False
     finally:
         unload("ota_sig", "ota_manifest", "ota_entries", "ed25519", "sha512")

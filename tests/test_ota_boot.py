@@ -1,10 +1,10 @@
 # micropython: also
-"""firmware/ota_boot.py's after_round(): an update waits while an MQTT discovery round runs (the
+"""firmware/ota_run.py's after_round(): an update waits while an MQTT discovery round runs (the
 heap's two biggest users never overlap), and not at all without MQTT or between rounds."""
 
 import asyncio
 
-from firmware import ota_boot
+from firmware import ota_run
 
 
 class _Pub:
@@ -30,7 +30,7 @@ def _run(app, end_round_after=None):
 
     async def main():
         t = asyncio.create_task(clock())
-        await ota_boot.after_round(app)
+        await ota_run.after_round(app)
         n = ticks[0]
         t.cancel()
         return n
