@@ -298,6 +298,19 @@ def test_web_part_resident_within_10k(web_run):
     assert e["web_resident"] <= mem32.BUDGET_WEB_RESIDENT, _web_table(web_run)
 
 
+def test_an_update_makes_room_and_gives_it_back(web_run):
+    """firmware/ota_run.py make_room() (what an update does before its heavy phases): MQTT
+    stopped and dropped frees most of its ~18 KB (its interned names stay; the update's task
+    keeps ota_run); a page poll meanwhile keeps nothing; give_back() after a refused update:
+    MQTT connected again (the harness fails otherwise), its round, and the firmware holds what
+    it held before. Figures: docs/design/ota.md §6.2."""
+    e = web_run["modes"]["standard"]
+    t = _web_table(web_run)
+    assert e["fw_room"] <= e["fw_steady"] - 7 * 1024, t
+    assert e["board_room_poll"] <= e["board_room"] + 256, t
+    assert abs(e["fw_restored_after"] - e["fw_steady"]) <= 512, t
+
+
 @pytest.mark.xfail(
     strict=True,
     reason="2026-12-02 (592170d): firmware with MQTT, portal, OTA and web 95.3 KB after 40 "

@@ -567,10 +567,18 @@ def _web_entry(w, modules):
     r = w["readings"]
     base = r["edge"] + e["broker_kept"]
     e["fw_web_built"] = r["web_built"] - base
-    e["web_server"] = r["steady"] - r["web_drop0"]  # the Server, its slots and pool
+    # an update's room (firmware/ota_run.py make_room: MQTT stopped and dropped, the web
+    # server kept, ota_run loaded), a poll meanwhile, then the update refused: MQTT again
+    harness = w["harness"]
+    for k in ("room", "room_poll", "restored", "restored_round", "restored_after"):
+        e["fw_" + k] = r[k] - base
+    e["board_room"] = r["room"] - harness - e["broker_kept"]
+    e["board_room_poll"] = r["room_poll"] - harness - e["broker_kept"]
+    top = r["restored_after"]  # the web part is dropped from there
+    e["web_server"] = top - r["web_drop0"]  # the Server, its slots and pool
     e["web_history"] = r["web_drop0"] - r["web_drop1"]
     e["web_code"] = r["web_drop1"] - r["web_drop2"]  # firmware.web, httpd, firmware.history
-    e["web_resident"] = r["steady"] - r["web_drop2"]
+    e["web_resident"] = top - r["web_drop2"]
     e["fw_without_web"] = r["web_drop2"] - base
     e["fw_pages_max"] = max(w["pages"]) - base if w["pages"] else None
     e["web"] = w["web"]
@@ -622,6 +630,12 @@ def web_table(res):
         ("board after N frames", "board_steady"),
         ("board peak (a step's end, no collection inside)", "board_peak"),
         ("largest heap", "heap_max"),
+        ("an update's room: firmware, MQTT stopped and dropped (ota_run.make_room)", "fw_room"),
+        ("... the same on the board (what an update starts from)", "board_room"),
+        ("... after a page poll during the update (board)", "board_room_poll"),
+        ("update refused: firmware with MQTT again, connected (give_back)", "fw_restored"),
+        ("... after its discovery round", "fw_restored_round"),
+        ("... and 5 frames with polls later", "fw_restored_after"),
     )
     for label, k in rows:
         out.append("| %s | %s |" % (label, " | ".join(

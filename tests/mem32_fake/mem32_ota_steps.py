@@ -176,8 +176,7 @@ def verify_phase(i):
 
         from firmware import ota, ota_check, ota_http  # noqa: F401 (held, as in an update)
 
-        KEEP["buf"] = bytearray(ota.BUF_SIZE)
-        KEEP["hbuf"] = bytearray(ota.HEAD_SIZE)
+        KEEP["buf"] = bytearray(ota.BUF_SIZE)  # headers and body (no header buffer since 12-02)
         with open("/rel/manifest.json", "rb") as f:
             data = f.read()
         s = ota_sig.Stream(len(data))
@@ -220,3 +219,4 @@ def verify_phase(i):
     elif i == 5:
         KEEP.clear()
         unload("ota_manifest", "ota_entries", "ota_sig", "firmware.ota_check", "firmware.ota")
+        unload("firmware.ota_folder")

@@ -221,7 +221,7 @@ def edge_socket():
     note()
 
 
-async def mqtt_start():
+async def _mqtt_start():
     """What App.main() does for Wi-Fi and MQTT, once the readings hold the meter id: start the
     Wi-Fi station's task and the publisher's task, and wait until the client is connected and
     subscribed. The publisher's own 250 ms timer is pushed out of the run (mqtt_pub.POLL_MS):
@@ -250,7 +250,7 @@ async def mqtt_start():
     note()
 
 
-async def mqtt_step():
+async def _mqtt_step():
     """The publisher's poll after a frame (its run() loop's body): publish what the policy
     says (the first call after connecting: availability, the discovery round, state and
     diagnostics). The bytes allocated meanwhile are added up (mqtt_alloc_reset())."""
@@ -267,6 +267,72 @@ async def mqtt_step():
     _pub_alloc += d
     _pub_steps += 1
     note()
+
+
+_room = [None]  # firmware.ota_run while "the update" runs (its task holds it on a board)
+
+
+async def _room_make():
+    """What an application update does before its heavy phases, with the same function:
+    firmware/ota_run.py make_room() (MQTT stopped: "offline", DISCONNECT, its tasks ended,
+    the publisher and the MQTT modules dropped, a collection). firmware.ota_run stays loaded
+    until room_back(), as the update's task keeps it."""
+    from firmware import ota_run
+
+    _room[0] = ota_run
+    if not await ota_run.make_room(APP):
+        raise RuntimeError("room: MQTT was not running")
+    if APP.mqtt is not None:
+        raise RuntimeError("room: the publisher is still there")
+    note()
+
+
+async def _room_back():
+    """The update refused (no reset): firmware/ota_run.py give_back() starts MQTT again as at
+    boot; then, as mqtt_start(), the publisher's timer pushed out of the run, and a wait until
+    the new client is connected and subscribed."""
+    import asyncio
+
+    from firmware import unload
+
+    m = _room[0]
+    _room[0] = None
+    m.give_back(APP, True)
+    m = None
+    unload("firmware.ota_run")
+    from firmware import mqtt_pub  # loaded again by give_back()
+
+    mqtt_pub.POLL_MS = 24 * 3600 * 1000  # before the new task's first turn (see mqtt_start)
+    p = APP.mqtt
+    for _ in range(MQTT_WAIT_MAX):
+        await asyncio.sleep_ms(MQTT_WAIT_MS)
+        if p.client is not None and p.client.is_connected() and p._online:
+            break
+    else:
+        raise RuntimeError("room_back: not connected: %r" % (p.client and p.client.last_error,))
+    note()
+
+
+# The async steps the harness calls (runPythonAsync), each a wrapper around the step: the
+# port's JavaScript proxy of the called coroutine keeps it alive until V8 finalizes the proxy,
+# which may be long after, and a finished coroutine keeps its whole frame, stale stack slots
+# included (the objects a call was given: the publisher, its client). A wrapper's frame holds
+# only the inner coroutine, replaced by its result when it returns. Without them, room() read
+# the publisher and its client as still in use.
+async def mqtt_start():
+    await _mqtt_start()
+
+
+async def mqtt_step():
+    await _mqtt_step()
+
+
+async def room():
+    await _room_make()
+
+
+async def room_back():
+    await _room_back()
 
 
 def rediscover():

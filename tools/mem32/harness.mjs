@@ -26,7 +26,9 @@
 // each frame is followed by the publisher's step and one GET /api/state (the status page's
 // poll), and every --page-every frames by a whole page load (the page, its CSS and script,
 // /api/session, /api/history, /api/state: one request per call). At the end, the web part is
-// dropped in stages to measure what it keeps (mem32_web.web_drop).
+// dropped in stages to measure what it keeps (mem32_web.web_drop). Before that, the room an
+// application update makes (mem32_steps.room: firmware/ota_boot.py make_room), then the
+// update refused (mem32_steps.room_back: give_back, MQTT started again).
 // Prints one JSON object. Every step runs in its own runPython call and every reading in
 // another one after it: within one call the WebAssembly GC can keep garbage alive through
 // stale stack slots.
@@ -276,6 +278,26 @@ if (opts.phase === "probe") {
     for (const [k, v] of Object.entries(st.readings)) if (k.startsWith("web_")) out.web[k] = v;
     out.web.area_max = st.readings.area_steady;
     out.web.peak = st.readings.peak_steady;
+    // An application update from a URL: the room it makes before its heavy phases (the same
+    // function the firmware calls: MQTT stopped and dropped; the web server stays), a page
+    // poll meanwhile; then the update refused: MQTT started again as at boot, its round, and
+    // a few frames with polls, after which the firmware holds what it held before.
+    await st.pyAsync("await S.room()");
+    st.inUse("room");
+    await st.pyAsync("await W.web_get(0)");
+    st.inUse("room_poll");
+    await st.pyAsync("await S.room_back()");
+    st.inUse("restored");
+    py("S.broker_watch(False)");
+    await st.pyAsync("await S.mqtt_step()");
+    st.inUse("restored_round");
+    const f2 = frames;
+    for (let i = 1; i <= 5; i++) {
+      until(f2 + i);
+      await st.pyAsync("await S.mqtt_step()");
+      await st.pyAsync("await W.web_get(0)");
+    }
+    st.inUse("restored_after");
     for (let k = 0; k < 3; k++) {
       py(`W.web_drop(${k})`);
       st.inUse(`web_drop${k}`);
