@@ -214,11 +214,12 @@ async def serve(self, s):
             req._sent = False
             req._s = req._rt = None
             req.length = req._left = 0
-            t = _arm(self.timeout_ms)
+            me = asyncio.current_task()
+            t = asyncio.create_task(_timer(self.timeout_ms, me))
             rt = await exchange(self, req, s)
             if rt is not None:  # a streamed body: the handler reads it, with its time
                 t.cancel()
-                t = _arm(rt[5] or self.timeout_ms)
+                t = asyncio.create_task(_timer(rt[5] or self.timeout_ms, me))
                 await reply(self, req, s)
     except asyncio.CancelledError:
         if t is None or not t.done():  # not our time limit: not ours to swallow
@@ -244,11 +245,6 @@ async def serve(self, s):
             await s.wait_closed()
         except Exception:  # noqa: BLE001
             pass
-
-
-def _arm(ms):
-    """The timer task that cancels the current one after `ms`."""
-    return asyncio.create_task(_timer(ms, asyncio.current_task()))
 
 
 async def exchange(self, req, s):
