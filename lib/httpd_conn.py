@@ -3,7 +3,7 @@ the handler and sending its answer. Imported by Server.serve() (and _exchange, _
 connection is in progress and dropped when none is (Server._use, _done): between requests
 only the Server, its slots and the small resident half stay in the heap.
 
-Functions of a Request (`self`: read, cont, parse, grow, readinto, hval, header; the last
+Functions of a Request (`self`: read, parse, grow, readinto, hval, header; the last
 three behind Request's methods) or of the Server (`self`: slot, serve, exchange, reply,
 match, dispatch, send); lib/httpd.py documents the behaviour.
 Cost: loading this module per connection (its code, a few KB, freed after); see
@@ -68,37 +68,33 @@ async def read(self, s):
     total = e + 4 + self._n
     self._b = e + 4
     rt = match(self.srv, self)
-    if rt is not None and rt[4]:  # streamed: the handler reads the body
+    st = rt is not None and rt[4]  # streamed: the handler reads the body
+    if st:
         if hval(self, b"\r\ncontent-length:") < 0:
             return 411
         self.length = self._n
         self._n = min(n, total)  # the body's first bytes, already in the buffer
         self._left = total - self._n
         self._s = s
-        if self._left:
-            await cont(self, s)
-        return 0
-    self._n = total
-    if total - e - 4 > self.srv.max_body:
-        return 413
-    if total > size:
-        if not self.grow(n) or total > len(self.buf):
+    else:
+        self._n = total
+        if total - e - 4 > self.srv.max_body:
             return 413
-        mv = self.mv
-    if n < total:
-        await cont(self, s)
+        if total > size:
+            if not self.grow(n) or total > len(self.buf):
+                return 413
+            mv = self.mv
+    if n < total and hval(self, b"\r\nexpect:") >= 0:  # more to come: 100 if asked
+        s.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        await s.drain()
+    if st:
+        return 0
     while n < total:
         k = await s.readinto(mv[n:total])
         if not k:
             return -1
         n += k
     return 0
-
-
-async def cont(self, s):
-    if hval(self, b"\r\nexpect:") >= 0:
-        s.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-        await s.drain()
 
 
 def parse(self, e):
