@@ -5,7 +5,9 @@
                                       of the publish policy
     message(pub, topic, msg, retained)   a command on `~/cmd`, Home Assistant's status
     await per_label(pub, c)           `~/<LABEL>` for each label that changed
-    await stop(app)                   MQTT off for an application update (ota_run.make_room)
+    await stop(app)                   MQTT off for an application update (ota_run.make_room):
+                                      then this module, the publisher's and the client's
+                                      are unloaded
     restart(app)                      MQTT on again after a refused one, as at boot
 
 A discovery round is firmware/mqtt_round.py (not this module: it stays loaded for the whole
@@ -17,7 +19,7 @@ Contract and policy: firmware/mqtt_pub.py.
 import asyncio
 
 import mqtt
-from firmware import hal
+from firmware import hal, unload
 from firmware.mqtt_pub import log
 from tic import labels
 
@@ -114,8 +116,8 @@ async def stop(app):
     """MQTT off for an application update (firmware/ota_run.py make_room): a last diagnostics
     message (its "ota" says the update runs) and availability "offline" (retained: Home
     Assistant shows the meter unavailable until it comes back), DISCONNECT, the client's and
-    the publisher's tasks ended, app.mqtt None. The caller unloads the MQTT modules and
-    collects. A network fault or a short heap skips the messages; never raises."""
+    the publisher's tasks ended, app.mqtt None, the MQTT modules (this one too) unloaded; the
+    caller collects. A network fault or a short heap skips the messages; never raises."""
     pub = app.mqtt
     app.mqtt = None
     c = pub.client
@@ -143,6 +145,23 @@ async def stop(app):
     t.cancel()
     await asyncio.sleep(0)
     log.info("stopped for the update")
+    r = getattr(app, "_running", None)  # App.add_task's list: done tasks keep their frames
+    if r is not None:
+        r[:] = [t for t in r if not t.done()]
+    unload(*_MODULES)
+
+
+# What MQTT loads (firmware/mqtt_pub.py and the modules it loads per call), unloaded by stop()
+_MODULES = (
+    "firmware.mqtt_ctl",
+    "firmware.mqtt_round",
+    "firmware.mqtt_diag",
+    "firmware.mqtt_pub",
+    "firmware.state_json",
+    "mqtt_tls",
+    "mqtt_link",
+    "mqtt",
+)
 
 
 async def _idle():

@@ -35,6 +35,7 @@ from log import getLogger
 
 BOARD = "esp32"  # the board family releases name (the simulator runs the ESP32's image)
 BUF_SIZE = 1024  # about one TCP segment: a socket read rarely gives more
+HEAD_SIZE = 512  # an HTTP answer's status line and headers must fit (read into the buffer)
 TIMEOUT_MS = 15000  # a server silent this long is given up on
 MANIFEST_MAX = 32768
 
@@ -190,22 +191,9 @@ def _drop(_mv):
 # -- from a server
 
 
-class _Body:
-    """A GET response as a source: checks the status and the length first."""
-
-    def __init__(self, r):
-        self.r = r
-
-    def readinto(self, mv):
-        return self.r.readinto(mv)
-
-    def close(self):
-        self.r.close()
-
-
 async def _get(url, buf, size=None):
     """GET url (firmware/ota_http.py) as a source; its status line and headers must fit in
-    `buf` (a bytearray), which the caller may use again once this returns."""
+    `buf` (a writable buffer), which the caller may use again once this returns."""
     from firmware import ota_http
 
     try:
@@ -218,7 +206,7 @@ async def _get(url, buf, size=None):
     if size is not None and r.length is not None and r.length != size:
         r.close()
         raise OtaError("%s: %d bytes on the server, %d in the manifest" % (url, r.length, size))
-    return _Body(r)
+    return r  # a source: readinto, close (and length)
 
 
 def _folder():
@@ -237,12 +225,12 @@ async def from_url(app, url=None, force=False):
         base = (url or app.settings["ota_url"] or "").rstrip("/")
         if not base:
             raise OtaError("no update URL: set ota_url")
-        buf = bytearray(BUF_SIZE)  # each answer's headers, then its body
-        mv = memoryview(buf)
+        mv = memoryview(bytearray(BUF_SIZE))  # each answer's headers, then its body
+        head = mv[:HEAD_SIZE]  # body bytes read with the headers are copied: at most this
         folder = _folder().target()
-        src = await _get(base + "/" + MANIFEST, buf)
+        src = await _get(base + "/" + MANIFEST, head)
         try:
-            n = src.r.length
+            n = src.length
             if n is None:
                 raise OtaError("manifest: the server sent no Content-Length")
             m = await check(app, src, n, folder, mv, force=force)
@@ -253,7 +241,7 @@ async def from_url(app, url=None, force=False):
         vbase = base + "/" + m["version"] + "/"
 
         def open_file(f):  # after the previous file: the buffer is free for the headers
-            return _get(vbase + f["path"], buf, f["size"])
+            return _get(vbase + f["path"], head, f["size"])
 
         await install(app, m, folder, open_file, mv)
         _folder().switch(app, m, folder)

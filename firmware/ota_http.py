@@ -2,12 +2,12 @@
 
 Contract:
   r = await get(url, hbuf, timeout_ms)  opens http://HOST[:PORT]/PATH over hal.open_connection,
-        sends a GET, reads the status line and headers into `hbuf` (a small bytearray kept by
-        the caller; the headers must fit in it). Returns a Response: r.status (int),
-        r.length (Content-Length or None), `await r.readinto(mv) -> n` (0 at the end; body
-        bytes only), r.close(). Raises HttpError (bad URL, no answer, status line or headers
-        unreadable) or OSError from the connection; every wait is bounded by `timeout_ms`
-        (a stalled server: HttpError "timed out").
+        sends a GET, reads the status line and headers into `hbuf` (a small bytearray or
+        memoryview kept by the caller; the headers must fit in it). Returns a Response:
+        r.status (int), r.length (Content-Length or None), `await r.readinto(mv) -> n` (0 at
+        the end; body bytes only), r.close(). Raises HttpError (bad URL, no answer, status
+        line or headers unreadable) or OSError from the connection; every wait is bounded by
+        `timeout_ms` (a stalled server: HttpError "timed out").
 No TLS (the signature is what is trusted). Cost: one connection, the header lines, a copy of
 the body bytes read with the headers (less than len(hbuf)); nothing per read.
 """

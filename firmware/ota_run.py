@@ -24,19 +24,6 @@ from firmware import unload
 from log import getLogger
 
 ROUND_WAIT_S = 60  # the longest an update waits for a discovery round to end
-# What MQTT loads (firmware/mqtt_pub.py and the modules it loads per call): dropped for an
-# update by make_room(), loaded again by give_back() when the update is refused.
-_MQTT = (
-    "firmware.mqtt_ctl",
-    "firmware.mqtt_round",
-    "firmware.mqtt_diag",
-    "firmware.mqtt_pub",
-    "firmware.state_json",
-    "mqtt_tls",
-    "mqtt_link",
-    "mqtt",
-)
-
 log = getLogger("ota")
 
 
@@ -94,18 +81,16 @@ def _spare(app, keep):
         f(keep)
 
 
+def _ctl():
+    from firmware import mqtt_ctl  # loaded for the call: its stop() unloads it
+
+    return mqtt_ctl
+
+
 async def make_room(app):
     stopped = getattr(app, "mqtt", None) is not None
     if stopped:
-        from firmware import mqtt_ctl
-
-        unload("firmware.mqtt_ctl")
-        await mqtt_ctl.stop(app)
-        mqtt_ctl = None
-        unload(*_MQTT)
-        r = getattr(app, "_running", None)  # finished tasks keep their coroutines' frames
-        if r is not None:
-            r[:] = [t for t in r if not t.done()]
+        await _ctl().stop(app)
     _spare(app, False)
     return stopped
 
@@ -115,10 +100,9 @@ def give_back(app, stopped):
     if not stopped or getattr(app, "mqtt", None) is not None:
         return
     try:
-        from firmware import mqtt_ctl
-
-        unload("firmware.mqtt_ctl")
-        mqtt_ctl.restart(app)
+        _ctl().restart(app)
     except MemoryError as e:
         log.error("MQTT not restarted: out of memory (%s): resetting", e)
         app.stop("reset")
+    finally:
+        unload("firmware.mqtt_ctl")
