@@ -107,7 +107,7 @@ def test_host_only_modules_are_not_imported_by_the_device():
     import re
 
     for rel in qstr_names.HOST_ONLY:
-        mod = rel[len("lib/") : -len(".mpy")].replace("/", ".")
+        mod = rel[: -len(".mpy")].removeprefix("lib/").replace("/", ".")
         short = mod.rpartition(".")[2]
         pat = re.compile(r"^\s*(import %s\b|from %s import)|from %s import[^\n]*\b%s\b" % (
             re.escape(mod), re.escape(mod), re.escape(mod.rpartition(".")[0] or "-"),
@@ -123,17 +123,24 @@ def test_host_only_modules_are_not_imported_by_the_device():
             text = src.read_text()
             for m in pat.finditer(text):
                 # allowed: a CPython fallback (the device takes the other branch)
-                before = "\n".join(text[: m.start()].rsplit("\n", 3)[1:])
-                assert any(w in before for w in ("except ImportError", "not _MP", "CPython")), (
-                    src, mod, before)  # fmt: skip
+                before = "\n".join(text[: m.start()].rsplit("\n", 4)[1:])
+                host = ("except ImportError", "not _MP", "CPython", 'platform == "esp32"',
+                        'PLATFORM == "host"')  # fmt: skip
+                assert any(w in before for w in host), (src, mod, before)
+
+
+# Names made at run time, which no .mpy table shows: one-character strings from indexing or
+# iterating a str, names given to setattr(). The harness's dump has about 60 (some may be its
+# own): leave them room below the cliff.
+RUN_TIME_ROOM = 60
 
 
 @pytest.mark.xfail(
     strict=True,
-    reason="2026-12-02: every module a board can load makes it intern 1,298 names, 38 past "
-    "the 1,260 that six pools hold: a board that has run an update or the portal adds a "
-    "9 KB pool for good (docs/design/qstr-pools.md)",
+    reason="2026-12-02 (910975f): every module a board can load makes it intern 1,228 names, "
+    "32 below the 1,260 that six pools hold: no room for the ~60 made at run time; past the "
+    "cliff a board adds a 9 KB pool for good (docs/design/qstr-pools.md)",
 )
 def test_every_name_fits_in_six_pools(built):
     r = qstr_names.report(built)
-    assert sum(r["pools"]) <= 1260, r
+    assert r["names"] + RUN_TIME_ROOM <= 1260, r

@@ -34,9 +34,11 @@ ENTRY_BYTES = 7  # a pointer, a 2-byte hash, a 1-byte length (ESP32: MICROPY_QST
 POOL_HEAD = 24  # prev, total_prev_len, alloc|len, hashes, lengths
 GC_BLOCK = 16
 CHUNK_MIN = 128  # MICROPY_ALLOC_QSTR_CHUNK_INIT: the text of names, in chunks of at least this
-# In build/device but never imported on a board (CPython fallbacks, host tools' helpers):
+# In build/device but never imported on a board (CPython fallbacks, the simulator's HAL and
+# hooks, host tools' helpers):
 HOST_ONLY = ("lib/aio_host.mpy", "lib/mqtt_host.mpy", "lib/tic/encode.mpy", "lib/tic/decode.mpy",
-             "lib/tic/label_rows.mpy", "lib/tic/label_table.mpy")  # fmt: skip
+             "lib/tic/label_rows.mpy", "lib/tic/label_table.mpy", "firmware/hal/host.mpy",
+             "firmware/hal/flash_host.mpy", "firmware/hooks.mpy")  # fmt: skip
 
 
 def _uint(data, i):
