@@ -568,7 +568,7 @@ def _web_entry(w, modules):
     base = r["edge"] + e["broker_kept"]
     e["fw_web_built"] = r["web_built"] - base
     # an update's room (firmware/ota_run.py make_room: MQTT stopped and dropped, the web
-    # server kept, ota_run loaded), a poll meanwhile, then the update refused: MQTT again
+    # server kept), a poll meanwhile, then the update refused: MQTT again
     harness = w["harness"]
     for k in ("room", "room_poll", "restored", "restored_round", "restored_after"):
         e["fw_" + k] = r[k] - base

@@ -269,17 +269,15 @@ async def _mqtt_step():
     note()
 
 
-_room = [None]  # firmware.ota_run while "the update" runs (its task holds it on a board)
-
-
 async def _room_make():
     """What an application update does before its heavy phases, with the same function:
     firmware/ota_run.py make_room() (MQTT stopped: "offline", DISCONNECT, its tasks ended,
-    the publisher and the MQTT modules dropped, a collection). firmware.ota_run stays loaded
-    until room_back(), as the update's task keeps it."""
-    from firmware import ota_run
+    the publisher and the MQTT modules dropped, a collection), loaded for the call and dropped
+    as the update's task (firmware/ota.py run()) does. The update's own code is counted in its
+    peak (tools/mem32_ota.py), not here."""
+    from firmware import ota_run, unload
 
-    _room[0] = ota_run
+    unload("firmware.ota_run")
     if not await ota_run.make_room(APP):
         raise RuntimeError("room: MQTT was not running")
     if APP.mqtt is not None:
@@ -293,13 +291,11 @@ async def _room_back():
     the new client is connected and subscribed."""
     import asyncio
 
-    from firmware import unload
+    from firmware import ota_run, unload
 
-    m = _room[0]
-    _room[0] = None
-    m.give_back(APP, True)
-    m = None
     unload("firmware.ota_run")
+    ota_run.give_back(APP, True)
+    ota_run = None
     from firmware import mqtt_pub  # loaded again by give_back()
 
     mqtt_pub.POLL_MS = 24 * 3600 * 1000  # before the new task's first turn (see mqtt_start)
