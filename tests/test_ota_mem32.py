@@ -3,8 +3,9 @@
 tools/mem32_ota.py runs a whole update of the current image (ota.from_url against a fake HTTP
 edge, the real update code) on the WebAssembly port, and the signature check phase by phase.
 Budgets (issue 11, docs/design/ota.md §6): the update's own peak stays under
-mem32_ota.PEAK_MAX (a regression bound), and the whole firmware with MQTT and the web server
-plus that peak stays within the ~112 KB one heap growth gives.
+mem32_ota.PEAK_MAX (a regression bound), and the whole firmware with MQTT and the web server,
+once the update has stopped MQTT (its room), plus that peak stays within the ~112 KB one heap
+growth gives.
 """
 
 import mem32
@@ -35,17 +36,17 @@ def test_the_update_peak_stays_under_its_bound(res):
     assert c["plan"] < c["points"] and c["after_check"] < c["received"], _table(res)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="2026-12-02 (be70cf9): the firmware with MQTT and the web server is 100.8 KB on "
-    "the board (32-bit, 40 frames); the update's peak adds 22.3 KB: 123.1 KB, over the "
-    "~112 KB of one growth",
-)
 def test_whole_firmware_with_an_update_within_one_heap_growth(res):
+    """The firmware with MQTT and the web server once the update has made its room
+    (firmware/ota_run.py make_room(): MQTT stopped and dropped; tools/mem32.py's web scenario
+    calls it) plus the update's peak: within one growth of the heap (2026-12-02: 90.5 KB +
+    20.9 KB = 111.4 KB; 100.8 + 22.3 = 123.1 KB before the update stopped MQTT)."""
     try:
         w = mem32.measure_web(frames=40, first=10, modes=("standard",))["modes"]["standard"]
     except mem32.Mem32Error as e:
         pytest.fail("scenario web did not run: %s" % e)
-    total = w["board_steady"] + res["peak"]
-    assert total <= mem32_ota.HEAP_MAX, "firmware %d + update %d = %d B > %d B\n%s" % (
-        w["board_steady"], res["peak"], total, mem32_ota.HEAP_MAX, _table(res))  # fmt: skip
+    total = w["board_room"] + res["peak"]
+    assert total <= mem32_ota.HEAP_MAX, "firmware %d (room made) + update %d = %d B > %d B\n%s" % (
+        w["board_room"], res["peak"], total, mem32_ota.HEAP_MAX, _table(res))  # fmt: skip
+    # what the room is: MQTT's objects and code (its interned names stay)
+    assert w["board_room"] <= w["board_steady"] - 7 * 1024, (w["board_room"], w["board_steady"])
