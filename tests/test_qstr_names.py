@@ -144,3 +144,22 @@ RUN_TIME_ROOM = 60
 def test_every_name_fits_in_six_pools(built):
     r = qstr_names.report(built)
     assert r["names"] + RUN_TIME_ROOM <= 1260, r
+
+
+def test_board_share_of_a_harness_dump(tmp_path):
+    """A harness's dump: its /flash paths become the board's, names the ESP32 holds and names
+    only the fakes or the harness itself make are dropped, one-character names are kept."""
+    dev = tmp_path / "device" / "lib"
+    dev.mkdir(parents=True)
+    for name, src in (("device/lib/zq.py", "def zq_fn(): return zq_attr\n"),
+                      ("fake.py", "def zq_fake(): return zq_attr\n")):  # fmt: skip
+        p = tmp_path / name
+        p.write_text(src)
+        out = p.with_suffix(".mpy")
+        subprocess.run([str(upy.MPY_CROSS), "-s", p.name, "-o", str(out), str(p)], check=True)
+        p.unlink()
+    dump = ["zq_fn", "zq_attr", "zq_fake", "/flash/lib/zq.mpy", "append", "MEM32 x", "\x01"]
+    n, text = qstr_names.board_share(dump, tmp_path / "device", [tmp_path / "fake.mpy"])
+    kept = ["zq_fn", "zq_attr", "/lib/zq.mpy", "\x01"]
+    assert (n, text) == (len(kept), sum(len(k) + 1 for k in kept))
+    assert qstr_names.heap_bytes(n, text) == qstr_names.pool_bytes(n) + 32

@@ -14,6 +14,8 @@ the WebAssembly one included), plus the text in chunks. Past 1,260 names a pool 
 (9 KB) is added: the cliff docs/design/qstr-pools.md describes.
   board_names(build) -> sorted list      pool_bytes(n) -> bytes of the pools n names need
   report(build) -> dict                   names, text bytes, pools, heap bytes, next cliff
+  board_share(dump, device, fakes) -> (names, text bytes) of a harness's dump a board holds
+  heap_bytes(n, text) -> bytes             pools and text of n names
 Cost: reads every .mpy in build/device (about 0.2 s).
 """
 
@@ -124,6 +126,38 @@ def board_names(build=BUILD):
     return sorted(names - esp32_names())
 
 
+def board_share(dump, device=BUILD, fakes=()):
+    """(names, text bytes) a board would hold of `dump`, the run-time names the 32-bit harness
+    listed (micropython.qstr_info(1)): its paths under /flash become the board's, and what the
+    ESP32 image holds, what only the harness's fakes (.mpy files `fakes`) intern and the
+    harness's own strings (neither in a device table nor one character long) are dropped."""
+    tables = set()
+    for f in device.rglob("*.mpy"):
+        tables.update(mpy_names(f.read_bytes()))
+        tables.update(_import_names(f.relative_to(device)))
+    fake = set()
+    for f in fakes:
+        fake.update(mpy_names(Path(f).read_bytes()))
+    held = esp32_names()
+    n = text = 0
+    for name in dump:
+        if name.startswith("/flash/"):
+            rel = name[len("/flash/") :]
+            name = rel if rel.startswith("firmware") else "/" + rel
+        if name in held or (name in fake and name not in tables):
+            continue
+        if name in tables or len(name) == 1:  # one character: made at run time, counted
+            n += 1
+            text += len(name.encode()) + 1
+    return n, text
+
+
+def heap_bytes(n, text):
+    """Heap bytes of n run-time names with `text` bytes of text (NULs included): their pools,
+    and the text in whole GC blocks."""
+    return pool_bytes(n) + _blocks(text)
+
+
 def pool_sizes(n):
     """The sizes of the pools n run-time names fill (20, 40, 80...)."""
     sizes, size = [], FIRST_POOL
@@ -154,7 +188,7 @@ def report(build=BUILD):
         "pools": pool_sizes(n),
         "pool_bytes": pool_bytes(n),
         # the text goes in chunks of >= 128 bytes, each a whole number of GC blocks
-        "heap_bytes": pool_bytes(n) + _blocks(text) + GC_BLOCK,
+        "heap_bytes": heap_bytes(n, text),
         "room_before_next_pool": room,
         "next_pool_bytes": pool_bytes(n + room + 1) - pool_bytes(n),
     }
