@@ -1,10 +1,11 @@
 """OTA end to end in the simulator (tools/sim.py: the firmware on the unix port, its web
 server, a private Mosquitto, a simulated meter) with releases served over real HTTP.
 
-- A good release: POST /api/ota starts it, the firmware installs it (from a slow server: TIC
-  frames are parsed and ~/state is published during the download), resets into a trial
-  boot, marks it good once TIC frames and MQTT are up; /api/state shows the new version; the
-  MQTT command `ota` then finds nothing newer.
+- A good release: POST /api/ota starts it, the firmware stops MQTT (availability "offline")
+  and installs it (from a slow server: TIC frames are parsed during the download), resets
+  into a trial boot, marks it good once TIC frames and MQTT are up; /api/state shows the new
+  version; the MQTT command `ota` then finds nothing newer, and MQTT comes back (connected,
+  "online", a discovery round, state).
 - `tools/ota.py push` uploads release.bin to the web server: installed and marked good.
 - Rollback, by itself: a release that raises at import, one that blocks the loop (the
   simulator's watchdog fires) and one that never becomes healthy (its broker is unreachable)
@@ -157,20 +158,23 @@ def test_good_update_from_the_web_page_is_marked_good(env, tmp_path):
         broker = re.search(r"mosquitto on 127\.0\.0\.1:(\d+)", "".join(sim.lines)).group(1)
         base = re.search(r"publishing under (\S+)/", "".join(sim.lines)).group(1)
         # A slow server (0.1 s per file): the download takes seconds, and meanwhile the TIC
-        # is read and MQTT publishes.
+        # is read; MQTT is stopped for the update (firmware/ota_run.py make_room: availability
+        # "offline", its memory given to the update).
         env["server"].faults["*delay*"] = 0.1
         sub = subprocess.Popen(["mosquitto_sub", "-h", "127.0.0.1", "-p", broker, "-t",
-                                base + "/state"], stdout=subprocess.PIPE, text=True)  # fmt: skip
+                                base + "/availability"], stdout=subprocess.PIPE,
+                               text=True)  # fmt: skip
         assert sim.post("/api/ota", {}) == (202, {"ok": True})
         at = len(sim.lines)
         sim.wait(r"9\.0\.0 installed in app_a: restarting into a trial boot")
         during = sim.lines[at:]
+        assert any("mqtt: stopped for the update" in x for x in during), "".join(during)
         start = next(i for i, x in enumerate(during) if "installing 9.0.0" in x)
         frames = [x for x in during[start:] if "INFO app: frame" in x]
         assert len(frames) >= 3, "".join(during)
         sub.terminate()
         published = sub.communicate()[0].splitlines()
-        assert published, "no ~/state message during the download"
+        assert "offline" in published, published  # ("online" first, retained, if it was there)
         env["server"].faults.clear()
         assert boot_version(sim.wait(r"INFO app: linky \S+ on host, boot 2")) == "9.0.0"
         sim.wait(r"trial boot: 9\.0\.0 healthy after \d+ s, marked good", 90)
@@ -186,6 +190,16 @@ def test_good_update_from_the_web_page_is_marked_good(env, tmp_path):
                         base + "/cmd", "-m", "ota"], check=True, timeout=10)  # fmt: skip
         sim.wait(r"no update: release 9\.0\.0 is not newer than the running 9\.0\.0")
         assert sim.state()["ota"]["state"] == "current"
+        # Not updated, no reset: MQTT is back as at boot (connected, "online", a discovery
+        # round, state published again).
+        sim.wait(r"mqtt: connected to ")
+        sim.wait(r"mqtt: discovery: \d+ entities", 60)
+        got = subprocess.run(["mosquitto_sub", "-h", "127.0.0.1", "-p", broker, "-t",
+                              base + "/availability", "-t", base + "/state", "-C", "2", "-W",
+                              "30", "-v"], check=False, capture_output=True, text=True,
+                             timeout=40).stdout.splitlines()  # fmt: skip
+        assert base + "/availability online" in got, got
+        assert any(x.startswith(base + "/state {") for x in got), got
     finally:
         env["server"].faults.clear()
         if sub is not None and sub.poll() is None:
