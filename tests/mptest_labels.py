@@ -47,6 +47,7 @@ def test_packing_the_table_leaves_no_garbage_per_line():
     # each leave strings and lists behind (a first version left about 100 KB of garbage).
     from tic import label_table
 
+    label_table.pack()  # once first: the one-character names it indexes out are interned then
     gc.collect()
     gc.disable()
     try:
