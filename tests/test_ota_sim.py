@@ -208,6 +208,74 @@ def test_good_update_from_the_web_page_is_marked_good(env, tmp_path):
         sim.close()
 
 
+def _mqtt_back(sim, broker, base):
+    """MQTT came back as at boot after a refused update: connected, a discovery round,
+    "online" retained and state published again."""
+    sim.wait(r"mqtt: connected to ")
+    sim.wait(r"mqtt: discovery: \d+ entities", 60)
+    got = subprocess.run(["mosquitto_sub", "-h", "127.0.0.1", "-p", broker, "-t",
+                          base + "/availability", "-t", base + "/state", "-C", "2", "-W", "30",
+                          "-v"], check=False, capture_output=True, text=True,
+                         timeout=40).stdout.splitlines()  # fmt: skip
+    assert base + "/availability online" in got, got
+    assert any(x.startswith(base + "/state {") for x in got), got
+
+
+def _errors(frame_line):
+    """(checksum errors, format errors, interrupted) of an `app: frame` log line."""
+    return re.search(r"checksum errors (\d+), format errors (\d+), interrupted (\d+)",
+                     frame_line).groups()  # fmt: skip
+
+
+def test_refused_updates_give_mqtt_back(env, tmp_path):
+    """A download refused half-way (a file whose hash does not match) and an upload refused
+    the same way: MQTT, stopped for each, comes back as at boot, and the TIC was read
+    throughout (no frame lost: the parser's error counters do not move on a clean line)."""
+    sim, state = run_sim(tmp_path, env, "good", "--set", "fast_min_s=1")
+    try:
+        sim.wait(r"INFO app: linky \S+ on host, boot 1")
+        sim.wait(r"mqtt: discovery: \d+ entities", 60)
+        broker = re.search(r"mosquitto on 127\.0\.0\.1:(\d+)", "".join(sim.lines)).group(1)
+        base = re.search(r"publishing under (\S+)/", "".join(sim.lines)).group(1)
+        before = _errors([x for x in sim.lines if "INFO app: frame" in x][-1])
+        # 1. From the URL: the last file of the release is corrupt on the server.
+        rel = env["srv"] / "good" / "9.0.0"
+        last = sorted(p.relative_to(rel).as_posix() for p in rel.rglob("*.mpy"))[-1]
+        env["server"].faults["good/9.0.0/" + last] = "corrupt"
+        env["server"].faults["*delay*"] = 0.05
+        at0 = len(sim.lines)
+        assert sim.post("/api/ota", {}) == (202, {"ok": True})
+        sim.wait(r"mqtt: stopped for the update")
+        sim.wait(r"update refused: .*SHA-256 does not match", 120)
+        env["server"].faults.clear()
+        assert sim.state()["ota"]["state"] == "failed"
+        _mqtt_back(sim, broker, base)
+        # 2. An upload of a damaged release.bin (a byte of the last file flipped).
+        bad = tmp_path / "bad"
+        bad.mkdir()
+        data = bytearray((env["srv"] / "good" / "9.0.0" / "release.bin").read_bytes())
+        data[-10] ^= 0x55
+        (bad / "release.bin").write_bytes(bytes(data))
+        at = len(sim.lines)
+        r = subprocess.run(
+            [sys.executable, str(ROOT / "tools" / "ota.py"), "push", "--device",
+             "http://127.0.0.1:%d" % sim.port, str(bad)],
+            check=False, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert r.returncode != 0 and "SHA-256" in r.stdout + r.stderr, (r.stdout, r.stderr)
+        assert any("mqtt: stopped for the update" in x for x in sim.lines[at:])
+        _mqtt_back(sim, broker, base)
+        assert not (state / "app.json").exists() or json.loads(
+            (state / "app.json").read_text())["active"] != "app_a"  # fmt: skip
+        frames = [x for x in sim.lines[at0:] if "INFO app: frame" in x]
+        assert len(frames) >= 10, frames  # read all along
+        assert _errors(frames[-1]) == before, frames[-1]  # and every frame whole
+        assert "boot 2" not in "".join(sim.lines)  # no reset
+    finally:
+        env["server"].faults.clear()
+        sim.close()
+
+
 def test_push_uploads_release_bin(env, tmp_path):
     sim, _ = run_sim(tmp_path, env, "good", "--no-mqtt")
     try:
