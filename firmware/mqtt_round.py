@@ -27,7 +27,6 @@ except ImportError:  # CPython
 
 _PAYLOAD_MAX = const(768)  # a config's room in pub._buf (lib/ha.py PAYLOAD_MAX); the
 # templates file's record is read after it
-_COLLECT = const(16)  # configs between two collections during a round
 
 
 def _tempo(rd, tbuf):
@@ -73,9 +72,6 @@ async def announce(pub, c, added, t):
         await c.publish(tv[: t.tn], mv[:m], retain=True, qos=1)
         pub.bytes += m
         n += 1
-        if not n % _COLLECT:  # what the publishes left (views, packets): a collection, and a
-            gc.collect()  # turn of the loop where a collection only runs then (harness)
-            await asyncio.sleep_ms(0)
     pub._entities[:] = new
     pub._mode = rd.mode
     return n
