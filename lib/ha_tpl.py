@@ -15,7 +15,7 @@ DIAG = 128 (lib/ha.py's names; here private consts, compiled in).
     codes(s), retired(old, new), has(s, code)
     Templates(meter_id, mode, prefix, ha_prefix, version, raw=None)   opens PATH: OSError when
         it is missing, ValueError when it is corrupt or an argument is wrong. raw: a scratch
-        buffer of at least the file's longest record (~0.6 KB; None: one is allocated).
+        buffer for the file's longest record (391 B today; None or shorter: one is allocated).
       .topic(code, tbuf) -> n            the config topic into tbuf, its length
       .config(code, tbuf, buf) -> n      the topic into tbuf (its length: .tn), the JSON
                                          config into buf (n bytes)
@@ -164,10 +164,8 @@ class Templates:
             if h[6] << 8 | h[7] != _SLOTS or int.from_bytes(h[8:12], "big") != size:
                 raise ValueError("templates file: truncated or of another build")
             longest = h[12] << 8 | h[13]
-            if raw is None:
+            if raw is None or len(raw) < longest:
                 raw = bytearray(longest)
-            elif len(raw) < longest:
-                raise ValueError("raw: %d bytes needed" % longest)
             self._raw = raw
             self._size = size
             t = int(mid[4:6])

@@ -116,6 +116,15 @@ def test_a_buffer_too_small_and_unknown_codes_are_refused():
         _refused(t.topic, 0, bytearray(10))
     finally:
         t.close()
+    for raw in (bytearray(10), bytearray(2048), memoryview(bytearray(1024))[600:]):
+        t = ha_tpl.Templates("041776199277", MODE_STANDARD, raw=raw)  # short: its own
+        try:
+            out = bytearray(768)
+            d = ha.Discovery("041776199277", MODE_STANDARD)
+            ref = bytearray(768)
+            assert out[: t.config(0, bytearray(128), out)] == ref[: d.config(0, ref)]
+        finally:
+            t.close()
     for mid in ("04177619927", "04177619927x", ""):
         _refused(ha_tpl.Templates, mid, MODE_STANDARD)
     _refused(ha_tpl.Templates, "041776199277", 3)
