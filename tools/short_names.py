@@ -1,0 +1,106 @@
+"""Shorter private names in the device image: fewer names (qstrs) for a board to intern.
+
+    rename(source, names) -> str       source with each name of the dict replaced
+    plan(root) -> {path: {old: new}}   the renames of every device module under root
+
+Every name a loaded .mpy holds is interned for good (docs/design/qstr-pools.md). A private name
+(`_name`, not `__dunder__`) that appears in one file of the repository only, as a name and
+never inside a string, can take a short name (`_a`, `_b`...) in that file: nothing else can
+reach it, except by a name built at run time, which device code does not do (getattr() and
+friends take names written in strings, and a name in any string is left alone). The short
+names repeat from module to module, so a board interns a few dozen instead of each module's
+own. Only the NAME tokens change: every line keeps its number, so a traceback's lines still
+point at the source. Cost: tokenizes every .py file of the repository (about 0.5 s).
+"""
+
+import io
+import re
+import tokenize
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DEVICE_DIRS = ("lib", "firmware")
+SKIP_DIRS = {".venv", "build", "node_modules", "typings", ".git", "screenshots"}
+_PRIVATE = re.compile(r"_[A-Za-z][A-Za-z0-9_]*\Z")
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _tokens(text):
+    return list(tokenize.generate_tokens(io.StringIO(text).readline))
+
+
+def _repo_files(root):
+    for p in sorted(root.rglob("*.py")):
+        if not SKIP_DIRS.intersection(p.relative_to(root).parts):
+            yield p
+
+
+def _short(i):
+    # _a .. _z, then _ba, _bb ... (never clashing with a name already in the file: checked)
+    s = ""
+    while True:
+        s = chr(97 + i % 26) + s
+        i //= 26
+        if not i:
+            return "_" + s
+        i -= 1
+
+
+def plan(root=ROOT):
+    """{path of a device module: {private name: short name}} for the whole repository."""
+    where = {}  # name -> set of files it appears in (as a name or inside a string)
+    in_str = set()  # names seen inside a string, anywhere
+    names_of = {}
+    for p in _repo_files(root):
+        try:
+            toks = _tokens(p.read_text())
+        except (tokenize.TokenError, SyntaxError, UnicodeDecodeError):
+            continue
+        mine = set()
+        for t in toks:
+            if t.type == tokenize.NAME:
+                mine.add(t.string)
+                where.setdefault(t.string, set()).add(p)
+            elif t.type == tokenize.STRING:
+                in_str.update(_WORD.findall(t.string))
+        names_of[p] = mine
+    out = {}
+    for p, mine in names_of.items():
+        rel = p.relative_to(root)
+        if rel.parts[0] not in DEVICE_DIRS:
+            continue
+        own = sorted(
+            n
+            for n in mine
+            if _PRIVATE.match(n)
+            and len(n) > 2  # _x is as short as it gets
+            and not n.startswith("__")
+            and where[n] == {p}
+            and n not in in_str
+        )
+        if not own:
+            continue
+        taken = mine
+        renames, i = {}, 0
+        for n in own:
+            while True:
+                s = _short(i)
+                i += 1
+                if s not in taken:
+                    break
+            if len(s) < len(n):
+                renames[n] = s
+        if renames:
+            out[p] = renames
+    return out
+
+
+def rename(source, names):
+    """`source` with the NAME tokens in `names` replaced; lines keep their numbers."""
+    lines = source.splitlines(keepends=True)
+    for t in reversed(_tokens(source)):
+        if t.type == tokenize.NAME and t.string in names:
+            row, col = t.start
+            line = lines[row - 1]
+            lines[row - 1] = line[:col] + names[t.string] + line[col + len(t.string) :]
+    return "".join(lines)
