@@ -158,34 +158,16 @@ async def install(app, m, folder, open_file, mv):
 
 async def _firmware(fw, open_file, cp):
     try:
-        from firmware import ota_fw
-    except ImportError:
+        from firmware import ota_fw  # its receive() unloads it
+    except ImportError:  # read past it (an upload's body goes on after it)
         log.warning("release has a MicroPython image: skipped, no firmware OTA in this build")
-        src = await open_file(fw)  # the upload's body still has to be read past it
+        src = await open_file(fw)
         try:
             await cp.copy(src, fw["size"], _drop, hashlib.sha256(), "firmware")
         finally:
             src.close()
         return
-    w = ota_fw.Writer(fw["size"], fw["sha256"])
-    try:
-        src = await open_file(fw)
-        try:
-            await cp.copy(src, fw["size"], w.write, hashlib.sha256(), fw["path"])
-        finally:
-            src.close()
-        w.finish()
-    except BaseException:
-        w.abort()
-        raise
-    finally:
-        unload(
-            "firmware.ota_fw",
-            "firmware.hal.flash",
-            "firmware.hal.flash_esp32",
-            "firmware.hal.flash_host",
-            "firmware.hal.otadata",
-        )
+    await ota_fw.receive(fw, open_file, cp)
 
 
 def _drop(_mv):

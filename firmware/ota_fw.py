@@ -17,6 +17,9 @@ after). The caller checks the signed manifest and gives the image's size and SHA
                                 ValueError on any mismatch: the boot slot is unchanged. The
                                 caller then resets (hal.reset()); the new image boots on trial.
   w.abort()                     erase the slot's first sector: the partial image never boots
+  await receive(fw, open_file, cp)  firmware/ota.py's install step for a release's image
+                                (manifest entry `fw`): streamed through cp (ota._Copier) into
+                                a Writer, finished, the flash modules unloaded after
   mark_valid() -> bool          after the trial's health check (flash.mark_valid())
   status() -> dict              slot, state, rolled_back, next slot: for diagnostics
 Cost: ~0.5 KB while streaming; finish() borrows a 4 KB read buffer and reads the slot back
@@ -26,6 +29,7 @@ Cost: ~0.5 KB while streaming; finish() borrows a 4 KB read buffer and reads the
 import binascii
 import hashlib
 
+from firmware import unload
 from firmware.hal import flash
 
 APP_DESC_MAGIC = b"\x32\x54\xcd\xab"  # ESP_APP_DESC_MAGIC_WORD at offset 32 of an app image
@@ -162,3 +166,25 @@ def status():
         "rolled_back": back,
         "next": p.info()[4] if p is not None else None,
     }
+
+
+async def receive(fw, open_file, cp):
+    w = Writer(fw["size"], fw["sha256"])
+    try:
+        src = await open_file(fw)
+        try:
+            await cp.copy(src, fw["size"], w.write, hashlib.sha256(), fw["path"])
+        finally:
+            src.close()
+        w.finish()
+    except BaseException:
+        w.abort()
+        raise
+    finally:
+        unload(
+            "firmware.ota_fw",
+            "firmware.hal.flash",
+            "firmware.hal.flash_esp32",
+            "firmware.hal.flash_host",
+            "firmware.hal.otadata",
+        )
