@@ -19,7 +19,7 @@ Cost: firmware/ota.py and the manifest check are loaded for an upload and droppe
 import asyncio
 import struct
 
-from firmware import ota_boot, ota_run, unload
+from firmware import ota_boot, unload
 
 RESET_MS = 1500
 MAGIC = b"LKR1"  # release.bin: MAGIC, manifest length (4 bytes, big-endian), manifest, files
@@ -40,8 +40,8 @@ async def upload(app, req):
     ok = stopped = False
     try:
         app.ota_status["state"] = "checking"  # busy: the publisher starts no discovery round
-        await ota_run.after_round(app)
-        stopped = await ota_run.make_room(app)  # MQTT off for the update
+        await _room().after_round(app)
+        stopped = await _room().make_room(app)  # MQTT off for the update
         ok = await install_upload(app, req)
     except MemoryError as e:
         app.ota_status["state"] = "failed"
@@ -50,12 +50,20 @@ async def upload(app, req):
         unload("firmware.ota", "firmware.ota_check", "ota_sig", "ota_manifest", "ota_entries")
         unload("ed25519", "sha512")
         if not ok:
-            ota_run.give_back(app, stopped)  # MQTT on again
-        unload("firmware.ota_boot", "firmware.ota_run")  # the commands load them again
+            _room().give_back(app, stopped)  # MQTT on again
+        unload("firmware.ota_boot")  # its commands load it when they fire
     if not ok:
         return 400, {"error": app.ota_status["error"]}
     app.add_task("ota-reset", _reset_later(app))
     return 200, {"ok": True, "restart": True}
+
+
+def _room():
+    """firmware/ota_run.py (MQTT off for the update, and on again), loaded for a call."""
+    from firmware import ota_run
+
+    unload("firmware.ota_run")
+    return ota_run
 
 
 async def _reset_later(app):
