@@ -574,6 +574,8 @@ def _web_entry(w, modules):
         e["fw_" + k] = r[k] - base
     e["board_room"] = r["room"] - harness - e["broker_kept"]
     e["board_room_poll"] = r["room_poll"] - harness - e["broker_kept"]
+    # in use at the poll's writes (its request code and garbage: no collection inside)
+    e["board_room_poll_peak"] = r["peak_room_poll"] - harness - e["broker_kept"]
     top = r["restored_after"]  # the web part is dropped from there
     e["web_server"] = top - r["web_drop0"]  # the Server, its slots and pool
     e["web_history"] = r["web_drop0"] - r["web_drop1"]
@@ -633,6 +635,8 @@ def web_table(res):
         ("an update's room: firmware, MQTT stopped and dropped (ota_run.make_room)", "fw_room"),
         ("... the same on the board (what an update starts from)", "board_room"),
         ("... after a page poll during the update (board)", "board_room_poll"),
+        ("... during that poll, at its writes (board, no collection inside)",
+         "board_room_poll_peak"),
         ("update refused: firmware with MQTT again, connected (give_back)", "fw_restored"),
         ("... after its discovery round", "fw_restored_round"),
         ("... and 5 frames with polls later", "fw_restored_after"),

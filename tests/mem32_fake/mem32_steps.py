@@ -129,6 +129,12 @@ def note():
         gc.collect()
 
 
+def peak_reset():
+    """The peak starts again from here (what one step holds at its writes: a poll's)."""
+    global peak
+    peak = 0
+
+
 def in_use(key):
     """Report the bytes in use after a collection, the heap size and the peak so far (call in
     a runPython of its own). `key`: a small int in the WebAssembly run (a string literal there

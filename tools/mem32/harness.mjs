@@ -284,6 +284,7 @@ if (opts.phase === "probe") {
     // a few frames with polls, after which the firmware holds what it held before.
     await st.pyAsync("await S.room()");
     st.inUse("room");
+    py("S.peak_reset()"); // the poll's own peak (in use at its writes, garbage included)
     await st.pyAsync("await W.web_get(0)");
     st.inUse("room_poll");
     await st.pyAsync("await S.room_back()");
