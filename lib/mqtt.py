@@ -403,6 +403,7 @@ class MQTTClient(MQTTConnection):
         ended (a few loop turns; 1 s at most). Never raises for a network fault."""
         self.on_disconnect = None
         await self.disconnect()
+        self._run = False  # a run() task not started yet returns at once
         t = self._task
         self._task = None
         if t is not None and t is not asyncio.current_task():
@@ -434,7 +435,7 @@ class MQTTClient(MQTTConnection):
         the connection to end, call on_disconnect(client, reason), wait a backoff, again.
         Failed attempts are logged and kept in last_error; nothing is raised. `stop()` ends
         it from another task."""
-        if self._run:
+        if self._run is not None:  # running, or stop()ped for good
             return
         self._run = me = [0]  # this run() only: a disconnect() then run() starts a new one
         self._task = asyncio.current_task()

@@ -122,6 +122,44 @@ def test_no_last_will_after_disconnect(mosquitto):
     assert got == [(b"will2/polite", b"bye", 0)]
 
 
+def _closed_port():
+    with socket.socket() as sk:
+        sk.bind((HOST, 0))
+        return sk.getsockname()[1]
+
+
+def test_stop_ends_run_for_good_connected_or_between_attempts(make_mosquitto):
+    """MQTTClient.stop() (an application update takes MQTT's memory): connected, DISCONNECT
+    (the broker drops the last will), run()'s task ends, no on_disconnect call, and a later
+    run() returns at once; between attempts (broker down), the task ends at once too."""
+    b = make_mosquitto()
+    got = []
+    downs = []
+
+    async def main():
+        sub = await _listener(b.port, "stop/#", got)
+        c = _client("stopper", b.port)
+        c.set_last_will(b"stop/will", b"gone")
+        c.on_disconnect = lambda cl, r: downs.append(r)
+        task = asyncio.create_task(c.run())
+        assert await _until(c.is_connected)
+        await c.stop()
+        assert task.done() and not c.is_connected()
+        await c.run()  # stopped for good: returns at once
+        await asyncio.sleep(0.3)
+        await sub.disconnect()
+        # no broker: run() waits between attempts; stop() ends it all the same
+        d = _client("stopper2", _closed_port())
+        d.backoff_ms = (60000, 60000)
+        task = asyncio.create_task(d.run())
+        assert await _until(lambda: d.last_error is not None)
+        await asyncio.wait_for(d.stop(), 2)
+        assert task.done()
+
+    asyncio.run(main())
+    assert got == [] and downs == []  # no last will, no on_disconnect
+
+
 def _start_mp_client(port, cid, *extra):
     """tests/mqtt_mp_client.py on the unix port; extra: MODE [CAFILE NAME]."""
     cmd = [str(upy.require_micropython()), "tests/mqtt_mp_client.py", HOST, str(port), cid]
