@@ -51,6 +51,19 @@ def test_waits_for_the_round_to_end():
     assert n >= 25, n  # it returned only once the round had ended
 
 
+def test_without_mqtt_the_room_is_a_collection_only():
+    spared = []
+    app = _App(None)
+    app.spare = spared.append
+
+    async def main():
+        return await ota_run.make_room(app)
+
+    assert asyncio.run(main()) is False  # nothing stopped
+    ota_run.give_back(app, False)  # nothing to start again
+    assert spared == [False, True] and app.mqtt is None
+
+
 if __name__ == "__main__":
     import mpunit
 
