@@ -1,11 +1,8 @@
 """An application update: check a signed release, stream it into the inactive folder, switch.
 
-Loaded for one update by firmware/ota_boot.py or firmware/ota_web.py and dropped after (the
-update's task keeps it while it runs).
+Loaded for one update by firmware/ota_task.py (the update's task, after it has stopped
+MQTT) or firmware/ota_web.py and dropped after.
 Contract (docs/design/ota.md):
-  await run(app, url, force)   the update task (firmware/ota_boot.py start()): MQTT stopped
-        for it (firmware/ota_run.py make_room(), loaded per call), from_url(), then a reset
-        when switched to the new version, else MQTT started again (give_back()).
   await from_url(app, url, force) -> bool   fetch <url>/manifest.json, check it, download each
         file from <url>/<version>/<path>; True when the new folder is switched to (the caller
         resets). `url`: the setting ota_url when None.
@@ -193,34 +190,6 @@ async def _get(url, buf, size=None):
         r.close()
         raise OtaError("%s: %d bytes on the server, %d in the manifest" % (url, r.length, size))
     return r  # a source: readinto, close (and length)
-
-
-def _room():
-    """firmware/ota_run.py (MQTT off for the update, and on again), loaded for a call."""
-    from firmware import ota_run
-
-    unload("firmware.ota_run")
-    return ota_run
-
-
-async def run(app, url=None, force=False):
-    """The update task (firmware/ota_boot.py start()): waits for a running discovery round,
-    makes room (MQTT off), from_url(); a reset when switched, else MQTT on again."""
-    ok = stopped = False
-    try:
-        await _room().after_round(app)
-        stopped = await _room().make_room(app)
-        ok = await from_url(app, url, force)
-    except MemoryError as e:  # the update's code does not fit: say so, keep running
-        st = app.ota_status
-        st["state"] = "failed"
-        st["error"] = "out of memory: %s" % e
-        log.error("update not run: out of memory (%s)", e)
-    finally:
-        if not ok:
-            _room().give_back(app, stopped)
-    if ok:
-        app.stop("reset")
 
 
 def _folder():

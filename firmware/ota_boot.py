@@ -1,7 +1,7 @@
 """OTA at run time: status, triggers, the trial boot's health check. Loaded on demand, never
 resident: at boot (build), by the `ota` commands and the periodic check (firmware.lazy: loaded
 for the call, dropped after), by firmware/ota_web.py. A running update's task keeps only
-firmware/ota.py.
+firmware/ota_task.py (and firmware/ota.py once it has made room).
 
 Contract:
   build(app)  sets app.ota_status ({"state", "progress", "error", "version", ...}, shown by
@@ -11,8 +11,8 @@ Contract:
               (firmware.every), and on a trial boot the health task of firmware/ota_trial.py
               (loaded only then). The caller drops this module after.
   start(app, url=None, force=False) -> error or None  starts an update task
-              (firmware/ota.py run(), loaded for it and dropped after); an error string when
-              one is running, during a trial boot or without the memory for the update's code.
+              (firmware/ota_task.py, which loads firmware/ota.py once MQTT is stopped; both
+              dropped after); an error string when one is running or during a trial boot.
   busy(app) -> error or None   why an update cannot start now.
 Cost: resident, the status dict and two small closures (with ota_check_h, one task);
 firmware/ota_trial.py only on a trial boot; this module (~2 KB on 32 bits) for a call;
@@ -82,15 +82,11 @@ def start(app, url=None, force=False):
     if err:
         log.warning("update not started: %s", err)
         return err
-    try:
-        from firmware import ota  # the task keeps it (not this module) while it runs
-    except MemoryError as e:
-        log.error("update not run: out of memory (%s)", e)
-        return "out of memory"
-    finally:
-        unload("firmware.ota")
     app.ota_status["state"] = "checking"
-    app.add_task("ota", ota.run(app, url, force))
+    from firmware import ota_task  # the task keeps it (not this module) while it runs
+
+    unload("firmware.ota_task")
+    app.add_task("ota", ota_task.run(app, url, force))
     return None
 
 

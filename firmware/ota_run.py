@@ -1,13 +1,13 @@
 """The room an application update makes, and gives back: loaded for each call by the update's
-task (firmware/ota.py run()) and by firmware/ota_web.py for an upload, dropped after.
+task (firmware/ota_task.py) and by firmware/ota_web.py for an upload, dropped after.
 
 Contract:
   await after_round(app)   waits (ROUND_WAIT_S at most) while an MQTT discovery round runs
   await make_room(app) -> bool   before an update's heavy phases (the manifest, the signature
-        check, the download): MQTT stopped (firmware/mqtt_ctl.py stop(): diagnostics,
-        availability "offline", DISCONNECT, its tasks ended), the publisher and the MQTT
-        modules dropped, a collection. The TIC reader and the web server go on. True when
-        MQTT was stopped.
+        check, the download), once a running discovery round has ended: MQTT stopped
+        (firmware/mqtt_ctl.py stop(): diagnostics, availability "offline", DISCONNECT, its
+        tasks ended), the publisher and the MQTT modules dropped, a collection. The TIC
+        reader and the web server go on. True when MQTT was stopped.
   give_back(app, stopped)  after a refused or failed update (no reset): MQTT started again
         when make_room() stopped it, as at boot (mqtt_ctl.restart()); without the memory for
         it, a reset (which brings it back).
@@ -49,6 +49,7 @@ def _ctl():
 
 
 async def make_room(app):
+    await after_round(app)
     stopped = getattr(app, "mqtt", None) is not None
     if stopped:
         await _ctl().stop(app)

@@ -40,8 +40,7 @@ async def upload(app, req):
     ok = stopped = False
     try:
         app.ota_status["state"] = "checking"  # busy: the publisher starts no discovery round
-        await _room().after_round(app)
-        stopped = await _room().make_room(app)  # MQTT off for the update
+        stopped = await _room().make_room(app)  # MQTT off for the update (after a round)
         ok = await install_upload(app, req)
     except MemoryError as e:
         app.ota_status["state"] = "failed"

@@ -275,16 +275,21 @@ async def _mqtt_step():
     note()
 
 
-async def _room_make():
-    """What an application update does before its heavy phases, with the same function:
-    firmware/ota_run.py make_room() (MQTT stopped: "offline", DISCONNECT, its tasks ended,
-    the publisher and the MQTT modules dropped, a collection), loaded for the call and dropped
-    as the update's task (firmware/ota.py run()) does. The update's own code is counted in its
-    peak (tools/mem32_ota.py), not here."""
-    from firmware import ota_run, unload
+_task = [None]  # firmware.ota_task while "the update" runs: its task keeps it on a board
 
-    unload("firmware.ota_run")
-    if not await ota_run.make_room(APP):
+
+async def _room_make():
+    """What an application update does before its heavy phases, with the same functions:
+    firmware/ota_task.py's task loads firmware/ota_run.py and calls make_room() (MQTT stopped:
+    "offline", DISCONNECT, its tasks ended, the publisher and the MQTT modules dropped, a
+    collection). firmware.ota_task stays loaded until room_back(), as the task keeps it; the
+    update's own code (firmware/ota.py and the rest, loaded after) is in its peak
+    (tools/mem32_ota.py), not here."""
+    from firmware import ota_task, unload
+
+    unload("firmware.ota_task")
+    _task[0] = ota_task
+    if not await ota_task._room().make_room(APP):
         raise RuntimeError("room: MQTT was not running")
     if APP.mqtt is not None:
         raise RuntimeError("room: the publisher is still there")
@@ -292,16 +297,15 @@ async def _room_make():
 
 
 async def _room_back():
-    """The update refused (no reset): firmware/ota_run.py give_back() starts MQTT again as at
-    boot; then, as mqtt_start(), the publisher's timer pushed out of the run, and a wait until
-    the new client is connected and subscribed."""
+    """The update refused (no reset): the task's firmware/ota_run.py give_back() starts MQTT
+    again as at boot; then, as mqtt_start(), the publisher's timer pushed out of the run, and
+    a wait until the new client is connected and subscribed."""
     import asyncio
 
-    from firmware import ota_run, unload
-
-    unload("firmware.ota_run")
-    ota_run.give_back(APP, True)
-    ota_run = None
+    m = _task[0]
+    _task[0] = None
+    m._room().give_back(APP, True)
+    m = None
     from firmware import mqtt_pub  # loaded again by give_back()
 
     mqtt_pub.POLL_MS = 24 * 3600 * 1000  # before the new task's first turn (see mqtt_start)
