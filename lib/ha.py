@@ -28,7 +28,6 @@ too small or the code unknown. PAYLOAD_MAX and TOPIC_MAX fit every entity with p
 """
 
 from ha_tpl import codes, has, possible, retired, select  # noqa: F401 (re-exported)
-
 from tic import MODE_HISTORIQUE, labels
 
 DECODED = 112  # lib/ha_tpl.py's private consts of the same values

@@ -23,7 +23,8 @@ def built():
 def _device_modules():
     for pkg in ("lib", "firmware"):
         for src in sorted((ROOT / pkg).rglob("*.py")):
-            yield src.relative_to(ROOT)
+            if src.relative_to(ROOT).as_posix() not in build_tool.HOST_ONLY:
+                yield src.relative_to(ROOT)
 
 
 def test_every_device_module_is_compiled(built):
@@ -35,6 +36,15 @@ def test_every_device_module_is_compiled(built):
         assert mpy.is_file(), mpy
         assert mpy.read_bytes()[:1] == b"M"  # .mpy header
         assert not (built / rel).exists(), "source shipped next to its .mpy: %s" % rel
+
+
+def test_host_only_modules_stay_out_and_the_ha_templates_are_current(built):
+    import ha_gen
+
+    for rel in build_tool.HOST_ONLY:
+        assert (ROOT / rel).is_file(), rel
+        assert not (built / rel).with_suffix(".mpy").exists(), rel
+    assert (built / build_tool.HA_TEMPLATES).read_bytes() == ha_gen.generate()
 
 
 def test_boot_and_main_stay_source(built):
@@ -49,6 +59,7 @@ def _pages():
 def test_build_holds_nothing_else(built):
     expected = {"boot.py", "main.py"} | {str(m.with_suffix(".mpy")) for m in _device_modules()}
     expected |= {"www/" + n for n in _pages()} | {"www/%s.gz" % n for n in _pages()}
+    expected.add(build_tool.HA_TEMPLATES)  # tools/ha_gen.py's discovery templates
     assert set(deploy.build_files(built)) == expected
 
 

@@ -11,10 +11,9 @@ import sys
 
 sys.path.append("tools")
 
+import ha
 import ha_gen
 import ha_tpl
-
-import ha
 import mqtt
 from firmware import mqtt_round
 from firmware.mqtt_pub import Publisher

@@ -9,8 +9,8 @@ import subprocess
 import sys
 
 import pytest
-import qstr_names
 
+import qstr_names
 import upy
 
 PKG = upy.ROOT / "tools" / "mem32" / "node_modules" / "@micropython"
