@@ -57,3 +57,28 @@ def test_renaming_keeps_lines_and_everything_else(tmp_path):
 def test_short_names_never_clash_with_a_name_of_the_file(tmp_path):
     root = _repo(tmp_path, {"lib/m.py": "_a = 1\n_b = 2\n_long_name = _a + _b\n"})
     assert short_names.plan(root)[root / "lib" / "m.py"] == {"_long_name": "_c"}
+
+
+def test_the_build_uses_them_and_maps_them_back():
+    """make build compiles the renamed source; build/short_names.json gives each file's short
+    names back (for a board's traceback), and a renamed module keeps none of the long ones."""
+    import json
+    import subprocess
+    import sys
+
+    import qstr_names
+    import upy
+
+    subprocess.run([sys.executable, "tools/build.py"], cwd=upy.ROOT, check=True,
+                   capture_output=True)  # fmt: skip
+    with open(upy.BUILD.parent / "short_names.json") as f:
+        back = json.load(f)
+    import build
+
+    plan = {str(p.relative_to(upy.ROOT)): r for p, r in short_names.plan(upy.ROOT).items()}
+    plan = {k: r for k, r in plan.items() if k not in build.HOST_ONLY}
+    assert back == {k: {v: n for n, v in m.items()} for k, m in plan.items()}
+    assert sum(len(m) for m in back.values()) > 100
+    for rel, m in back.items():
+        names = set(qstr_names.mpy_names((upy.BUILD / rel).with_suffix(".mpy").read_bytes()))
+        assert not names & set(m.values()), rel

@@ -10,14 +10,19 @@ server sends to browsers accepting gzip. The Home Assistant discovery templates
 (tools/ha_gen.py, from lib/ha.py) go to lib/ha_tpl.bin, where lib/ha_tpl.py reads them;
 rewritten only when their bytes change. Stale outputs are removed so `make deploy` mirrors
 exactly.
+Private names that one device file holds are shortened in its .mpy (tools/short_names.py:
+fewer names for the board to intern, lines unchanged); build/short_names.json, beside the
+image, maps each file's short names back, for reading a board's traceback.
 """
 
 import argparse
 import gzip
+import json
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
 
 from upy import BUILD, MPY_CROSS, ROOT
 
@@ -28,6 +33,7 @@ HA_TEMPLATES = "lib/ha_tpl.bin"  # tools/ha_gen.py's output, beside lib/ha_tpl.p
 # Library modules the board never loads: the discovery payloads' host reference, which
 # tools/ha_gen.py runs to write HA_TEMPLATES.
 HOST_ONLY = ("lib/ha.py", "lib/ha_keys.py")
+SHORT_NAMES = BUILD.parent / "short_names.json"  # {source path: {short name: name}}
 
 
 def device_sources():
@@ -56,7 +62,7 @@ def gzip_bytes(data):
     return gzip.compress(data, compresslevel=9, mtime=0)
 
 
-def compile_one(src, dst):
+def compile_one(src, dst, renames=None):
     dst.parent.mkdir(parents=True, exist_ok=True)
     if dst.suffix == ".gz":
         dst.write_bytes(gzip_bytes(src.read_bytes()))
@@ -68,8 +74,16 @@ def compile_one(src, dst):
     # interned for good on the board, and a module's name is interned anyway (32-bit
     # harness: about 1 KB less in use; a traceback still says which file and line).
     rel = str(src.relative_to(ROOT))
-    cmd = [str(MPY_CROSS), "-s", src.stem, "-o", str(dst), str(src)]
-    result = subprocess.run(cmd, check=False, capture_output=True, text=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = src
+        if renames:
+            import short_names
+
+            path = os.path.join(tmp, src.name)
+            with open(path, "w") as f:
+                f.write(short_names.rename(src.read_text(), renames))
+        cmd = [str(MPY_CROSS), "-s", src.stem, "-o", str(dst), str(path)]
+        result = subprocess.run(cmd, check=False, capture_output=True, text=True)
     if result.returncode:
         sys.exit("mpy-cross failed on %s:\n%s" % (rel, result.stderr))
 
@@ -81,16 +95,28 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args()
+    import short_names
+
     wanted = set()
     built = 0
+    plan = {str(p.relative_to(ROOT)): r for p, r in short_names.plan(ROOT).items()}
+    plan = {k: r for k, r in plan.items() if k not in HOST_ONLY}
+    try:
+        with open(SHORT_NAMES) as f:
+            before = {k: {v: n for n, v in m.items()} for k, m in json.load(f).items()}
+    except (OSError, ValueError):
+        before = None
     for src, dst in device_sources():
         wanted.add(dst)
+        rel = str(src.relative_to(ROOT))
         if (
             not dst.exists()
             or dst.stat().st_mtime < src.stat().st_mtime
             or dst.stat().st_mtime < _SELF_MTIME  # how files are built may have changed
+            or before is None
+            or before.get(rel) != plan.get(rel)  # another file now names one of its names
         ):
-            compile_one(src, dst)
+            compile_one(src, dst, plan.get(rel))
             built += 1
             if args.verbose:
                 print("built", dst.relative_to(ROOT))
@@ -103,6 +129,9 @@ def main():
         built += 1
         if args.verbose:
             print("built", ha.relative_to(ROOT))
+    with open(SHORT_NAMES, "w") as f:
+        json.dump({k: {v: n for n, v in m.items()} for k, m in sorted(plan.items())}, f,
+                  indent=1, sort_keys=True)  # fmt: skip
     # Remove outputs whose source is gone, so the image is exactly the tree.
     for path in sorted(BUILD.rglob("*"), reverse=True):
         if path.is_file() and path not in wanted:
