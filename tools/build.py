@@ -88,7 +88,8 @@ def compile_one(src, dst, renames=None):
         sys.exit("mpy-cross failed on %s:\n%s" % (rel, result.stderr))
 
 
-_SELF_MTIME = os.stat(__file__).st_mtime
+# how files are built: this file and the renaming
+_SELF_MTIME = max(os.stat(__file__).st_mtime, os.stat(ROOT / "tools" / "short_names.py").st_mtime)
 
 
 def main():
