@@ -635,8 +635,10 @@ def web_table(res):
         ("an update's room: firmware, MQTT stopped and dropped (ota_run.make_room)", "fw_room"),
         ("... the same on the board (what an update starts from)", "board_room"),
         ("... after a page poll during the update (board)", "board_room_poll"),
-        ("... during that poll, at its writes (board, no collection inside)",
-         "board_room_poll_peak"),
+        (
+            "... during that poll, at its writes (board, no collection inside)",
+            "board_room_poll_peak",
+        ),
         ("update refused: firmware with MQTT again, connected (give_back)", "fw_restored"),
         ("... after its discovery round", "fw_restored_round"),
         ("... and 5 frames with polls later", "fw_restored_after"),
