@@ -45,18 +45,17 @@ def _board(name, rx_pin=-1, rx_invert="board"):
 # not in the middle of a fragmented one later. Without it the simulator's discovery rounds
 # fail at 208K and now and then at 224K (memory-diet.md, round 5).
 _RARE = (
-    "tic.label_docs",
-    "ha",
+    "ha_tpl",  # per discovery round
     "firmware.config",
     "httpd_form",
     "firmware.web_auth",
     "firmware.web_config",
     "firmware.web_api",
     "firmware.web_req",  # per request
+    "firmware.web_poll",  # per GET /api/state
     "httpd_conn",  # per connection
     "httpd_file",  # per static file
     "mqtt_link",  # per connection
-    "ha_keys",  # per discovery round
     "firmware.mqtt_ctl",  # client start, commands
     "firmware.mqtt_round",  # per discovery round
 )

@@ -15,10 +15,11 @@ Policy, with the settings fast_min_s, slow_s, diag_s:
   `~/diagnostics` every diag_s and after every (re)connect; `~/availability` "online" at each
   connect, "offline" by the last will; per-label topics `~/<LABEL>` (per_label_topics) with the
   state message, for the labels that changed.
-Discovery (ha_discovery): one entity config at a time, retained, from lib/ha.py, loaded for the
-round and dropped after; at each connect, when Home Assistant says "online" on
-`<ha_prefix>/status`, on the `rediscover` command, and when the meter's set of labels grows
-(or its mode or meter changes: retired entities get an empty retained config).
+Discovery (ha_discovery): one entity config at a time, retained, streamed from the templates
+file by lib/ha_tpl.py, loaded for the round and dropped after; at each connect, when Home
+Assistant says "online" on `<ha_prefix>/status`, on the `rediscover` command, and when the
+meter's set of labels grows (or its mode or meter changes: retired entities get an empty
+retained config).
 Commands on `~/cmd`: "rediscover", "reboot", and those the other parts add to app.commands
 (payload bytes -> fn(app)), such as "portal" and "ota".
 Memory: a state buffer of state_json.SIZE, topic buffers, the entity set (24 bytes), all made

@@ -120,7 +120,7 @@ def test_ota_boot_is_dropped_and_its_commands_load_it_again():
         assert app.commands[b"ota force"](app) is None  # the update's task is queued
         assert [n for n, _ in app.tasks] == ["ota"]
         assert app.ota_status["state"] == "checking"
-        assert "firmware.ota_boot" not in sys.modules  # the task's coroutine holds its code
+        assert "firmware.ota_boot" not in sys.modules  # the task holds firmware.ota_task
     finally:
         app.close()
 
