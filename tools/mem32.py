@@ -40,6 +40,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+import qstr_names
 import upy
 
 ROOT = upy.ROOT
@@ -66,10 +67,10 @@ OTHER_FEATURES = (
     "firmware.hal.esp32_net",
     "firmware.mqtt_pub",
     "mqtt",
-    "ha",
+    "ha_tpl",  # a discovery round (with firmware.mqtt_round)
     "spare",  # App.spare()'s region: for discovery rounds, the web server, updates
     "services",  # the builder's _portal, _web, _ota: portal, web server, history, OTA (modules)
-    # names of the rare modules (ha, web handlers...) interned at boot: App.build()'s step
+    # names of the rare modules (ha_tpl, web handlers...) interned at boot: App.build()'s step
     "firmware.app._intern",
     "firmware.builder._intern",
 )
@@ -275,7 +276,7 @@ class Job:
         self.scenario = scenario
 
 
-def _harness(job, phase, heap, ballast=0):
+def _harness(job, phase, heap, ballast=0, qstr_excess=0):
     cmd = ["node", "--expose-gc", str(NPM_DIR / "harness.mjs"), "--device", str(job.device)]
     fake = Path(job.device).parent / "fake"  # compiled by _device()
     cmd += [
@@ -287,6 +288,7 @@ def _harness(job, phase, heap, ballast=0):
         str(job.baud),
     ]
     cmd += ["--mode", job.mode, "--phase", phase, "--heap", str(heap), "--ballast", str(ballast)]
+    cmd += ["--qstr-excess", str(qstr_excess)]
     cmd += ["--scenario", job.scenario, "--settle", str(MQTT_SETTLE)]
     cmd += ["--page-every", str(job.page_every)]
     cmd += ["--first", str(job.first), "--frames", str(job.frames), *job.modules]
@@ -304,17 +306,65 @@ def _harness(job, phase, heap, ballast=0):
     return json.loads(r.stdout.strip().splitlines()[-1])
 
 
+def qstr_excess(probe, device):
+    """Bytes of interned names (qstrs) the harness holds after the boot beyond what a board
+    would (negative: fewer): the firmware's names cost the harness its qstr bytes from the
+    reading "base" to the boot (names of its fakes and names this port's ROM lacks included,
+    the pools the harness had opened before "base" not), a board the pools and text of its
+    share of all the names (tools/qstr_names.py board_share(); docs/design/qstr-pools.md).
+    Returns (excess, details)."""
+    q = probe["qstr"]
+    fakes = sorted((Path(device).parent / "fake").glob("*.mpy"))
+    n, text = qstr_names.board_share(q["boot"]["names"], Path(device), fakes)
+    board = qstr_names.heap_bytes(n, text)
+    harness = q["boot"]["total"] - q["base"]["total"]
+    details = {"harness_names": q["boot"]["n"], "harness_bytes": harness, "board_names": n,
+               "board_bytes": board}  # fmt: skip
+    return harness - board, details
+
+
+# The TIC path's device files (the rest belongs to other features): its share of the board's
+# interned names (summarize()).
+TIC_PATH_FILES = (
+    "firmware/__init__", "firmware/app", "firmware/boards", "firmware/builder",
+    "firmware/config", "firmware/crash", "firmware/crashlog", "firmware/hal/__init__",
+    "firmware/hal/esp32", "firmware/state", "firmware/tic_reader", "firmware/tic_report",
+    "firmware/version", "lib/log", "lib/tic/__init__", "lib/tic/guard", "lib/tic/labels",
+    "lib/tic/parser",
+)  # fmt: skip
+
+
+def _tic_qstr_bytes(probe, device, details):
+    """The board bytes of the TIC path's share of the names: the pools and text of all the
+    board's names, in proportion to the names the TIC path's files hold (a name its files share
+    with another feature's counts for it)."""
+    names = probe["qstr"]["boot"]["names"]
+    fakes = sorted((Path(device).parent / "fake").glob("*.mpy"))
+    n, _ = qstr_names.board_share(
+        names, Path(device), fakes, only=lambda rel: rel[: -len(".mpy")] in TIC_PATH_FILES
+    )
+    details["tic_names"] = n
+    return details["board_bytes"] * n // max(1, details["board_names"])
+
+
 def run_wasm(job):
     """The probe (ESP32-sized heap), then the run with the first area larger by exactly what
-    the harness keeps (the pool is ~97.7 % of the heap asked for: corrected until it fits)."""
+    the harness keeps (the pool is ~97.7 % of the heap asked for: corrected until it fits):
+    the fakes and steps module, and from the boot on the names only the harness interns
+    (qstr_excess(): left out of every reading from then, and added to the growth's ballast)."""
     probe = _harness(job, "probe", HEAP_32)
-    wanted = probe["heap_start"] + probe["harness"]
+    excess, details = qstr_excess(probe, job.device)
+    keep = probe["harness"] + excess
+    wanted = probe["heap_start"] + keep
     heap = -(-wanted * HEAP_32 // probe["heap_start"])
     for _ in range(4):
-        run = _harness(job, "run", heap, probe["harness"])
+        run = _harness(job, "run", heap, keep, excess)
         if run["heap_start"] >= wanted:
             run["probe"] = probe
             run["area_esp32"] = probe["heap_start"]
+            run["qstr_excess"] = excess
+            details["tic_bytes"] = _tic_qstr_bytes(probe, job.device, details)
+            run["qstr"] = details
             return run
         heap += (wanted - run["heap_start"]) * 2 + 64
     raise Mem32Error("could not size the heap's first area to %d bytes" % wanted)
@@ -343,10 +393,14 @@ def is_other(name):
     return any(name == m or name.startswith((m + ".", m + "_")) for m in OTHER_FEATURES)
 
 
-def summarize(readings, modules, parts=()):
+def summarize(readings, modules, parts=(), q=None):
     """From cumulative readings (bytes in use after collection) to costs: per module, the
     app's objects, the firmware from asyncio on (`all_*`) and the TIC path: that minus the
-    other features' modules and, from `parts` (the probe's [label, bytes]), their objects."""
+    other features' modules and, from `parts` (the probe's [label, bytes]), their objects.
+    q (the WebAssembly run): {"tot": the harness's qstr bytes at each reading, "excess": what
+    the readings from the boot on leave out, "tic": the TIC path's share of a board's qstr
+    bytes}. Interned names come in pools of 20, 40 ... 640 entries, each allocated by whichever
+    import crosses the line: the TIC path is then counted without them, plus its share."""
     base = readings["asyncio"]
     imports = []
     prev = base
@@ -354,7 +408,18 @@ def summarize(readings, modules, parts=()):
         v = readings["import:" + m]
         imports.append((m, v - prev))
         prev = v
-    other = sum(v for m, v in imports if is_other(m)) + sum(v for m, v in parts if is_other(m))
+    nq = None
+    if q:  # the same costs without the interned names (pools and text)
+
+        def nq(key):
+            late = key not in ("asyncio",) and not key.startswith(("import:", "boot_step"))
+            return readings[key] + (q["excess"] if late else 0) - q["tot"][key]
+
+        keys = ["asyncio"] + ["import:" + m for m in modules]
+        costs = [(m, nq(keys[i + 1]) - nq(keys[i])) for i, m in enumerate(modules)]
+        other = sum(v for m, v in costs if is_other(m)) + sum(v for m, v in parts if is_other(m))
+    else:
+        other = sum(v for m, v in imports if is_other(m)) + sum(v for m, v in parts if is_other(m))
     out = {
         "harness": readings["base"],  # interpreter + fake machine + steps module
         "asyncio": readings["asyncio"] - readings["base"],
@@ -367,8 +432,14 @@ def summarize(readings, modules, parts=()):
         "boot": readings["boot"] - base - other,  # the TIC path
         "first": readings["first"] - base - other,
         "steady": readings["steady"] - base - other,
+        "tic_qstr": 0,  # of which its share of the interned names (q)
         "total_steady": readings["steady"],  # everything in the heap, harness included
     }
+    if nq:
+        for k in ("boot", "first", "steady"):
+            out[k] = nq(k) - nq("asyncio") - other + q["tic"]
+        out["tic_qstr"] = q["tic"]
+        out["other"] = other
     if "peak" in readings:  # largest in use at a step's end, no collection inside a step
         out["peak"] = readings["peak"] - base
     return out
@@ -392,7 +463,9 @@ def _mode_entry(w):
         "checksum_errors": r["checksum_errors"],
         "area_esp32": w["area_esp32"],  # first heap area of an ESP32_GENERIC (56 KB asked)
         "harness": harness,  # what the fake machine and the steps module keep
-        "heap_start": start,  # the run's first area: area_esp32 + harness
+        "qstr_excess": w.get("qstr_excess", 0),  # left out of every reading from the boot on
+        "qstr": w.get("qstr"),
+        "heap_start": start,  # the run's first area: area_esp32 + harness + qstr_excess
         # the whole heap as a board would hold it (interpreter, asyncio, app; no harness)
         "board_boot": r["boot"] - harness,
         "board_steady": r["steady"] - harness,
@@ -425,9 +498,12 @@ def measure(frames=1000, first=100, modes=("standard", "historique"), unix=True)
             job = Job(device, stream, mode, first=first, frames=frames, modules=modules)
             w = run_wasm(job)
             entry = _mode_entry(w)
-            s32 = summarize(w["readings"], modules, w["probe"]["boot_parts"])
+            q = {"tot": w["qtot"], "excess": w["qstr_excess"], "tic": w["qstr"]["tic_bytes"]}
+            s32 = summarize(w["readings"], modules, w["probe"]["boot_parts"], q)
             entry["bits32"] = s32
-            entry["in_use_first_max"] -= s32["other"]
+            # the frames' readings have no qstr figures of their own: the "first" reading's
+            first_nq = w["qstr_excess"] - q["tot"]["first"] + q["tot"]["asyncio"]
+            entry["in_use_first_max"] += first_nq - s32["other"] + q["tic"]
             if unix:
                 run_dir = Path(tmp) / ("unix-" + mode)
                 run_dir.mkdir()
@@ -500,6 +576,8 @@ def _mqtt_entry(w, modules):
         "checksum_errors": r["checksum_errors"],
         "area_esp32": w["area_esp32"],
         "harness": harness,
+        "qstr_excess": w.get("qstr_excess", 0),  # left out of every reading from the boot on
+        "qstr": w.get("qstr"),
         "broker_kept": kept,
         "heap_start": start,
         "asyncio": r["asyncio"] - r["base"],
@@ -717,6 +795,7 @@ def mqtt_table(res):
             "(machine, network, clock, socket, broker) and the steps module keep; the broker also "
             "keeps %d B made at its first connection, subtracted." % (
                 e0["heap_start"], e0["area_esp32"], e0["harness"], e0["broker_kept"])]  # fmt: skip
+    out += _qstr_note(e0)
     out += ["", "Budget: firmware with MQTT after N frames <= %d B, the heap never past ~112 KB "
             "(one growth)." % res["budget_steady"]]  # fmt: skip
     for m in modes:
@@ -729,6 +808,20 @@ def mqtt_table(res):
 
 def _mark(name):
     return name + " (other feature)" if is_other(name) else name
+
+
+def _qstr_note(e):
+    """The line that says how the readings from the boot on were corrected for names."""
+    q = e.get("qstr")
+    if not q:
+        return []
+    return ["", "Interned names (docs/design/qstr-pools.md): from its base reading to the boot "
+            "the harness interned names costing %d B (%d names in all); a board's share of them "
+            "is %d names, %d B of pools and text. Every reading from the boot on is corrected by "
+            "%+d B. The TIC path's files hold %d of those names: it is counted without the "
+            "pools and text, plus %d B, its share." % (
+                q["harness_bytes"], q["harness_names"], q["board_names"], q["board_bytes"],
+                -e["qstr_excess"], q.get("tic_names", 0), q.get("tic_bytes", 0))]  # fmt: skip
 
 
 def table(res):
@@ -779,6 +872,7 @@ def table(res):
     out += ["", "Heap sizes include the harness: the run's first area is %d B, the ESP32's %d B "
             "plus the %d B the fake machine and network and the steps module keep." % (
                 e0["heap_start"], e0["area_esp32"], e0["harness"])]  # fmt: skip
+    out += _qstr_note(e0)
     out += ["", "Budgets: TIC path after N frames <= %d B; heap never above its first area up "
             "to the first frames." % res["budget_steady"]]  # fmt: skip
     for mode in modes:

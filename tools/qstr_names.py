@@ -126,15 +126,19 @@ def board_names(build=BUILD):
     return sorted(names - esp32_names())
 
 
-def board_share(dump, device=BUILD, fakes=()):
+def board_share(dump, device=BUILD, fakes=(), only=None):
     """(names, text bytes) a board would hold of `dump`, the run-time names the 32-bit harness
     listed (micropython.qstr_info(1)): its paths under /flash become the board's, and what the
     ESP32 image holds, what only the harness's fakes (.mpy files `fakes`) intern and the
-    harness's own strings (neither in a device table nor one character long) are dropped."""
+    harness's own strings (neither in a device table nor one character long) are dropped.
+    only(rel): with it, just the names of the device files (paths relative to `device`) for
+    which it is true (one-character names go with them)."""
     tables = set()
     for f in device.rglob("*.mpy"):
-        tables.update(mpy_names(f.read_bytes()))
-        tables.update(_import_names(f.relative_to(device)))
+        rel = f.relative_to(device)
+        if only is None or only(rel.as_posix()):
+            tables.update(mpy_names(f.read_bytes()))
+            tables.update(_import_names(rel))
     fake = set()
     for f in fakes:
         fake.update(mpy_names(Path(f).read_bytes()))

@@ -39,6 +39,7 @@ import { copyTree } from "./wasmfs.mjs";
 function parseArgs(argv) {
   const opts = {
     heap: 56 * 1024, ballast: 0, first: 100, frames: 1000, phase: "run", scenario: "tic", settle: 5,
+    "qstr-excess": 0,
     "page-every": 10, modules: [],
   };
   for (let i = 0; i < argv.length; i++) {
@@ -55,7 +56,8 @@ function parseArgs(argv) {
   for (const k of ["device", "fake", "stream", "baud", "mode"]) {
     if (!opts[k]) throw new Error(`--${k} is required`);
   }
-  for (const k of ["heap", "ballast", "first", "frames", "baud", "settle", "page-every"]) {
+  for (const k of ["heap", "ballast", "first", "frames", "baud", "settle", "page-every",
+                   "qstr-excess"]) {
     opts[k] = Number(opts[k]);
   }
   if (!["tic", "mqtt", "web"].includes(opts.scenario)) {
@@ -71,7 +73,8 @@ function parseArgs(argv) {
 async function interpreter(opts, heap) {
   // keys: reading number -> name (numbers in the Python code: a string literal there would
   // be interned and stay in the heap)
-  const st = { readings: {}, keys: [], perFrame: [], names: {}, other: [], capture: null };
+  const st = { readings: {}, keys: [], perFrame: [], names: {}, other: [], capture: null,
+               qtot: {} };
   const onLine = (line) => {
     for (const l of String(line).split("\n")) {
       if (st.capture !== null) { st.capture.push(l); continue; }
@@ -126,7 +129,22 @@ async function interpreter(opts, heap) {
     st.keys.push(name);
     st.py("S.collect()");
     st.py(`S.in_use(${st.keys.length - 1})`);
+    // the run-time names' bytes at each reading but the frames' (tools/mem32.py summarize())
+    if (name !== "frame") st.qtot[name] = st.qstrs(false).total;
     return st.readings[name];
+  };
+  // micropython.qstr_info(): the run-time names' count and bytes (pools and text), and with
+  // `names` the names themselves (tools/mem32.py qstr_excess()).
+  st.qstrs = (names) => {
+    st.capture = [];
+    st.py(`import micropython\nmicropython.qstr_info(${names ? 1 : 0})`);
+    const lines = st.capture.map((l) => l.replace(/\r$/, ""));
+    st.capture = null;
+    const m = /n_qstr=(\d+), n_str_data_bytes=(\d+), n_total_bytes=(\d+)/.exec(lines.join(" "));
+    if (!m) throw new Error(`no qstr_info summary:\n${lines.slice(0, 5).join("\n")}`);
+    const q = { n: Number(m[1]), text: Number(m[2]), total: Number(m[3]) };
+    if (names) q.names = lines.filter((l) => l.startsWith("Q(")).map((l) => l.slice(2, -1));
+    return q;
   };
   st.memInfo = () => {
     st.capture = [];
@@ -149,6 +167,7 @@ async function interpreter(opts, heap) {
   st.py(`S.calibrate(${st.start.total})`);
   st.py(`S.BALLAST_SIZE = ${opts.ballast}`); // see mem32_steps: the growth's ballast
   st.inUse("base");
+  st.qstrBase = st.qstrs(false);
   st.S = mp.pyimport("mem32_steps");
   return st;
 }
@@ -175,7 +194,10 @@ function boot(st, opts) {
     py(`S.boot_step(${i})`);
     st.inUse(`boot_step${i}`); // in use, heap size and peak after each step of the build
   }
+  // The names are in: from here on readings leave out what only the harness interned.
+  if (opts.phase === "run") py(`S.QSTR_EXCESS = ${opts["qstr-excess"]}`);
   st.inUse("boot");
+  if (opts.phase === "probe") st.qstrBoot = st.qstrs(true);
 }
 
 // An error inside the minified runtime makes Node print a megabyte of source: say it short.
@@ -194,6 +216,7 @@ const out = {
 };
 boot(st, opts);
 if (opts.phase === "probe") {
+  out.qstr = { base: st.qstrBase, boot: st.qstrBoot };
   // What boot keeps, part by part.
   out.boot_parts = [];
   let prev = st.readings.boot;
@@ -355,5 +378,6 @@ if (opts.phase === "probe") {
   out.log_tail = st.other.slice(-3);
 }
 out.readings = st.readings;
+out.qtot = st.qtot;
 // exit when written: the MQTT tasks' timers would keep Node running
 process.stdout.write(JSON.stringify(out) + "\n", () => process.exit(0));
