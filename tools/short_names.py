@@ -4,13 +4,15 @@
     plan(root) -> {path: {old: new}}   the renames of every device module under root
 
 Every name a loaded .mpy holds is interned for good (docs/design/qstr-pools.md). A private name
-(`_name`, not `__dunder__`) that appears in one file of the repository only, as a name and
-never inside a string, can take a short name (`_a`, `_b`...) in that file: nothing else can
+(`_name`, not `__dunder__`) that appears in one file of the repository only (as a word: other
+files' comments and strings count), as a name and never inside one of its strings, can take a
+short name (`_a`, `_b`...) in that file: nothing else can
 reach it, except by a name built at run time, which device code does not do (getattr() and
 friends take names written in strings, and a name in any string is left alone). The short
 names repeat from module to module, so a board interns a few dozen instead of each module's
 own. Only the NAME tokens change: every line keeps its number, so a traceback's lines still
-point at the source. Cost: tokenizes every .py file of the repository (about 0.5 s).
+point at the source. Cost: reads every .py file of the repository and tokenizes the device
+modules (about 0.4 s).
 """
 
 import io
@@ -48,45 +50,45 @@ def _short(i):
 
 def plan(root=ROOT):
     """{path of a device module: {private name: short name}} for the whole repository."""
-    where = {}  # name -> set of files it appears in (as a name or inside a string)
-    in_str = set()  # names seen inside a string, anywhere
-    names_of = {}
+    seen = {}  # word -> the files it appears in, anywhere in them (names, strings, comments)
+    device = {}  # device module -> (its NAME tokens, the words inside its strings)
     for p in _repo_files(root):
         try:
-            toks = _tokens(p.read_text())
-        except (tokenize.TokenError, SyntaxError, UnicodeDecodeError):
+            text = p.read_text()
+        except UnicodeDecodeError:
             continue
-        mine = set()
-        for t in toks:
-            if t.type == tokenize.NAME:
-                mine.add(t.string)
-                where.setdefault(t.string, set()).add(p)
-            elif t.type == tokenize.STRING:
-                in_str.update(_WORD.findall(t.string))
-        names_of[p] = mine
+        for w in set(_WORD.findall(text)):
+            seen.setdefault(w, []).append(p)
+        if p.relative_to(root).parts[0] in DEVICE_DIRS:
+            try:
+                toks = _tokens(text)
+            except (tokenize.TokenError, SyntaxError):
+                continue
+            names = {t.string for t in toks if t.type == tokenize.NAME}
+            strs = set()
+            for t in toks:
+                if t.type == tokenize.STRING:
+                    strs.update(_WORD.findall(t.string))
+            device[p] = (names, strs)
     out = {}
-    for p, mine in names_of.items():
-        rel = p.relative_to(root)
-        if rel.parts[0] not in DEVICE_DIRS:
-            continue
+    for p, (mine, strs) in device.items():
         own = sorted(
             n
             for n in mine
             if _PRIVATE.match(n)
             and len(n) > 2  # _x is as short as it gets
             and not n.startswith("__")
-            and where[n] == {p}
-            and n not in in_str
+            and seen[n] == [p]  # no other file has the word, not even in a comment
+            and n not in strs
         )
         if not own:
             continue
-        taken = mine
         renames, i = {}, 0
         for n in own:
             while True:
                 s = _short(i)
                 i += 1
-                if s not in taken:
+                if s not in mine:
                     break
             if len(s) < len(n):
                 renames[n] = s
