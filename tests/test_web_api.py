@@ -159,8 +159,13 @@ def _post(app, path, body, csrf=True, extra=None):
         s = (await wf.request(port, "GET", "/api/session")).json()
         h = {"X-CSRF-Token": s["csrf"]} if csrf else {}
         h.update(extra or {})
+        before = list(app._running)
         r = await wf.request(port, "POST", path, body, headers=h)
-        await asyncio.sleep(0.7)  # the restart, if any
+        if any(t not in before for t in app._running):  # a task started: a restart, if due
+            for _ in range(40):  # web_api.RESTART_MS is 500 ms
+                if app.exit_code is not None:
+                    break
+                await asyncio.sleep(0.05)
         return r
 
     return wf.run(app, go)
