@@ -68,7 +68,7 @@ def test_harness_drives_the_real_reader(first_frames):
 
 @pytest.mark.xfail(
     strict=True,
-    reason="2026-12-02 (0fe257d, names as a board interns them): the whole firmware without "
+    reason="2026-12-02 (8fbd1a0, names as a board interns them): the whole firmware without "
     "MQTT is 69.6 KB at boot on 32 bits (the TIC path 39.3 KB of it; portal, web server, OTA, "
     "readings and Wi-Fi the rest): a board's heap grows at boot; 56 KB first area",
 )
@@ -232,7 +232,7 @@ def test_mqtt_heap_grows_once_at_most(mqtt_steady):
 @pytest.mark.slow
 @pytest.mark.xfail(
     strict=True,
-    reason="2026-12-02 (0fe257d, names as a board interns them): whole firmware with MQTT, "
+    reason="2026-12-02 (8fbd1a0, names as a board interns them): whole firmware with MQTT, "
     "portal, OTA and the web server 90.0 KB after the round and 1,000 frames (0 B kept per "
     "frame; 95.3 KB on the board, 105.4 KB at the round's peak); 56 KB",
 )
@@ -281,7 +281,7 @@ def test_web_requests_keep_nothing(web_run):
 
 @pytest.mark.xfail(
     strict=True,
-    reason="2026-12-02 (0fe257d, names as a board interns them): a step of the web run "
+    reason="2026-12-02 (8fbd1a0, names as a board interns them): a step of the web run "
     "holds 116.5 KB on the board at its end (no collection inside a step on this port): the "
     "heap grows a second time; page loads keep nothing (90.3 KB steady)",
 )
@@ -310,7 +310,7 @@ def test_an_update_makes_room_and_gives_it_back(web_run):
 
 @pytest.mark.xfail(
     strict=True,
-    reason="2026-12-02 (0fe257d, names as a board interns them): firmware with MQTT, "
+    reason="2026-12-02 (8fbd1a0, names as a board interns them): firmware with MQTT, "
     "portal, OTA and web 90.3 KB after 40 frames (80.4 KB without the web part; web part "
     "9.9 KB); budget 66 KB",
 )
