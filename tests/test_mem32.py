@@ -10,6 +10,8 @@ replays a tools/ticsim.py stream (tests/mem32_fake/). Budgets (issue "Fit a real
 Method and figures: docs/design/memory.md.
 """
 
+import os
+
 import mem32
 import pytest
 
@@ -317,3 +319,24 @@ def test_an_update_makes_room_and_gives_it_back(web_run):
 def test_web_whole_firmware_steady_within_66k(web_run):
     e = web_run["modes"]["standard"]
     assert e["fw_steady"] <= mem32.BUDGET_WEB_STEADY, _web_table(web_run)
+
+
+def test_npm_ci_never_runs_through_a_linked_install(tmp_path, monkeypatch):
+    """A copy of the tree whose node_modules links to another checkout's install: the install
+    is used as it is, never re-made through the link (npm ci would empty it)."""
+    target = tmp_path / "shared"
+    (target / "@micropython").mkdir(parents=True)
+    npm_dir = tmp_path / "copy"
+    npm_dir.mkdir()
+    (npm_dir / "package-lock.json").write_text("{}")
+    (npm_dir / "node_modules").symlink_to(target)
+    monkeypatch.setattr(mem32, "NPM_DIR", npm_dir)
+    monkeypatch.setattr(mem32.subprocess, "run", lambda *a, **k: pytest.fail("npm ran"))
+    with pytest.raises(mem32.Mem32Error, match="link"):
+        mem32.ensure_npm()  # no stamp: the linked folder holds no install
+    (target / ".package-lock.json").write_text("{}")
+    lock = npm_dir / "package-lock.json"
+    st = lock.stat()
+    os.utime(lock, (st.st_atime + 100, st.st_mtime + 100))  # a fresh copy's newer lock file
+    mem32.ensure_npm()  # not re-made through the link all the same
+    assert (target / "@micropython").is_dir()

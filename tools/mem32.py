@@ -93,11 +93,19 @@ class Mem32Error(RuntimeError):
 
 
 def ensure_npm():
-    """`npm ci` in tools/mem32 when node_modules is missing or older than the lock file."""
+    """`npm ci` in tools/mem32 when node_modules is missing or older than the lock file (never
+    through a symbolic link: a linked install is used as it is)."""
     if not shutil.which("node") or not shutil.which("npm"):
         raise Mem32Error("node and npm are needed (Debian packages nodejs and npm)")
     lock = NPM_DIR / "package-lock.json"
     stamp = NPM_DIR / "node_modules" / ".package-lock.json"
+    if (NPM_DIR / "node_modules").is_symlink():
+        # A copy of the tree that shares another checkout's install: `npm ci` through the link
+        # would empty that install (it happened twice). Use it as it is.
+        if stamp.exists():
+            return
+        raise Mem32Error("tools/mem32/node_modules is a link to a folder without the package: "
+                         "replace the link by a copy, or run npm ci where it points")  # fmt: skip
     if stamp.exists() and stamp.stat().st_mtime >= lock.stat().st_mtime:
         return
     r = subprocess.run(
