@@ -13,11 +13,15 @@ log, firmware.version, asyncio with wait_for and Lock loaded, as with MQTT):
   cached points), the plan; download: every 16th chunk of a whole ota.from_url() update;
   peak: the largest of them. The signature check is one synchronous call on a board; this port
   cannot collect inside a call, so it is measured phase by phase (what each phase holds).
+  Interned names as a board holds them (_board(); docs/design/qstr-pools.md): this interpreter
+  starts with few names, so the update's open pools here that a board has already opened; each
+  reading counts instead the text (and pool, if any) of all the names the update brings.
 With --firmware, also the whole firmware with MQTT and the web server (tools/mem32.py
 measure_web, standard mode, 40 frames): its board figure once the update has made its room
 (`board_room`: firmware/ota_run.py make_room(), the function the update calls before its heavy
 phases: MQTT stopped and dropped, the web server kept) plus the update's peak, against the
-~112 KB one heap growth gives. Cost: about 5 s (15 s with --firmware). Method and figures:
+~112 KB one heap growth gives, and the same with MQTT kept running (`board_steady`). Cost:
+about 5 s (15 s with --firmware). Method and figures:
 docs/design/ota.md §6.
 """
 
@@ -30,6 +34,8 @@ import tempfile
 from pathlib import Path
 
 import mem32
+
+import qstr_names
 
 HEAP_MAX = 2 * 56000  # one growth of the ESP32's first area (56,000 B usable): ~112 KB
 # The update's own peak on 32 bits must stay under this (docs/design/ota.md §6: 22.4 KB on
@@ -50,6 +56,46 @@ def release(tmp):
     return pub, out
 
 
+UPDATE_FILES = ("firmware/ota", "lib/ota_", "lib/ed25519", "lib/sha512")  # what it loads
+
+
+def _board(out):
+    """The readings as a board would hold them: this interpreter starts with few names, so the
+    update's names open pools here; a board keeps them in the pools the firmware has opened
+    (tools/qstr_names.py: room for them), paying their text only, and the pool if they cross
+    the 1,260 line. Each reading: its bytes without the names' growth since the base, plus the
+    text (and pool) of every name the update's files bring (all of them, at every reading)."""
+    board = set(qstr_names.board_names())
+    mine, rest = set(), set()
+    for f in sorted(mem32.upy.BUILD.rglob("*.mpy")):
+        rel = f.relative_to(mem32.upy.BUILD)
+        s = rel.as_posix()
+        names = set(qstr_names.mpy_names(f.read_bytes())) | set(qstr_names._import_names(rel))
+        if s.startswith(UPDATE_FILES) and not s.startswith("firmware/ota_boot"):
+            mine |= names
+        else:
+            rest |= names
+    new = sorted((mine - rest) & board)  # the update's own names (the firmware's are in)
+    others = len(board) - len(new)
+    text = sum(len(n.encode()) + 1 for n in new)
+    cost = text + qstr_names.pool_bytes(others + len(new)) - qstr_names.pool_bytes(others)
+    q = out.pop("qstr")
+    base_q = q[0]
+    fix = [cost - (v - base_q) for v in q[1:]]
+    out["raw"] = {"verify": list(out["verify"]), "chunks": list(out["chunks"]),
+                  "after_update": out["after_update"]}  # fmt: skip
+    k = len(out["verify"])
+    out["verify"] = [v + fix[i] for i, v in enumerate(out["verify"])]
+    out["before_update"] += fix[k]
+    chunks = out["chunks"] + [out["after_update"]]
+    chunks = [v + fix[k + 1 + i] for i, v in enumerate(chunks)]
+    out["after_update"] = chunks.pop()
+    out["chunks"] = chunks
+    out["download_peak"] = max(chunks)
+    out["names"] = {"update": len(new), "text": text, "board_cost": cost,
+                    "harness": q[-1] - base_q}  # fmt: skip
+
+
 def measure(firmware=False):
     """Run the update on the 32-bit port; a JSON-able dict (see the module docstring)."""
     mem32.ensure_npm()
@@ -65,6 +111,7 @@ def measure(firmware=False):
             raise mem32.Mem32Error("ota.mjs failed:\n" + (r.stdout + r.stderr)[-4000:])
         out = json.loads(r.stdout.strip().splitlines()[-1])
     names = ("received", "check_modules", "verifier", "points", "plan", "after_check")
+    _board(out)
     out["check"] = dict(zip(names, out.pop("verify")))
     out["check_peak"] = max(v for k, v in out["check"].items() if k != "after_check")
     out["peak"] = max(out["check_peak"], out["download_peak"])
@@ -81,6 +128,7 @@ def measure(firmware=False):
         )
         out["firmware"] = {k: w[k] for k in keys}
         out["total"] = w["board_room"] + out["peak"]
+        out["total_mqtt_kept"] = w["board_steady"] + out["peak"]
         out["heap_max"] = HEAP_MAX
     return out
 
@@ -104,6 +152,11 @@ def table(res):
     out.append("| **peak of the update** | **{:,}** |".format(res["peak"]))
     out.append("| kept after the update (no reset: interned names, see ota.md) | {:,} |".format(
         res["after_update"]))  # fmt: skip
+    n = res["names"]
+    out += ["", "Names: the update brings %d names a board does not hold yet; there they cost "
+            "%d B (their text, in the pools the firmware has opened), here %d B: every reading "
+            "above is as a board holds it (the raw readings are in the JSON)." % (
+                n["update"], n["board_cost"], n["harness"])]  # fmt: skip
     ok = res["result"] and res["result"]["ok"]
     out += ["", "Update %s; bound on the peak %d B: %s." % (
         "installed" if ok else "FAILED: %s" % res["result"], res["peak_max"],
@@ -115,6 +168,9 @@ def table(res):
                    "update's peak: {:,} B, against {:,} B (one growth): {}.".format(
                        f["board_steady"], f["board_room"], res["total"], res["heap_max"],
                        "met" if res["total"] <= res["heap_max"] else "NOT MET"))  # fmt: skip
+        out.append("With MQTT kept running (no room made): {:,} B + {:,} B = {:,} B: {}.".format(
+            f["board_steady"], res["peak"], res["total_mqtt_kept"],
+            "within" if res["total_mqtt_kept"] <= res["heap_max"] else "over"))  # fmt: skip
         p = f["board_room_poll_peak"]
         out.append("Not in that sum: a page poll (/api/state) during the update holds up to "
                    "{:,} B at its writes (board; its garbage included), {:,} B with the "

@@ -23,9 +23,12 @@ if (!/^[0-9a-f]{64}$/.test(opts.key)) throw new Error("--key: 64 hex digits");
 const readings = {};
 const other = [];
 let ok = null;
+let qtot = null; // the run-time names' bytes (micropython.qstr_info()), at the last reading
 const onLine = (line) => {
   for (const l of String(line).split("\n")) {
-    let m = /^MEM32 (\d+) (-?\d+)$/.exec(l);
+    let m = /^qstr pool: .*n_total_bytes=(\d+)/.exec(l);
+    if (m) { qtot = Number(m[1]); continue; }
+    m = /^MEM32 (\d+) (-?\d+)$/.exec(l);
     if (m) { readings[Number(m[1])] = Number(m[2]); continue; }
     m = /^MEM32OK (\d) (.*)$/.exec(l);
     if (m) { ok = { ok: m[1] === "1", error: m[2] }; continue; }
@@ -55,7 +58,16 @@ const pyAsync = async (code) => {
   await new Promise((resolve) => setTimeout(resolve, 0));
 };
 let nkey = 0;
-const inUse = () => { py("S.collect()"); py(`S.in_use(${nkey})`); return readings[nkey++]; };
+// Bytes in use, and beside them (qs) the interned names' bytes at that reading: a board holds
+// those names in the pools the firmware already has (tools/mem32_ota.py, qstr-pools.md).
+const qs = [];
+const inUse = () => {
+  py("S.collect()");
+  py(`S.in_use(${nkey})`);
+  py("import micropython\nmicropython.qstr_info()");
+  qs.push(qtot);
+  return readings[nkey++];
+};
 
 py("import sys, os, gc\nsys.path[:] = ['', '.frozen', '/flash/lib', '/flash', '/fake']");
 py("os.chdir('/state')");
@@ -82,5 +94,6 @@ for (let i = 0; i < 100000; i++) {
 out.after_update = out.chunks.pop();
 out.download_peak = Math.max(...out.chunks);
 out.result = ok;
+out.qstr = qs; // in reading order: base, the check's phases, before_update, the chunks
 out.log = other.slice(-12);
 console.log(JSON.stringify(out));
