@@ -40,7 +40,7 @@ def test_whole_firmware_with_an_update_within_one_heap_growth(res):
     """The firmware with MQTT and the web server once the update has made its room
     (firmware/ota_run.py make_room(): MQTT stopped and dropped; tools/mem32.py's web scenario
     calls it; the update's task kept) plus the update's peak: within one growth of the heap
-    (2026-12-02: 86.0 KB + 17.7 KB = 103.7 KB at 8fbd1a0, names as a board interns them;
+    (2026-12-02: 86.0 KB + 16.9 KB = 102.9 KB at 441fa75, names as a board interns them;
     100.8 + 22.3 = 123.1 KB before the update stopped MQTT)."""
     try:
         w = mem32.measure_web(frames=40, first=10, modes=("standard",))["modes"]["standard"]
