@@ -234,12 +234,23 @@ def edge_socket():
     note()
 
 
+async def _connected(p, what):
+    """Wait (real time, MQTT_WAIT_MAX turns of MQTT_WAIT_MS) until publisher p's client is
+    connected and subscribed; RuntimeError naming `what` if it never is."""
+    import asyncio
+
+    for _ in range(MQTT_WAIT_MAX):
+        await asyncio.sleep_ms(MQTT_WAIT_MS)
+        if p.client is not None and p.client.is_connected() and p._online:
+            return
+    raise RuntimeError("%s: not connected: %r" % (what, p.client and p.client.last_error))
+
+
 async def _mqtt_start():
     """What App.main() does for Wi-Fi and MQTT, once the readings hold the meter id: start the
     Wi-Fi station's task and the publisher's task, and wait until the client is connected and
     subscribed. The publisher's own 250 ms timer is pushed out of the run (mqtt_pub.POLL_MS):
     the harness calls its _step() once per frame instead (mqtt_step())."""
-    import asyncio
 
     from firmware import mqtt_pub
 
@@ -254,12 +265,7 @@ async def _mqtt_start():
     mqtt_pub.POLL_MS = 24 * 3600 * 1000
     p = a.mqtt
     a.add_task("mqtt", p.run())
-    for _ in range(MQTT_WAIT_MAX):
-        await asyncio.sleep_ms(MQTT_WAIT_MS)
-        if p.client is not None and p.client.is_connected() and p._online:
-            break
-    else:
-        raise RuntimeError("mqtt: not connected: %r" % (p.client and p.client.last_error,))
+    await _connected(p, "mqtt")
     note()
 
 
@@ -307,7 +313,6 @@ async def _room_back():
     """The update refused (no reset): the task's firmware/ota_run.py give_back() starts MQTT
     again as at boot; then, as mqtt_start(), the publisher's timer pushed out of the run, and
     a wait until the new client is connected and subscribed."""
-    import asyncio
 
     m = _task[0]
     _task[0] = None
@@ -317,12 +322,7 @@ async def _room_back():
 
     mqtt_pub.POLL_MS = 24 * 3600 * 1000  # before the new task's first turn (see mqtt_start)
     p = APP.mqtt
-    for _ in range(MQTT_WAIT_MAX):
-        await asyncio.sleep_ms(MQTT_WAIT_MS)
-        if p.client is not None and p.client.is_connected() and p._online:
-            break
-    else:
-        raise RuntimeError("room_back: not connected: %r" % (p.client and p.client.last_error,))
+    await _connected(p, "room_back")
     note()
 
 
