@@ -14,21 +14,19 @@ wipes the partial folder, logs one line and sets app.ota_status["state"] = "fail
 Steps: check (firmware/ota_check.py, loaded for it and dropped after: the manifest streamed
 into <folder>/manifest.json and hashed, its Ed25519 signature checked with the setting
 ota_key, else firmware/ota_key.py's KEY, each entry checked, then board BOARD, MicroPython,
-newer than the running version unless `force`), install (lib/ota_entries.py reads the
-entries again from flash; each file streamed through ONE buffer of BUF_SIZE bytes, its SHA-256
-computed as it is written; a MicroPython image, "firmware" entry, through firmware/ota_fw.py
-when the build has it), switch (the pointer, in trial). The steps around the download
-(start, folder, switch, refusal) are firmware/ota_folder.py, loaded per call.
-Cost (32-bit, docs/design/ota.md §6): this module ~5 KB, BUF_SIZE + 128 bytes of buffers
-(one buffer takes each answer's headers, then its body); the check adds ~13 KB for its
-duration, the download ota_http and ota_entries (~5.5 KB). The file list is never held in
-RAM. The loop runs between chunks, so the TIC reader goes on (MQTT is stopped for the update:
-firmware/ota_run.py).
+newer than the running version unless `force`; the file list written to <folder>/PLAN),
+install (firmware/ota_copy.py, loaded after the check: each file of PLAN streamed through ONE
+buffer of BUF_SIZE bytes, its SHA-256 computed as it is written; a MicroPython image,
+"firmware" entry, through firmware/ota_fw.py when the build has it), switch (the pointer, in
+trial). The steps around the download (start, folder, switch, refusal) are
+firmware/ota_folder.py, loaded per call.
+Cost (32-bit, docs/design/ota.md §6): this module ~2 KB; HEAD_SIZE bytes of buffer during the
+check (which adds ~12 KB for its duration), then BUF_SIZE (one buffer takes each answer's
+headers, then its body) with ota_http and ota_copy during the download. The file list is never
+held in RAM. The loop runs between chunks, so the TIC reader and MQTT go on (firmware/ota_run.py
+stops MQTT first only when the heap has no room for both).
 """
 
-import asyncio
-import binascii
-import hashlib
 import os
 
 from firmware import unload
@@ -41,13 +39,6 @@ TIMEOUT_MS = 15000  # a server silent this long is given up on
 MANIFEST_MAX = 32768
 
 log = getLogger("ota")
-
-try:
-    _yield = asyncio.sleep_ms
-except AttributeError:  # CPython
-
-    def _yield(ms):
-        return asyncio.sleep(ms / 1000)
 
 
 class OtaError(Exception):
@@ -76,99 +67,20 @@ def _isdir(p):
         return False
 
 
-def _mkdirs(path):
-    at = 0
-    while True:
-        at = path.find("/", at + 1)
-        if at < 0:
-            return
-        d = path[:at]
-        if not _isdir(d):
-            os.mkdir(d)
-
-
-class _Copier:
-    """Streams through the one buffer `mv`, keeping app.ota_status["progress"]."""
-
-    def __init__(self, app, total, mv):
-        self.st = app.ota_status
-        self.total = max(1, total)
-        self.done = 0
-        self.mv = mv
-
-    async def copy(self, src, size, sink, h, what):
-        """Move `size` bytes from src.readinto to sink(chunk) and hash h; OtaError if short."""
-        mv = self.mv
-        n = 0
-        step = len(mv)
-        while n < size:
-            try:
-                k = await src.readinto(mv if size - n >= step else mv[: size - n])
-            except (OSError, ValueError) as e:  # HttpError is a ValueError: a stall, a drop
-                raise OtaError("%s: %s after %d of %d bytes" % (what, e, n, size))
-            if not k:
-                raise OtaError("%s: truncated, %d of %d bytes received" % (what, n, size))
-            part = mv[:k] if k < step else mv
-            sink(part)
-            h.update(part)
-            n += k
-            self.done += k
-            self.st["progress"] = self.done * 100 // self.total
-            await _yield(0)  # the TIC reader and MQTT run between chunks
-
-
-def _same(h, hexdigest):
-    return binascii.hexlify(h.digest()).decode() == hexdigest
+PLAN = ".plan"  # the files to download, written by the check (firmware/ota_check.py plan())
 
 
 async def install(app, m, folder, open_file, mv):
-    """Write the files of the planned manifest `m` (plan()) into `folder`, entry by entry from
-    folder/MANIFEST; open_file(entry) -> awaitable source (readinto, close); then the
-    MicroPython image if any."""
-    import ota_entries
+    """Write the files of the planned manifest `m` (ota_check.plan()) into `folder`, from
+    folder/PLAN; open_file({"path", "size"}) -> awaitable source (readinto, close); then the
+    MicroPython image if any. firmware/ota_copy.py does it, loaded for the call."""
+    from firmware import ota_copy
 
-    fw = m.get("firmware")
-    cp = _Copier(app, m["total"], mv)
-    app.ota_status["state"] = "downloading"
-    log.info("installing %s into %s (%d files, %d bytes)", m["version"], folder, m["count"],
-             m["total"])  # fmt: skip
-    with open(folder + "/" + MANIFEST, "rb") as mf:
-        it = ota_entries.Entries(mf, bytearray(128))
-        while True:
-            f = it.next()
-            if f is None:
-                break
-            path = folder + "/" + f["path"]
-            _mkdirs(path)
-            h = hashlib.sha256()
-            src = await open_file(f)
-            try:
-                with open(path, "wb") as out:
-                    await cp.copy(src, f["size"], out.write, h, f["path"])
-            finally:
-                src.close()
-            if not _same(h, f["sha256"]):
-                raise OtaError("%s: SHA-256 does not match the manifest" % f["path"])
-    if fw:
-        await _firmware(fw, open_file, cp)
-
-
-async def _firmware(fw, open_file, cp):
     try:
-        from firmware import ota_fw  # its receive() unloads it
-    except ImportError:  # read past it (an upload's body goes on after it)
-        log.warning("release has a MicroPython image: skipped, no firmware OTA in this build")
-        src = await open_file(fw)
-        try:
-            await cp.copy(src, fw["size"], _drop, hashlib.sha256(), "firmware")
-        finally:
-            src.close()
-        return
-    await ota_fw.receive(fw, open_file, cp)
-
-
-def _drop(_mv):
-    pass
+        await ota_copy.install(app, m, folder, open_file, mv)
+    finally:
+        ota_copy = None
+        unload("firmware.ota_copy")
 
 
 # -- from a server
@@ -208,10 +120,9 @@ async def from_url(app, url=None, force=False):
         base = (url or app.settings["ota_url"] or "").rstrip("/")
         if not base:
             raise OtaError("no update URL: set ota_url")
-        mv = memoryview(bytearray(BUF_SIZE))  # each answer's headers, then its body
-        head = mv[:HEAD_SIZE]  # body bytes read with the headers are copied: at most this
         folder = _folder().target()
-        src = await _get(base + "/" + MANIFEST, head)
+        mv = memoryview(bytearray(HEAD_SIZE))  # the manifest's headers, then its body
+        src = await _get(base + "/" + MANIFEST, mv)
         try:
             n = src.length
             if n is None:
@@ -219,6 +130,9 @@ async def from_url(app, url=None, force=False):
             m = await check(app, src, n, folder, mv, force=force)
         finally:
             src.close()
+        # the check (the update's peak) held only HEAD_SIZE bytes of buffer; now the download's
+        mv = memoryview(bytearray(BUF_SIZE))  # each answer's headers, then its body
+        head = mv[:HEAD_SIZE]  # body bytes read with the headers are copied: at most this
         app.ota_status["available"] = m["version"]
         log.info("release %s found at %s", m["version"], base)
         vbase = base + "/" + m["version"] + "/"
@@ -230,7 +144,7 @@ async def from_url(app, url=None, force=False):
         _folder().switch(app, m, folder)
         return True
     except Exception as e:  # noqa: BLE001 (a refusal of any kind: reported, nothing changes)
-        unload("firmware.ota_http", "ota_entries")
+        unload("firmware.ota_http", "firmware.ota_copy")
         _folder().failed(app, e, folder)
         return False
     finally:

@@ -1,29 +1,47 @@
 """The check half of an update: receive the manifest, verify its signature, plan the download.
 
-Loaded by firmware/ota.py's check() for that step and dropped with what it loads
-(lib/ota_sig.py, ota_manifest.py, ed25519.py, sha512.py) before the first file is fetched, so the
-download holds none of it. Contract: await check(app, src, n, folder, mv, force=) -> the
+Loaded by firmware/ota.py's check() for that step and dropped with what it loads before the
+first file is fetched, so the download holds none of it. The manifest is received by
+firmware/ota_recv.py and the download planned by firmware/ota_plan.py, each loaded for its
+call: the signature check, the update's peak, holds only this module, lib/ota_sig.py,
+ed25519.py and sha512.py. Contract: await check(app, src, n, folder, mv, force=) -> the
 planned manifest head (dict with "version", "count", "total", maybe "firmware"); OtaError if
 refused.
 Steps and costs: docs/design/ota.md §3 and §6.
 """
 
-import os
-
 from firmware import unload
-from firmware.ota import BOARD, MANIFEST, OtaError, _folder
-from firmware.version import VERSION
+from firmware.ota import OtaError
 
 
 async def check(app, src, n, folder, mv, *, force=False):
     """Stream the manifest's `n` bytes from `src` into folder/MANIFEST (the folder wiped
-    first), close `src`, check the signature, then plan(). OtaError when refused."""
-    chk = await receive_manifest(app, src, n, folder, mv)
+    first; firmware/ota_recv.py), close `src`, check the signature, then plan
+    (firmware/ota_plan.py). OtaError when refused."""
+    from firmware import ota_recv
+
+    try:
+        chk = await ota_recv.receive_manifest(src, n, folder, mv)
+    finally:
+        ota_recv = None
+        unload("firmware.ota_recv")
     src.close()
     unload("firmware.ota_http")  # not needed during the signature check, the heap's peak
-    verify(app, chk)
-    del chk
-    return plan(folder, force)
+    try:  # the key and the signature field: ota_sig and the Stream go before the heavy check
+        key, msg, sig = chk.signed(_key(app))
+    except ValueError as e:  # ManifestError
+        raise OtaError(str(e))
+    finally:
+        chk = None
+        unload("ota_sig")
+    verify(key, msg, sig)
+    from firmware import ota_plan
+
+    try:
+        return ota_plan.plan(folder, force)
+    finally:
+        ota_plan = None
+        unload("firmware.ota_plan", "ota_manifest", "ota_entries", "ota_sig")
 
 
 def _key(app):
@@ -41,72 +59,15 @@ def _key(app):
     return k
 
 
-async def receive_manifest(app, src, n, folder, mv):
-    """Stream the manifest's `n` bytes from src.readinto into folder/MANIFEST (the folder
-    wiped first); the ota_sig.Stream that hashed it, for verify(). OtaError if cut."""
-    import ota_sig
+def verify(key, msg, sig):
+    """The Ed25519 check of the manifest's signature (the update's peak): OtaError if it is
+    not right. ed25519 and sha512 are loaded for it and dropped after."""
+    import ed25519
 
     try:
-        chk = ota_sig.Stream(n)
-        f = _folder()
-        f.claim(folder)
-        f.wipe(folder)
-        f = None
-        os.mkdir(folder)
-        with open(folder + "/" + MANIFEST, "wb") as out:
-            got = 0
-            while got < n:
-                try:
-                    k = await src.readinto(mv if n - got >= len(mv) else mv[: n - got])
-                except (OSError, ValueError) as e:  # a stall (HttpError) or a drop
-                    raise OtaError("manifest: %s after %d of %d bytes" % (e, got, n))
-                if not k:
-                    raise OtaError("manifest truncated: %d of %d bytes" % (got, n))
-                part = mv[:k]
-                chk.update(part)
-                out.write(part)
-                got += k
-    except ValueError as e:  # ManifestError (its class is not loaded until one is raised)
-        raise OtaError(str(e))
-    return chk
-
-
-def verify(app, chk):
-    """Check the signature of the manifest `chk` (receive_manifest()) received: OtaError if it
-    is not right. ed25519 and sha512 are loaded for it and dropped after."""
-    try:
-        chk.verify(_key(app))
-    except ValueError as e:  # ManifestError
-        raise OtaError(str(e))
+        ok = ed25519.verify(key, msg, sig)
     finally:
-        unload("ed25519", "sha512", "ota_sig")
-
-
-def plan(folder, force):
-    """The checked manifest head of folder/MANIFEST (signature already verified), with
-    "count" and "total" (bytes to receive); OtaError if it is refused."""
-    import ota_manifest
-
-    try:
-        with open(folder + "/" + MANIFEST, "rb") as f:
-            it = ota_manifest.Entries(f, bytearray(128))
-            count = total = 0
-            while True:
-                e = it.next()
-                if e is None:
-                    break
-                if e["path"] == MANIFEST:
-                    raise OtaError("manifest lists a file named %s" % MANIFEST)
-                count += 1
-                total += e["size"]
-            m = ota_manifest.check_head(it.head(), BOARD, VERSION, force=force, files=False)
-    except ota_manifest.ManifestError as e:
-        raise OtaError(str(e))
-    finally:
-        unload("ota_manifest")  # the download needs only ota_entries
-    if not count:
-        raise OtaError("manifest has no file list")
-    fw = m.get("firmware")
-    m["count"] = count
-    m["total"] = total + (fw["size"] if fw else 0)
-    return m
+        ed25519 = None
+        unload("ed25519", "sha512")
+    if not ok:
+        raise OtaError("manifest signature is not valid for the configured public key")

@@ -18,7 +18,7 @@ after). The caller checks the signed manifest and gives the image's size and SHA
                                 caller then resets (hal.reset()); the new image boots on trial.
   w.abort()                     erase the slot's first sector: the partial image never boots
   await receive(fw, open_file, cp)  firmware/ota.py's install step for a release's image
-                                (manifest entry `fw`): streamed through cp (ota._Copier) into
+                                (manifest entry `fw`): streamed through cp (ota_copy.Copier) into
                                 a Writer, finished, the flash modules unloaded after
   mark_valid() -> bool          after the trial's health check (flash.mark_valid())
   status() -> dict              slot, state, rolled_back, next slot: for diagnostics

@@ -47,7 +47,7 @@ async def upload(app, req):
         app.ota_status["error"] = "out of memory: %s" % e
     finally:
         unload("firmware.ota", "firmware.ota_check", "ota_sig", "ota_manifest", "ota_entries")
-        unload("ed25519", "sha512")
+        unload("firmware.ota_copy", "ed25519", "sha512")
         if not ok:
             _room().give_back(app, stopped)  # MQTT on again
         unload("firmware.ota_boot")  # its commands load it when they fire
@@ -103,8 +103,7 @@ async def install_upload(app, req, force=False):
     folder = None
     try:
         body = _Upload(req)
-        buf = bytearray(ota.BUF_SIZE)
-        mv = memoryview(buf)
+        mv = memoryview(bytearray(ota.HEAD_SIZE))  # the check's buffer (its peak): small
         head = mv[:8]
         await body.exactly(head)
         if bytes(head[:4]) != MAGIC:
@@ -125,11 +124,13 @@ async def install_upload(app, req, force=False):
         async def open_file(f):
             return body
 
+        head = None
+        mv = memoryview(bytearray(ota.BUF_SIZE))  # the download's
         await ota.install(app, m, folder, open_file, mv)
         ota._folder().switch(app, m, folder)
         return True
     except Exception as e:  # noqa: BLE001 (a refusal of any kind: reported, nothing changes)
-        unload("ota_entries")
+        unload("firmware.ota_copy")
         ota._folder().failed(app, e, folder)
         return False
     finally:

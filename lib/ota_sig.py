@@ -3,6 +3,7 @@
     s = ota_sig.Stream(n)      # n: the manifest's length in bytes
     s.update(chunk) ...        # any sizes, in order
     s.verify(public_key)       # None, or ManifestError (lib/ota_entries.py)
+    key, msg, sig = s.signed(public_key)   # or: the check's input, for ed25519.verify()
 
 Split from lib/ota_manifest.py (which re-exports it) so that an update's signature check holds
 only this, ed25519 and sha512 (about 1.5 KB on a 32-bit port for this module): the rest of the
@@ -15,6 +16,7 @@ import hashlib
 MAX_BYTES = 32768  # about 124 bytes per file: some 260 files
 SIG_KEY = b',"sig":"'
 SIG_INSERT = len(SIG_KEY) + 128 + 1  # ,"sig":"<128 hex>"
+BAD_SIG = "manifest signature is not valid for the configured public key"
 
 
 def _err(msg):
@@ -67,6 +69,16 @@ class Stream:
         self.got = end
 
     def verify(self, public_key):
+        key, digest, sig = self.signed(public_key)
+        import ed25519
+
+        if not ed25519.verify(key, digest, sig):
+            raise _err(BAD_SIG)
+
+    def signed(self, public_key):
+        """(key, message, signature) for ed25519.verify() once every byte is in, the key and
+        the signature field well-formed; ManifestError otherwise. For a caller that drops this
+        module (and the Stream) before the heavy check."""
         key = _key(public_key)
         if self.got != self.n:
             raise _err("manifest truncated: %d of %d bytes" % (self.got, self.n))
@@ -78,7 +90,4 @@ class Stream:
         except ValueError:
             raise _err("manifest signature is not hexadecimal")
         self.h.update(b"}")
-        import ed25519
-
-        if not ed25519.verify(key, self.h.digest(), sig):
-            raise _err("manifest signature is not valid for the configured public key")
+        return key, self.h.digest(), sig

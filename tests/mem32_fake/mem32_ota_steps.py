@@ -166,17 +166,18 @@ PHASES = 6
 
 def verify_phase(i):
     """Phase i of the check (firmware/ota_check.py), holding in KEEP what the update holds then
-    (see the module docstring): 0 the manifest received (ota, ota_check, ota_http, ota_sig, the
-    buffers, the Stream that hashed it); 1 ota_http dropped, ed25519 and sha512 loaded; 2 the
-    Verifier with its message; 3 the decoded key and the three cached points of the joint loop;
-    4 the plan (ed25519, sha512, ota_sig dropped; ota_manifest and ota_entries loaded); 5 all
-    dropped."""
+    (see the module docstring): 0 the manifest received (ota, ota_check, ota_recv, ota_http,
+    ota_sig, the check's buffer, the Stream that hashed it); 1 ota_http, ota_recv, ota_sig and
+    the Stream dropped (its key, digest and signature kept), ed25519 and sha512 loaded; 2 the
+    Verifier with its message; 3 the decoded key and the three cached points of the joint
+    loop; 4 the plan (ed25519, sha512 dropped; ota_plan, ota_manifest, ota_entries loaded); 5
+    all dropped."""
     if i == 0:
         import ota_sig
 
-        from firmware import ota, ota_check, ota_http  # noqa: F401 (held, as in an update)
+        from firmware import ota, ota_check, ota_http, ota_recv  # noqa: F401 (as an update)
 
-        KEEP["buf"] = bytearray(ota.BUF_SIZE)  # headers and body (no header buffer since 12-02)
+        KEEP["buf"] = bytearray(ota.HEAD_SIZE)  # the check's buffer: headers, then the body
         with open("/rel/manifest.json", "rb") as f:
             data = f.read()
         s = ota_sig.Stream(len(data))
@@ -184,22 +185,16 @@ def verify_phase(i):
         del data
         KEEP["s"] = s
     elif i == 1:
-        unload("firmware.ota_http")
+        unload("firmware.ota_http", "firmware.ota_recv")
+        KEEP["sig"] = KEEP.pop("s").signed(APP[0].settings["ota_key"])  # key, message, sig
+        unload("ota_sig")  # with the Stream: ota_check's check() holds neither past here
         import ed25519
 
         KEEP["ed"] = ed25519
     elif i == 2:
-        import binascii
-
-        import ota_sig
-
-        s = KEEP["s"]
-        t = s.tail
-        sig = binascii.unhexlify(bytes(t[len(ota_sig.SIG_KEY) : -2]))
-        s.h.update(b"}")
-        key = binascii.unhexlify(APP[0].settings["ota_key"])
+        key, msg, sig = KEEP.pop("sig")
         v = KEEP["ed"].Verifier(key, sig)
-        v.update(s.h.digest())
+        v.update(msg)
         KEEP["v"] = v
         KEEP["key"] = key
     elif i == 3:
@@ -210,13 +205,14 @@ def verify_phase(i):
         a = ed._cached(p - ax, ay, 1, (p - ax) * ay % p)
         KEEP["t"] = (b, a, ed._cached(*ed._add(ed._BX, ed._BY, 1, ed._BX * ed._BY % p, a)))
     elif i == 4:
-        for k in ("s", "ed", "v", "key", "t"):
+        for k in ("ed", "v", "key", "t"):
             del KEEP[k]
         unload("ed25519", "sha512", "ota_sig")
-        from firmware import ota_check
+        from firmware import ota_plan
 
-        KEEP["m"] = ota_check.plan("app_a", False)
+        KEEP["m"] = ota_plan.plan("app_a", False)
     elif i == 5:
         KEEP.clear()
         unload("ota_manifest", "ota_entries", "ota_sig", "firmware.ota_check", "firmware.ota")
+        unload("firmware.ota_plan")
         unload("firmware.ota_folder")

@@ -1,0 +1,40 @@
+"""The download's plan: loaded by firmware/ota_check.py once the signature is checked.
+
+Contract: plan(folder, force) -> the checked manifest head of folder/MANIFEST, with "count"
+and "total"; writes folder/PLAN for firmware/ota_copy.py; OtaError if refused.
+"""
+
+from firmware.ota import BOARD, MANIFEST, PLAN, OtaError
+from firmware.version import VERSION
+
+
+def plan(folder, force):
+    """The checked manifest head of folder/MANIFEST (signature already verified), with
+    "count" and "total" (bytes to receive); the file list written to folder/PLAN, a line per
+    file, "<size> <sha256 hex> <path>" (paths are checked: no spaces), for
+    firmware/ota_copy.py; OtaError if it is refused."""
+    import ota_manifest
+
+    try:
+        with open(folder + "/" + MANIFEST, "rb") as f, open(folder + "/" + PLAN, "wb") as out:
+            it = ota_manifest.Entries(f, bytearray(128))
+            count = total = 0
+            while True:
+                e = it.next()
+                if e is None:
+                    break
+                p = e["path"]
+                if p in (MANIFEST, PLAN):
+                    raise OtaError("manifest lists a file named %s" % p)
+                out.write(("%d %s %s\n" % (e["size"], e["sha256"], p)).encode())
+                count += 1
+                total += e["size"]
+            m = ota_manifest.check_head(it.head(), BOARD, VERSION, force=force, files=False)
+    except ota_manifest.ManifestError as e:
+        raise OtaError(str(e))
+    if not count:
+        raise OtaError("manifest has no file list")
+    fw = m.get("firmware")
+    m["count"] = count
+    m["total"] = total + (fw["size"] if fw else 0)
+    return m
