@@ -3,11 +3,17 @@ task (firmware/ota_task.py) and by firmware/ota_web.py for an upload, dropped af
 
 Contract:
   await after_round(app)   waits (ROUND_WAIT_S at most) while an MQTT discovery round runs
-  await make_room(app) -> bool   before an update's heavy phases (the manifest, the signature
-        check, the download), once a running discovery round has ended: MQTT stopped
+  room() -> int            bytes the heap can still take before a board's second growth, after
+        a collection, in 32-bit bytes (hal.HEAP_LIMIT; on the unix port its whole heap, and its
+        64-bit figures scaled down to 32-bit ones)
+  await make_room(app, need=NEED) -> bool   before an update's heavy phases (the manifest, the
+        signature check, the download), once a running discovery round has ended, and a
+        collection: when room() >= need, nothing else: MQTT keeps publishing through the
+        update (the publisher starts no discovery round meanwhile). Otherwise MQTT is stopped
         (firmware/mqtt_ctl.py stop(): diagnostics, availability "offline", DISCONNECT, its
         tasks ended), the publisher and the MQTT modules dropped, a collection. The TIC
-        reader and the web server go on. True when MQTT was stopped.
+        reader and the web server go on. True when MQTT was stopped. (`need` None: NEED; on
+        the host, the simulator's OTA_NEED hook if set.)
   give_back(app, stopped)  after a refused or failed update (no reset): MQTT started again
         when make_room() stopped it, as at boot (mqtt_ctl.restart()); without the memory for
         it, a reset (which brings it back).
@@ -16,11 +22,17 @@ call.
 """
 
 import asyncio
+import gc
+import sys
 
-from firmware import unload
+from firmware import hal, unload
 from log import getLogger
 
 ROUND_WAIT_S = 60  # the longest an update waits for a discovery round to end
+# What an update needs on top of the firmware, 32-bit bytes (docs/design/ota.md §6): its peak
+# (tools/mem32_ota.py: 14.75 KB read at the download with one chunk's garbage, ~14.2 KB live)
+# and a frame's publish meanwhile (<= 0.64 KB with its garbage).
+NEED = 15000
 log = getLogger("ota")
 
 
@@ -48,13 +60,31 @@ def _ctl():
     return mqtt_ctl
 
 
-async def make_room(app):
+def room():
+    gc.collect()
+    used = gc.mem_alloc()
+    r = (getattr(hal, "HEAP_LIMIT", 0) or used + gc.mem_free()) - used
+    return r if sys.maxsize < 1 << 32 else r * 2 // 3  # the 64-bit port: ~1.45x the bytes
+
+
+async def make_room(app, need=None):
+    if need is None:  # the simulator's tests may ask for more (a host hook; a board: NEED)
+        try:
+            need = int(hal.setting("OTA_NEED", NEED))
+        except ValueError:
+            need = NEED
     await after_round(app)
-    stopped = getattr(app, "mqtt", None) is not None
-    if stopped:
-        await _ctl().stop(app)
     _spare(app, False)
-    return stopped
+    if getattr(app, "mqtt", None) is None:
+        return False
+    r = room()
+    if r >= need:
+        log.info("update: %d B of heap for it: MQTT keeps publishing", r)
+        return False
+    log.info("update: %d B of heap for it, %d needed: MQTT stopped until it ends", r, need)
+    await _ctl().stop(app)
+    _spare(app, False)
+    return True
 
 
 def give_back(app, stopped):

@@ -151,6 +151,7 @@ def test_interface_lists_the_documented_names():
     assert set(names) == {
         "PLATFORM",
         "RXBUF",
+        "HEAP_LIMIT",
         "open_tic",
         "reset",
         "reset_cause",

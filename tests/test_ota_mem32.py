@@ -3,9 +3,9 @@
 tools/mem32_ota.py runs a whole update of the current image (ota.from_url against a fake HTTP
 edge, the real update code) on the WebAssembly port, and the signature check phase by phase.
 Budgets (issue 11, docs/design/ota.md §6): the update's own peak stays under
-mem32_ota.PEAK_MAX (a regression bound), and the whole firmware with MQTT and the web server,
-once the update has stopped MQTT (its room), plus that peak stays within the ~112 KB one heap
-growth gives.
+mem32_ota.PEAK_MAX (a regression bound), and the whole firmware with MQTT and the web server
+plus that peak stays within the ~112 KB one heap growth gives, with MQTT kept publishing (the
+reference firmware) and with MQTT stopped (the fallback when the heap has no room).
 """
 
 import mem32
@@ -31,23 +31,37 @@ def test_the_update_installs_on_32bit_micropython(res):
 
 def test_the_update_peak_stays_under_its_bound(res):
     assert res["peak"] <= mem32_ota.PEAK_MAX, _table(res)
-    # the signature code is dropped before the download, the check's modules after it
+    # the manifest's reception code is dropped before the signature check, the check's
+    # modules after it: the check's peak (the points) stays under the manifest's phase plus
+    # ed25519's code and points (~4 KB)
     c = res["check"]
-    assert c["plan"] < c["points"] and c["after_check"] < c["received"], _table(res)
+    assert c["points"] < c["received"] + 4096 and c["after_check"] < c["received"], _table(res)
 
 
 def test_whole_firmware_with_an_update_within_one_heap_growth(res):
-    """The firmware with MQTT and the web server once the update has made its room
-    (firmware/ota_run.py make_room(): MQTT stopped and dropped; tools/mem32.py's web scenario
-    calls it; the update's task kept) plus the update's peak: within one growth of the heap
-    (2026-12-02: 86.0 KB + 16.9 KB = 102.9 KB at 441fa75, names as a board interns them;
-    100.8 + 22.3 = 123.1 KB before the update stopped MQTT)."""
+    """The firmware with MQTT and the web server plus the update's peak, within one growth of
+    the heap, both ways firmware/ota_run.py make_room() can go (tools/mem32.py's web scenario
+    calls it; the update's task module kept):
+    - room enough (the reference firmware): MQTT keeps publishing through the update
+      (2026-12-02: 96.6 KB + 14.8 KB = 111.4 KB); make_room's rule, room() >= NEED, says so
+      for this firmware, and NEED covers the update's peak;
+    - no room: MQTT stopped and dropped (86.0 KB + 14.8 KB = 100.8 KB; 100.8 + 22.3 = 123.1 KB
+      before the update could stop MQTT)."""
+    from firmware import ota_run
+
     try:
         w = mem32.measure_web(frames=40, first=10, modes=("standard",))["modes"]["standard"]
     except mem32.Mem32Error as e:
         pytest.fail("scenario web did not run: %s" % e)
+    t = _table(res)
+    kept = w["board_room_kept"] + res["peak"]
+    assert kept <= mem32_ota.HEAP_MAX, "MQTT kept: firmware %d + update %d = %d B > %d B\n%s" % (
+        w["board_room_kept"], res["peak"], kept, mem32_ota.HEAP_MAX, t)  # fmt: skip
+    assert ota_run.NEED >= res["peak"], (ota_run.NEED, t)
+    room = mem32_ota.HEAP_MAX - w["board_room_kept"]
+    assert room >= ota_run.NEED, "the reference firmware would stop MQTT: %d B of room" % room
     total = w["board_room"] + res["peak"]
     assert total <= mem32_ota.HEAP_MAX, "firmware %d (room made) + update %d = %d B > %d B\n%s" % (
-        w["board_room"], res["peak"], total, mem32_ota.HEAP_MAX, _table(res))  # fmt: skip
+        w["board_room"], res["peak"], total, mem32_ota.HEAP_MAX, t)  # fmt: skip
     # what the room is: MQTT's objects and code (its interned names stay)
     assert w["board_room"] <= w["board_steady"] - 7 * 1024, (w["board_room"], w["board_steady"])

@@ -656,6 +656,10 @@ def _web_entry(w, modules):
     # an update's room (firmware/ota_run.py make_room: MQTT stopped and dropped, the web
     # server kept), a poll meanwhile, then the update refused: MQTT again
     harness = w["harness"]
+    # room enough (make_room keeps MQTT; the update's task module loaded), then a frame
+    # published meanwhile: at its writes (garbage included, no collection inside)
+    e["board_room_kept"] = r["room_kept"] - harness - e["broker_kept"]
+    e["board_room_kept_pub_peak"] = r["peak_room_kept_pub"] - harness - e["broker_kept"]
     for k in ("room", "room_poll", "restored", "restored_round", "restored_after"):
         e["fw_" + k] = r[k] - base
     e["board_room"] = r["room"] - harness - e["broker_kept"]
@@ -718,7 +722,15 @@ def web_table(res):
         ("board after N frames", "board_steady"),
         ("board peak (a step's end, no collection inside)", "board_peak"),
         ("largest heap", "heap_max"),
-        ("an update's room: firmware, MQTT stopped and dropped (ota_run.make_room)", "fw_room"),
+        (
+            "an update with room: board, MQTT kept (ota_run.make_room, the task's module)",
+            "board_room_kept",
+        ),
+        (
+            "... a frame published meanwhile, at its writes (board, no collection inside)",
+            "board_room_kept_pub_peak",
+        ),
+        ("an update without room: firmware, MQTT stopped and dropped (make_room)", "fw_room"),
         ("... the same on the board (what an update starts from)", "board_room"),
         ("... after a page poll during the update (board)", "board_room_poll"),
         (

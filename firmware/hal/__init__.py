@@ -6,6 +6,9 @@ sides offer the same small interface:
 
   PLATFORM                          "esp32" or "host"
   RXBUF                             default receive buffer of the TIC input, bytes
+  HEAP_LIMIT                        bytes the MicroPython heap may hold before it would starve
+                                    the rest (ESP32: 112000, one growth); 0 where the heap is
+                                    one fixed area (host: gc.mem_alloc() + gc.mem_free())
   open_tic(profile, baud, rxbuf=RXBUF) -> port with:
       readinto(buf[, nbytes]) -> int or None   non-blocking, no allocation
       any() -> int                             bytes waiting
@@ -57,6 +60,7 @@ import sys
 INTERFACE = (
     "PLATFORM",
     "RXBUF",
+    "HEAP_LIMIT",
     "open_tic",
     "reset",
     "reset_cause",
@@ -77,6 +81,7 @@ else:
 
 PLATFORM = _impl.PLATFORM
 RXBUF = _impl.RXBUF
+HEAP_LIMIT = _impl.HEAP_LIMIT
 open_tic = _impl.open_tic
 reset = _impl.reset
 reset_cause = _impl.reset_cause

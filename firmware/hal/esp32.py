@@ -28,6 +28,12 @@ except ImportError:  # CPython (tests): same awaitable, in seconds
 
 PLATFORM = "esp32"
 
+# The most the MicroPython heap may hold before it would grow a second time: ESP32_GENERIC's
+# first area is 56,000 B and one growth adds about as much; a second starves Wi-Fi and
+# sockets (docs/design/memory.md). firmware/ota_run.py keeps MQTT during an update only when
+# the update's peak fits under it.
+HEAP_LIMIT = 112000
+
 # Receive ring buffer of the UART driver, in bytes. It lives in the IDF heap (internal RAM), not
 # in the MicroPython heap (§1.1); more costs RAM that Wi-Fi and TLS need (§4.1). The driver
 # keeps the size in a uint16_t (`rxbuf` in ports/esp32/machine_uart.c v1.27), so <= 65535.

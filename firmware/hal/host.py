@@ -26,6 +26,10 @@ except ImportError:  # pragma: no cover (both interpreters have it)
 
 PLATFORM = "host"
 
+# The unix port's heap is one fixed area (tools/sim.py --heap): its limit is what it has,
+# gc.mem_alloc() + gc.mem_free() (firmware/ota_run.py). The ESP32's is a fixed figure.
+HEAP_LIMIT = 0
+
 # The exit status that asks tools/sim.py to restart the firmware ("device reset"). It must equal
 # RESET_EXIT_CODE in tools/upy.py, which the device cannot import (tests check they agree).
 RESET_EXIT_CODE = 75

@@ -291,18 +291,37 @@ async def _mqtt_step():
 _task = [None]  # firmware.ota_task while "the update" runs: its task keeps it on a board
 
 
+def _ota_task():
+    m = _task[0]
+    if m is None:
+        from firmware import ota_task, unload
+
+        unload("firmware.ota_task")
+        _task[0] = m = ota_task
+    return m
+
+
+async def _room_kept():
+    """What an application update does before its heavy phases when the heap has room for it
+    (firmware/ota_run.py make_room() with need 0; on a board the test is room() >= NEED):
+    nothing but a collection, MQTT keeps publishing. firmware.ota_task stays loaded, as the
+    update's task keeps it; the update's own code is in its peak (tools/mem32_ota.py)."""
+    if await _ota_task()._room().make_room(APP, 0):
+        raise RuntimeError("room_kept: MQTT was stopped")
+    if APP.mqtt is None:
+        raise RuntimeError("room_kept: no publisher")
+    note()
+
+
 async def _room_make():
-    """What an application update does before its heavy phases, with the same functions:
-    firmware/ota_task.py's task loads firmware/ota_run.py and calls make_room() (MQTT stopped:
+    """What an application update does before its heavy phases when the heap has no room for
+    it and MQTT too, with the same functions: firmware/ota_task.py's task loads
+    firmware/ota_run.py and calls make_room() (here with a need no heap meets: MQTT stopped:
     "offline", DISCONNECT, its tasks ended, the publisher and the MQTT modules dropped, a
     collection). firmware.ota_task stays loaded until room_back(), as the task keeps it; the
     update's own code (firmware/ota.py and the rest, loaded after) is in its peak
     (tools/mem32_ota.py), not here."""
-    from firmware import ota_task, unload
-
-    unload("firmware.ota_task")
-    _task[0] = ota_task
-    if not await ota_task._room().make_room(APP):
+    if not await _ota_task()._room().make_room(APP, 1 << 30):
         raise RuntimeError("room: MQTT was not running")
     if APP.mqtt is not None:
         raise RuntimeError("room: the publisher is still there")
@@ -338,6 +357,10 @@ async def mqtt_start():
 
 async def mqtt_step():
     await _mqtt_step()
+
+
+async def room_kept():
+    await _room_kept()
 
 
 async def room():

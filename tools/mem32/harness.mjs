@@ -305,7 +305,13 @@ if (opts.phase === "probe") {
     // function the firmware calls: MQTT stopped and dropped; the web server stays), a page
     // poll meanwhile; then the update refused: MQTT started again as at boot, its round, and
     // a few frames with polls, after which the firmware holds what it held before.
-    await st.pyAsync("await S.room()");
+    await st.pyAsync("await S.room_kept()"); // room enough: MQTT keeps publishing
+    st.inUse("room_kept");
+    py("S.peak_reset()"); // a frame published meanwhile (in use at its writes, garbage included)
+    until(frames + 1);
+    await st.pyAsync("await S.mqtt_step()");
+    st.inUse("room_kept_pub");
+    await st.pyAsync("await S.room()"); // no room: MQTT stopped for the update
     st.inUse("room");
     py("S.peak_reset()"); // the poll's own peak (in use at its writes, garbage included)
     await st.pyAsync("await W.web_get(0)");
