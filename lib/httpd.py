@@ -28,7 +28,9 @@ at once. The whole exchange (reading, the handler, sending) is bounded by `timeo
 half-sent request gets 408 and is dropped. Every malformed or oversized request gets a 4xx
 (431 headers, 413 body, 411 chunked, 400 anything else) and is closed; nothing raised by a
 client reaches the caller. Counters: `served`, `busy` (503s),
-`bad` (4xx from the server), `timeouts`, `errors` (500s).
+`bad` (4xx from the server), `timeouts`, `errors` (500s). While `srv.hold` is not None (its
+owner is busy: an update), every new connection gets a 503 with `Retry-After: 2` and
+`srv.hold` as its JSON body, and no route runs (lib/httpd_hold.py, loaded for it).
 
 A streamed route (`stream=True`, for uploads) gets its body unread: `req.length` is the
 Content-Length (411 without one, no `max_body` limit), and `await req.readinto(buf)` gives the
@@ -154,6 +156,7 @@ class Server:
         self._waiting = 0
         self._users = 0  # connections using lib/httpd_conn.py
         self._srv = None
+        self.hold = None  # JSON-able: new connections get 503 with it (lib/httpd_hold.py)
 
     def route(self, method, path, handler, prefix=False, *, stream=False, timeout_ms=0):
         """Add a route: `method` ("GET", "POST"...; GET also answers HEAD), `path` exact, or
@@ -200,7 +203,11 @@ class Server:
         """Serve stream `s` (async readinto, write, async drain, async wait_closed) as one
         connection, then close it; never raises. The exchange (reading, the handler, sending)
         is bounded by `timeout_ms`: then 408 if nothing was sent yet, and the stream closed.
-        No memory for the connection's code: 503."""
+        No memory for the connection's code: 503. While `hold` is set: lib/httpd_hold.py."""
+        if self.hold is not None:
+            import httpd_hold
+
+            return await httpd_hold.serve(self, s)
         try:
             c = self._use().serve(self, s)
         except MemoryError:

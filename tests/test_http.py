@@ -378,6 +378,31 @@ def test_half_sent_request_gets_408_and_is_dropped():
     assert len(srv._pool) == 3
 
 
+def test_a_held_server_answers_503_with_its_status():
+    """While `hold` is set (the owner is busy: an update), every connection gets a 503 with
+    Retry-After and `hold` as JSON, as it is at that moment; no route runs and no
+    per-connection code stays; a client that sends nothing is answered after the read limit;
+    no slot is lost. Then the routes again."""
+    import json
+    import sys
+
+    srv = _app(timeout_ms=200)
+    st = {"state": "downloading", "progress": 0}
+    srv.hold = {"error": "an update is running", "ota": st}
+    for p in ("/", "/api/state", "/nope"):
+        st["progress"] += 10
+        r = get(srv, p)
+        assert r.status == 503 and r.headers["retry-after"] == "2", r.raw
+        assert r.headers["content-type"] == "application/json"
+        want = {"state": "downloading", "progress": st["progress"]}
+        assert json.loads(r.body) == {"error": "an update is running", "ota": want}
+    assert "httpd_hold" not in sys.modules and "httpd_conn" not in sys.modules
+    assert ask(srv, b"", hang=True).status == 503
+    assert srv.busy == 4 and srv.served == 0 and len(srv._pool) == 3
+    srv.hold = None
+    assert get(srv, "/").status == 200
+
+
 def test_slots_of_two_sizes_and_growing_into_the_larger():
     """Server(0, (1024, 256)): a connection takes the smallest free slot; a request or an
     answer wider than it moves to the larger free one (req.grow()), else 431 / 413."""
