@@ -20,11 +20,11 @@ buffer of BUF_SIZE bytes, its SHA-256 computed as it is written; a MicroPython i
 "firmware" entry, through firmware/ota_fw.py when the build has it), switch (the pointer, in
 trial). The steps around the download (start, folder, switch, refusal) are
 firmware/ota_folder.py, loaded per call.
-Cost (32-bit, docs/design/ota.md §6): this module ~2 KB; HEAD_SIZE bytes of buffer during the
-check (which adds ~12 KB for its duration), then BUF_SIZE (one buffer takes each answer's
-headers, then its body) with ota_http and ota_copy during the download. The file list is never
-held in RAM. The loop runs between chunks, so the TIC reader and MQTT go on (firmware/ota_run.py
-stops MQTT first only when the heap has no room for both).
+Cost (32-bit, docs/design/ota.md §6): this module ~2 KB and one buffer of BUF_SIZE bytes (each
+answer's headers, then its body); the check adds ~10 KB for its duration, the download
+ota_http and ota_copy (~4 KB). The file list is never held in RAM. The loop runs between
+chunks, so the TIC reader and MQTT go on (firmware/ota_run.py stops MQTT first only when the
+heap has no room for both).
 """
 
 import os
@@ -33,8 +33,9 @@ from firmware import unload
 from log import getLogger
 
 BOARD = "esp32"  # the board family releases name (the simulator runs the ESP32's image)
-BUF_SIZE = 1024  # about one TCP segment: a socket read rarely gives more
-HEAD_SIZE = 512  # an HTTP answer's status line and headers must fit (read into the buffer)
+# The one buffer of an update: each HTTP answer's status line and headers must fit in it,
+# then its body goes through it. Half a TCP segment: the update holds it with MQTT running.
+BUF_SIZE = 512
 TIMEOUT_MS = 15000  # a server silent this long is given up on
 MANIFEST_MAX = 32768
 
@@ -121,7 +122,7 @@ async def from_url(app, url=None, force=False):
         if not base:
             raise OtaError("no update URL: set ota_url")
         folder = _folder().target()
-        mv = memoryview(bytearray(HEAD_SIZE))  # the manifest's headers, then its body
+        mv = memoryview(bytearray(BUF_SIZE))  # each answer's headers, then its body
         src = await _get(base + "/" + MANIFEST, mv)
         try:
             n = src.length
@@ -130,15 +131,12 @@ async def from_url(app, url=None, force=False):
             m = await check(app, src, n, folder, mv, force=force)
         finally:
             src.close()
-        # the check (the update's peak) held only HEAD_SIZE bytes of buffer; now the download's
-        mv = memoryview(bytearray(BUF_SIZE))  # each answer's headers, then its body
-        head = mv[:HEAD_SIZE]  # body bytes read with the headers are copied: at most this
         app.ota_status["available"] = m["version"]
         log.info("release %s found at %s", m["version"], base)
         vbase = base + "/" + m["version"] + "/"
 
         def open_file(f):  # after the previous file: the buffer is free for the headers
-            return _get(vbase + f["path"], head, f["size"])
+            return _get(vbase + f["path"], mv, f["size"])
 
         await install(app, m, folder, open_file, mv)
         _folder().switch(app, m, folder)

@@ -12,9 +12,12 @@ Contract:
         update (the publisher starts no discovery round meanwhile). Otherwise MQTT is stopped
         (firmware/mqtt_ctl.py stop(): diagnostics, availability "offline", DISCONNECT, its
         tasks ended), the publisher and the MQTT modules dropped, a collection. The TIC
-        reader and the web server go on. True when MQTT was stopped. (`need` None: NEED; on
-        the host, the simulator's OTA_NEED hook if set.)
-  give_back(app, stopped)  after a refused or failed update (no reset): MQTT started again
+        reader goes on; the web server answers every new connection with a 503 and the
+        update's status (app.web.hold, lib/httpd_hold.py: no page, poll or handler code
+        loaded while the update holds its peak). True when MQTT was stopped. (`need` None:
+        NEED; on the host, the simulator's OTA_NEED hook if set.)
+  give_back(app, stopped)  after a refused or failed update (no reset): the web server
+        answers again, and MQTT started again
         when make_room() stopped it, as at boot (mqtt_ctl.restart()); without the memory for
         it, a reset (which brings it back).
 Why and figures: docs/design/ota.md §6.2. Cost: this module (~1.3 KB on 32 bits) during a
@@ -30,9 +33,9 @@ from log import getLogger
 
 ROUND_WAIT_S = 60  # the longest an update waits for a discovery round to end
 # What an update needs on top of the firmware, 32-bit bytes (docs/design/ota.md §6): its peak
-# (tools/mem32_ota.py: 14.75 KB read at the download with one chunk's garbage, ~14.2 KB live)
-# and a frame's publish meanwhile (<= 0.64 KB with its garbage).
-NEED = 15000
+# (tools/mem32_ota.py: 14.3 KB read at the download, one chunk's garbage included) and the
+# little a frame's publish holds meanwhile.
+NEED = 14600
 log = getLogger("ota")
 
 
@@ -67,7 +70,14 @@ def room():
     return r if sys.maxsize < 1 << 32 else r * 2 // 3  # the 64-bit port: ~1.45x the bytes
 
 
+def _hold(app, on):
+    w = getattr(app, "web", None)  # lib/httpd.py's Server (firmware/web.py), when there is one
+    if w is not None:
+        w.hold = {"error": "an update is running", "ota": app.ota_status} if on else None
+
+
 async def make_room(app, need=None):
+    _hold(app, True)
     if need is None:  # the simulator's tests may ask for more (a host hook; a board: NEED)
         try:
             need = int(hal.setting("OTA_NEED", NEED))
@@ -88,6 +98,7 @@ async def make_room(app, need=None):
 
 
 def give_back(app, stopped):
+    _hold(app, False)
     _spare(app, True)
     if not stopped or getattr(app, "mqtt", None) is not None:
         return

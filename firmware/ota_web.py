@@ -8,8 +8,9 @@ Contract (docs/design/web-api.md; the caller does the authentication and CSRF ch
         req.readinto(buf) -> n (0 at the body's end); streams a release.bin through
         firmware/ota.py. 200 {"ok": true, "restart": true}, then the device resets RESET_MS
         later (the answer goes out first); 400 {"error"} (nothing changed) or 409 (busy).
-        MQTT is stopped for the upload's duration (ota_run.make_room) and started again
-        when it is refused.
+        ota_run.make_room() first: MQTT goes on when the heap has room (stopped otherwise,
+        and started again when the upload is refused), and other connections get 503 with
+        the update's status until it ends.
   await install_upload(app, req, force=False) -> bool   the upload's work without the
         answer nor the reset: the release.bin (b"LKR1", manifest length on 4 bytes big-endian,
         manifest, files in manifest order, MicroPython image) through firmware/ota.py.
@@ -40,7 +41,7 @@ async def upload(app, req):
     ok = stopped = False
     try:
         app.ota_status["state"] = "checking"  # busy: the publisher starts no discovery round
-        stopped = await _room().make_room(app)  # MQTT off for the update (after a round)
+        stopped = await _room().make_room(app)  # after a round; MQTT off if no room
         ok = await install_upload(app, req)
     except MemoryError as e:
         app.ota_status["state"] = "failed"
@@ -49,7 +50,7 @@ async def upload(app, req):
         unload("firmware.ota", "firmware.ota_check", "ota_sig", "ota_manifest", "ota_entries")
         unload("firmware.ota_copy", "ed25519", "sha512")
         if not ok:
-            _room().give_back(app, stopped)  # MQTT on again
+            _room().give_back(app, stopped)  # the web server, MQTT if stopped
         unload("firmware.ota_boot")  # its commands load it when they fire
     if not ok:
         return 400, {"error": app.ota_status["error"]}
@@ -103,7 +104,7 @@ async def install_upload(app, req, force=False):
     folder = None
     try:
         body = _Upload(req)
-        mv = memoryview(bytearray(ota.HEAD_SIZE))  # the check's buffer (its peak): small
+        mv = memoryview(bytearray(ota.BUF_SIZE))
         head = mv[:8]
         await body.exactly(head)
         if bytes(head[:4]) != MAGIC:
@@ -124,8 +125,6 @@ async def install_upload(app, req, force=False):
         async def open_file(f):
             return body
 
-        head = None
-        mv = memoryview(bytearray(ota.BUF_SIZE))  # the download's
         await ota.install(app, m, folder, open_file, mv)
         ota._folder().switch(app, m, folder)
         return True

@@ -2,7 +2,8 @@
 server, a private Mosquitto, a simulated meter) with releases served over real HTTP.
 
 - A good release: POST /api/ota starts it, the firmware installs it (from a slow server: TIC
-  frames are parsed and MQTT publishes state during the download), resets
+  frames are parsed and MQTT publishes state during the download; the status page, open in
+  Chromium, shows its progress from the web server's 503 answers meanwhile), resets
   into a trial boot, marks it good once TIC frames and MQTT are up; /api/state shows the new
   version; the MQTT command `ota` then finds nothing newer. MQTT publishes all along: the
   heap has room for the update and MQTT both.
@@ -25,6 +26,7 @@ import urllib.request
 import ota
 import ota_env
 import pytest
+from test_web_pages import browser as chromium  # noqa: F401 (a fixture: Chromium)
 
 import upy
 
@@ -143,7 +145,7 @@ def boot_version(line):
     return re.search(r"linky (\S+) on host", line).group(1)
 
 
-def test_good_update_from_the_web_page_is_marked_good(env, tmp_path):
+def test_good_update_from_the_web_page_is_marked_good(env, tmp_path, chromium):  # noqa: F811
     sim, state = run_sim(tmp_path, env, "good", "--set", "OTA_TRIAL_S=90", "--set",
                          "fast_min_s=1")  # fmt: skip
     sub = None
@@ -164,8 +166,17 @@ def test_good_update_from_the_web_page_is_marked_good(env, tmp_path):
         sub = subprocess.Popen(["mosquitto_sub", "-h", "127.0.0.1", "-p", broker, "-t",
                                 base + "/state", "-v"], stdout=subprocess.PIPE,
                                text=True)  # fmt: skip
+        # The status page, open in Chromium before the update, shows its progress: while it
+        # runs every request gets a 503 with the update's status (lib/httpd_hold.py).
+        page = chromium.new_page()
+        page.goto("http://127.0.0.1:%d/" % sim.port)
+        page.wait_for_selector("#tic tr", timeout=30000)
         assert sim.post("/api/ota", {}) == (202, {"ok": True})
         at = len(sim.lines)
+        page.wait_for_function(
+            "document.getElementById('ota-state').textContent.includes('downloading')",
+            timeout=30000)  # fmt: skip
+        page.close()
         sim.wait(r"9\.0\.0 installed in app_a: restarting into a trial boot")
         sub.terminate()
         published = sub.communicate()[0].splitlines()

@@ -660,6 +660,7 @@ def _web_entry(w, modules):
     # published meanwhile: at its writes (garbage included, no collection inside)
     e["board_room_kept"] = r["room_kept"] - harness - e["broker_kept"]
     e["board_room_kept_pub_peak"] = r["peak_room_kept_pub"] - harness - e["broker_kept"]
+    e["board_room_kept_poll_peak"] = r["peak_room_kept_poll"] - harness - e["broker_kept"]
     for k in ("room", "room_poll", "restored", "restored_round", "restored_after"):
         e["fw_" + k] = r[k] - base
     e["board_room"] = r["room"] - harness - e["broker_kept"]
@@ -729,6 +730,10 @@ def web_table(res):
         (
             "... a frame published meanwhile, at its writes (board, no collection inside)",
             "board_room_kept_pub_peak",
+        ),
+        (
+            "... a page poll meanwhile (the held server's 503), at its writes",
+            "board_room_kept_poll_peak",
         ),
         ("an update without room: firmware, MQTT stopped and dropped (make_room)", "fw_room"),
         ("... the same on the board (what an update starts from)", "board_room"),

@@ -177,7 +177,7 @@ def verify_phase(i):
 
         from firmware import ota, ota_check, ota_http, ota_recv  # noqa: F401 (as an update)
 
-        KEEP["buf"] = bytearray(ota.HEAD_SIZE)  # the check's buffer: headers, then the body
+        KEEP["buf"] = bytearray(ota.BUF_SIZE)  # the update's one buffer: headers, then bodies
         with open("/rel/manifest.json", "rb") as f:
             data = f.read()
         s = ota_sig.Stream(len(data))

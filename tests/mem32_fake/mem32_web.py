@@ -54,6 +54,9 @@ async def _serve(raw):
     coroutine, which cannot take it (the task that wait_for makes is a few hundred bytes of
     garbage per request on a board, not counted here)."""
     srv = steps.APP.web
+    if srv.hold is not None:  # an update runs: Server.serve's held path (lib/httpd_hold.py)
+        await srv.serve(_WebStream(raw))
+        return
     req = srv._pool.pop()
     req._sent = False
     req._s = req._rt = None

@@ -311,6 +311,9 @@ if (opts.phase === "probe") {
     until(frames + 1);
     await st.pyAsync("await S.mqtt_step()");
     st.inUse("room_kept_pub");
+    py("S.peak_reset()"); // a page poll meanwhile: the held server's 503 (lib/httpd_hold.py)
+    await st.pyAsync("await W.web_get(0)");
+    st.inUse("room_kept_poll");
     await st.pyAsync("await S.room()"); // no room: MQTT stopped for the update
     st.inUse("room");
     py("S.peak_reset()"); // the poll's own peak (in use at its writes, garbage included)
