@@ -146,4 +146,12 @@ async def from_url(app, url=None, force=False):
         _folder().failed(app, e, folder)
         return False
     finally:
-        unload("firmware.ota_http", "ota_sig", "ota_manifest", "ota_entries", "ed25519", "sha512")
+        unload(
+            "firmware.ota_http",
+            "ota_sig",
+            "ota_manifest",
+            "ota_head",
+            "ota_entries",
+            "ed25519",
+            "sha512",
+        )

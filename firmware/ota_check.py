@@ -41,7 +41,7 @@ async def check(app, src, n, folder, mv, *, force=False):
         return ota_plan.plan(folder, force)
     finally:
         ota_plan = None
-        unload("firmware.ota_plan", "ota_manifest", "ota_entries", "ota_sig")
+        unload("firmware.ota_plan", "ota_manifest", "ota_head", "ota_entries", "ota_sig")
 
 
 def _key(app):

@@ -13,11 +13,12 @@ def plan(folder, force):
     "count" and "total" (bytes to receive); the file list written to folder/PLAN, a line per
     file, "<size> <sha256 hex> <path>" (paths are checked: no spaces), for
     firmware/ota_copy.py; OtaError if it is refused."""
-    import ota_manifest
+    import ota_entries
+    import ota_head
 
     try:
         with open(folder + "/" + MANIFEST, "rb") as f, open(folder + "/" + PLAN, "wb") as out:
-            it = ota_manifest.Entries(f, bytearray(128))
+            it = ota_entries.Entries(f, bytearray(128))
             count = total = 0
             while True:
                 e = it.next()
@@ -29,8 +30,8 @@ def plan(folder, force):
                 out.write(("%d %s %s\n" % (e["size"], e["sha256"], p)).encode())
                 count += 1
                 total += e["size"]
-            m = ota_manifest.check_head(it.head(), BOARD, VERSION, force=force, files=False)
-    except ota_manifest.ManifestError as e:
+            m = ota_head.check_head(it.head(), BOARD, VERSION, force=force, files=False)
+    except ota_entries.ManifestError as e:
         raise OtaError(str(e))
     if not count:
         raise OtaError("manifest has no file list")

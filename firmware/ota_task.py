@@ -43,6 +43,7 @@ async def run(app, url, force):
             "ota_sig",
             "ota_manifest",
             "ota_entries",
+            "ota_head",
             "firmware.ota_copy",
             "ed25519",
             "sha512",

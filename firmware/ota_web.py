@@ -20,22 +20,21 @@ Cost: firmware/ota.py and the manifest check are loaded for an upload and droppe
 import asyncio
 import struct
 
-from firmware import ota_boot, unload
+from firmware import unload
 
 RESET_MS = 1500
 MAGIC = b"LKR1"  # release.bin: MAGIC, manifest length (4 bytes, big-endian), manifest, files
 
 
 def start(app, url=None, force=False):
-    err = ota_boot.start(app, url or None, bool(force))
-    unload("firmware.ota_boot")  # an update task keeps what it uses; nothing else stays
+    err = _boot().start(app, url or None, bool(force))  # the task keeps what it uses
     if err:
         return 409, {"error": err}
     return 202, {"ok": True}
 
 
 async def upload(app, req):
-    err = ota_boot.busy(app)
+    err = _boot().busy(app)  # not held through the upload
     if err:
         return 409, {"error": err}
     ok = stopped = False
@@ -47,15 +46,29 @@ async def upload(app, req):
         app.ota_status["state"] = "failed"
         app.ota_status["error"] = "out of memory: %s" % e
     finally:
-        unload("firmware.ota", "firmware.ota_check", "ota_sig", "ota_manifest", "ota_entries")
+        unload(
+            "firmware.ota",
+            "firmware.ota_check",
+            "ota_sig",
+            "ota_manifest",
+            "ota_head",
+            "ota_entries",
+        )
         unload("firmware.ota_copy", "ed25519", "sha512")
         if not ok:
             _room().give_back(app, stopped)  # the web server, MQTT if stopped
-        unload("firmware.ota_boot")  # its commands load it when they fire
     if not ok:
         return 400, {"error": app.ota_status["error"]}
     app.add_task("ota-reset", _reset_later(app))
     return 200, {"ok": True, "restart": True}
+
+
+def _boot():
+    """firmware/ota_boot.py, loaded for a call and dropped right after."""
+    from firmware import ota_boot
+
+    unload("firmware.ota_boot")
+    return ota_boot
 
 
 def _room():
@@ -133,4 +146,4 @@ async def install_upload(app, req, force=False):
         ota._folder().failed(app, e, folder)
         return False
     finally:
-        unload("ota_sig", "ota_manifest", "ota_entries", "ed25519", "sha512")
+        unload("ota_sig", "ota_manifest", "ota_head", "ota_entries", "ed25519", "sha512")

@@ -24,6 +24,7 @@ _ENTRIES = sys.modules["ota_entries"]
 def _pin():
     sys.modules["ota_entries"] = _ENTRIES
 
+
 CPYTHON = sys.implementation.name != "micropython"
 SEED = bytes(range(32))
 OTHER_SEED = bytes(range(1, 33))
