@@ -26,7 +26,9 @@ def _table(r):
 
 def test_the_update_installs_on_32bit_micropython(res):
     assert res["result"] == {"ok": True, "error": "None"}, _table(res)
-    assert len(res["chunks"]) >= 10  # 73 files, ~190 KB, read 1 KB at a time
+    assert len(res["chunks"]) >= 10  # 90 files, ~235 KB, read 512 B at a time
+    assert res["upload_result"] == {"ok": True, "error": "None"}, _table(res)
+    assert len(res["upload_chunks"]) >= 10
 
 
 def test_the_update_peak_stays_under_its_bound(res):
@@ -43,10 +45,12 @@ def test_whole_firmware_with_an_update_within_one_heap_growth(res):
     the heap, both ways firmware/ota_run.py make_room() can go (tools/mem32.py's web scenario
     calls it; the update's task module kept):
     - room enough (the reference firmware): MQTT keeps publishing through the update
-      (2026-12-02: 96.6 KB + 14.8 KB = 111.4 KB); make_room's rule, room() >= NEED, says so
+      (2026-12-02: 96.9 KB + 14.5 KB = 111.4 KB); make_room's rule, room() >= NEED, says so
       for this firmware, and NEED covers the update's peak;
-    - no room: MQTT stopped and dropped (86.0 KB + 14.8 KB = 100.8 KB; 100.8 + 22.3 = 123.1 KB
-      before the update could stop MQTT)."""
+    - no room: MQTT stopped and dropped (86.3 KB + 14.5 KB = 100.8 KB; 100.8 + 22.3 = 123.1 KB
+      before the update could stop MQTT);
+    - an upload (POST /api/ota/upload), whose request holds 11.7 KB of web code: no room with
+      MQTT, which is stopped: 86.3 KB + 24.2 KB = 110.5 KB."""
     from firmware import ota_run
 
     try:
@@ -63,5 +67,11 @@ def test_whole_firmware_with_an_update_within_one_heap_growth(res):
     total = w["board_room"] + res["peak"]
     assert total <= mem32_ota.HEAP_MAX, "firmware %d (room made) + update %d = %d B > %d B\n%s" % (
         w["board_room"], res["peak"], total, mem32_ota.HEAP_MAX, t)  # fmt: skip
+    # an upload: its request's code leaves no room for it with MQTT, which make_room() stops;
+    # then the firmware plus the upload's peak (its request's code included) fit
+    assert room - res["upload_code"] < ota_run.NEED, (room, res["upload_code"], t)
+    up = w["board_room"] + res["upload_peak"]
+    assert up <= mem32_ota.HEAP_MAX, "firmware %d (room made) + upload %d = %d B > %d B\n%s" % (
+        w["board_room"], res["upload_peak"], up, mem32_ota.HEAP_MAX, t)  # fmt: skip
     # what the room is: MQTT's objects and code (its interned names stay)
     assert w["board_room"] <= w["board_steady"] - 7 * 1024, (w["board_room"], w["board_steady"])

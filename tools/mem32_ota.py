@@ -5,7 +5,7 @@
 Builds the device image (tools/build.py), a signing key and a release of it (tools/ota.py
 build: the whole app, ~73 files, ~190 KB), then runs tools/mem32/ota.mjs on the WebAssembly
 port of MicroPython 1.27.0 (tools/mem32.py's pinned npm package): the real firmware/ota*.py
-and lib/ota_sig.py, ota_manifest.py, ota_entries.py, ed25519.py, sha512.py from the image,
+and lib/ota_sig.py, ota_head.py, ota_entries.py, ed25519.py, sha512.py from the image,
 with a fake HTTP edge only (tests/mem32_fake/mem32_ota_steps.py).
 Figures, bytes in use after a collection, above what the firmware already holds (firmware,
 log, firmware.version, asyncio with wait_for and Lock loaded, as with MQTT):
@@ -36,6 +36,20 @@ from pathlib import Path
 import mem32
 
 import qstr_names
+
+
+def _need():
+    """firmware/ota_run.py's NEED: what make_room() asks of the heap to keep MQTT."""
+    import ast
+
+    tree = ast.parse((mem32.ROOT / "firmware" / "ota_run.py").read_text())
+    for n in tree.body:
+        if isinstance(n, ast.Assign) and getattr(n.targets[0], "id", "") == "NEED":
+            return ast.literal_eval(n.value)
+    raise mem32.Mem32Error("firmware/ota_run.py has no NEED")
+
+
+NEED = _need()
 
 HEAP_MAX = 2 * 56000  # one growth of the ESP32's first area (56,000 B usable): ~112 KB
 # The update's own peak on 32 bits must stay under this (docs/design/ota.md §6: 22.4 KB on
@@ -86,14 +100,20 @@ def _board(out):
                   "after_update": out["after_update"]}  # fmt: skip
     k = len(out["verify"])
     out["verify"] = [v + fix[i] for i, v in enumerate(out["verify"])]
+    out["upload_verify"] = [v + fix[k + i] for i, v in enumerate(out["upload_verify"])]
+    k += len(out["upload_verify"])
     out["before_update"] += fix[k]
-    chunks = out["chunks"] + [out["after_update"]]
-    chunks = [v + fix[k + 1 + i] for i, v in enumerate(chunks)]
-    out["after_update"] = chunks.pop()
-    out["chunks"] = chunks
-    out["download_peak"] = max(chunks)
+    at = k + 1
+    for run, last, peak in (("chunks", "after_update", "download_peak"),
+                            ("upload_chunks", "after_upload", "upload_peak")):  # fmt: skip
+        chunks = out[run] + [out[last]]
+        chunks = [v + fix[at + i] for i, v in enumerate(chunks)]
+        at += len(chunks)
+        out[last] = chunks.pop()
+        out[run] = chunks
+        out[peak] = max(chunks)
     out["names"] = {"update": len(new), "text": text, "board_cost": cost,
-                    "harness": q[-1] - base_q}  # fmt: skip
+                    "harness": q[k + 1 + len(out["chunks"]) + 1] - base_q}  # fmt: skip
 
 
 def measure(firmware=False):
@@ -106,6 +126,7 @@ def measure(firmware=False):
         pub, rel = release(tmp)
         cmd = ["node", "--expose-gc", str(mem32.NPM_DIR / "ota.mjs"), "--device", str(device)]
         cmd += ["--fake", str(mem32.FAKE_DIR), "--rel", str(rel), "--key", pub]
+        cmd += ["--upload", "/rel/%s/release.bin" % VERSION]
         r = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=600)
         if r.returncode:
             raise mem32.Mem32Error("ota.mjs failed:\n" + (r.stdout + r.stderr)[-4000:])
@@ -115,6 +136,10 @@ def measure(firmware=False):
     out["check"] = dict(zip(names, out.pop("verify")))
     out["check_peak"] = max(v for k, v in out["check"].items() if k != "after_check")
     out["peak"] = max(out["check_peak"], out["download_peak"])
+    out["upload_check"] = dict(zip(names, out.pop("upload_verify")))
+    c = out["upload_check"]
+    out["upload_peak"] = max(out["upload_peak"], *(v for k, v in c.items() if k != "after_check"))
+    out["upload_code"] = c["after_check"] - out["check"]["after_check"]  # the request's code
     out["peak_max"] = PEAK_MAX
     if firmware:
         w = mem32.measure_web(frames=40, first=10, modes=("standard",))["modes"]["standard"]
@@ -132,6 +157,10 @@ def measure(firmware=False):
         out["firmware"] = {k: w[k] for k in keys}
         out["total"] = w["board_room"] + out["peak"]
         out["total_mqtt_kept"] = w["board_room_kept"] + out["peak"]
+        # an upload: its request's code is in its peak; make_room() finds no room for it with
+        # MQTT (room_upload < NEED), so MQTT is stopped
+        out["room_upload"] = HEAP_MAX - w["board_room_kept"] - out["upload_code"]
+        out["total_upload"] = w["board_room"] + out["upload_peak"]
         out["heap_max"] = HEAP_MAX
     return out
 
@@ -146,7 +175,7 @@ def table(res):
         ("signature check: ota_http, ota_recv, ota_sig dropped; ed25519, sha512", "check_modules"),
         ("... the Verifier with its message hashed", "verifier"),
         ("... the decoded key and the three cached points", "points"),
-        ("plan (ota_plan, ota_manifest, ota_entries; the signature code dropped)", "plan"),
+        ("plan (ota_plan, ota_head, ota_entries; the signature code dropped)", "plan"),
         ("after the check (modules dropped: interned names stay)", "after_check"),
     ]
     out = ["Bytes in use above the firmware, 32-bit, after a collection:", ""]
@@ -163,9 +192,17 @@ def table(res):
             "%d B (their text, in the pools the firmware has opened), here %d B: every reading "
             "above is as a board holds it (the raw readings are in the JSON)." % (
                 n["update"], n["board_cost"], n["harness"])]  # fmt: skip
+    u = res["upload_check"]
+    out += ["", "The same release uploaded (POST /api/ota/upload: the request's code held, "
+            "httpd_conn, web_req, web_api, ota_web: {:,} B): check phases {} B; download, "
+            "largest {:,} B; **peak {:,} B**.".format(
+                res["upload_code"], " / ".join("{:,}".format(u[k]) for _, k in rows[:-1]),
+                max(res["upload_chunks"]), res["upload_peak"])]  # fmt: skip
     ok = res["result"] and res["result"]["ok"]
-    out += ["", "Update %s; bound on the peak %d B: %s." % (
-        "installed" if ok else "FAILED: %s" % res["result"], res["peak_max"],
+    up = res["upload_result"] and res["upload_result"]["ok"]
+    out += ["", "Update %s, upload %s; bound on the update's peak %d B: %s." % (
+        "installed" if ok else "FAILED: %s" % res["result"],
+        "installed" if up else "FAILED: %s" % res["upload_result"], res["peak_max"],
         "ok" if res["peak"] <= res["peak_max"] else "OVER")]  # fmt: skip
     if "total" in res:
         f = res["firmware"]
@@ -180,6 +217,12 @@ def table(res):
             f["board_room_kept"], res["peak"], res["total_mqtt_kept"],
             "within" if res["total_mqtt_kept"] <= res["heap_max"] else "over",
             f["board_room_kept_pub_peak"]))  # fmt: skip
+        out.append("An upload: {:,} B of room with MQTT and the request's code, {:,} needed: "
+                   "MQTT stopped; {:,} B + {:,} B = {:,} B: {}.".format(
+                       res["room_upload"], NEED, f["board_room"], res["upload_peak"],
+                       res["total_upload"],
+                       "within" if res["total_upload"] <= res["heap_max"] else "over",
+                   ))  # fmt: skip
         p = f["board_room_kept_poll_peak"]
         out.append("A page poll during the update (the held server's 503, lib/httpd_hold.py), "
                    "MQTT kept: up to {:,} B at its writes (board; its garbage included), {:,} B "

@@ -1,8 +1,8 @@
 """Steps of tools/mem32_ota.py: one application update on 32-bit MicroPython (WebAssembly).
 
-The device image's real firmware/ota.py, ota_http.py, lib/ota_manifest.py, ed25519.py and
-sha512.py run against a fake socket edge: `hal.open_connection` is replaced by an in-memory
-HTTP/1.0 server that answers each GET from the release directory /rel in the interpreter's
+The device image's real firmware/ota*.py, lib/ota_sig.py, ota_head.py, ota_entries.py,
+ed25519.py and sha512.py run against a fake socket edge: `hal.open_connection` is replaced by
+an in-memory HTTP/1.0 server that answers each GET from the release directory /rel in the interpreter's
 filesystem (status line, Content-Length, then the file read through one 512-byte buffer).
 Called from tools/mem32/ota.mjs, one step per runPython call; readings are printed as
 `MEM32 <key number> <bytes>` (numbers, not names: a name would be interned and stay).
@@ -134,6 +134,66 @@ def unload(*names):
     u(*names)
 
 
+class _Upload:
+    """What firmware/ota_web.py reads of a streamed POST /api/ota/upload: `length` and
+    `await readinto(mv)`, the release.bin of /rel, gated as _Conn's reads are."""
+
+    def __init__(self, path):
+        import os
+
+        self.f = open(path, "rb")
+        self.length = os.stat(path)[6]
+
+    async def readinto(self, mv):
+        n = COUNT[0]
+        COUNT[0] = n + 1
+        if n < 8 or n % GATE_EVERY == 0:
+            AT.set()
+            await GO.wait()
+            GO.clear()
+        else:
+            await asyncio.sleep_ms(0)
+        return self.f.readinto(mv)
+
+
+def upload_code(on):
+    """Hold (or drop) what an upload's request holds for its duration, as the web server runs
+    it: its connection's code (httpd_conn), the request's handlers (firmware/web_req.py,
+    web_api.py) and firmware/ota_web.py."""
+    if on:
+        import httpd_conn
+        from firmware import ota_web, web_api, web_req
+
+        KEEP["upload_code"] = (httpd_conn, web_api, web_req, ota_web)
+    else:
+        KEEP.pop("upload_code")
+        unload("firmware.ota_web", "firmware.web_api", "firmware.web_req", "httpd_conn")
+
+
+async def _upload(path):
+    """An upload: upload_code() held; install_upload() does the work (upload() adds the room
+    and the reset)."""
+    upload_code(True)
+    ok = await KEEP["upload_code"][3].install_upload(APP[0], _Upload(path), True)
+    print("MEM32OK", 1 if ok else 0, APP[0].ota_status["error"])
+    upload_code(False)
+    unload("firmware.ota")
+    KEEP.pop("task", None)
+    DONE[0] = True
+    AT.set()
+
+
+async def start_upload(path):
+    """Start an upload of release file `path` (tools/ota.py build's release.bin) in a task of
+    its own; return at its first chunk."""
+    AT.clear()
+    DONE[0] = False
+    COUNT[0] = 0
+    KEEP["task"] = asyncio.create_task(_upload(path))
+    await AT.wait()
+    AT.clear()
+
+
 async def _update():
     from firmware import ota
 
@@ -170,12 +230,15 @@ def verify_phase(i):
     ota_sig, the check's buffer, the Stream that hashed it); 1 ota_http, ota_recv, ota_sig and
     the Stream dropped (its key, digest and signature kept), ed25519 and sha512 loaded; 2 the
     Verifier with its message; 3 the decoded key and the three cached points of the joint
-    loop; 4 the plan (ed25519, sha512 dropped; ota_plan, ota_manifest, ota_entries loaded); 5
+    loop; 4 the plan (ed25519, sha512 dropped; ota_plan, ota_head, ota_entries loaded); 5
     all dropped."""
     if i == 0:
         import ota_sig
 
-        from firmware import ota, ota_check, ota_http, ota_recv  # noqa: F401 (as an update)
+        from firmware import ota, ota_check, ota_recv  # noqa: F401 (held, as in an update)
+
+        if "upload_code" not in KEEP:  # from a URL (an upload reads its request's body)
+            from firmware import ota_http  # noqa: F401
 
         KEEP["buf"] = bytearray(ota.BUF_SIZE)  # the update's one buffer: headers, then bodies
         with open("/rel/manifest.json", "rb") as f:
@@ -212,7 +275,15 @@ def verify_phase(i):
 
         KEEP["m"] = ota_plan.plan("app_a", False)
     elif i == 5:
-        KEEP.clear()
-        unload("ota_manifest", "ota_entries", "ota_sig", "firmware.ota_check", "firmware.ota")
+        for k in [k for k in KEEP if k != "upload_code"]:
+            del KEEP[k]
+        unload(
+            "ota_manifest",
+            "ota_head",
+            "ota_entries",
+            "ota_sig",
+            "firmware.ota_check",
+            "firmware.ota",
+        )
         unload("firmware.ota_plan")
         unload("firmware.ota_folder")

@@ -72,7 +72,8 @@ const inUse = () => {
 py("import sys, os, gc\nsys.path[:] = ['', '.frozen', '/flash/lib', '/flash', '/fake']");
 py("os.chdir('/state')");
 py("import asyncio, mem32_ota_steps as S");
-py("import firmware, log, firmware.version"); // resident in the firmware: not the update's
+// resident in the firmware: not the update's (httpd and firmware.web: the web server's)
+py("import firmware, log, firmware.version, httpd, firmware.web");
 py(`S.setup('${opts.key}')`);
 py("S.collect()"); // the setup's garbage
 const out = { base: inUse(), verify: [] };
@@ -81,19 +82,38 @@ for (let i = 0; i < readings[998]; i++) {
   py(`S.verify_phase(${i})`);
   out.verify.push(inUse() - out.base);
 }
+// The same phases with what an upload's request holds too (POST /api/ota/upload)
+py("S.upload_code(True)");
+out.upload_verify = [];
+for (let i = 0; i < readings[998]; i++) {
+  py(`S.verify_phase(${i})`);
+  out.upload_verify.push(inUse() - out.base);
+}
+py("S.upload_code(False)");
 py("S.collect()");
 out.before_update = inUse() - out.base;
-await pyAsync("await S.start()");
-out.chunks = [];
-for (let i = 0; i < 100000; i++) {
-  out.chunks.push(inUse() - out.base);
-  py("print('MEM32 999', 1 if S.DONE[0] else 0)");
-  if (readings[999]) break;
-  await pyAsync("await S.next_chunk()");
-}
+// The readings at every gated read until the update is done; the last is after it.
+const run = async (start) => {
+  await pyAsync(start);
+  const chunks = [];
+  for (let i = 0; i < 100000; i++) {
+    chunks.push(inUse() - out.base);
+    py("print('MEM32 999', 1 if S.DONE[0] else 0)");
+    if (readings[999]) break;
+    await pyAsync("await S.next_chunk()");
+  }
+  return chunks;
+};
+out.chunks = await run("await S.start()");
 out.after_update = out.chunks.pop();
 out.download_peak = Math.max(...out.chunks);
 out.result = ok;
+// Then the same release uploaded (POST /api/ota/upload): what the upload's request holds too.
+ok = null;
+out.upload_chunks = await run(`await S.start_upload('${opts.upload}')`);
+out.after_upload = out.upload_chunks.pop();
+out.upload_peak = Math.max(...out.upload_chunks);
+out.upload_result = ok;
 out.qstr = qs; // in reading order: base, the check's phases, before_update, the chunks
 out.log = other.slice(-12);
 console.log(JSON.stringify(out));
