@@ -33,9 +33,9 @@ from log import getLogger
 
 ROUND_WAIT_S = 60  # the longest an update waits for a discovery round to end
 # What an update needs on top of the firmware, 32-bit bytes (docs/design/ota.md §6): its peak
-# (tools/mem32_ota.py: 14.5 KB read at the download, one chunk's garbage included) and the
+# (tools/mem32_ota.py: 14.2 KB read at the download, one chunk's garbage included) and the
 # little a frame's publish holds meanwhile.
-NEED = 14800
+NEED = 14600
 log = getLogger("ota")
 
 

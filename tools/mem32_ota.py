@@ -10,7 +10,7 @@ with a fake HTTP edge only (tests/mem32_fake/mem32_ota_steps.py).
 Figures, bytes in use after a collection, above what the firmware already holds (firmware,
 log, firmware.version, asyncio with wait_for and Lock loaded, as with MQTT):
   check phases: the manifest received, the signature check (modules, Verifier, the three
-  cached points), the plan; download: every 16th chunk of a whole ota.from_url() update;
+  cached points), the plan; download: every 32nd chunk of a whole ota.from_url() update;
   peak: the largest of them. The signature check is one synchronous call on a board; this port
   cannot collect inside a call, so it is measured phase by phase (what each phase holds).
   Interned names as a board holds them (_board(); docs/design/qstr-pools.md): this interpreter
@@ -182,7 +182,7 @@ def table(res):
     out += ["| step | bytes |", "|---|---|"]
     out += ["| %s | {:,} |".format(c[k]) % label for label, k in rows]
     chunks = res["chunks"]
-    out.append("| download, every 16th chunk: first / largest / last | {:,} / {:,} / {:,} |"
+    out.append("| download, every 32nd chunk: first / largest / last | {:,} / {:,} / {:,} |"
                .format(chunks[0], res["download_peak"], chunks[-1]))  # fmt: skip
     out.append("| **peak of the update** | **{:,}** |".format(res["peak"]))
     out.append("| kept after the update (no reset: interned names, see ota.md) | {:,} |".format(

@@ -2,8 +2,9 @@
 
 The device image's real firmware/ota*.py, lib/ota_sig.py, ota_head.py, ota_entries.py,
 ed25519.py and sha512.py run against a fake socket edge: `hal.open_connection` is replaced by
-an in-memory HTTP/1.0 server that answers each GET from the release directory /rel in the interpreter's
-filesystem (status line, Content-Length, then the file read through one 512-byte buffer).
+an in-memory HTTP/1.0 server that answers each GET from the release directory /rel in the
+interpreter's filesystem (status line, Content-Length, then the file read through the
+update's buffer); an upload reads /rel's release.bin the same way.
 Called from tools/mem32/ota.mjs, one step per runPython call; readings are printed as
 `MEM32 <key number> <bytes>` (numbers, not names: a name would be interned and stay).
 
@@ -23,7 +24,7 @@ AT = asyncio.Event()  # the update waits at a chunk (or has ended)
 GO = asyncio.Event()  # the harness lets it go on
 DONE = [False]
 COUNT = [0]  # reads served
-GATE_EVERY = 16
+GATE_EVERY = 32  # each gate leaves ~12 B that V8 frees late: few gates, little creep
 
 
 def collect():

@@ -7,7 +7,7 @@
 // Steps (each its own runPython call, each reading in another call after a collection):
 // the bare interpreter, the steps module and the firmware's resident modules (the base); the
 // check phase by phase (mem32_ota_steps.verify_phase); then a whole ota.from_url() update,
-// stopped at the first reads and every 16th read of the fake server (the update waits on an
+// stopped at the first reads and every 32nd read of the fake server (the update waits on an
 // Event, the call returns to JavaScript, which collects and reads, then lets it go on).
 // Readings are bytes in use above the base. Prints one JSON object. tools/mem32_ota.py runs it.
 import { loadMicroPython } from "@micropython/micropython-webassembly-pyscript";
