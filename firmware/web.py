@@ -11,9 +11,10 @@ Contract:
   ROOT         the pages' folder (firmware/web_boot.py root()), set by make() unless set.
 Both, and the task's start, are in firmware/web_boot.py, loaded for them and dropped after.
 Routes: GET/HEAD of a file of ROOT (`/` index.html, `/config`, `/login`: their .html);
-/api/*: the handlers of firmware/web_poll.py (/api/state), web_state.py, web_api.py,
-web_auth.py, web_config.py; anything else: 302 to http://<AP ip>/config while the portal is
-active, else 404. /api/state goes straight to web_poll (the poll is most requests); the
+/api/*: the handlers of firmware/web_poll.py (/api/state, /api/session), web_state.py,
+web_api.py, web_auth.py, web_config.py; anything else: 302 to http://<AP ip>/config while the
+portal is active, else 404. /api/state and /api/session go straight to web_poll (the poll is
+most requests, the session every page load); the
 route table of the rest and the handlers' loader are firmware/web_req.py, and the handlers'
 modules, each imported for the request and dropped after (a MemoryError in one is a 503
 with Retry-After, counted in _oom, not a logged 500). Resident: this module's state, the
@@ -42,10 +43,11 @@ _RETRY = "Retry-After: 2\r\nCache-Control: no-store\r\n"
 
 async def _handle(req):
     """Every route and the catch-all: the handle() of firmware/web_poll.py for GET and HEAD
-    /api/state (the status page's poll: most requests), of firmware/web_req.py for the rest,
+    /api/state (the status page's poll: most requests) and /api/session (every page load
+    asks it), of firmware/web_req.py for the rest,
     loaded for the request and dropped after."""
     m = "firmware.web_req"
-    if req.path == "/api/state" and req.method != "POST":
+    if req.method != "POST" and req.path in ("/api/state", "/api/session"):
         m = "firmware.web_poll"
     try:
         __import__(m)

@@ -1,10 +1,11 @@
 """GET (and HEAD) /api/state (docs/design/web-api.md), the status page's poll every 1.5 s and
-so most requests: firmware/web.py's handler imports this module, and nothing else of the web
-code, for the request and drops it after (not firmware/web_req.py, whose table and loader the
-other endpoints need).
+so most requests, and /api/session, which every page load asks: firmware/web.py's handler
+imports this module, and nothing else of the web code, for the request and drops it after
+(not firmware/web_req.py, whose table and loader the other endpoints need).
 
-  await handle(req)   state(web._app, req) with Cache-Control: no-store; drops what _ap()
-                      loaded (firmware/web_auth.py, lib/httpd_form.py).
+  await handle(req)   state(web._app, req), or session() for /api/session, with
+                      Cache-Control: no-store; drops what _ap() or session() loaded
+                      (firmware/web_auth.py, lib/httpd_form.py).
   state(app, req)     the answer: the counters as one formatted head (a few hundred bytes,
                       sent first), then the readings' values, written by
                       firmware/state_json.py into the request's own slot buffer (req.buf, free
@@ -17,7 +18,9 @@ Cost per poll (64-bit unix port, .mpy): this module's load, ~3 KB; see memory-di
 
 import gc
 import json
+import os
 import sys
+from binascii import hexlify
 
 from firmware import crash, hal, tic_reader, unload, web
 from firmware.version import VERSION
@@ -28,9 +31,26 @@ _JSON = "application/json"
 
 async def handle(req):
     try:
+        if req.path == "/api/session":
+            return session(web._app, req)
         return state(web._app, req)
     finally:
         unload("firmware.web_auth", "httpd_form")  # _ap()'s, when a password is set
+
+
+def session(app, req):
+    """GET /api/session (each page load asks it): with no admin password set, the CSRF token
+    (web.TOKEN, made on first use) and no session code loaded; with one, web_auth's."""
+    if app.settings["admin_password"]:
+        __import__("firmware.web_auth")
+        s = sys.modules["firmware.web_auth"].session(app, req)
+    else:
+        t = web.TOKEN
+        if not t[0]:
+            t[0] = hexlify(os.urandom(16)).decode()
+        p = getattr(app, "portal", None)
+        s = {"auth": False, "logged_in": True, "csrf": t[0], "ap": p is not None and p.active}
+    return (200, _JSON, json.dumps(s), "Cache-Control: no-store\r\n")
 
 
 def _s(v):

@@ -663,6 +663,12 @@ def _web_entry(w, modules):
     e["board_room_kept_poll_peak"] = r["peak_room_kept_poll"] - harness - e["broker_kept"]
     for k in ("room", "room_poll", "restored", "restored_round", "restored_after"):
         e["fw_" + k] = r[k] - base
+    # the heap's growths: up to the steady reading (boot, round, frames and page loads), and
+    # at give_back() after a refused update (MQTT started again in one call: no collection
+    # inside it on this port, which a board would do before growing)
+    start = w["heap_start"]
+    e["over_112k_pages"] = r["area_steady"] > 2 * start
+    e["over_112k_restore"] = r["area_restored"] > 2 * start
     e["board_room"] = r["room"] - harness - e["broker_kept"]
     e["board_room_poll"] = r["room_poll"] - harness - e["broker_kept"]
     # in use at the poll's writes (its request code and garbage: no collection inside)
@@ -752,6 +758,11 @@ def web_table(res):
     out.append("| heap grew past its first area / past ~112 KB | %s |" % " | ".join(
         "%s / %s" % ("yes" if res["modes"][m]["grew"] else "no",
                      "yes" if res["modes"][m]["over_112k"] else "no") for m in modes))  # fmt: skip
+    out.append("| ... past ~112 KB up to the steady reading (page loads) / at give_back() | %s |"
+               % " | ".join("%s / %s" % (
+                   "yes" if res["modes"][m]["over_112k_pages"] else "no",
+                   "yes" if res["modes"][m]["over_112k_restore"] else "no")
+                   for m in modes))  # fmt: skip
     out.append("| requests served; not 200; errors | %s |" % " | ".join(
         "%d; %d; %d" % (e["web"]["web_served"], e["web"]["web_not_ok"], e["web"]["web_errors"])
         for e in (res["modes"][m] for m in modes)))  # fmt: skip

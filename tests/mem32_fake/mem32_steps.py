@@ -331,8 +331,8 @@ async def _room_make():
 
 async def _room_back():
     """The update refused (no reset): the task's firmware/ota_run.py give_back() starts MQTT
-    again as at boot; then, as mqtt_start(), the publisher's timer pushed out of the run, and
-    a wait until the new client is connected and subscribed."""
+    again as at boot; then, as mqtt_start(), the publisher's timer pushed out of the run
+    (room_connected() waits for the connection)."""
 
     m = _task[0]
     _task[0] = None
@@ -341,8 +341,13 @@ async def _room_back():
     from firmware import mqtt_pub  # loaded again by give_back()
 
     mqtt_pub.POLL_MS = 24 * 3600 * 1000  # before the new task's first turn (see mqtt_start)
-    p = APP.mqtt
-    await _connected(p, "room_back")
+    note()
+
+
+async def _room_connected():
+    """After room_back(), in a step of its own (a board collects whenever it needs to; this
+    port only between steps): wait until the new client is connected and subscribed."""
+    await _connected(APP.mqtt, "room_back")
     note()
 
 
@@ -370,6 +375,10 @@ async def room():
 
 async def room_back():
     await _room_back()
+
+
+async def room_connected():
+    await _room_connected()
 
 
 def rediscover():

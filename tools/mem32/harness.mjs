@@ -320,6 +320,7 @@ if (opts.phase === "probe") {
     await st.pyAsync("await W.web_get(0)");
     st.inUse("room_poll");
     await st.pyAsync("await S.room_back()");
+    await st.pyAsync("await S.room_connected()");
     st.inUse("restored");
     py("S.broker_watch(False)");
     await st.pyAsync("await S.mqtt_step()");
