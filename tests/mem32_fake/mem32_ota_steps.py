@@ -45,6 +45,21 @@ class App:
         self.ota_status = {"state": "idle", "progress": 0, "error": None}
 
 
+async def _gate():
+    """Before a read: every GATE_EVERY reads (and the first ones), hand control back to
+    JavaScript (the harness collects and reads), then go on. Not at every read: each
+    runPythonAsync call leaves ~12 B that V8 frees late (docs/design/memory.md), which would
+    creep in."""
+    n = COUNT[0]
+    COUNT[0] = n + 1
+    if n < 8 or n % GATE_EVERY == 0:
+        AT.set()
+        await GO.wait()
+        GO.clear()
+    else:
+        await asyncio.sleep_ms(0)
+
+
 class _Conn:
     """One GET answered from /rel: the request is read, then headers, then the file."""
 
@@ -69,17 +84,7 @@ class _Conn:
         pass
 
     async def readinto(self, mv):
-        # every GATE_EVERY reads (and the first ones), hand control back to JavaScript (the
-        # harness collects and reads), then go on. Not at every read: each runPythonAsync call
-        # leaves ~12 B that V8 frees late (docs/design/memory.md), which would creep in.
-        n = COUNT[0]
-        COUNT[0] = n + 1
-        if n < 8 or n % GATE_EVERY == 0:
-            AT.set()
-            await GO.wait()
-            GO.clear()
-        else:
-            await asyncio.sleep_ms(0)
+        await _gate()
         if self.head:
             n = min(len(self.head), len(mv))
             mv[:n] = self.head[:n]
@@ -146,14 +151,7 @@ class _Upload:
         self.length = os.stat(path)[6]
 
     async def readinto(self, mv):
-        n = COUNT[0]
-        COUNT[0] = n + 1
-        if n < 8 or n % GATE_EVERY == 0:
-            AT.set()
-            await GO.wait()
-            GO.clear()
-        else:
-            await asyncio.sleep_ms(0)
+        await _gate()
         return self.f.readinto(mv)
 
 
