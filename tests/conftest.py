@@ -16,6 +16,8 @@ selected functions.
 """
 
 import ast
+import functools
+import gc
 import os
 import sys
 from pathlib import Path
@@ -47,12 +49,19 @@ def _head(path):
         return f.read(600)
 
 
+@functools.lru_cache(maxsize=None)
+def _tree(path):
+    """A file's syntax tree, parsed once per collection (SLOW_TESTS, then its test names)."""
+    return ast.parse(path.read_text(encoding="utf-8"))
+
+
 def _slow_names(path):
     """(whole file slow, names listed in SLOW_TESTS) for a file that may run on MicroPython."""
     whole = any(line.strip() == "# slow" for line in _head(path).splitlines())
     names = set()
-    tree = ast.parse(path.read_text(encoding="utf-8"))
-    for n in tree.body:
+    if "SLOW_TESTS" not in path.read_text(encoding="utf-8"):
+        return whole, names  # most files: no parse (each worker collects every file)
+    for n in _tree(path).body:
         if isinstance(n, ast.Assign) and any(
             isinstance(t, ast.Name) and t.id == "SLOW_TESTS" for t in n.targets
         ):
@@ -72,6 +81,14 @@ def pytest_collection_modifyitems(config, items):
         fn = getattr(item, "fn", None) or getattr(item, "originalname", item.name)
         if whole or fn in names:
             item.add_marker(pytest.mark.slow)
+
+
+def pytest_collection_finish(session):
+    """Freeze what collection made (modules, items) out of the cyclic GC's sight: firmware code
+    calls gc.collect() for the ESP32's small heap (web_req.api on every request), and on CPython
+    each full collection would otherwise walk everything pytest holds, about 80 ms each."""
+    _tree.cache_clear()
+    gc.freeze()
 
 
 def _mp_file(file_path, parent):
@@ -97,10 +114,9 @@ def pytest_pycollect_makemodule(module_path, parent):
 
 class MicroPythonFile(pytest.File):
     def collect(self):
-        tree = ast.parse(self.path.read_text(encoding="utf-8"))
         names = [
             n.name
-            for n in tree.body
+            for n in _tree(self.path).body
             if isinstance(n, ast.FunctionDef) and n.name.startswith("test_")
         ]
         for name in sorted(names):
