@@ -7,9 +7,12 @@ import os
 import log
 from firmware import config
 
+_TAG = int.from_bytes(os.urandom(4), "big")
+
 
 def _path(name):
-    pid = os.getpid() if hasattr(os, "getpid") else 0
+    # The unix port has no getpid(): a random tag, so that two runs at once never share files.
+    pid = os.getpid() if hasattr(os, "getpid") else _TAG
     return "/tmp/linky-test-config-%s-%d.json" % (name, pid)
 
 

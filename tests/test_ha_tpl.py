@@ -7,6 +7,7 @@ socket edge) then logs one error, sends nothing and publishing goes on."""
 
 import asyncio
 import gc
+import os
 import sys
 
 sys.path.append("tools")
@@ -46,6 +47,28 @@ def _data():
     return _DATA
 
 
+# This run's own files: two runs of the module at once (pytest workers, or two checkouts)
+# must not overwrite each other's templates file. They are removed when the process ends.
+_TAG = "%08x" % int.from_bytes(os.urandom(4), "big")
+_MADE = []
+
+
+def _cleanup():
+    for p in _MADE:
+        try:
+            os.remove(p)
+        except OSError:
+            pass
+
+
+if hasattr(sys, "atexit"):  # MicroPython's unix port: one function
+    sys.atexit(_cleanup)
+else:
+    import atexit
+
+    atexit.register(_cleanup)
+
+
 def _path(name="ha_tpl"):
     try:
         import tempfile
@@ -53,12 +76,14 @@ def _path(name="ha_tpl"):
         d = tempfile.gettempdir()
     except ImportError:  # MicroPython
         d = "/tmp"
-    return "%s/%s-%s.bin" % (d, name, sys.implementation.name)
+    return "%s/%s-%s-%s.bin" % (d, name, sys.implementation.name, _TAG)
 
 
 def _file(data=None, name="ha_tpl"):
     """Write data (default: the generated file) and point ha_tpl.PATH at it."""
     p = _path(name)
+    if p not in _MADE:
+        _MADE.append(p)
     with open(p, "wb") as f:
         f.write(_data() if data is None else data)
     ha_tpl.PATH = p

@@ -52,8 +52,12 @@ def _state_times(trace):
     return [t for t, ev, _st, _baud, _m, _n in trace if ev & tr.EV_STATE]
 
 
+_TAG = int.from_bytes(os.urandom(4), "big")
+
+
 def _tmp(name):
-    return "/tmp/linky-test-%s-%d.json" % (name, os.getpid() if hasattr(os, "getpid") else 0)
+    # The unix port has no getpid(): a random tag, so that two runs at once never share files.
+    return "/tmp/linky-test-%s-%d.json" % (name, os.getpid() if hasattr(os, "getpid") else _TAG)
 
 
 def _remove(path):
