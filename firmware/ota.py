@@ -105,6 +105,16 @@ async def _get(url, buf, size=None):
     return r  # a source: readinto, close (and length)
 
 
+async def image_room(app, m):
+    """When the release `m` carries a MicroPython image, firmware/ota_run.py make_room() again
+    with the image writer's need: MQTT stopped unless the heap has room for it too."""
+    if m.get("firmware"):
+        from firmware import ota_run
+
+        unload("firmware.ota_run")
+        await ota_run.make_room(app, None, True)
+
+
 def _folder():
     """firmware/ota_folder.py (start, folder, switch, refusal), loaded for a call and dropped
     right after (`unload`): the download holds none of it."""
@@ -133,6 +143,7 @@ async def from_url(app, url=None, force=False):
             src.close()
         app.ota_status["available"] = m["version"]
         log.info("release %s found at %s", m["version"], base)
+        await image_room(app, m)
         vbase = base + "/" + m["version"] + "/"
 
         def open_file(f):  # after the previous file: the buffer is free for the headers

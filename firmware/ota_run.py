@@ -6,20 +6,21 @@ Contract:
   room() -> int            bytes the heap can still take before a board's second growth, after
         a collection, in 32-bit bytes (hal.HEAP_LIMIT; on the unix port its whole heap, and its
         64-bit figures scaled down to 32-bit ones)
-  await make_room(app, need=NEED) -> bool   before an update's heavy phases (the manifest, the
-        signature check, the download), once a running discovery round has ended, and a
-        collection: when room() >= need, nothing else: MQTT keeps publishing through the
-        update (the publisher starts no discovery round meanwhile). Otherwise MQTT is stopped
-        (firmware/mqtt_ctl.py stop(): diagnostics, availability "offline", DISCONNECT, its
-        tasks ended), the publisher and the MQTT modules dropped, a collection. The TIC
-        reader goes on; the web server answers every new connection with a 503 and the
-        update's status (app.web.hold, lib/httpd_hold.py: no page, poll or handler code
-        loaded while the update holds its peak). True when MQTT was stopped. (`need` None:
-        NEED; on the host, the simulator's OTA_NEED hook if set.)
+  await make_room(app, need=NEED, image=False) -> bool   before an update's heavy phases
+        (the manifest, the signature check, the download), once a running discovery round
+        has ended, and a collection: when room() >= need, nothing else: MQTT keeps
+        publishing through the update (the publisher starts no discovery round meanwhile).
+        Otherwise MQTT is stopped (firmware/mqtt_ctl.py stop(): diagnostics, availability
+        "offline", DISCONNECT, its tasks ended), the publisher and the MQTT modules dropped, a
+        collection. The TIC reader goes on; the web server answers every new connection with
+        a 503 and the update's status (app.web.hold, lib/httpd_hold.py: no page, poll or
+        handler code loaded while the update holds its peak). True when MQTT was stopped.
+        `need` None: NEED (on the host, the simulator's OTA_NEED hook if set). `image`: the
+        release carries a MicroPython image, FW_NEED more (OTA_FW_NEED on the host): the
+        update calls it again once the manifest says so (firmware/ota.py image_room()).
   give_back(app, stopped)  after a refused or failed update (no reset): the web server
-        answers again, and MQTT started again
-        when make_room() stopped it, as at boot (mqtt_ctl.restart()); without the memory for
-        it, a reset (which brings it back).
+        answers again, and MQTT, when a make_room() call stopped it, is started again as at
+        boot (mqtt_ctl.restart()); without the memory for it, a reset (which brings it back).
 Why and figures: docs/design/ota.md §6.2. Cost: this module (~1.3 KB on 32 bits) during a
 call.
 """
@@ -36,6 +37,10 @@ ROUND_WAIT_S = 60  # the longest an update waits for a discovery round to end
 # (tools/mem32_ota.py: 14.2 KB read at the download, one chunk's garbage included) and the
 # little a frame's publish holds meanwhile.
 NEED = 14600
+# ... and more when the release carries a MicroPython image, whose writer (firmware/ota_fw.py,
+# flash, otadata, flash_esp32, a Writer, finish()'s 4 KB read-back) holds 12.7 KB at its end
+# (docs/design/ota-firmware.md §6): make_room(app, image=True) once the manifest says so.
+FW_NEED = 13 * 1024
 log = getLogger("ota")
 
 
@@ -76,13 +81,19 @@ def _hold(app, on):
         w.hold = {"error": "an update is running", "ota": app.ota_status} if on else None
 
 
-async def make_room(app, need=None):
+def _hook(name, default):
+    try:  # the simulator's tests may ask for more (host hooks; on a board, the default)
+        return int(hal.setting(name, default))
+    except ValueError:
+        return default
+
+
+async def make_room(app, need=None, image=False):
     _hold(app, True)
-    if need is None:  # the simulator's tests may ask for more (a host hook; a board: NEED)
-        try:
-            need = int(hal.setting("OTA_NEED", NEED))
-        except ValueError:
-            need = NEED
+    if need is None:
+        need = _hook("OTA_NEED", NEED)
+    if image:
+        need += _hook("OTA_FW_NEED", FW_NEED)
     await after_round(app)
     _spare(app, False)
     if getattr(app, "mqtt", None) is None:
@@ -94,12 +105,15 @@ async def make_room(app, need=None):
     log.info("update: %d B of heap for it, %d needed: MQTT stopped until it ends", r, need)
     await _ctl().stop(app)
     _spare(app, False)
+    app.ota_mqtt_off = True  # for give_back(), when a second call stopped it
     return True
 
 
 def give_back(app, stopped):
     _hold(app, False)
     _spare(app, True)
+    stopped = stopped or getattr(app, "ota_mqtt_off", False)
+    app.ota_mqtt_off = False
     if not stopped or getattr(app, "mqtt", None) is not None:
         return
     try:

@@ -130,6 +130,7 @@ async def install_upload(app, req, force=False):
         folder = ota._folder().target()
         m = await ota.check(app, body, n, folder, mv, force=force)
         app.ota_status["available"] = m["version"]
+        await ota.image_room(app, m)
         if body.left != m["total"]:
             raise ota.OtaError(
                 "release file: %d bytes after the manifest, %d expected" % (body.left, m["total"])

@@ -23,6 +23,7 @@ import threading
 import time
 import urllib.request
 
+import fw_image
 import ota
 import ota_env
 import pytest
@@ -57,6 +58,8 @@ def env(tmp_path_factory):
             "import time\n\n\ndef build(app):\n    app.add_task('block', _block())\n\n\n"
             "async def _block():\n    while True:\n        time.sleep(1)\n"
         )})  # fmt: skip
+    (base / "mp.app-bin").write_bytes(fw_image.app_image(64 * 1024 + 32))
+    ota_env.release(srv / "fwbad", "9.0.3", key_file, image, firmware=base / "mp.app-bin")
     server = ota_env.Server(srv)
     yield {"pub": pub, "server": server, "srv": srv}
     server.close()
@@ -237,6 +240,36 @@ def _errors(frame_line):
     """(checksum errors, format errors, interrupted) of an `app: frame` log line."""
     return re.search(r"checksum errors (\d+), format errors (\d+), interrupted (\d+)",
                      frame_line).groups()  # fmt: skip
+
+
+def test_a_micropython_image_stops_mqtt_when_the_heap_has_no_room_for_it(env, tmp_path):
+    """A release that carries a MicroPython image needs FW_NEED more than an app update
+    (firmware/ota_run.py): with the OTA_FW_NEED hook asking more than the heap has, MQTT, kept
+    for the check, is stopped once the manifest says there is an image, and comes back as at
+    boot when that image is refused (corrupt on the server)."""
+    sim, _ = run_sim(tmp_path, env, "fwbad", "--set", "fast_min_s=1", "--set",
+                     "OTA_FW_NEED=100000000")  # fmt: skip
+    try:
+        sim.wait(r"INFO app: linky \S+ on host, boot 1")
+        sim.wait(r"mqtt: discovery: \d+ entities", 60)
+        broker = re.search(r"mosquitto on 127\.0\.0\.1:(\d+)", "".join(sim.lines)).group(1)
+        base = re.search(r"publishing under (\S+)/", "".join(sim.lines)).group(1)
+        env["server"].faults["fwbad/9.0.3/" + ota.FIRMWARE_NAME] = "corrupt"
+        at = len(sim.lines)
+        assert sim.post("/api/ota", {}) == (202, {"ok": True})
+        sim.wait(r"update refused: ", 120)
+        got = sim.lines[at:]
+
+        def first(text):
+            return next(i for i, x in enumerate(got) if text in x)
+
+        keep, found = first("MQTT keeps publishing"), first("release 9.0.3 found")
+        assert keep < found < first("MQTT stopped until it ends"), "".join(got)
+        _mqtt_back(sim, broker, base)
+        assert "boot 2" not in "".join(sim.lines)  # no reset
+    finally:
+        env["server"].faults.clear()
+        sim.close()
 
 
 def test_refused_updates_give_mqtt_back(env, tmp_path):
