@@ -12,8 +12,9 @@ after). The caller checks the signed manifest and gives the image's size and SHA
                                 arrives (0xE9, chip id, the app description of a .app-bin)
                                 and feeds the SHA-256. ValueError (slot erased back) on a bad
                                 header or more bytes than announced.
-  w.finish() -> version         size, then SHA-256 of the stream, then SHA-256 of the slot
-                                read back, then set_boot() (the bootloader's own check).
+  w.finish(buf=None) -> version  size, then SHA-256 of the stream, then SHA-256 of the slot
+                                read back (through `buf`, else 4 KB of its own), then
+                                set_boot() (the bootloader's own check).
                                 ValueError on any mismatch: the boot slot is unchanged. The
                                 caller then resets (hal.reset()); the new image boots on trial.
   w.abort()                     erase the slot's first sector: the partial image never boots
@@ -22,8 +23,10 @@ after). The caller checks the signed manifest and gives the image's size and SHA
                                 a Writer, finished, the flash modules unloaded after
   mark_valid() -> bool          after the trial's health check (flash.mark_valid())
   status() -> dict              slot, state, rolled_back, next slot: for diagnostics
-Cost: ~0.5 KB while streaming; finish() borrows a 4 KB read buffer and reads the slot back
-(1.5 MB at most: well under a second on an ESP32). Design: docs/design/ota-firmware.md.
+Cost: ~0.5 KB while streaming; finish() reads the slot back (1.5 MB at most: well under a
+second on an ESP32) through the update's buffer (receive()), or a 4 KB one of its own.
+32-bit figures of a whole update with an image: docs/design/ota.md §6.1. Design:
+docs/design/ota-firmware.md.
 """
 
 import binascii
@@ -108,30 +111,29 @@ class Writer:
             self._erased = 0
         self._pos = 0
 
-    def finish(self):
-        """Check everything, then set_boot(). Returns the image's version string."""
+    def finish(self, buf=None):
+        """Check everything, then set_boot(). Returns the image's version string. The slot is
+        read back through `buf` (the update's buffer: a divisor of BLOCK, at least 80 bytes),
+        else a block-sized buffer of its own."""
         if self._pos != self.size:
             self._refuse("truncated: %d of %d bytes" % (self._pos, self.size))
         if self._h.digest() != self._want:
             self._refuse("SHA-256 mismatch in the download")
         part = self.part
         part.ioctl(3, 0)
-        buf = bytearray(flash.BLOCK)
+        if buf is None:
+            buf = bytearray(flash.BLOCK)
+        step = len(buf)
         h = hashlib.sha256()
         done = 0
         while done < self.size:
             k = self.size - done
-            if k >= flash.BLOCK:
-                part.readblocks(done // flash.BLOCK, buf)
-                h.update(buf)
-                k = flash.BLOCK
-            else:
-                mv = memoryview(buf)[:k]
-                part.readblocks(done // flash.BLOCK, mv)
-                h.update(mv)
+            mv = buf if k >= step else memoryview(buf)[:k]
+            part.readblocks(done // flash.BLOCK, mv, done % flash.BLOCK)
+            h.update(mv)
             if done == 0:
                 self.version = _text(buf, 48, 32)  # esp_app_desc_t.version
-            done += k
+            done += min(k, step)
         if h.digest() != self._want:
             self._refuse("SHA-256 mismatch reading the slot back")
         try:
@@ -176,7 +178,7 @@ async def receive(fw, open_file, cp):
             await cp.copy(src, fw["size"], w.write, hashlib.sha256(), fw["path"])
         finally:
             src.close()
-        w.finish()
+        w.finish(cp.mv)  # read back through the update's buffer: no 4 KB block of its own
     except BaseException:
         w.abort()
         raise

@@ -34,13 +34,14 @@ from log import getLogger
 
 ROUND_WAIT_S = 60  # the longest an update waits for a discovery round to end
 # What an update needs on top of the firmware, 32-bit bytes (docs/design/ota.md §6): its peak
-# (tools/mem32_ota.py: 14.2 KB read at the download, one chunk's garbage included) and the
+# (tools/mem32_ota.py: 13.7 KB read at the download, one chunk's garbage included) and the
 # little a frame's publish holds meanwhile.
-NEED = 14600
-# ... and more when the release carries a MicroPython image, whose writer (firmware/ota_fw.py,
-# flash, otadata, flash_esp32, a Writer, finish()'s 4 KB read-back) holds 12.7 KB at its end
-# (docs/design/ota-firmware.md §6): make_room(app, image=True) once the manifest says so.
-FW_NEED = 13 * 1024
+NEED = 14300
+# ... and more when the release carries a MicroPython image: its writer (firmware/ota_fw.py,
+# flash, otadata, flash_esp32, a Writer; the slot read back through the update's buffer) adds
+# 8.5 KB to the download (tools/mem32_ota.py): make_room(app, image=True) once the manifest
+# says so.
+FW_NEED = 9216
 log = getLogger("ota")
 
 

@@ -29,6 +29,8 @@ def test_the_update_installs_on_32bit_micropython(res):
     assert len(res["chunks"]) >= 10  # 90 files, ~235 KB, read 512 B at a time
     assert res["upload_result"] == {"ok": True, "error": "None"}, _table(res)
     assert len(res["upload_chunks"]) >= 10
+    # a release with a MicroPython image, written into the fake esp32.Partition
+    assert res["fw_result"] == {"ok": True, "error": "None"}, _table(res)
 
 
 def test_the_update_peak_stays_under_its_bound(res):
@@ -45,12 +47,14 @@ def test_whole_firmware_with_an_update_within_one_heap_growth(res):
     the heap, both ways firmware/ota_run.py make_room() can go (tools/mem32.py's web scenario
     calls it; the update's task module kept):
     - room enough (the reference firmware): MQTT keeps publishing through the update
-      (2026-12-02: 96.9 KB + 14.5 KB = 111.4 KB); make_room's rule, room() >= NEED, says so
+      (2026-12-02: 97.3 KB + 13.7 KB = 111.0 KB); make_room's rule, room() >= NEED, says so
       for this firmware, and NEED covers the update's peak;
-    - no room: MQTT stopped and dropped (86.3 KB + 14.5 KB = 100.8 KB; 100.8 + 22.3 = 123.1 KB
+    - no room: MQTT stopped and dropped (86.8 KB + 13.7 KB = 100.5 KB; 100.8 + 22.3 = 123.1 KB
       before the update could stop MQTT);
-    - an upload (POST /api/ota/upload), whose request holds 11.7 KB of web code: no room with
-      MQTT, which is stopped: 86.3 KB + 24.2 KB = 110.5 KB."""
+    - an upload (POST /api/ota/upload), whose request holds 11.8 KB of web code: no room with
+      MQTT, which is stopped: 86.8 KB + 23.7 KB = 110.5 KB;
+    - a release with a MicroPython image (its writer: +8.5 KB): no room with MQTT either:
+      86.8 KB + 22.3 KB = 109.1 KB."""
     from firmware import ota_run
 
     try:
@@ -73,5 +77,12 @@ def test_whole_firmware_with_an_update_within_one_heap_growth(res):
     up = w["board_room"] + res["upload_peak"]
     assert up <= mem32_ota.HEAP_MAX, "firmware %d (room made) + upload %d = %d B > %d B\n%s" % (
         w["board_room"], res["upload_peak"], up, mem32_ota.HEAP_MAX, t)  # fmt: skip
+    # a release with a MicroPython image: NEED + FW_NEED covers its peak, leaves no room with
+    # MQTT, which make_room(image=True) stops; then the firmware plus that peak fit
+    fw_need = ota_run.NEED + ota_run.FW_NEED
+    assert fw_need >= res["fw_peak"] and room < fw_need, (fw_need, res["fw_peak"], room, t)
+    fw = w["board_room"] + res["fw_peak"]
+    assert fw <= mem32_ota.HEAP_MAX, "firmware %d (room made) + image %d = %d B > %d B\n%s" % (
+        w["board_room"], res["fw_peak"], fw, mem32_ota.HEAP_MAX, t)  # fmt: skip
     # what the room is: MQTT's objects and code (its interned names stay)
     assert w["board_room"] <= w["board_steady"] - 7 * 1024, (w["board_room"], w["board_steady"])

@@ -27,7 +27,6 @@ docs/design/ota.md §6.
 
 import argparse
 import json
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -38,36 +37,61 @@ import mem32
 import qstr_names
 
 
-def _need():
-    """firmware/ota_run.py's NEED: what make_room() asks of the heap to keep MQTT."""
+def _need(name):
+    """firmware/ota_run.py's `name` (NEED, FW_NEED): what make_room() asks of the heap."""
     import ast
 
     tree = ast.parse((mem32.ROOT / "firmware" / "ota_run.py").read_text())
     for n in tree.body:
-        if isinstance(n, ast.Assign) and getattr(n.targets[0], "id", "") == "NEED":
+        if isinstance(n, ast.Assign) and getattr(n.targets[0], "id", "") == name:
             return ast.literal_eval(n.value)
-    raise mem32.Mem32Error("firmware/ota_run.py has no NEED")
+    raise mem32.Mem32Error("firmware/ota_run.py has no %s" % name)
 
 
-NEED = _need()
+NEED = _need("NEED")
+FW_NEED = _need("FW_NEED")
 
 HEAP_MAX = 2 * 56000  # one growth of the ESP32's first area (56,000 B usable): ~112 KB
 # The update's own peak on 32 bits must stay under this (docs/design/ota.md §6: 22.4 KB on
 # 2026-12-02, 31.6 KB download and ~38 KB check before the diet): a regression bound.
 PEAK_MAX = 24 * 1024
 VERSION = "9.0.0"
+FW_VERSION = "9.0.1"  # the release that carries a MicroPython image
+FW_SIZE = 256 * 1024 + 32  # its size: the writer's memory does not depend on it
 
 
 def release(tmp):
-    """(public key hex, release directory) of the current build/device, signed with a new key."""
+    """(public key hex, release directory, the same with a MicroPython image) of the current
+    build/device, signed with a new key; the image is tests/fw_image.py's (FW_SIZE bytes)."""
     sys.path.insert(0, str(mem32.ROOT / "tools"))
+    sys.path.insert(0, str(mem32.ROOT / "tests"))
+    import fw_image  # tests/fw_image.py: a well-formed ESP32 app image
     import ota  # tools/ota.py (CPython: cryptography)
 
     key = Path(tmp) / "release.pem"
     pub = ota.keygen(key)
     out = Path(tmp) / "rel"
     ota.build(VERSION, key, out, compile_first=False)
-    return pub, out
+    img = Path(tmp) / "mp.app-bin"
+    img.write_bytes(fw_image.app_image(FW_SIZE))
+    fw = Path(tmp) / "relfw"
+    ota.build(FW_VERSION, key, fw, compile_first=False, firmware=img)
+    return pub, out, fw
+
+
+def _esp32_flash(device):
+    """firmware/hal/flash.py with its ESP32 side chosen, compiled into the image `device`."""
+    src = (mem32.ROOT / "firmware/hal/flash.py").read_text(encoding="utf-8")
+    if src.count(mem32.HAL_SELECT) != 1:
+        raise mem32.Mem32Error("flash.py no longer selects by `%s`" % mem32.HAL_SELECT)
+    tmp = Path(device) / "flash_esp32_sel.py"
+    tmp.write_text(src.replace(mem32.HAL_SELECT, "True"), encoding="utf-8")
+    out = Path(device) / "firmware/hal/flash.mpy"
+    cmd = [str(mem32.upy.MPY_CROSS), "-s", "flash", "-o", str(out), str(tmp)]
+    r = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    tmp.unlink()
+    if r.returncode:
+        raise mem32.Mem32Error("mpy-cross failed on the patched flash.py:\n" + r.stderr)
 
 
 UPDATE_FILES = ("firmware/ota", "lib/ota_", "lib/ed25519", "lib/sha512")  # what it loads
@@ -105,7 +129,8 @@ def _board(out):
     out["before_update"] += fix[k]
     at = k + 1
     for run, last, peak in (("chunks", "after_update", "download_peak"),
-                            ("upload_chunks", "after_upload", "upload_peak")):  # fmt: skip
+                            ("upload_chunks", "after_upload", "upload_peak"),
+                            ("fw_chunks", "after_fw", "fw_peak")):  # fmt: skip
         chunks = out[run] + [out[last]]
         chunks = [v + fix[at + i] for i, v in enumerate(chunks)]
         at += len(chunks)
@@ -122,10 +147,12 @@ def measure(firmware=False):
     mem32.build()
     with tempfile.TemporaryDirectory(prefix="mem32-ota-") as tmp:
         device = Path(tmp) / "device"
-        shutil.copytree(mem32.upy.BUILD, device)
-        pub, rel = release(tmp)
+        mem32.device_image(device)  # the ESP32 HAL, over tests/mem32_fake's machine
+        _esp32_flash(device)
+        pub, rel, relfw = release(tmp)
         cmd = ["node", "--expose-gc", str(mem32.NPM_DIR / "ota.mjs"), "--device", str(device)]
-        cmd += ["--fake", str(mem32.FAKE_DIR), "--rel", str(rel), "--key", pub]
+        cmd += ["--fake", str(mem32.FAKE_DIR), "--rel", str(rel), "--relfw", str(relfw)]
+        cmd += ["--key", pub]
         cmd += ["--upload", "/rel/%s/release.bin" % VERSION]
         r = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=600)
         if r.returncode:
@@ -161,6 +188,9 @@ def measure(firmware=False):
         # MQTT (room_upload < NEED), so MQTT is stopped
         out["room_upload"] = HEAP_MAX - w["board_room_kept"] - out["upload_code"]
         out["total_upload"] = w["board_room"] + out["upload_peak"]
+        # a release with a MicroPython image: make_room(image=True) finds no room with MQTT
+        out["room_fw"] = HEAP_MAX - w["board_room_kept"]
+        out["total_fw"] = w["board_room"] + out["fw_peak"]
         out["heap_max"] = HEAP_MAX
     return out
 
@@ -198,12 +228,21 @@ def table(res):
             "largest {:,} B; **peak {:,} B**.".format(
                 res["upload_code"], " / ".join("{:,}".format(u[k]) for _, k in rows[:-1]),
                 max(res["upload_chunks"]), res["upload_peak"])]  # fmt: skip
+    f = res["fw_chunks"]
+    out += [
+        "",
+        "A release with a MicroPython image ({:,} B, into the fake esp32.Partition): "
+        "the app's files, largest {:,} B; with the image's writer, largest {:,} B; "
+        "**peak {:,} B**.".format(FW_SIZE, max(f[: len(f) // 2]), max(f), res["fw_peak"]),
+    ]
     ok = res["result"] and res["result"]["ok"]
     up = res["upload_result"] and res["upload_result"]["ok"]
-    out += ["", "Update %s, upload %s; bound on the update's peak %d B: %s." % (
-        "installed" if ok else "FAILED: %s" % res["result"],
-        "installed" if up else "FAILED: %s" % res["upload_result"], res["peak_max"],
-        "ok" if res["peak"] <= res["peak_max"] else "OVER")]  # fmt: skip
+    fw = res["fw_result"] and res["fw_result"]["ok"]
+    out += ["", "Update %s, upload %s, update with an image %s; bound on the update's peak %d B: "
+            "%s." % ("installed" if ok else "FAILED: %s" % res["result"],
+                     "installed" if up else "FAILED: %s" % res["upload_result"],
+                     "installed" if fw else "FAILED: %s" % res["fw_result"], res["peak_max"],
+                     "ok" if res["peak"] <= res["peak_max"] else "OVER")]  # fmt: skip
     if "total" in res:
         f = res["firmware"]
         out.append("Whole firmware with MQTT and the web server (board, 40 frames): {:,} B; once "
@@ -222,6 +261,12 @@ def table(res):
                        res["room_upload"], NEED, f["board_room"], res["upload_peak"],
                        res["total_upload"],
                        "within" if res["total_upload"] <= res["heap_max"] else "over",
+                   ))  # fmt: skip
+        out.append("A release with a MicroPython image: {:,} B of room with MQTT, {:,} needed: "
+                   "MQTT stopped; {:,} B + {:,} B = {:,} B: {}.".format(
+                       res["room_fw"], NEED + FW_NEED, f["board_room"], res["fw_peak"],
+                       res["total_fw"],
+                       "within" if res["total_fw"] <= res["heap_max"] else "over",
                    ))  # fmt: skip
         p = f["board_room_kept_poll_peak"]
         out.append("A page poll during the update (the held server's 503, lib/httpd_hold.py), "

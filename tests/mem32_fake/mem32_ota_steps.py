@@ -70,7 +70,8 @@ class _Conn:
     def write(self, b):
         line = bytes(b).split(b"\r\n", 1)[0]
         path = line.split()[1].decode()
-        rel = "/rel" + path[2:] if path.startswith("/r") else "/rel" + path
+        # /f/...: the release with a MicroPython image (/relfw); /r/... and the rest: /rel
+        rel = "/relfw" + path[2:] if path.startswith("/f/") else "/rel" + path[2:]
         try:
             self.f = open(rel, "rb")
             import os
@@ -109,19 +110,14 @@ KEEP = {}
 
 
 def setup(key):
-    """The fake edge: firmware.hal with open_connection only (no HAL needed for an update)."""
-    import firmware
-
+    """The fake edge: the image's firmware.hal (its ESP32 side, tools/mem32_ota.py selects it,
+    over the fake machine and esp32 modules) with open_connection replaced by the in-memory
+    server; firmware/hal/flash.py's ESP32 side over the fake esp32.Partition."""
     asyncio.wait_for_ms  # noqa: B018 (loads asyncio.funcs, as the MQTT client has at boot)
     asyncio.Lock  # noqa: B018 (loads asyncio.lock, as the MQTT client has)
+    from firmware import hal
 
-    class Hal:
-        pass
-
-    hal = Hal()
     hal.open_connection = open_connection
-    sys.modules["firmware.hal"] = hal
-    firmware.hal = hal
     APP[0] = App(key)
     import os
 
@@ -193,10 +189,10 @@ async def start_upload(path):
     AT.clear()
 
 
-async def _update():
+async def _update(url=None):
     from firmware import ota
 
-    ok = await ota.from_url(APP[0], None, False)
+    ok = await ota.from_url(APP[0], url, False)
     print("MEM32OK", 1 if ok else 0, APP[0].ota_status["error"])
     sys.modules.pop("firmware.ota", None)
     KEEP.pop("task", None)  # a finished task kept would keep its frames (firmware/app.py: not)
@@ -204,11 +200,14 @@ async def _update():
     AT.set()
 
 
-async def start():
+async def start(url=None):
     """Start the whole update, ota.from_url, in a task of its own as ota_boot runs it (this
-    port's wait_for cannot cancel the top-level coroutine); return at its first chunk."""
+    port's wait_for cannot cancel the top-level coroutine); return at its first chunk. `url`:
+    http://rel.local/f for the release that carries a MicroPython image."""
     AT.clear()
-    KEEP["task"] = asyncio.create_task(_update())
+    DONE[0] = False
+    COUNT[0] = 0
+    KEEP["task"] = asyncio.create_task(_update(url))
     await AT.wait()
     AT.clear()
 

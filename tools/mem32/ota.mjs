@@ -1,6 +1,7 @@
 // ota.mjs: heap use of one application update on MicroPython 1.27 built 32-bit (WebAssembly).
 //
-//   node --expose-gc ota.mjs --device DIR --fake DIR --rel DIR --key HEX [--heap BYTES]
+//   node --expose-gc ota.mjs --device DIR --fake DIR --rel DIR --relfw DIR --upload PATH
+//        --key HEX [--heap BYTES]
 //
 // DIR: the device image (lib/, firmware/), tests/mem32_fake (mem32_ota_steps.py) and a
 // release directory made by tools/ota.py build (served by the fake HTTP edge as /rel).
@@ -44,6 +45,7 @@ const mp = await loadMicroPython({ heapsize: opts.heap, stdout: onLine, stderr: 
 copyTree(mp, opts.device, "/flash");
 copyTree(mp, opts.fake, "/fake");
 copyTree(mp, opts.rel, "/rel");
+copyTree(mp, opts.relfw, "/relfw");
 mp.FS.mkdir("/state");
 const py = (code) => {
   try { mp.runPython(code); } catch (e) {
@@ -114,6 +116,13 @@ out.upload_chunks = await run(`await S.start_upload('${opts.upload}')`);
 out.after_upload = out.upload_chunks.pop();
 out.upload_peak = Math.max(...out.upload_chunks);
 out.upload_result = ok;
+// Then a release that also carries a MicroPython image (firmware/ota_fw.py into the fake
+// esp32.Partition): the app's files, then the image.
+ok = null;
+out.fw_chunks = await run("await S.start('http://rel.local/f')");
+out.after_fw = out.fw_chunks.pop();
+out.fw_peak = Math.max(...out.fw_chunks);
+out.fw_result = ok;
 out.qstr = qs; // in reading order: base, the check's phases, before_update, the chunks
 out.log = other.slice(-12);
 console.log(JSON.stringify(out));
