@@ -9,6 +9,7 @@ notes; `ports/esp32/<file> v1.27` is MicroPython's source at tag v1.27.0.
 
 import asyncio
 import binascii
+import sys
 
 import machine
 from machine import UART, Pin
@@ -28,11 +29,17 @@ except ImportError:  # CPython (tests): same awaitable, in seconds
 
 PLATFORM = "esp32"
 
+
 # The most the MicroPython heap may hold before it would grow a second time: ESP32_GENERIC's
-# first area is 56,000 B and one growth adds about as much; a second starves Wi-Fi and
-# sockets (docs/design/memory.md). firmware/ota_run.py keeps MQTT during an update only when
-# the update's peak fits under it.
-HEAP_LIMIT = 112000
+# first area is 56,000 B usable (MICROPY_GC_INITIAL_HEAP_SIZE 56 KiB) and one growth adds
+# about as much; a second starves Wi-Fi and sockets (docs/design/memory.md). 36 KiB on the
+# S2 and C2, 64 KiB on the others (ports/esp32/mpconfigport.h v1.27). firmware/ota_run.py
+# keeps MQTT during an update only when the update's peak fits under it.
+_m = getattr(sys.implementation, "_machine", "")  # "Generic ESP32 module ... with ESP32S3"
+HEAP_LIMIT = (
+    112000 if _m.endswith("ESP32") else 72000 if _m.endswith(("ESP32S2", "ESP32C2")) else 128000
+)
+del _m
 
 # Receive ring buffer of the UART driver, in bytes. It lives in the IDF heap (internal RAM), not
 # in the MicroPython heap (§1.1); more costs RAM that Wi-Fi and TLS need (§4.1). The driver
