@@ -16,8 +16,13 @@ from tic.encode import frame, group
 from tic.parser import CHUNK, FRAME_SIZE, Parser
 from tic_helpers import CAPTURES, read
 
-# Seconds each: make test runs them, make check does not (conftest.py).
-SLOW_TESTS = ("test_counters_wrap_instead_of_growing_into_big_ints",)
+# Seconds each: make test runs them, make check does not (conftest.py). Standard mode fed one
+# byte at a time is about 2 s of the unix port's time (575 KB, a call per byte): make check
+# proves the byte-by-byte path on the historique stream.
+SLOW_TESTS = (
+    "test_counters_wrap_instead_of_growing_into_big_ints",
+    "test_standard_feed_byte_by_byte_allocates_nothing",
+)
 
 STD = read(CAPTURES + "std-tri-tempo-teleinfo-nom.raw")
 HIST = read(CAPTURES + "hist-mono-tempo-teleinfo-nom.raw")
@@ -109,9 +114,9 @@ def run_locked(data, chunk):
     return p, acc
 
 
-def check(mode):
+def check(mode, chunks=(1, 17, 256, 4096)):
     data = build(mode)
-    for chunk in (1, 17, 256, 4096):
+    for chunk in chunks:
         p, acc = run_locked(data, chunk)
         if acc[0] < 400:  # warm-up frames + locked frames (three passes)
             raise AssertionError("too few frames: %d" % acc[0])
@@ -120,7 +125,11 @@ def check(mode):
 
 
 def test_standard_feed_allocates_nothing():
-    check(MODE_STANDARD)
+    check(MODE_STANDARD, (17, 256, 4096))
+
+
+def test_standard_feed_byte_by_byte_allocates_nothing():
+    check(MODE_STANDARD, (1,))
 
 
 def test_historique_feed_allocates_nothing():
