@@ -16,8 +16,8 @@ selected functions.
 """
 
 import ast
-import functools
 import gc
+import hashlib
 import os
 import sys
 from pathlib import Path
@@ -49,24 +49,48 @@ def _head(path):
         return f.read(600)
 
 
-@functools.lru_cache(maxsize=None)
-def _tree(path):
-    """A file's syntax tree, parsed once per collection (SLOW_TESTS, then its test names)."""
-    return ast.parse(path.read_text(encoding="utf-8"))
+_FACTS = {}  # path -> (test function names, SLOW_TESTS names), this process's answers
 
 
-def _slow_names(path):
+def _facts(path, config):
+    """(top-level test_ function names, names in SLOW_TESTS) of a test file, from its syntax
+    tree. Each xdist worker collects every file, and parsing the MicroPython files cost each
+    about 0.4 s: the answer is kept in pytest's cache (.pytest_cache) under the file's SHA-1."""
+    if path in _FACTS:
+        return _FACTS[path]
+    data = path.read_bytes()
+    digest = hashlib.sha1(data).hexdigest()
+    cache = getattr(config, "cache", None)  # None under -p no:cacheprovider
+    key = "linky/test-facts/" + path.name
+    got = cache.get(key, None) if cache is not None else None
+    if isinstance(got, dict) and got.get("sha1") == digest:
+        facts = (got["tests"], got["slow"])
+    else:
+        tree = ast.parse(data.decode("utf-8"))
+        tests = [
+            n.name
+            for n in tree.body
+            if isinstance(n, ast.FunctionDef) and n.name.startswith("test_")
+        ]
+        slow = []
+        for n in tree.body:
+            if isinstance(n, ast.Assign) and any(
+                isinstance(t, ast.Name) and t.id == "SLOW_TESTS" for t in n.targets
+            ):
+                slow.extend(ast.literal_eval(n.value))
+        facts = (tests, slow)
+        if cache is not None:
+            cache.set(key, {"sha1": digest, "tests": tests, "slow": slow})
+    _FACTS[path] = facts
+    return facts
+
+
+def _slow_names(path, config):
     """(whole file slow, names listed in SLOW_TESTS) for a file that may run on MicroPython."""
     whole = any(line.strip() == "# slow" for line in _head(path).splitlines())
-    names = set()
     if "SLOW_TESTS" not in path.read_text(encoding="utf-8"):
-        return whole, names  # most files: no parse (each worker collects every file)
-    for n in _tree(path).body:
-        if isinstance(n, ast.Assign) and any(
-            isinstance(t, ast.Name) and t.id == "SLOW_TESTS" for t in n.targets
-        ):
-            names.update(ast.literal_eval(n.value))
-    return whole, names
+        return whole, set()  # most CPython-only files: nothing to parse
+    return whole, set(_facts(path, config)[1])
 
 
 def pytest_collection_modifyitems(config, items):
@@ -76,7 +100,7 @@ def pytest_collection_modifyitems(config, items):
         if path.suffix != ".py" or not path.name.startswith(("test_", "mptest_")):
             continue
         if path not in cache:
-            cache[path] = _slow_names(path)
+            cache[path] = _slow_names(path, config)
         whole, names = cache[path]
         fn = getattr(item, "fn", None) or getattr(item, "originalname", item.name)
         if whole or fn in names:
@@ -87,7 +111,7 @@ def pytest_collection_finish(session):
     """Freeze what collection made (modules, items) out of the cyclic GC's sight: firmware code
     calls gc.collect() for the ESP32's small heap (web_req.api on every request), and on CPython
     each full collection would otherwise walk everything pytest holds, about 80 ms each."""
-    _tree.cache_clear()
+    _FACTS.clear()
     gc.freeze()
 
 
@@ -114,12 +138,7 @@ def pytest_pycollect_makemodule(module_path, parent):
 
 class MicroPythonFile(pytest.File):
     def collect(self):
-        names = [
-            n.name
-            for n in _tree(self.path).body
-            if isinstance(n, ast.FunctionDef) and n.name.startswith("test_")
-        ]
-        for name in sorted(names):
+        for name in sorted(_facts(self.path, self.config)[0]):
             yield MicroPythonItem.from_parent(self, name=name + "[micropython]", fn=name)
 
     def results(self):
