@@ -104,9 +104,9 @@ async def make_room(app, need=None, image=False):
         log.info("update: %d B of heap for it: MQTT keeps publishing", r)
         return False
     log.info("update: %d B of heap for it, %d needed: MQTT stopped until it ends", r, need)
+    app.ota_mqtt_off = True  # for give_back(): a second call may stop it, or stop() fail
     await _ctl().stop(app)
     _spare(app, False)
-    app.ota_mqtt_off = True  # for give_back(), when a second call stopped it
     return True
 
 
