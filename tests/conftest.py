@@ -18,8 +18,10 @@ selected functions.
 import ast
 import gc
 import hashlib
+import json
 import os
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -144,12 +146,64 @@ class MicroPythonFile(pytest.File):
     def results(self):
         """Run the module once under the unix port; map test name -> (ok, text)."""
         if getattr(self, "_results", None) is None:
-            # Only the functions this session runs (make check deselects the slow ones).
-            mine = [i.fn for i in self.session.items if i.parent is self]
-            proc = upy.run([self.path, *mine], upy.test_path(), heap="16M", timeout=MP_TIMEOUT)
-            self._results = parse_mpunit(proc.stdout)
-            self._output = proc.stdout + proc.stderr
+            shared = _shared_run(self.config, self.path.name)
+            out, err = self._run() if shared is None else shared.output(self._run)
+            self._results = parse_mpunit(out)
+            self._output = out + err
         return self._results
+
+    def _run(self):
+        # Only the functions this session runs (make check deselects the slow ones).
+        mine = [i.fn for i in self.session.items if i.parent is self]
+        proc = upy.run([self.path, *mine], upy.test_path(), heap="16M", timeout=MP_TIMEOUT)
+        return proc.stdout, proc.stderr
+
+
+def _shared_run(config, name):
+    """Under xdist, the one run of a file's module that every worker reads (None otherwise).
+
+    xdist may hand a file's [micropython] items to several workers (worksteal splits the
+    queue anywhere), and each would run the whole module again: up to a few seconds of CPU
+    each, in make check. The first worker to need it runs it and leaves its output in the
+    run's shared temporary directory (the parent of the workers' basetemps); the others wait
+    for that output. Every worker selects the same functions (the whole collection's)."""
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return None
+    factory = getattr(config, "_tmp_path_factory", None)
+    if factory is None:
+        return None
+    d = factory.getbasetemp().parent / "micropython-runs"
+    d.mkdir(exist_ok=True)
+    return _SharedRun(d / name)
+
+
+class _SharedRun:
+    def __init__(self, base):
+        self.lock = base.with_name(base.name + ".lock")
+        self.done = base.with_name(base.name + ".out")
+
+    def output(self, run):
+        try:
+            fd = os.open(self.lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            return self._wait(run)
+        os.close(fd)
+        out = ("", "the worker running this module failed before it finished\n")
+        try:
+            out = run()
+        finally:
+            tmp = self.done.with_name(self.done.name + ".tmp")
+            tmp.write_text(json.dumps(out), encoding="utf-8")
+            tmp.replace(self.done)  # whole or absent, never half-written
+        return out
+
+    def _wait(self, run):
+        deadline = time.monotonic() + MP_TIMEOUT + 60
+        while not self.done.exists():
+            if time.monotonic() > deadline:  # the other worker died: run it here
+                return run()
+            time.sleep(0.05)
+        return tuple(json.loads(self.done.read_text(encoding="utf-8")))
 
 
 def parse_mpunit(text):
