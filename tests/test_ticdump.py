@@ -135,12 +135,20 @@ SMALL_HEAP = "256K"  # the unix port's heap for --check-alloc on the ~1 MB input
 
 
 @pytest.fixture(scope="module")
-def big(tmp_path_factory):
-    """About 1 MB of real, noisy line (a capture repeated 94 times) and CPython's output for
-    it; the unix port gets a fraction of that as heap, so only a streaming ticdump copes."""
+def big_file(tmp_path_factory):
+    """About 1 MB of real, noisy line (a capture repeated 94 times): (path, bytes)."""
     data = (CAPTURES_DIR / "std-tri-tempo-stream-errors-teleinfo-nom.raw").read_bytes() * 94
     path = tmp_path_factory.mktemp("ticdump") / "big.raw"
     path.write_bytes(data)
+    return path, data
+
+
+@pytest.fixture(scope="module")
+def big(big_file):
+    """big_file and CPython's output for it; the unix port gets a fraction of that as heap, so
+    only a streaming ticdump copes. (Decoding it takes CPython about half a second: tests that
+    need only the file take big_file.)"""
+    path, data = big_file
     r = run("cpython", str(path))
     assert r.returncode == 0, r.stderr
     stats = json.loads(r.stdout.splitlines()[-1])["stats"]
@@ -223,8 +231,8 @@ def test_help_exits_0_with_the_usage_on_stdout(interp, flag):
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full (Linux)")
 @pytest.mark.parametrize("interp", INTERPRETERS)
 @pytest.mark.parametrize("what", ["small", "large", "help"])
-def test_a_full_disk_is_a_write_error(big, interp, what):
-    args = {"small": [str(CAPTURES[0])], "large": ["--decode", str(big[0])], "help": ["-h"]}
+def test_a_full_disk_is_a_write_error(big_file, interp, what):
+    args = {"small": [str(CAPTURES[0])], "large": ["--decode", str(big_file[0])], "help": ["-h"]}
     with open("/dev/full", "wb") as full:
         r = run(interp, *args[what], stdout=full)
     assert r.returncode == 2
@@ -232,9 +240,9 @@ def test_a_full_disk_is_a_write_error(big, interp, what):
 
 
 @pytest.mark.parametrize("interp", INTERPRETERS)
-def test_a_broken_pipe_ends_quietly(big, interp):
+def test_a_broken_pipe_ends_quietly(big_file, interp):
     """`ticdump.py big.raw | head`: the reader goes away after a few lines."""
-    cmd, env = command(interp, str(big[0]))
+    cmd, env = command(interp, str(big_file[0]))
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd="/")
     head = proc.stdout.read(1000)
     proc.stdout.close()
