@@ -22,6 +22,7 @@ FILES = (
     "lib/sha512.py",
     "lib/ota_manifest.py",
     "lib/ota_entries.py",
+    "lib/ota_head.py",
     "lib/ota_sig.py",
     "tests/mpunit.py",
     "tests/ed25519_sign.py",
