@@ -242,6 +242,15 @@ def _errors(frame_line):
                      frame_line).groups()  # fmt: skip
 
 
+def _published(sim):
+    """Once the firmware has booted and run its first discovery round: (the broker's port, the
+    base topic), from its log."""
+    sim.wait(r"INFO app: linky \S+ on host, boot 1")
+    sim.wait(r"mqtt: discovery: \d+ entities", 60)
+    broker = re.search(r"mosquitto on 127\.0\.0\.1:(\d+)", "".join(sim.lines)).group(1)
+    return broker, re.search(r"publishing under (\S+)/", "".join(sim.lines)).group(1)
+
+
 def test_a_micropython_image_stops_mqtt_when_the_heap_has_no_room_for_it(env, tmp_path):
     """A release that carries a MicroPython image needs FW_NEED more than an app update
     (firmware/ota_run.py): with the OTA_FW_NEED hook asking more than the heap has, MQTT, kept
@@ -250,10 +259,7 @@ def test_a_micropython_image_stops_mqtt_when_the_heap_has_no_room_for_it(env, tm
     sim, _ = run_sim(tmp_path, env, "fwbad", "--set", "fast_min_s=1", "--set",
                      "OTA_FW_NEED=100000000")  # fmt: skip
     try:
-        sim.wait(r"INFO app: linky \S+ on host, boot 1")
-        sim.wait(r"mqtt: discovery: \d+ entities", 60)
-        broker = re.search(r"mosquitto on 127\.0\.0\.1:(\d+)", "".join(sim.lines)).group(1)
-        base = re.search(r"publishing under (\S+)/", "".join(sim.lines)).group(1)
+        broker, base = _published(sim)
         env["server"].faults["fwbad/9.0.3/" + ota.FIRMWARE_NAME] = "corrupt"
         at = len(sim.lines)
         assert sim.post("/api/ota", {}) == (202, {"ok": True})
@@ -281,10 +287,7 @@ def test_refused_updates_give_mqtt_back(env, tmp_path):
     sim, state = run_sim(tmp_path, env, "good", "--set", "fast_min_s=1", "--set",
                          "OTA_NEED=100000000")  # fmt: skip
     try:
-        sim.wait(r"INFO app: linky \S+ on host, boot 1")
-        sim.wait(r"mqtt: discovery: \d+ entities", 60)
-        broker = re.search(r"mosquitto on 127\.0\.0\.1:(\d+)", "".join(sim.lines)).group(1)
-        base = re.search(r"publishing under (\S+)/", "".join(sim.lines)).group(1)
+        broker, base = _published(sim)
         before = _errors([x for x in sim.lines if "INFO app: frame" in x][-1])
         # 1. From the URL: the last file of the release is corrupt on the server.
         rel = env["srv"] / "good" / "9.0.0"

@@ -178,15 +178,20 @@ async def _upload(path):
     AT.set()
 
 
-async def start_upload(path):
-    """Start an upload of release file `path` (tools/ota.py build's release.bin) in a task of
-    its own; return at its first chunk."""
+async def _start(co):
+    """Run `co` (an update) in a task of its own, as ota_boot runs it (this port's wait_for
+    cannot cancel the top-level coroutine); return at its first chunk."""
     AT.clear()
     DONE[0] = False
     COUNT[0] = 0
-    KEEP["task"] = asyncio.create_task(_upload(path))
+    KEEP["task"] = asyncio.create_task(co)
     await AT.wait()
     AT.clear()
+
+
+async def start_upload(path):
+    """Start an upload of release file `path` (tools/ota.py build's release.bin)."""
+    await _start(_upload(path))
 
 
 async def _update(url=None):
@@ -201,15 +206,9 @@ async def _update(url=None):
 
 
 async def start(url=None):
-    """Start the whole update, ota.from_url, in a task of its own as ota_boot runs it (this
-    port's wait_for cannot cancel the top-level coroutine); return at its first chunk. `url`:
-    http://rel.local/f for the release that carries a MicroPython image."""
-    AT.clear()
-    DONE[0] = False
-    COUNT[0] = 0
-    KEEP["task"] = asyncio.create_task(_update(url))
-    await AT.wait()
-    AT.clear()
+    """Start the whole update, ota.from_url (_start()). `url`: http://rel.local/f for the
+    release that carries a MicroPython image."""
+    await _start(_update(url))
 
 
 async def next_chunk():
