@@ -132,11 +132,14 @@ def retired(old, new):
 
 
 def path():
-    """The templates file: PATH, else ha_tpl.bin beside this module."""
+    """The templates file: PATH, else ha_tpl.bin beside this module.
+    Frozen into a MicroPython image, a module's __file__ is its name in the image (`ha_tpl.py`,
+    no folder): the file is then the image's lib/ha_tpl.bin, from the current folder (the
+    filesystem's root on a board)."""
     if PATH:
         return PATH
     f = __file__.replace("\\", "/")
-    return f[: f.rfind("/") + 1] + "ha_tpl.bin"
+    return f[: f.rfind("/") + 1] + "ha_tpl.bin" if "/" in f else "lib/ha_tpl.bin"
 
 
 def _text(s):

@@ -204,6 +204,26 @@ def test_a_missing_file_is_an_oserror():
     _refused(ha_tpl.Templates, "041776199277", MODE_STANDARD, err=OSError)
 
 
+def test_the_file_is_found_beside_the_module_or_in_a_frozen_image():
+    """Imported from a file, the templates are beside the module (build/device/lib/ on the
+    host, /lib on a board). Frozen into a MicroPython image, the module's __file__ is its
+    name in the image, `ha_tpl.py`: the file is then lib/ha_tpl.bin under the current folder,
+    the board's root, where `make deploy` puts it."""
+    saved = ha_tpl.PATH, ha_tpl.__file__
+    try:
+        ha_tpl.PATH = None
+        ha_tpl.__file__ = "/flash/lib/ha_tpl.mpy"
+        assert ha_tpl.path() == "/flash/lib/ha_tpl.bin"
+        ha_tpl.__file__ = "app_a/lib/ha_tpl.mpy"  # an update's app folder
+        assert ha_tpl.path() == "app_a/lib/ha_tpl.bin"
+        ha_tpl.__file__ = "ha_tpl.py"  # frozen
+        assert ha_tpl.path() == "lib/ha_tpl.bin"
+        ha_tpl.PATH = "/x/t.bin"
+        assert ha_tpl.path() == "/x/t.bin"
+    finally:
+        ha_tpl.PATH, ha_tpl.__file__ = saved
+
+
 def _corrupt():
     """(what, bytes) of damaged files."""
     d = _data()
