@@ -1,7 +1,7 @@
 """Heap use of the device image on MicroPython 1.27 built 32-bit, as on an ESP32.
 
     python3 tools/mem32.py [--frames 1000] [--first 100] [--modes standard,historique]
-                           [--no-unix] [--mqtt | --mqtt-only] [--web] [--json]
+                           [--no-unix] [--mqtt | --mqtt-only] [--web] [--json] [--mjs FILE]
 
 Runs the real build/device .mpy files (rebuilt first with tools/build.py) on the WebAssembly
 port of MicroPython 1.27.0 (npm `@micropython/micropython-webassembly-pyscript`, pinned in
@@ -24,10 +24,12 @@ With --web, scenario web too (`measure_web()`): scenario mqtt plus the web serve
 driven through an in-memory stream at the socket edge: each frame is followed by a GET
 /api/state (the status page's poll), every PAGE_EVERY frames by a whole page load; at the end
 the web part is dropped in stages to measure what it keeps.
-Method and figures: docs/design/memory.md. Prints a table, or with --json one JSON object
-(`measure()` returns it; with --mqtt under "mqtt"). Cost: both modes at 1000 frames take
-about 25 s, 90 s with the unix-port runs; boot and 100 frames about 3 s; scenario mqtt, both
-modes, 1000 frames: about 50 s.
+With --mjs FILE, the WebAssembly runs use that build of the port instead of the npm package:
+tools/frozen_wasm.py's, where the firmware is frozen in as in the linky image (--no-unix is
+then implied; docs/design/frozen-image.md). Method and figures: docs/design/memory.md.
+Prints a table, or with --json one JSON object (`measure()` returns it; with --mqtt under
+"mqtt"). Cost: both modes at 1000 frames take about 25 s, 90 s with the unix-port runs; boot
+and 100 frames about 3 s; scenario mqtt, both modes, 1000 frames: about 50 s.
 """
 
 import argparse
@@ -45,6 +47,7 @@ import upy
 
 ROOT = upy.ROOT
 NPM_DIR = ROOT / "tools" / "mem32"
+MJS = None  # --mjs: a build of the port (tools/frozen_wasm.py) instead of the npm package
 FAKE_DIR = ROOT / "tests" / "mem32_fake"
 HEAP_32 = 56 * 1024  # ESP32_GENERIC's first heap area (mem_info shows 56000 usable)
 HEAP_64 = "2M"  # the unix port's heap: big enough never to collect early
@@ -298,6 +301,8 @@ def _harness(job, phase, heap, ballast=0, qstr_excess=0):
     cmd += ["--mode", job.mode, "--phase", phase, "--heap", str(heap), "--ballast", str(ballast)]
     cmd += ["--qstr-excess", str(qstr_excess)]
     cmd += ["--scenario", job.scenario, "--settle", str(MQTT_SETTLE)]
+    if MJS:
+        cmd += ["--mjs", str(MJS)]
     cmd += ["--page-every", str(job.page_every)]
     cmd += ["--first", str(job.first), "--frames", str(job.frames), *job.modules]
     try:  # a hang (an asyncio sleeper that never wakes) fails the run, not CI
@@ -936,7 +941,13 @@ def main():
     ap.add_argument("--mqtt-only", action="store_true", help="scenario mqtt alone")
     ap.add_argument("--web", action="store_true", help="scenario web too")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--mjs", help="a build of the port with the firmware frozen in "
+                    "(tools/frozen_wasm.py) instead of the npm package")  # fmt: skip
     args = ap.parse_args()
+    if args.mjs:
+        global MJS
+        MJS = Path(args.mjs).resolve()
+        args.no_unix = True  # the unix port has no frozen firmware
     modes = tuple(m for m in args.modes.split(",") if m)
     for m in modes:
         if m not in MODES:
@@ -952,6 +963,8 @@ def main():
     if args.json:
         print(json.dumps(res, indent=1))
         return
+    if MJS:
+        print("Interpreter: %s, the firmware frozen in (tools/frozen_wasm.py).\n" % MJS)
     if not args.mqtt_only:
         print("\n".join(table(res)))
     if "mqtt" in res:

@@ -2,7 +2,8 @@
 //
 //   node harness.mjs --device DIR --fake DIR --stream FILE --baud B --mode NAME
 //                    [--phase probe|run] [--heap BYTES] [--ballast BYTES] [--first N] [--frames N]
-//                    [--scenario tic|mqtt|web] [--settle N] [--page-every N] MODULE...
+//                    [--scenario tic|mqtt|web] [--settle N] [--page-every N] [--mjs FILE]
+//                    MODULE...
 //
 // --device: a device image laid out as on the board (lib/, firmware/) with the ESP32 HAL
 // selected (tools/mem32.py prepares it); --fake: the fake `machine` and mem32_steps.py
@@ -29,11 +30,15 @@
 // dropped in stages to measure what it keeps (mem32_web.web_drop). Before that, the room an
 // application update makes (mem32_steps.room: firmware/ota_boot.py make_room), then the
 // update refused (mem32_steps.room_back: give_back, MQTT started again).
+// --mjs: another build of the same port instead of the npm package: tools/frozen_wasm.py's,
+// with the firmware frozen in (code and names in the image, as with the linky image on a
+// board). Frozen modules find their data files (www/, lib/ha_tpl.bin) from the current folder,
+// the filesystem's root on a board: the image's files that are not code are copied there too.
 // Prints one JSON object. Every step runs in its own runPython call and every reading in
 // another one after it: within one call the WebAssembly GC can keep garbage alive through
 // stale stack slots.
-import { loadMicroPython } from "@micropython/micropython-webassembly-pyscript";
 import fs from "node:fs";
+import path from "node:path";
 import { copyTree } from "./wasmfs.mjs";
 
 function parseArgs(argv) {
@@ -95,12 +100,15 @@ async function interpreter(opts, heap) {
       }
     }
   };
+  const { loadMicroPython } = await import(
+    opts.mjs ? path.resolve(opts.mjs) : "@micropython/micropython-webassembly-pyscript");
   const mp = await loadMicroPython({ heapsize: heap, stdout: onLine, stderr: onLine });
   copyTree(mp, opts.device, "/flash");
   copyTree(mp, opts.fake, "/fake");
   mp.FS.mkdir("/tic");
   mp.FS.writeFile("/tic/stream", fs.readFileSync(opts.stream));
   mp.FS.mkdir("/state");
+  if (opts.mjs) copyTree(mp, opts.device, "/state", true);
   st.py = (code) => {
     try {
       mp.runPython(code);
