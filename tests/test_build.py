@@ -1,6 +1,7 @@
 """The device image (`make build` -> build/device/). The deploy plan: tests/test_deploy.py."""
 
 import gzip
+import os
 import subprocess
 import sys
 
@@ -109,3 +110,152 @@ def test_modules_import_from_the_build_on_the_unix_port(built, tmp_path):
     for f in files.split():
         assert f.startswith(str(BUILD)) and f.endswith(".mpy"), f
     assert values.split() == ["host", "4", "standard"]
+
+
+# The frozen tree (build/frozen/): the same modules, named for MicroPython's freezer.
+
+FROZEN = build_tool.FROZEN
+
+
+def _uint(data, i):
+    """An .mpy variable-length unsigned int at `i`: (value, next index)."""
+    v = 0
+    while True:
+        b = data[i]
+        i += 1
+        v = (v << 7) | (b & 0x7F)
+        if not b & 0x80:
+            return v, i
+
+
+def _qstrs(data):
+    """(the qstr table of an .mpy, the index where it ends). Its first entry is the source
+    name. Format 6: 'M', 6, feature byte (0x40: architecture flags follow), small-int bits;
+    the counts of qstrs and objects; each qstr is its length << 1 (bit 0 set: a static qstr's
+    index instead, None here), its bytes, a NUL."""
+    assert data[:2] == b"M\x06", data[:4]
+    i = 4
+    if data[2] & 0x40:
+        _, i = _uint(data, i)
+    count, i = _uint(data, i)
+    _, i = _uint(data, i)  # objects
+    out = []
+    for _ in range(count):
+        n, i = _uint(data, i)
+        if n & 1:
+            out.append(None)
+            continue
+        n >>= 1
+        assert data[i + n] == 0
+        out.append(data[i : i + n].decode())
+        i += n + 1
+    return out, i
+
+
+def _source_name(data):
+    return _qstrs(data)[0][0]
+
+
+def _frozen_modules():
+    """{frozen tree path: device module} for every module build/device has as .mpy."""
+    out = {}
+    for rel in _device_modules():
+        p = rel.as_posix()
+        out[(p[4:] if p.startswith("lib/") else p)[:-3] + ".mpy"] = rel
+    return out
+
+
+def test_frozen_tree_holds_every_device_module_by_its_import_path(built):
+    mods = _frozen_modules()
+    assert mods["tic/parser.mpy"].as_posix() == "lib/tic/parser.py"
+    assert mods["mqtt.mpy"].as_posix() == "lib/mqtt.py"
+    assert mods["firmware/app.mpy"].as_posix() == "firmware/app.py"
+    # the same set as build/device's .mpy, nothing else but the two manifests
+    device = {f for f in deploy.build_files(built) if f.endswith(".mpy")}
+    assert {str(m.with_suffix(".mpy")) for m in mods.values()} == device
+    assert set(deploy.build_files(FROZEN)) == set(mods) | {"linky.py", "manifest.py"}
+    for rel in build_tool.HOST_ONLY:  # lib/ha.py, lib/ha_keys.py
+        name = rel[len("lib/") : -3]
+        assert not (FROZEN / (name + ".mpy")).exists() and not (FROZEN / (name + ".py")).exists()
+
+
+def test_frozen_modules_are_named_by_their_import_path(built):
+    for path, rel in _frozen_modules().items():
+        data = (FROZEN / path).read_bytes()
+        names, end = _qstrs(data)
+        assert names[0] == path[:-4] + ".py", path
+        # build/device's copy differs only in that name (its stem): same renames, same code
+        dev = (built / rel.with_suffix(".mpy")).read_bytes()
+        dev_names, dev_end = _qstrs(dev)
+        # (a package's "__init__" is one of MicroPython's own names: a static qstr)
+        assert dev_names[0] == (None if rel.stem == "__init__" else rel.stem), rel
+        if rel.stem in names:  # the module names itself (sys.modules.pop("httpd_hold")):
+            # one qstr more than build/device's, which shares it with the source name
+            assert names[1:].count(rel.stem) == 1 and set(names[1:]) == set(dev_names)
+        else:
+            assert names[1:] == dev_names[1:] and data[end:] == dev[dev_end:], path
+
+
+def test_frozen_tree_imports_and_tracebacks_name_the_import_path(built, tmp_path):
+    # The tree is laid out as the board's sys.path sees frozen modules; the unix port loads it
+    # as files, and a traceback shows the source name the freezer uses as the module's name.
+    code = (
+        "import firmware.boards as b, firmware.app, tic.parser, mqtt, log, sys\n"
+        "try:\n"
+        "    b.profile(None)\n"
+        "except ValueError as e:\n"
+        "    sys.print_exception(e)\n"
+    )
+    path = upy.micropypath(FROZEN)
+    result = upy.run(["-c", code], path, cwd=tmp_path, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert 'File "firmware/boards.py", line ' in result.stdout, result.stdout
+
+
+def _run_manifest(path):
+    """Executes a MicroPython manifest with freeze() and include() recording their calls."""
+    calls = []
+    env = {
+        "freeze": lambda path, script=None, opt=None: calls.append(("freeze", path, script)),
+        "include": lambda manifest, **kw: calls.append(("include", manifest)),
+    }
+    exec(compile(path.read_text(), str(path), "exec"), env)  # our own output
+    return calls
+
+
+def test_manifests_freeze_the_tree_with_absolute_paths(built):
+    calls = _run_manifest(FROZEN / "linky.py")
+    assert {c[0] for c in calls} == {"freeze"}
+    assert {c[1] for c in calls} == {str(FROZEN)} and FROZEN.is_absolute()
+    scripts = [c[2] for c in calls]
+    assert sorted(scripts) == sorted(_frozen_modules())  # each module once, no manifest
+    # the image's manifest: the ESP32 board's own (asyncio...), then the linky modules
+    assert _run_manifest(FROZEN / "manifest.py") == [
+        ("include", "$(PORT_DIR)/boards/manifest.py"),
+        ("include", str(FROZEN / "linky.py")),
+    ]
+
+
+def _mtime(path):
+    return path.stat().st_mtime_ns
+
+
+def test_frozen_tree_is_rebuilt_incrementally(built):
+    old = 1_000_000_000  # 2001: older than any source
+    log_mpy, mqtt_mpy, linky = FROZEN / "log.mpy", FROZEN / "mqtt.mpy", FROZEN / "linky.py"
+    os.utime(log_mpy, (old, old))
+    os.utime(linky, (old, old))
+    kept = _mtime(mqtt_mpy), _mtime(built / "lib" / "log.mpy")
+    (FROZEN / "gone.mpy").write_bytes(b"M\x06")
+    (FROZEN / "old" / "pkg").mkdir(parents=True)
+    (FROZEN / "old" / "pkg" / "x.mpy").write_bytes(b"M\x06")
+    subprocess.run([sys.executable, "tools/build.py"], cwd=ROOT, check=True, capture_output=True)
+    assert _mtime(log_mpy) > old * 10**9  # its source is newer: rebuilt
+    assert _source_name(log_mpy.read_bytes()) == "log.py"
+    assert (_mtime(mqtt_mpy), _mtime(built / "lib" / "log.mpy")) == kept  # the rest: not
+    assert _mtime(linky) == old * 10**9  # same text: not rewritten
+    assert not (FROZEN / "gone.mpy").exists() and not (FROZEN / "old").exists()
+    # a manifest edited by hand is written again
+    (FROZEN / "manifest.py").write_text("# edited\n")
+    subprocess.run([sys.executable, "tools/build.py"], cwd=ROOT, check=True, capture_output=True)
+    assert "include(" in (FROZEN / "manifest.py").read_text()

@@ -13,6 +13,17 @@ exactly.
 Private names that one device file holds are shortened in its .mpy (tools/short_names.py:
 fewer names for the board to intern, lines unchanged); build/short_names.json, beside the
 image, maps each file's short names back, for reading a board's traceback.
+
+The frozen tree, build/frozen/, holds the same modules (same renames) compiled again for
+freezing into a MicroPython image (`make image`: code and names in flash, not in the heap).
+MicroPython's freezer (its tools/mpy-tool.py) names a frozen module after its .mpy's source
+name, so each is compiled with its import path as source name, and laid out as the board
+imports it: lib/ at the top (lib/tic/parser.py -> tic/parser.mpy, source name
+"tic/parser.py"), firmware/ kept (firmware/app.mpy, "firmware/app.py"). build/device's .mpy
+carry only the stem ("parser"), which the freezer cannot use. Beside them, two MicroPython
+manifests with absolute paths: linky.py (one freeze() per module, nothing else: any port's
+manifest can include it) and manifest.py (the ESP32 port's own board manifest, then
+linky.py: `make image` passes it as FROZEN_MANIFEST).
 """
 
 import argparse
@@ -34,6 +45,11 @@ HA_TEMPLATES = "lib/ha_tpl.bin"  # tools/ha_gen.py's output, beside lib/ha_tpl.p
 # tools/ha_gen.py runs to write HA_TEMPLATES.
 HOST_ONLY = ("lib/ha.py", "lib/ha_keys.py")
 SHORT_NAMES = BUILD.parent / "short_names.json"  # {source path: {short name: name}}
+FROZEN = BUILD.parent / "frozen"  # the modules again, named for MicroPython's freezer
+FROZEN_FREEZE = FROZEN / "linky.py"  # manifest: the freeze() lines only
+FROZEN_MANIFEST = FROZEN / "manifest.py"  # manifest: the ESP32 board's, then linky.py
+# The ESP32 port's default manifest (asyncio, networking...), which a FROZEN_MANIFEST replaces.
+BOARD_MANIFEST = "$(PORT_DIR)/boards/manifest.py"
 
 
 def device_sources():
@@ -49,6 +65,66 @@ def device_sources():
         yield src, dst.with_name(dst.name + ".gz")
 
 
+def frozen_name(rel):
+    """The import path a device module (posix path from the root, "lib/tic/parser.py") has on
+    the board, as its frozen source name: lib/ is on sys.path, so dropped ("tic/parser.py");
+    firmware/ is a package, so kept ("firmware/app.py")."""
+    return rel[len("lib/") :] if rel.startswith("lib/") else rel
+
+
+def frozen_sources():
+    """(source, output, source name) of every module build/device has as .mpy."""
+    for src, dst in device_sources():
+        if dst.suffix == ".mpy":
+            name = frozen_name(src.relative_to(ROOT).as_posix())
+            yield src, (FROZEN / name).with_suffix(".mpy"), name
+
+
+def manifests(names, tree=FROZEN):
+    """{file name: text} of the two manifests freezing the frozen tree's `names` (source
+    names, "tic/parser.py")."""
+    lines = [
+        "# Written by tools/build.py (make build): do not edit. MicroPython manifest: the",
+        "# linky modules, each .mpy named by its import path. Include it from a port's manifest.",
+    ]
+    for n in sorted(names):
+        lines.append("freeze(%r, %r)" % (str(tree), n[:-3] + ".mpy"))
+    freeze = "\n".join(lines) + "\n"
+    manifest = "\n".join(
+        [
+            "# Written by tools/build.py (make build): do not edit. The linky image's",
+            "# FROZEN_MANIFEST for MicroPython's ESP32 port (make image): the board's own",
+            "# manifest (asyncio and the rest a stock image freezes), then the linky modules.",
+            "include(%r)" % BOARD_MANIFEST,
+            "include(%r)" % str(tree / FROZEN_FREEZE.name),
+        ]
+    )
+    return {FROZEN_FREEZE.name: freeze, FROZEN_MANIFEST.name: manifest + "\n"}
+
+
+def write_if_changed(path, text):
+    """Write `text` to `path` unless it holds it already; True when written."""
+    try:
+        with open(path) as f:
+            if f.read() == text:
+                return False
+    except OSError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as f:
+        f.write(text)
+    return True
+
+
+def remove_stale(top, wanted):
+    """Remove the files under `top` that are not in `wanted`, then the empty folders."""
+    for path in sorted(top.rglob("*"), reverse=True):
+        if path.is_file() and path not in wanted:
+            path.unlink()
+        elif path.is_dir() and not any(path.iterdir()):
+            path.rmdir()
+
+
 def www_sources(src_dir, out_dir):
     """(source, output) of each page file under `src_dir` (sorted; hidden files and editor
     backups skipped), the output at the same relative path under `out_dir`."""
@@ -62,7 +138,7 @@ def gzip_bytes(data):
     return gzip.compress(data, compresslevel=9, mtime=0)
 
 
-def compile_one(src, dst, renames=None):
+def compile_one(src, dst, renames=None, source_name=None):
     dst.parent.mkdir(parents=True, exist_ok=True)
     if dst.suffix == ".gz":
         dst.write_bytes(gzip_bytes(src.read_bytes()))
@@ -72,7 +148,8 @@ def compile_one(src, dst, renames=None):
         return
     # -s: the source name tracebacks show. The module's own name, not its path: the name is
     # interned for good on the board, and a module's name is interned anyway (32-bit
-    # harness: about 1 KB less in use; a traceback still says which file and line).
+    # harness: about 1 KB less in use; a traceback still says which file and line). A frozen
+    # module's is its import path (the freezer's name for it; in flash, not interned).
     rel = str(src.relative_to(ROOT))
     with tempfile.TemporaryDirectory() as tmp:
         path = src
@@ -82,7 +159,7 @@ def compile_one(src, dst, renames=None):
             path = os.path.join(tmp, src.name)
             with open(path, "w") as f:
                 f.write(short_names.rename(src.read_text(), renames))
-        cmd = [str(MPY_CROSS), "-s", src.stem, "-o", str(dst), str(path)]
+        cmd = [str(MPY_CROSS), "-s", source_name or src.stem, "-o", str(dst), str(path)]
         result = subprocess.run(cmd, check=False, capture_output=True, text=True)
     if result.returncode:
         sys.exit("mpy-cross failed on %s:\n%s" % (rel, result.stderr))
@@ -107,20 +184,40 @@ def main():
             before = {k: {v: n for n, v in m.items()} for k, m in json.load(f).items()}
     except (OSError, ValueError):
         before = None
-    for src, dst in device_sources():
-        wanted.add(dst)
-        rel = str(src.relative_to(ROOT))
-        if (
+
+    def stale(src, dst, rel):
+        return (
             not dst.exists()
             or dst.stat().st_mtime < src.stat().st_mtime
             or dst.stat().st_mtime < _SELF_MTIME  # how files are built may have changed
             or before is None
             or before.get(rel) != plan.get(rel)  # another file now names one of its names
-        ):
+        )
+
+    for src, dst in device_sources():
+        wanted.add(dst)
+        rel = str(src.relative_to(ROOT))
+        if stale(src, dst, rel):
             compile_one(src, dst, plan.get(rel))
             built += 1
             if args.verbose:
                 print("built", dst.relative_to(ROOT))
+    frozen = set()
+    frozen_built = 0
+    names = []
+    for src, dst, name in frozen_sources():
+        frozen.add(dst)
+        names.append(name)
+        rel = str(src.relative_to(ROOT))
+        if stale(src, dst, rel):
+            compile_one(src, dst, plan.get(rel), name)
+            frozen_built += 1
+            if args.verbose:
+                print("built", dst.relative_to(ROOT))
+    for fname, text in manifests(names).items():
+        frozen.add(FROZEN / fname)
+        if write_if_changed(FROZEN / fname, text):
+            frozen_built += 1
     import ha_gen  # imports lib/ha.py: only when building
 
     ha = BUILD / HA_TEMPLATES
@@ -134,12 +231,10 @@ def main():
         json.dump({k: {v: n for n, v in m.items()} for k, m in sorted(plan.items())}, f,
                   indent=1, sort_keys=True)  # fmt: skip
     # Remove outputs whose source is gone, so the image is exactly the tree.
-    for path in sorted(BUILD.rglob("*"), reverse=True):
-        if path.is_file() and path not in wanted:
-            path.unlink()
-        elif path.is_dir() and not any(path.iterdir()):
-            path.rmdir()
+    remove_stale(BUILD, wanted)
+    remove_stale(FROZEN, frozen)
     print("build/device: %d files, %d rebuilt" % (len(wanted), built))
+    print("build/frozen: %d modules, %d files rebuilt" % (len(names), frozen_built))
 
 
 if __name__ == "__main__":
