@@ -3,9 +3,13 @@
 #   make sim     run the firmware on this PC (MicroPython unix port), fed by a TIC capture
 #   make test    every test: ruff, pyright (ESP32 HAL), pytest on CPython and on the unix port
 #   make check   the same without the slow (real-time) tests: the edit-test loop, under 30 s
-#   make build   compile the device image into build/device/ (.mpy made by mpy-cross)
+#   make build   compile the device image into build/device/ (.mpy made by mpy-cross), and
+#                the same modules into build/frozen/ for the linky image
 #   make deploy PORT=/dev/ttyUSB0                         copy build/device/ to a board
 #   make flash  PORT=/dev/ttyUSB0 FIRMWARE=ESP32_GENERIC-OTA-v1.27.0.bin   write MicroPython
+#   make image  MPY_DIR=path/to/micropython   the linky image: MicroPython 1.27 ESP32_GENERIC
+#                (OTA) with lib/ and firmware/ frozen in; needs an ESP-IDF v5.5.1 shell
+#   make deploy-image PORT=/dev/ttyUSB0   deploy to a board running the linky image: no .mpy
 #   make bench   parser speed, and memory on a 32-bit MicroPython 1.27
 #   make mqtt-bench  MQTT latency (ETX to subscriber) and bytes per hour, ~7 min
 #   make fuzz    10^6 mutated TIC inputs through the parser (not part of make test)
@@ -20,8 +24,12 @@ DEB_PACKAGES := mosquitto mosquitto-clients openssl chromium
 PORT ?= /dev/ttyUSB0
 SIM_ARGS ?=
 PYTEST_ARGS ?=
+# make image: a MicroPython v1.27.0 checkout (with lib/micropython-lib), and where the port's
+# build goes (its own folder: the port's CMake cache keeps FROZEN_MANIFEST).
+MPY_DIR ?=
+IMAGE_BUILD ?= $(CURDIR)/build/image
 
-.PHONY: all venv deps build test check lint typecheck pytest sim bench mqtt-bench fuzz labels deploy flash clean
+.PHONY: all venv deps build test check lint typecheck pytest sim bench mqtt-bench fuzz labels deploy deploy-image flash image clean
 
 all: build
 
@@ -96,10 +104,48 @@ fuzz: venv
 deploy: build
 	$(BIN)/python tools/deploy.py --port $(PORT)
 
+# With the linky image on the board the modules are in flash: a .mpy file on the board would
+# be imported instead of the frozen module (and put its code back in the heap).
+deploy-image: build
+	$(BIN)/python tools/deploy.py --port $(PORT) --image
+
 flash: venv
 	@test -n "$(FIRMWARE)" || { echo "usage: make flash PORT=/dev/ttyUSB0 FIRMWARE=path/to/ESP32_GENERIC-OTA-*.bin"; exit 2; }
 	$(BIN)/esptool --chip esp32 --port $(PORT) erase-flash
 	$(BIN)/esptool --chip esp32 --port $(PORT) --baud 460800 write-flash -z 0x1000 $(FIRMWARE)
+
+# The linky image: MicroPython's ESP32 port (ESP32_GENERIC, OTA variant) built from MPY_DIR
+# with build/frozen/manifest.py (the board's own frozen modules, then lib/ and firmware/).
+# The checks come first and need nothing built: without MPY_DIR or ESP-IDF it only explains.
+IMAGE_USAGE = echo "usage: make image MPY_DIR=path/to/micropython, in an ESP-IDF shell"; \
+  echo "  MPY_DIR   a MicroPython v1.27.0 checkout with its lib/micropython-lib submodule:"; \
+  echo "            git clone -b v1.27.0 https://github.com/micropython/micropython"; \
+  echo "            make -C micropython/ports/esp32 submodules   (in the ESP-IDF shell)"; \
+  echo "  ESP-IDF   v5.5.1 (what ports/esp32/README.md of MicroPython v1.27.0 names):"; \
+  echo "            IDF_PATH set and idf.py on PATH: . path/to/esp-idf/export.sh"; \
+  echo "  writes    $(IMAGE_BUILD)/firmware.bin, for make flash FIRMWARE=..."
+
+image:
+	@test -n "$(MPY_DIR)" && test -n "$$IDF_PATH" || { $(IMAGE_USAGE); exit 2; }
+	@test -f "$(MPY_DIR)/ports/esp32/Makefile" && test -f "$(MPY_DIR)/py/mpconfig.h" || { \
+	    echo "image: MPY_DIR=$(MPY_DIR) is not a MicroPython checkout (no ports/esp32/Makefile)"; \
+	    $(IMAGE_USAGE); exit 2; }
+	@test -f "$(MPY_DIR)/lib/micropython-lib/README.md" || { \
+	    echo "image: $(MPY_DIR)/lib/micropython-lib is empty: run" \
+	        "make -C $(MPY_DIR)/ports/esp32 submodules (in the ESP-IDF shell)"; exit 2; }
+	@command -v idf.py >/dev/null || { \
+	    echo "image: idf.py is not on PATH: run . $$IDF_PATH/export.sh first"; exit 2; }
+	@v=$$(sed -n 's/^#define MICROPY_VERSION_M[A-Z]* \([0-9]*\)$$/\1/p' \
+	    "$(MPY_DIR)/py/mpconfig.h" | paste -sd. -); \
+	    echo "image: MicroPython $$v from $(MPY_DIR) (1.27.0 expected)," \
+	        "$$(idf.py --version) (v5.5.1 expected)"
+	$(MAKE) build
+	$(MAKE) -C "$(MPY_DIR)/mpy-cross"
+	$(MAKE) -C "$(MPY_DIR)/ports/esp32" BOARD=ESP32_GENERIC BOARD_VARIANT=OTA \
+	    FROZEN_MANIFEST="$(CURDIR)/build/frozen/manifest.py" BUILD="$(IMAGE_BUILD)"
+	@echo "image: $(IMAGE_BUILD)/firmware.bin (make flash FIRMWARE=$(IMAGE_BUILD)/firmware.bin," \
+	    "then make deploy-image); its app alone, for an update's --firmware:" \
+	    "$(IMAGE_BUILD)/micropython.bin"
 
 clean:
 	rm -rf build .pytest_cache .ruff_cache .hypothesis

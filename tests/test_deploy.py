@@ -2,7 +2,10 @@
 on the unix port (with the firmware's host HAL for the watchdog), and the mpremote sessions
 main() runs, with mpremote (the USB link to the board) replaced by a recorder."""
 
+from pathlib import Path
+
 import deploy
+import pytest
 
 import upy
 
@@ -122,18 +125,24 @@ class _Board:
     def __init__(self, listing):
         self.listing = listing
         self.sessions = []
+        self.copied = None  # the files under the copy session's folder, when it was a stage
 
-    def __call__(self, port, *args, capture=False):
+    def __call__(self, port, *args, capture=False, cwd=None):
         self.sessions.append((port, args))
+        if cwd is not None:
+            self.copied = deploy.build_files(Path(cwd))
         return self.listing if capture else None
 
 
-def _main(monkeypatch, tmp_path, argv, listing):
+def _main(monkeypatch, tmp_path, argv, listing, board=None):
     build = tmp_path / "build"
     (build / "firmware").mkdir(parents=True)
+    (build / "lib").mkdir(parents=True)
     (build / "main.py").write_text("pass\n")
     (build / "firmware" / "app.mpy").write_bytes(b"M")
-    board = _Board(listing)
+    (build / "lib" / "log.mpy").write_bytes(b"M")
+    (build / "lib" / "ha_tpl.bin").write_bytes(b"T")
+    board = board or _Board(listing)
     monkeypatch.setattr(deploy, "BUILD", build)
     monkeypatch.setattr(deploy, "mpremote", board)
     deploy.main(["--port", "/dev/ttyX", *argv])
@@ -164,3 +173,99 @@ def test_no_reset_warns_of_the_stretched_watchdog(monkeypatch, tmp_path, capsys)
     sessions = _main(monkeypatch, tmp_path, ["--no-reset"], "W stretched\nF 10 main.py\n")
     assert [s[1][0] for s in sessions] == ["resume", "fs"]
     assert "resets the board in 30 min" in capsys.readouterr().out
+
+
+# --image: the board runs the linky image (lib/ and firmware/ frozen into MicroPython).
+
+IMAGE_BUILD = [*BUILD_FILES, "lib/ha_tpl.bin", "lib/tic/parser.mpy", "www/index.html.gz"]
+
+
+def test_image_plan_copies_no_module_and_removes_those_on_the_board():
+    board = [
+        "boot.py",
+        "config.json",
+        "firmware/__init__.mpy",  # a cable deploy's modules: imported before the frozen ones
+        "firmware/app.mpy",
+        "firmware/hal/esp32.mpy",
+        "lib/ha_tpl.bin",
+        "lib/log.py",
+        "lib/tic/parser.mpy",
+        "main.py",
+        "webrepl_cfg.py",
+    ]
+    dirs = ["firmware", "firmware/hal", "lib", "lib/tic"]
+    p = deploy.plan(IMAGE_BUILD, board, dirs, image=True)
+    assert p["copy"] == ["boot.py", "lib/ha_tpl.bin", "main.py", "www/index.html.gz"]
+    assert p["remove"] == [
+        "firmware/__init__.mpy",
+        "firmware/app.mpy",
+        "firmware/hal/esp32.mpy",
+        "lib/log.py",
+        "lib/tic/parser.mpy",
+    ]
+    assert p["rmdir"] == ["firmware/hal", "lib/tic", "firmware"]  # lib/ keeps ha_tpl.bin
+    assert p["keep"] == ["config.json", "webrepl_cfg.py"]
+    # without --image nothing changes: every module is copied, none removed
+    p = deploy.plan(IMAGE_BUILD, board, dirs)
+    assert p["copy"] == sorted(IMAGE_BUILD)
+    assert p["remove"] == ["firmware/hal/esp32.mpy", "lib/log.py"]
+
+
+def test_image_plan_on_a_freshly_flashed_board():
+    p = deploy.plan(IMAGE_BUILD, [], [], image=True)
+    assert p == {
+        "copy": ["boot.py", "lib/ha_tpl.bin", "main.py", "www/index.html.gz"],
+        "remove": [],
+        "rmdir": [],
+        "keep": [],
+    }
+
+
+def _image_check(package, path, prelude=""):
+    code = prelude + "import sys\nP = list(sys.path)\nM = sorted(sys.modules)\n"
+    code += deploy.IMAGE_SCRIPT % package
+    code += "print('P', sys.path == P, sorted(sys.modules) == M)\n"
+    result = upy.run(["-c", code], path, cwd=None, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "P True True" in result.stdout.splitlines()  # sys.path and sys.modules as found
+    return deploy.parse_image(result.stdout)
+
+
+def test_image_check_runs_on_micropython():
+    # The unix port has asyncio frozen in, as the linky image has firmware; its firmware
+    # package comes from files here, as on a board with a stock MicroPython.
+    assert _image_check("asyncio", upy.source_path()) is True
+    assert _image_check("firmware", upy.source_path()) is False
+    # already loaded from files (a board interrupted by mpremote): still not frozen
+    assert _image_check("firmware", upy.source_path(), "import firmware\n") is False
+    assert _image_check("asyncio", upy.source_path(), "import asyncio\n") is True
+    assert deploy.parse_image("F 1 main.py\n") is None  # not asked
+
+
+def test_deploy_image_copies_a_stage_without_modules(monkeypatch, tmp_path, capsys):
+    listing = "W stretched\nF 10 main.py\nF 3 firmware/app.mpy\nD firmware\nI frozen\n"
+    board = _Board(listing)
+    sessions = _main(monkeypatch, tmp_path, ["--image"], listing, board)
+    (_, first), (_, copy), (_, last) = sessions
+    assert first[:2] == ("resume", "exec") and first[2].endswith(deploy.IMAGE_SCRIPT % "firmware")
+    assert copy == (
+        *("fs", "cp", "-r", "lib", "main.py", ":"),
+        *("+", "fs", "rm", ":firmware/app.mpy"),
+        *("+", "fs", "rmdir", ":firmware"),
+    )
+    assert board.copied == ["lib/ha_tpl.bin", "main.py"]  # what `cp -r lib` found: no .mpy
+    assert last == ("reset",)
+    assert "but its .mpy" in capsys.readouterr().out
+
+
+def test_deploy_image_refuses_a_board_without_the_image(monkeypatch, tmp_path):
+    board = _Board("F 10 main.py\nI none\n")
+    with pytest.raises(SystemExit) as e:
+        _main(monkeypatch, tmp_path, ["--image"], None, board)
+    assert "does not run the linky image" in str(e.value.code)
+    assert [s[1][0] for s in board.sessions] == ["resume"]  # listed, changed nothing
+
+
+def test_without_image_the_listing_does_not_ask(monkeypatch, tmp_path):
+    sessions = _main(monkeypatch, tmp_path, ["--dry-run"], "F 10 main.py\n")
+    assert "frozen" not in sessions[0][1][2]

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Copy the device image (build/device/) to a board over USB with mpremote.
 
-    python3 tools/deploy.py --port /dev/ttyUSB0 [--dry-run] [--no-reset]
+    python3 tools/deploy.py --port /dev/ttyUSB0 [--dry-run] [--no-reset] [--image]
 
 1. Asks the board for its file list (a short script run with `mpremote resume exec`: no soft
    reset, so the firmware interrupted by mpremote's Ctrl-C keeps its modules). The same script
@@ -23,14 +23,26 @@
    watchdog and starts the new firmware. With --no-reset the board stays at the REPL, and a
    stretched watchdog resets it 30 minutes later.
 
+--image: the board runs the linky image (`make image`: lib/ and firmware/ frozen into
+MicroPython, code and names in flash). Then no .mpy is copied: a module file on the board's
+filesystem is imported before the frozen module (sys.path starts with the filesystem's root)
+and would put its code back in the heap. Only boot.py, main.py and the data files (the pages,
+lib/ha_tpl.bin) are copied, and the board's code files that the build has as .mpy, like any
+other code file the copy lacks, are removed. The listing script first checks that the board
+has the firmware package frozen in, and deploy stops if it has not (a stock MicroPython would
+be left with no firmware to run).
+
 Known gap: a watchdog left running by an earlier soft reset (the firmware's HAL state is gone,
 the hardware watchdog is not) cannot be seen; the board may then reset during the copy.
 Running deploy again finishes it (files already copied are skipped).
 """
 
 import argparse
+import shutil
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
 from upy import BIN, BUILD
 
@@ -81,6 +93,33 @@ def walk(rel):
             print('F', e[3] if len(e) > 3 else -1, r)
 walk('')
 """
+# Appended to LIST_SCRIPT by --image: "I frozen" when the board's image has the firmware
+# package frozen in, "I none" otherwise. Imports it with sys.path = [".frozen"] (the frozen
+# modules only), then puts sys.path and sys.modules back as they were (what the import loaded
+# is dropped).
+IMAGE_SCRIPT = """
+import sys
+def frozen(name):
+    keep = sys.modules.pop(name, None)
+    loaded = set(sys.modules)
+    path = list(sys.path)
+    sys.path.clear()
+    sys.path.append('.frozen')
+    try:
+        __import__(name)
+        return True
+    except ImportError:
+        return False
+    finally:
+        sys.path.clear()
+        sys.path.extend(path)
+        for m in [m for m in sys.modules if m not in loaded]:
+            del sys.modules[m]
+        if keep is not None:
+            sys.modules[name] = keep
+print('I', 'frozen' if frozen(%r) else 'none')
+"""
+FROZEN_PACKAGE = "firmware"  # what IMAGE_SCRIPT looks for
 
 
 def build_files(build=BUILD):
@@ -99,6 +138,20 @@ def parse_listing(text):
         elif line.startswith("D "):
             dirs.append(line[2:])
     return sorted(files), sorted(dirs)
+
+
+def image_files(files):
+    """The build files a board running the linky image gets: all but the .mpy (its modules
+    are frozen in)."""
+    return [f for f in files if not f.endswith(".mpy")]
+
+
+def parse_image(text):
+    """What IMAGE_SCRIPT said: True (the firmware is frozen in), False, or None (not asked)."""
+    for line in text.splitlines():
+        if line.startswith("I "):
+            return line[2:] == "frozen"
+    return None
 
 
 def parse_watchdog(text):
@@ -123,13 +176,17 @@ def watchdog_note(state, stretch_ms=STRETCH_MS):
     )
 
 
-def plan(build, board_files, board_dirs=()):
+def plan(build, board_files, board_dirs=(), image=False):
     """What to do: {"copy": [...], "remove": [...], "rmdir": [...], "keep": [...]}.
 
-    `copy`: every build file. `remove`: board code files absent from the build, except
-    PRESERVE; and any such file of the OTA pointer, the app folders and www/ (the pages).
+    `copy`: every build file; with `image` (the board runs the linky image), every build file
+    but the .mpy, so that those on the board go as any code file the copy lacks. `remove`:
+    board code files absent from the copy, except PRESERVE; and any such file of the OTA
+    pointer, the app folders and www/ (the pages).
     `rmdir`: board directories left empty by the removals (deepest first) that the build does
     not have. `keep`: board files left alone (data, preserved names)."""
+    if image:
+        build = image_files(build)
     wanted = set(build)
     remove, keep = [], []
     for f in board_files:
@@ -160,15 +217,24 @@ def plan(build, board_files, board_dirs=()):
     return {"copy": sorted(build), "remove": sorted(remove), "rmdir": rmdir, "keep": sorted(keep)}
 
 
-def mpremote(port, *args, capture=False):
+def mpremote(port, *args, capture=False, cwd=None):
     cmd = [MPREMOTE, "connect", port, *args]
     if capture:
         result = subprocess.run(cmd, check=False, capture_output=True, text=True)
         if result.returncode:
             sys.exit("mpremote failed (%s):\n%s" % (" ".join(cmd[:4]), result.stderr))
         return result.stdout
-    subprocess.run(cmd, check=True, cwd=BUILD)
+    subprocess.run(cmd, check=True, cwd=cwd or BUILD)
     return None
+
+
+def stage(build, files, out):
+    """Copies `files` (paths relative to `build`) into the folder `out`, so that mpremote's
+    recursive copy from there carries those files only."""
+    for f in files:
+        dst = out / f
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(build / f, dst)
 
 
 def commands(p, top_level):
@@ -186,28 +252,51 @@ def main(argv=None):
     ap.add_argument("--port", required=True, help="serial port of the board, e.g. /dev/ttyUSB0")
     ap.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
     ap.add_argument("--no-reset", action="store_true", help="do not reset the board after")
+    ap.add_argument(
+        "--image",
+        action="store_true",
+        help="the board runs the linky image (make image): copy no .mpy, remove those there",
+    )
     args = ap.parse_args(argv)
     if not (BUILD / "main.py").exists():
         sys.exit("deploy: build/device is empty: run `make build`")
     files = build_files(BUILD)
     stretch = 0 if args.dry_run else STRETCH_MS
     # `resume`: no soft reset before the script, or the firmware's HAL state would be gone.
-    listing = mpremote(args.port, "resume", "exec", LIST_SCRIPT % ("/", stretch), capture=True)
+    script = LIST_SCRIPT % ("/", stretch)
+    if args.image:
+        script += IMAGE_SCRIPT % FROZEN_PACKAGE
+    listing = mpremote(args.port, "resume", "exec", script, capture=True)
     board_files, board_dirs = parse_listing(listing)
     wdt = parse_watchdog(listing)
     print(watchdog_note(wdt))
-    p = plan(files, board_files, board_dirs)
+    if args.image and not parse_image(listing):
+        sys.exit(
+            "deploy --image: the board's MicroPython has no frozen %s package, so it does not run"
+            " the linky image: flash it first (make image, then make flash"
+            " FIRMWARE=build/image/firmware.bin), or deploy without --image" % FROZEN_PACKAGE
+        )
+    p = plan(files, board_files, board_dirs, image=args.image)
     for f in p["remove"]:
         print("remove  :%s" % f)
     for d in p["rmdir"]:
         print("rmdir   :%s/" % d)
     for f in p["keep"]:
         print("keep    :%s" % f)
-    print("copy    %d files from build/device (unchanged ones are skipped)" % len(p["copy"]))
+    what = "but its .mpy (the linky image has them frozen in) " if args.image else ""
+    print(
+        "copy    %d files from build/device %s(unchanged ones are skipped)"
+        % (len(p["copy"]), what)
+    )
     if args.dry_run:
         return
-    top_level = sorted({f.split("/")[0] for f in files})
-    mpremote(args.port, *commands(p, top_level))
+    top_level = sorted({f.split("/")[0] for f in p["copy"]})
+    if args.image:  # a folder of the copied files only: `fs cp -r lib` would bring the .mpy
+        with tempfile.TemporaryDirectory(prefix="linky-deploy-") as tmp:
+            stage(BUILD, p["copy"], Path(tmp))
+            mpremote(args.port, *commands(p, top_level), cwd=tmp)
+    else:
+        mpremote(args.port, *commands(p, top_level))
     if not args.no_reset:
         mpremote(args.port, "reset")
     elif wdt == "stretched":
