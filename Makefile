@@ -11,6 +11,8 @@
 #                (OTA) with lib/ and firmware/ frozen in; needs an ESP-IDF v5.5.1 shell
 #   make deploy-image PORT=/dev/ttyUSB0   deploy to a board running the linky image: no .mpy
 #   make bench   parser speed, and memory on a 32-bit MicroPython 1.27
+#   make bench-frozen MPY_DIR=path/to/micropython   the memory tables with the firmware frozen
+#                in, as in the linky image (docs/design/frozen-image.md)
 #   make mqtt-bench  MQTT latency (ETX to subscriber) and bytes per hour, ~7 min
 #   make fuzz    10^6 mutated TIC inputs through the parser (not part of make test)
 #
@@ -29,7 +31,7 @@ PYTEST_ARGS ?=
 MPY_DIR ?=
 IMAGE_BUILD ?= $(CURDIR)/build/image
 
-.PHONY: all venv deps build test check lint typecheck pytest sim bench mqtt-bench fuzz labels deploy deploy-image flash image clean
+.PHONY: all venv deps build test check lint typecheck pytest sim bench bench-frozen mqtt-bench fuzz labels deploy deploy-image flash image clean
 
 all: build
 
@@ -91,6 +93,14 @@ bench: venv deps build
 	sh tools/ensure_deps.sh valgrind
 	$(BIN)/python tools/bench.py
 	$(BIN)/python tools/mem32_ota.py --firmware
+
+# The 32-bit memory tables on MicroPython 1.27's WebAssembly port built with the firmware frozen
+# in (tools/frozen_wasm.py; Debian's emscripten, installed when missing): what a board holds
+# with the linky image. MPY_DIR: a v1.27.0 checkout with its lib/micropython-lib submodule.
+bench-frozen: venv deps build
+	@test -n "$(MPY_DIR)" || { echo "usage: make bench-frozen MPY_DIR=path/to/micropython (v1.27.0, with lib/micropython-lib)"; exit 2; }
+	$(BIN)/python tools/frozen_wasm.py --mpy-dir $(MPY_DIR)
+	$(BIN)/python tools/mem32.py --mqtt --web --mjs build/frozen-wasm/micropython.mjs
 
 mqtt-bench: venv deps build
 	$(BIN)/python tools/mqtt_bench.py
