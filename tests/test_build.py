@@ -9,6 +9,7 @@ import deploy
 import pytest
 
 import build as build_tool
+import qstr_names
 import upy
 
 ROOT = upy.ROOT
@@ -117,43 +118,8 @@ def test_modules_import_from_the_build_on_the_unix_port(built, tmp_path):
 FROZEN = build_tool.FROZEN
 
 
-def _uint(data, i):
-    """An .mpy variable-length unsigned int at `i`: (value, next index)."""
-    v = 0
-    while True:
-        b = data[i]
-        i += 1
-        v = (v << 7) | (b & 0x7F)
-        if not b & 0x80:
-            return v, i
-
-
-def _qstrs(data):
-    """(the qstr table of an .mpy, the index where it ends). Its first entry is the source
-    name. Format 6: 'M', 6, feature byte (0x40: architecture flags follow), small-int bits;
-    the counts of qstrs and objects; each qstr is its length << 1 (bit 0 set: a static qstr's
-    index instead, None here), its bytes, a NUL."""
-    assert data[:2] == b"M\x06", data[:4]
-    i = 4
-    if data[2] & 0x40:
-        _, i = _uint(data, i)
-    count, i = _uint(data, i)
-    _, i = _uint(data, i)  # objects
-    out = []
-    for _ in range(count):
-        n, i = _uint(data, i)
-        if n & 1:
-            out.append(None)
-            continue
-        n >>= 1
-        assert data[i + n] == 0
-        out.append(data[i : i + n].decode())
-        i += n + 1
-    return out, i
-
-
 def _source_name(data):
-    return _qstrs(data)[0][0]
+    return qstr_names.mpy_qstrs(data)[0][0]
 
 
 def _frozen_modules():
@@ -182,11 +148,11 @@ def test_frozen_tree_holds_every_device_module_by_its_import_path(built):
 def test_frozen_modules_are_named_by_their_import_path(built):
     for path, rel in _frozen_modules().items():
         data = (FROZEN / path).read_bytes()
-        names, end = _qstrs(data)
+        names, end = qstr_names.mpy_qstrs(data)
         assert names[0] == path[:-4] + ".py", path
         # build/device's copy differs only in that name (its stem): same renames, same code
         dev = (built / rel.with_suffix(".mpy")).read_bytes()
-        dev_names, dev_end = _qstrs(dev)
+        dev_names, dev_end = qstr_names.mpy_qstrs(dev)
         # (a package's "__init__" is one of MicroPython's own names: a static qstr)
         assert dev_names[0] == (None if rel.stem == "__init__" else rel.stem), rel
         if rel.stem in names:  # the module names itself (sys.modules.pop("httpd_hold")):

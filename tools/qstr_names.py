@@ -54,26 +54,36 @@ def _uint(data, i):
             return v, i
 
 
-def mpy_names(data):
-    """The names a .mpy file's qstr table makes the loader intern (its static ones excluded:
-    those are the fixed list every image holds). ValueError if `data` is not a bytecode .mpy
-    of format 6."""
+def mpy_qstrs(data):
+    """(the qstr table of a format-6 .mpy, the index where it ends): each entry its name, or
+    None for an index into the fixed list. The first entry is the module's source name.
+    ValueError if `data` is not a .mpy of format 6."""
     if len(data) < 4 or data[0] != ord("M") or data[1] != 6:
         raise ValueError("not a .mpy of format 6")
-    if data[2] & 0x40 or (data[2] >> 2) & 0x2F:
-        raise ValueError("native code or architecture flags: not handled")
     i = 4
+    if data[2] & 0x40:  # architecture flags follow
+        _, i = _uint(data, i)
     n_qstr, i = _uint(data, i)
     _n_obj, i = _uint(data, i)
     names = []
     for _ in range(n_qstr):
         v, i = _uint(data, i)
         if v & 1:  # an index into the fixed list
+            names.append(None)
             continue
         n = v >> 1
         names.append(data[i : i + n].decode())
         i += n + 1  # and its terminating NUL
-    return names
+    return names, i
+
+
+def mpy_names(data):
+    """The names a .mpy file's qstr table makes the loader intern (its static ones excluded:
+    those are the fixed list every image holds). ValueError if `data` is not a bytecode .mpy
+    of format 6."""
+    if len(data) >= 4 and (data[2] & 0x40 or (data[2] >> 2) & 0x2F):
+        raise ValueError("native code or architecture flags: not handled")
+    return [n for n in mpy_qstrs(data)[0] if n is not None]
 
 
 def esp32_names(path=ESP32_NAMES):
