@@ -123,10 +123,13 @@ def _source_name(data):
 
 
 def _frozen_modules():
-    """{frozen tree path: device module} for every module build/device has as .mpy."""
+    """{frozen tree path: device module} for every module build/device has as .mpy, except
+    those a board never imports."""
     out = {}
     for rel in _device_modules():
         p = rel.as_posix()
+        if p in build_tool.NOT_ON_BOARD:
+            continue
         out[(p[4:] if p.startswith("lib/") else p)[:-3] + ".mpy"] = rel
     return out
 
@@ -136,9 +139,12 @@ def test_frozen_tree_holds_every_device_module_by_its_import_path(built):
     assert mods["tic/parser.mpy"].as_posix() == "lib/tic/parser.py"
     assert mods["mqtt.mpy"].as_posix() == "lib/mqtt.py"
     assert mods["firmware/app.mpy"].as_posix() == "firmware/app.py"
-    # the same set as build/device's .mpy, nothing else but the two manifests
+    # the same set as build/device's .mpy but the modules a board never imports (the
+    # simulator's HAL, CPython fallbacks...), nothing else but the two manifests
     device = {f for f in deploy.build_files(built) if f.endswith(".mpy")}
-    assert {str(m.with_suffix(".mpy")) for m in mods.values()} == device
+    never = {p[:-3] + ".mpy" for p in build_tool.NOT_ON_BOARD}
+    assert never <= device and "firmware/hal/host.py" in build_tool.NOT_ON_BOARD
+    assert {str(m.with_suffix(".mpy")) for m in mods.values()} == device - never
     assert set(deploy.build_files(FROZEN)) == set(mods) | {"linky.py", "manifest.py"}
     for rel in build_tool.HOST_ONLY:  # lib/ha.py, lib/ha_keys.py
         name = rel[len("lib/") : -3]
@@ -165,8 +171,11 @@ def test_frozen_modules_are_named_by_their_import_path(built):
 def test_frozen_tree_imports_and_tracebacks_name_the_import_path(built, tmp_path):
     # The tree is laid out as the board's sys.path sees frozen modules; the unix port loads it
     # as files, and a traceback shows the source name the freezer uses as the module's name.
+    # (Nothing that imports the HAL: the tree has the ESP32's only, the unix port picks the
+    # host's.)
     code = (
-        "import firmware.boards as b, firmware.app, tic.parser, mqtt, log, sys\n"
+        "import firmware.boards as b, firmware.readings, firmware.state_json, tic.parser\n"
+        "import mqtt, log, sys\n"
         "try:\n"
         "    b.profile(None)\n"
         "except ValueError as e:\n"
@@ -184,6 +193,7 @@ def _run_manifest(path):
     env = {
         "freeze": lambda path, script=None, opt=None: calls.append(("freeze", path, script)),
         "include": lambda manifest, **kw: calls.append(("include", manifest)),
+        "require": lambda name, **kw: calls.append(("require", name)),
     }
     exec(compile(path.read_text(), str(path), "exec"), env)  # our own output
     return calls
@@ -195,9 +205,13 @@ def test_manifests_freeze_the_tree_with_absolute_paths(built):
     assert {c[1] for c in calls} == {str(FROZEN)} and FROZEN.is_absolute()
     scripts = [c[2] for c in calls]
     assert sorted(scripts) == sorted(_frozen_modules())  # each module once, no manifest
-    # the image's manifest: the ESP32 board's own (asyncio...), then the linky modules
+    # the image's manifest: what the firmware uses of the ESP32 board's own (its modules,
+    # asyncio, ssl, webrepl), then the linky modules
     assert _run_manifest(FROZEN / "manifest.py") == [
-        ("include", "$(PORT_DIR)/boards/manifest.py"),
+        ("freeze", "$(PORT_DIR)/modules", None),
+        ("include", "$(MPY_DIR)/extmod/asyncio"),
+        ("require", "ssl"),
+        ("require", "webrepl"),
         ("include", str(FROZEN / "linky.py")),
     ]
 

@@ -48,8 +48,23 @@ SHORT_NAMES = BUILD.parent / "short_names.json"  # {source path: {short name: na
 FROZEN = BUILD.parent / "frozen"  # the modules again, named for MicroPython's freezer
 FROZEN_FREEZE = FROZEN / "linky.py"  # manifest: the freeze() lines only
 FROZEN_MANIFEST = FROZEN / "manifest.py"  # manifest: the ESP32 board's, then linky.py
-# The ESP32 port's default manifest (asyncio, networking...), which a FROZEN_MANIFEST replaces.
-BOARD_MANIFEST = "$(PORT_DIR)/boards/manifest.py"
+# Device modules a board never imports (CPython fallbacks, the simulator's HAL and hooks, host
+# tools' helpers): in build/device for the simulator, not in the frozen tree.
+NOT_ON_BOARD = ("lib/aio_host.py", "lib/mqtt_host.py", "lib/tic/encode.py", "lib/tic/decode.py",
+                "lib/tic/label_rows.py", "lib/tic/label_table.py", "firmware/hal/host.py",
+                "firmware/hal/flash_host.py", "firmware/hooks.py")  # fmt: skip
+# What the image keeps of the ESP32 port's default manifest (ports/esp32/boards/manifest.py at
+# v1.27.0), which a FROZEN_MANIFEST replaces: the port's own modules (_boot.py, the filesystem's
+# set-up, machine), asyncio, ssl (MQTT over TLS: lib/mqtt_tls.py) and WebREPL. Left out, as
+# the firmware imports none of them: mip, ntptime, requests, urequests, aioespnow, dht,
+# ds18x20, neopixel, onewire, umqtt and upysh. The OTA variant's application slot is 1.5 MB
+# and the stock image is compiled for size to fit it: every KB frozen counts.
+BOARD_PART = (
+    'freeze("$(PORT_DIR)/modules")',
+    'include("$(MPY_DIR)/extmod/asyncio")',
+    'require("ssl")',
+    'require("webrepl")',
+)
 
 
 def device_sources():
@@ -73,9 +88,10 @@ def frozen_name(rel):
 
 
 def frozen_sources():
-    """(source, output, source name) of every module build/device has as .mpy."""
+    """(source, output, source name) of every module build/device has as .mpy, except those
+    a board never imports (NOT_ON_BOARD)."""
     for src, dst in device_sources():
-        if dst.suffix == ".mpy":
+        if dst.suffix == ".mpy" and src.relative_to(ROOT).as_posix() not in NOT_ON_BOARD:
             name = frozen_name(src.relative_to(ROOT).as_posix())
             yield src, (FROZEN / name).with_suffix(".mpy"), name
 
@@ -93,9 +109,10 @@ def manifests(names, tree=FROZEN):
     manifest = "\n".join(
         [
             "# Written by tools/build.py (make build): do not edit. The linky image's",
-            "# FROZEN_MANIFEST for MicroPython's ESP32 port (make image): the board's own",
-            "# manifest (asyncio and the rest a stock image freezes), then the linky modules.",
-            "include(%r)" % BOARD_MANIFEST,
+            "# FROZEN_MANIFEST for MicroPython's ESP32 port (make image): what the firmware",
+            "# uses of the board's own manifest (tools/build.py BOARD_PART), then the linky",
+            "# modules.",
+            *BOARD_PART,
             "include(%r)" % str(tree / FROZEN_FREEZE.name),
         ]
     )

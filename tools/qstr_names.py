@@ -28,6 +28,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools"))
+from build import NOT_ON_BOARD  # noqa: E402
 from upy import BUILD, MPY_CROSS  # noqa: E402
 
 ESP32_NAMES = ROOT / "tests" / "fixtures" / "esp32-v1.27.0-qstrs.txt"
@@ -36,11 +37,8 @@ ENTRY_BYTES = 7  # a pointer, a 2-byte hash, a 1-byte length (ESP32: MICROPY_QST
 POOL_HEAD = 24  # prev, total_prev_len, alloc|len, hashes, lengths
 GC_BLOCK = 16
 CHUNK_MIN = 128  # MICROPY_ALLOC_QSTR_CHUNK_INIT: the text of names, in chunks of at least this
-# In build/device but never imported on a board (CPython fallbacks, the simulator's HAL and
-# hooks, host tools' helpers):
-HOST_ONLY = ("lib/aio_host.mpy", "lib/mqtt_host.mpy", "lib/tic/encode.mpy", "lib/tic/decode.mpy",
-             "lib/tic/label_rows.mpy", "lib/tic/label_table.mpy", "firmware/hal/host.mpy",
-             "firmware/hal/flash_host.mpy", "firmware/hooks.mpy")  # fmt: skip
+# In build/device but never imported on a board (tools/build.py NOT_ON_BOARD, as .mpy):
+HOST_ONLY = tuple(p[:-3] + ".mpy" for p in NOT_ON_BOARD)
 
 
 def _uint(data, i):
