@@ -17,7 +17,8 @@ ota_key, else firmware/ota_key.py's KEY, each entry checked, then board BOARD, M
 newer than the running version unless `force`; the file list written to <folder>/PLAN),
 install (firmware/ota_copy.py, loaded after the check: each file of PLAN streamed through ONE
 buffer of BUF_SIZE bytes, its SHA-256 computed as it is written; a MicroPython image,
-"firmware" entry, through firmware/ota_fw.py when the build has it), switch (the pointer, in
+"firmware" entry, through firmware/ota_fw.py when the build has it; on the linky image, a
+release with an image installs only its data files: ota_plan.py), switch (the pointer, in
 trial). The steps around the download (start, folder, switch, refusal) are
 firmware/ota_folder.py, loaded per call.
 Cost (32-bit, docs/design/ota.md §6): this module ~2 KB and one buffer of BUF_SIZE bytes (each
@@ -73,8 +74,9 @@ PLAN = ".plan"  # the files to download, written by the check (firmware/ota_chec
 
 async def install(app, m, folder, open_file, mv):
     """Write the files of the planned manifest `m` (ota_check.plan()) into `folder`, from
-    folder/PLAN; open_file({"path", "size"}) -> awaitable source (readinto, close); then the
-    MicroPython image if any. firmware/ota_copy.py does it, loaded for the call."""
+    folder/PLAN; open_file({"path", "size"[, "skip"]}) -> awaitable source (readinto, close;
+    None: a skipped file not fetched); then the MicroPython image if any.
+    firmware/ota_copy.py does it, loaded for the call."""
     from firmware import ota_copy
 
     try:
@@ -146,8 +148,9 @@ async def from_url(app, url=None, force=False):
         await image_room(app, m)
         vbase = base + "/" + m["version"] + "/"
 
-        def open_file(f):  # after the previous file: the buffer is free for the headers
-            return _get(vbase + f["path"], mv, f["size"])
+        async def open_file(f):  # after the previous file: the buffer is free for the headers
+            if "skip" not in f:  # a code file the image carries (ota_copy.py): not fetched
+                return await _get(vbase + f["path"], mv, f["size"])
 
         await install(app, m, folder, open_file, mv)
         _folder().switch(app, m, folder)

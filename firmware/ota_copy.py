@@ -9,7 +9,9 @@ Contract:
         source (readinto, close); each file streamed through the one buffer `mv`, its SHA-256
         computed as it is written; then the MicroPython image (m["firmware"]) if any. PLAN is
         removed once every file is in. OtaError (firmware/ota.py) when a file is short or does
-        not match.
+        not match. m["code"] False (the linky image, firmware/ota_plan.py): the code files
+        (.py, .mpy) are not written; open_file gets them with "skip" set and returns None
+        (a server: not fetched) or the source to read past (an upload: hash still checked).
 Cost (32-bit): this module ~1.5 KB, one line and one entry dict per file; no JSON parser.
 """
 
@@ -78,22 +80,31 @@ async def install(app, m, folder, open_file, mv):
     log.info("installing %s into %s (%d files, %d bytes)", m["version"], folder, m["count"],
              m["total"])  # fmt: skip
     plan = folder + "/" + PLAN
+    code = m.get("code", True)
     with open(plan, "rb") as pf:
         for line in pf:
             size, digest, path = line.rstrip(b"\n").split(b" ", 2)
-            f = {"path": path.decode(), "size": int(size)}
+            p = path.decode()
+            f = {"path": p, "size": int(size)}
             line = size = path = None
-            out_path = folder + "/" + f["path"]
-            _mkdirs(out_path)
+            if not code and (p[-3:] == ".py" or p[-4:] == ".mpy"):
+                f["skip"] = True  # the new image has it frozen
             h = hashlib.sha256()
             src = await open_file(f)
+            if src is None:  # skipped, not fetched
+                cp.done += f["size"]
+                continue
             try:
-                with open(out_path, "wb") as out:
-                    await cp.copy(src, f["size"], out.write, h, f["path"])
+                if "skip" in f:
+                    await cp.copy(src, f["size"], _drop, h, p)
+                else:
+                    _mkdirs(folder + "/" + p)
+                    with open(folder + "/" + p, "wb") as out:
+                        await cp.copy(src, f["size"], out.write, h, p)
             finally:
                 src.close()
             if binascii.hexlify(h.digest()) != digest:
-                raise OtaError("%s: SHA-256 does not match the manifest" % f["path"])
+                raise OtaError("%s: SHA-256 does not match the manifest" % p)
     os.remove(plan)
     fw = m.get("firmware")
     if fw:

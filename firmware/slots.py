@@ -13,6 +13,10 @@ Contract (docs/design/ota.md):
   switch(folder, version, running_version, firmware=False)  points at a verified folder, in
                      trial; the caller resets.
   mark_good()        ends the trial of the running folder.
+  frozen() -> bool   the running firmware is frozen into the MicroPython image (the linky
+                     image): an update then installs only the data files of a release that
+                     carries an image (firmware/ota_plan.py), and such a folder, with no
+                     firmware/ in it, boots (its code is the image's).
 The pointer: {"active": F or null, "previous": F or null, "version", "previous_version",
 "trial": bool, "tries": trial boots started, "firmware": the release had a MicroPython image,
 "why": why the trial gave up (set before its reset), "rollback": {"from", "to", "why"} of the
@@ -137,8 +141,29 @@ def select():
     active = p.get("active")
     if active not in FOLDERS:
         return None
-    os.stat(active + "/firmware")  # a folder that vanished: OSError, the factory image
+    try:
+        os.stat(active + "/firmware")
+    except OSError:  # no code in it: a folder of data files, for the linky image only
+        if not frozen():
+            raise
+        os.stat(active)  # a folder that vanished: OSError, the factory image
     return active
+
+
+def frozen():
+    """True when the firmware package is frozen into the MicroPython image: its __file__ is
+    then its name there, "firmware/__init__.py" (no folder), and no such file exists (a
+    package found in the current folder, the board's root, has that name too, as a file).
+    On the host, the simulator's FROZEN hook (the unix port cannot freeze the firmware)."""
+    f = sys.modules["firmware"].__file__
+    try:
+        if f.startswith("firmware/"):
+            os.stat(f)
+    except OSError:
+        return True
+    from firmware import hal
+
+    return hal.setting("FROZEN") == "1"
 
 
 def _forget():

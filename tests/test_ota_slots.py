@@ -134,6 +134,46 @@ def test_switch_and_inactive():
     _flash(t)
 
 
+def test_a_folder_without_code_boots_only_on_the_linky_image():
+    """On the linky image, an update that carried a MicroPython image wrote only data files
+    (no firmware/ folder): that folder boots, its code is the image's. Otherwise such a
+    folder is the factory image (OSError). Frozen is faked: the package's __file__ is then
+    its name in the image, which no file on the flash bears."""
+    import sys
+
+    pkg = sys.modules["firmware"]
+    saved = pkg.__file__
+
+    def t():
+        os.rmdir("app_b/firmware")
+        os.mkdir("app_b/www")
+        _put(slots.POINTER, {"active": "app_b", "trial": False})
+        try:
+            slots.select()
+            raise AssertionError("no error")
+        except OSError:
+            pass
+        try:
+            pkg.__file__ = "firmware/__init__.py"  # frozen
+            assert slots.frozen()
+            assert slots.select() == "app_b"
+            _rm("app_b")  # the folder vanished: the factory image
+            try:
+                slots.select()
+                raise AssertionError("no error")
+            except OSError:
+                pass
+            os.mkdir("firmware")  # found in the current folder (the board's root): a file
+            _put("firmware/__init__.py", "")
+            assert not slots.frozen()
+            pkg.__file__ = "app_a/firmware/__init__.mpy"  # an update's code
+            assert not slots.frozen()
+        finally:
+            pkg.__file__ = saved
+
+    _flash(t)
+
+
 if __name__ == "__main__":
     import mpunit
 

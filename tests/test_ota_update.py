@@ -217,3 +217,81 @@ def test_a_release_with_a_micropython_image_sets_the_next_slot(env, device):
     assert out["fw"][:2] == ["ota_1", "pending"]
     out, _ = ota_env.drive(device, "fwvalid", image=env["image"])
     assert out["fw"][:2] == ["ota_1", "valid"]
+
+
+def _code(folder):
+    return [p for p in ota_env.tree(folder) if p.endswith((".py", ".mpy"))]
+
+
+def _data_only(env, state, folder, name):
+    """`folder` holds the data files of release `name` (pages, templates), whole, and no code:
+    the MicroPython image the release carries has the code frozen."""
+    m = json.loads((env["rel"][name] / "manifest.json").read_bytes())
+    data = {f["path"]: f["sha256"] for f in m["files"] if not f["path"].endswith((".py", ".mpy"))}
+    assert "lib/ha_tpl.bin" in data and "www/index.html" in data
+    got = ota_env.tree(state / folder)
+    assert got.pop("manifest.json")
+    assert got == data
+    assert not (state / folder / "firmware").exists()  # the image's frozen package is used
+
+
+def test_on_the_linky_image_a_release_with_an_image_installs_only_data(env, device,
+                                                                       monkeypatch):  # fmt: skip
+    """The FROZEN host hook plays the linky image (firmware frozen in): a release carrying a
+    MicroPython image writes the image and only its data files into the folder; that folder
+    boots (the code comes from the image). A release without an image installs its code as
+    before, with a warning."""
+    monkeypatch.setenv("LINKY_FROZEN", "1")
+    env["server"].faults["fw/0.6.0/firmware/app.mpy"] = "missing"  # never fetched
+    try:
+        out, r = ota_env.drive(device, "url", env["server"].url + "/fw", env["pub"],
+                               image=env["image"])  # fmt: skip
+    finally:
+        env["server"].faults.clear()
+    assert out["ok"] is True, out
+    assert out["status"]["progress"] == 100
+    assert "only data files go into app_b" in r.stdout, r.stdout
+    _data_only(env, device, "app_b", "fw")
+    p = json.loads((device / "app.json").read_text())
+    assert p["active"] == "app_b" and p["version"] == "0.6.0" and p["firmware"] is True
+    out, _ = ota_env.drive(device, "fwboot", image=env["image"])
+    assert out["fw"][:2] == ["ota_1", "pending"]
+    out, _ = ota_env.drive(device, "boot", image=env["image"])
+    assert out["folder"] == "app_b"  # its code: the image's (here the factory's modules)
+    # A release without an image, on the same board: its code goes into the other folder.
+    p = json.loads((device / "app.json").read_text())
+    p["trial"] = False
+    (device / "app.json").write_text(json.dumps(p))
+    out, r = ota_env.drive(device, "url", env["server"].url + "/good", env["pub"], "force",
+                           image=env["image"])  # fmt: skip
+    assert out["ok"] is True, out
+    assert "WARNING ota: release without a MicroPython image: its code goes into app_a" in (
+        r.stdout
+    ), r.stdout
+    assert ota_env.complete(device, "app_a") is None and _code(device / "app_a")
+
+
+@pytest.mark.slow
+def test_on_the_linky_image_an_upload_reads_past_the_code(env, device, monkeypatch, tmp_path):
+    """An upload streams every file: the code files are read past, their hashes still
+    checked (a damaged one refuses the release), and only the data files are written."""
+    monkeypatch.setenv("LINKY_FROZEN", "1")
+    blob = env["rel"]["fw"] / "release.bin"
+    data = bytearray(blob.read_bytes())
+    m = json.loads((env["rel"]["fw"] / "manifest.json").read_bytes())
+    at = 8 + int.from_bytes(data[4:8], "big")
+    for f in m["files"]:
+        if f["path"].endswith(".mpy"):
+            break
+        at += f["size"]
+    data[at + 1] ^= 0x55
+    bad = tmp_path / "bad.bin"
+    bad.write_bytes(bytes(data))
+    before = snapshot(device)
+    out, _ = ota_env.drive(device, "upload", bad, env["pub"], image=env["image"])
+    assert out["ok"] is False and "%s: SHA-256" % f["path"] in out["status"]["error"], out
+    unchanged(device, before)
+    out, _ = ota_env.drive(device, "upload", blob, env["pub"], image=env["image"])
+    assert out["ok"] is True, out
+    _data_only(env, device, "app_b", "fw")
+    assert json.loads((device / "app.json").read_text())["firmware"] is True
