@@ -2,7 +2,10 @@
 imported for those calls and dropped after: none of it is resident.
 
   root() -> the pages' folder: `www` beside the image's firmware/ (build/device/www on the
-      host, /www on the board), else firmware/www (the sources).
+      host, /www on the board), else firmware/www (the sources). A firmware package with no
+      folder (frozen into the linky image, or found in the current folder; the host's
+      FROZEN hook) looks along sys.path as imports do: the first entry holding `www` (an
+      update's app folder, whose data files go with the image's code, else the root).
   make(app) -> the httpd Server with every route, not started; sets web.ROOT (unless set).
   build(app)   see firmware/web.py.
   await serve(app, host, port)   makes the Server if boot could not (in the spare hole,
@@ -29,7 +32,10 @@ def root():
     f = sys.modules["firmware"].__file__.replace("\\", "/")
     d = f[: f.rfind("/")] if "/" in f else "."  # .../firmware
     up = d[: d.rfind("/")] if "/" in d else ""
-    for r in ((up or ".") + "/www", d + "/www"):
+    rs = [(up or ".") + "/www", d + "/www"]
+    if not up or hal.setting("FROZEN") == "1":  # frozen (the linky image), or from the root
+        rs = [p + "/www" if p else "www" for p in sys.path if p != ".frozen"] + rs
+    for r in rs:
         try:
             if os.stat(r)[0] & 0x4000:
                 return r

@@ -134,12 +134,26 @@ def retired(old, new):
 def path():
     """The templates file: PATH, else ha_tpl.bin beside this module.
     Frozen into a MicroPython image, a module's __file__ is its name in the image (`ha_tpl.py`,
-    no folder): the file is then the image's lib/ha_tpl.bin, from the current folder (the
-    filesystem's root on a board)."""
+    no folder): the file is then looked for along sys.path as modules are, in the first entry
+    that holds it (an update's app folder's lib/, else the root's /lib), else lib/ha_tpl.bin
+    from the current folder (the filesystem's root on a board)."""
     if PATH:
         return PATH
     f = __file__.replace("\\", "/")
-    return f[: f.rfind("/") + 1] + "ha_tpl.bin" if "/" in f else "lib/ha_tpl.bin"
+    if "/" in f:
+        return f[: f.rfind("/") + 1] + "ha_tpl.bin"
+    import os
+    import sys
+
+    for p in sys.path:
+        if p != ".frozen":
+            f = p + "/ha_tpl.bin" if p else "ha_tpl.bin"
+            try:
+                os.stat(f)
+                return f
+            except OSError:
+                pass
+    return "lib/ha_tpl.bin"
 
 
 def _text(s):

@@ -207,21 +207,50 @@ def test_a_missing_file_is_an_oserror():
 def test_the_file_is_found_beside_the_module_or_in_a_frozen_image():
     """Imported from a file, the templates are beside the module (build/device/lib/ on the
     host, /lib on a board). Frozen into a MicroPython image, the module's __file__ is its
-    name in the image, `ha_tpl.py`: the file is then lib/ha_tpl.bin under the current folder,
-    the board's root, where `make deploy` puts it."""
-    saved = ha_tpl.PATH, ha_tpl.__file__
+    name in the image, `ha_tpl.py`: the file is then looked for along sys.path, as modules
+    are: an update's app folder's lib/ (its data files go with the image's code), else the
+    root's lib/ (make deploy-image); lib/ha_tpl.bin under the current folder when none has
+    it. Faked here: __file__, sys.path and a folder as the board's root."""
+    d = "/tmp/linky-test-tpl-%d" % (os.getpid() if hasattr(os, "getpid") else 0)
+    saved = ha_tpl.PATH, ha_tpl.__file__, list(sys.path), os.getcwd()
+
+    def path_is(entries, want):
+        del sys.path[:]
+        sys.path.extend(entries)
+        assert ha_tpl.path() == want, (entries, ha_tpl.path())
+
+    made = []
     try:
         ha_tpl.PATH = None
         ha_tpl.__file__ = "/flash/lib/ha_tpl.mpy"
         assert ha_tpl.path() == "/flash/lib/ha_tpl.bin"
         ha_tpl.__file__ = "app_a/lib/ha_tpl.mpy"  # an update's app folder
-        assert ha_tpl.path() == "app_a/lib/ha_tpl.bin"
+        path_is(["lib", "app_b/lib"], "app_a/lib/ha_tpl.bin")  # beside it, whatever the path
+        for p in (d, d + "/app_a", d + "/app_a/lib", d + "/lib", d + "/.frozen"):
+            os.mkdir(p)
+            made.insert(0, p)
+        os.chdir(d)
+        for p in ("app_a/lib/ha_tpl.bin", "lib/ha_tpl.bin", ".frozen/ha_tpl.bin"):
+            open(p, "wb").close()
+            made.insert(0, d + "/" + p)
         ha_tpl.__file__ = "ha_tpl.py"  # frozen
-        assert ha_tpl.path() == "lib/ha_tpl.bin"
+        board = ["", ".frozen", d + "/lib"]  # a board's sys.path ("/lib" there)
+        path_is(["app_a", "app_a/lib"] + board, "app_a/lib/ha_tpl.bin")
+        path_is([".frozen"] + board, d + "/lib/ha_tpl.bin")
+        path_is(["app_b", "app_b/lib"] + board, d + "/lib/ha_tpl.bin")  # no templates there
+        path_is(["", ".frozen"], "lib/ha_tpl.bin")  # none on the path: today's answer
         ha_tpl.PATH = "/x/t.bin"
         assert ha_tpl.path() == "/x/t.bin"
     finally:
-        ha_tpl.PATH, ha_tpl.__file__ = saved
+        ha_tpl.PATH, ha_tpl.__file__ = saved[:2]
+        del sys.path[:]
+        sys.path.extend(saved[2])
+        os.chdir(saved[3])
+        for p in made:
+            try:
+                os.remove(p)
+            except OSError:
+                os.rmdir(p)
 
 
 def _corrupt():
