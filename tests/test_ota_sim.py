@@ -13,9 +13,11 @@ server, a private Mosquitto, a simulated meter) with releases served over real H
   are rolled back to the factory image; the log, /api/state's last_crash and ota say so.
 """
 
+import gzip
 import json
 import queue
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -41,6 +43,7 @@ ROOT = upy.ROOT
 # 163K, a 10K spare reserve: the update's import then failed for a 1.3K block with 74K free,
 # fragmented): they run at 320K. The memory of an update itself: docs/design/ota.md §6.1.
 HEAP = "320K"
+STYLE_MARK = b"\n/* the release's own pages */\n"
 
 
 @pytest.fixture(scope="module")
@@ -60,8 +63,15 @@ def env(tmp_path_factory):
         )})  # fmt: skip
     (base / "mp.app-bin").write_bytes(fw_image.app_image(64 * 1024 + 32))
     ota_env.release(srv / "fwbad", "9.0.3", key_file, image, firmware=base / "mp.app-bin")
+    # For the linky image: a release with a MicroPython image and pages of its own.
+    styled = base / "styled"
+    shutil.copytree(image, styled)
+    css = (styled / "www" / "app.css").read_bytes() + STYLE_MARK
+    (styled / "www" / "app.css").write_bytes(css)
+    (styled / "www" / "app.css.gz").write_bytes(gzip.compress(css))
+    ota_env.release(srv / "image", "9.0.4", key_file, styled, firmware=base / "mp.app-bin")
     server = ota_env.Server(srv)
-    yield {"pub": pub, "server": server, "srv": srv}
+    yield {"pub": pub, "server": server, "srv": srv, "base": base}
     server.close()
 
 
@@ -371,5 +381,57 @@ def test_a_bad_version_is_rolled_back_by_itself(env, tmp_path, name, args, why):
         p = json.loads((state / "app.json").read_text())
         assert p["active"] is None and p["trial"] is False
         assert re.search(why, p["rollback"]["why"])
+    finally:
+        sim.close()
+
+
+def _code(folder):
+    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*")
+                  if p.suffix in (".py", ".mpy"))  # fmt: skip
+
+
+def test_on_the_linky_image_an_update_with_an_image_writes_only_data(env, tmp_path):
+    """The FROZEN hook plays the linky image (the firmware frozen into MicroPython: the unix
+    port cannot freeze it). A release carrying a MicroPython image: the image is written to
+    the next slot (the host's flash fake), the app folder gets the pages and templates and no
+    code, the switch happens; the next boot runs that folder (code from the "image", here
+    build/device's modules, so the version it reports is the factory's) and serves the
+    folder's own pages; the trial marks it and the image good. Then a release without an
+    image installs its code as before, with a warning, and the next boot runs that code."""
+    sim, state = run_sim(tmp_path, env, "image", "--no-mqtt", "--set", "FROZEN=1")
+    try:
+        old = boot_version(sim.wait(r"INFO app: linky \S+ on host, boot 1"))
+        sim.state()
+        assert sim.post("/api/ota", {}) == (202, {"ok": True})
+        sim.wait(r"9\.0\.4 installed in app_a: restarting into a trial boot", 120)
+        assert any("only data files go into app_a" in x for x in sim.lines)
+        rel = env["srv"] / "image" / "9.0.4"
+        m = json.loads((rel / "manifest.json").read_bytes())
+        data = [f["path"] for f in m["files"] if not f["path"].endswith((".py", ".mpy"))]
+        assert "lib/ha_tpl.bin" in data and "www/app.css" in data
+        app = state / "app_a"
+        assert _code(app) == [] and not (app / "firmware").exists()
+        for f in data:
+            assert (app / f).read_bytes() == (rel / f).read_bytes(), f
+        p = json.loads((state / "app.json").read_text())
+        assert p["active"] == "app_a" and p["version"] == "9.0.4" and p["firmware"] is True
+        img = (env["base"] / "mp.app-bin").read_bytes()
+        assert (state / "flash" / "ota_1").read_bytes()[: len(img)] == img
+        # The switch: the folder boots, with the image's code and the folder's pages.
+        assert boot_version(sim.wait(r"INFO app: linky \S+ on host, boot 2")) == old
+        sim.wait(r"trial boot: \S+ healthy after \d+ s, marked good", 90)
+        assert json.loads((state / "app.json").read_text())["trial"] is False
+        req = urllib.request.Request("http://127.0.0.1:%d/app.css" % sim.port,
+                                     headers={"Accept-Encoding": "identity"})  # fmt: skip
+        with urllib.request.urlopen(req, timeout=5) as r:
+            assert r.read().endswith(STYLE_MARK)
+        # A release without an image, on the same board: its code, and a warning.
+        at = len(sim.lines)
+        assert sim.post("/api/ota", {"url": env["server"].url + "/good"}) == (202, {"ok": True})
+        sim.wait(r"9\.0\.0 installed in app_b: restarting into a trial boot", 120)
+        assert any("WARNING ota: release without a MicroPython image: its code goes into app_b"
+                   in x for x in sim.lines[at:]), "".join(sim.lines[at:])  # fmt: skip
+        assert ota_env.complete(state, "app_b") is None and _code(state / "app_b")
+        assert boot_version(sim.wait(r"INFO app: linky \S+ on host, boot 3")) == "9.0.0"
     finally:
         sim.close()
