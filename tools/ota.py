@@ -54,6 +54,9 @@ import ota_manifest  # noqa: E402 (lib/ on the path above)
 ENTRY_POINTS = ("boot.py", "main.py")  # stay on the board's root; never part of a release
 VERSION_MODULE = "firmware/version.py"
 KEY_MODULE = "firmware/ota_key.py"
+# In a MicroPython image with the firmware frozen in (the linky image): its frozen module table
+# names each module by its path.
+LINKY_IMAGE_MARK = VERSION_MODULE.encode()
 FIRMWARE_NAME = "micropython.app-bin"
 RELEASE_MAGIC = b"LKR1"
 BOARDS = ("esp32",)  # the board families a release can name
@@ -175,6 +178,25 @@ def _module_mpy(module, name, value, dst):
             raise OtaError("mpy-cross failed on %s: %s" % (module, r.stderr.strip()))
 
 
+def _check_linky_image(path, version, key_hex):
+    """A linky image (MicroPython with the firmware frozen in: make image) is installed
+    without the release's code on a board that runs one (docs/design/ota.md §8): its frozen
+    firmware/version.py and firmware/ota_key.py are what the board runs. OtaError unless the
+    image holds the release's version and public key (their text is in the image's frozen
+    data); a stock MicroPython image is not checked."""
+    data = Path(path).read_bytes()
+    if LINKY_IMAGE_MARK not in data:
+        return
+    missing = [what for what, text in (("version " + version, version), ("key", key_hex))
+               if text.encode() not in data]  # fmt: skip
+    if missing:
+        what = " and ".join(missing)
+        raise OtaError(
+            "%s is a linky image without this release's %s: set VERSION in %s and KEY in %s, "
+            "then make build and make image" % (path, what, VERSION_MODULE, KEY_MODULE)
+        )
+
+
 def build(
     version,
     key_file,
@@ -211,6 +233,8 @@ def build(
         files = sorted(files + [key_mpy])
     if firmware is not None and not Path(firmware).is_file():
         raise OtaError("no such MicroPython image: %s" % firmware)
+    if firmware is not None:
+        _check_linky_image(firmware, version, public_hex(key))
     out = Path(out)
     vdir = out / version
     if vdir.exists():
