@@ -7,34 +7,12 @@ imports look, so that an update's app folder serves its own pages with the image
 import os
 import sys
 
+from fs_helpers import make_dirs, rm_tree
+
 from firmware import web_boot
 
 _PID = os.getpid() if hasattr(os, "getpid") else 0
 _DIR = "/tmp/linky-test-webroot-%d" % _PID
-
-
-def _rm(path):
-    try:
-        names = os.listdir(path)
-    except OSError:
-        try:
-            os.remove(path)
-        except OSError:
-            pass
-        return
-    for n in names:
-        _rm(path + "/" + n)
-    os.rmdir(path)
-
-
-def _mkdirs(path):
-    at = 0
-    while at >= 0:
-        at = path.find("/", at + 1)
-        try:
-            os.mkdir(path if at < 0 else path[:at])
-        except OSError:
-            pass
 
 
 def _on_flash(dirs, file, path, fn):
@@ -42,9 +20,9 @@ def _on_flash(dirs, file, path, fn):
     package's __file__ `file` and sys.path `path`; all restored after."""
     pkg = sys.modules["firmware"]
     saved = pkg.__file__, list(sys.path), os.getcwd()
-    _rm(_DIR)
+    rm_tree(_DIR)
     for d in dirs:
-        _mkdirs(_DIR + "/" + d)
+        make_dirs(_DIR + "/" + d)
     os.chdir(_DIR)
     try:
         pkg.__file__ = file
@@ -56,7 +34,7 @@ def _on_flash(dirs, file, path, fn):
         del sys.path[:]
         sys.path.extend(saved[1])
         os.chdir(saved[2])
-        _rm(_DIR)
+        rm_tree(_DIR)
 
 
 BOARD_PATH = ["", ".frozen", "/lib"]  # a board's sys.path, the folder's entries put first
