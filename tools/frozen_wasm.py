@@ -35,7 +35,7 @@ from pathlib import Path
 
 import mem32  # its HAL selection
 
-from upy import MPY_CROSS, ROOT
+from upy import ROOT
 
 VERSION = "1.27.0"
 PORT = "ports/webassembly"
@@ -89,12 +89,7 @@ def function_library(js):
 def stage_tree(tree, dst):
     """The frozen tree with the ESP32 HAL selected (firmware/hal/__init__ as mem32 makes it)."""
     shutil.copytree(tree, dst)
-    src = Path(dst) / "hal_init.py"
-    src.write_text(mem32.hal_source(), encoding="utf-8")
-    out = Path(dst) / "firmware" / "hal" / "__init__.mpy"
-    cmd = [str(MPY_CROSS), "-s", "firmware/hal/__init__.py", "-o", str(out), str(src)]
-    subprocess.run(cmd, check=True, capture_output=True)
-    src.unlink()
+    mem32.select_esp32_hal(dst, "firmware/hal/__init__.py")
     for p in Path(dst).rglob("*"):
         if p.is_file() and p.suffix != ".mpy":
             p.unlink()  # the manifest and anything not code: not frozen

@@ -140,17 +140,23 @@ def hal_source():
     return src.replace(HAL_SELECT, "True")
 
 
+def select_esp32_hal(tree, source_name="__init__"):
+    """Compile hal_source() over `tree`/firmware/hal/__init__.mpy, its source name
+    `source_name` (build/device's style by default; a frozen tree's: the module's path)."""
+    src = Path(tree) / "hal_init.py"
+    src.write_text(hal_source(), encoding="utf-8")
+    out = Path(tree) / "firmware/hal/__init__.mpy"
+    cmd = [str(upy.MPY_CROSS), "-s", source_name, "-o", str(out), str(src)]
+    r = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    src.unlink()
+    if r.returncode:
+        raise Mem32Error("mpy-cross failed on the patched HAL:\n" + r.stderr)
+
+
 def device_image(dst):
     """A copy of build/device with the ESP32 HAL selected (compiled by mpy-cross as the rest)."""
     shutil.copytree(upy.BUILD, dst)
-    src = Path(dst) / "hal_init.py"
-    src.write_text(hal_source(), encoding="utf-8")
-    out = Path(dst) / "firmware/hal/__init__.mpy"
-    cmd = [str(upy.MPY_CROSS), "-s", "__init__", "-o", str(out), str(src)]
-    r = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    if r.returncode:
-        raise Mem32Error("mpy-cross failed on the patched HAL:\n" + r.stderr)
-    src.unlink()
+    select_esp32_hal(dst)
 
 
 # -- the app's import order, from the sources
