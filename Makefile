@@ -125,7 +125,8 @@ flash: venv
 	$(BIN)/esptool --chip esp32 --port $(PORT) --baud 460800 write-flash -z 0x1000 $(FIRMWARE)
 
 # The linky image: MicroPython's ESP32 port (ESP32_GENERIC, OTA variant) built from MPY_DIR
-# with build/frozen/manifest.py (the board's own frozen modules, then lib/ and firmware/).
+# with build/frozen/manifest.py (what the firmware uses of the board's own frozen modules,
+# then lib/ and firmware/: tools/build.py BOARD_PART).
 # The checks come first and need nothing built: without MPY_DIR or ESP-IDF it only explains.
 IMAGE_USAGE = echo "usage: make image MPY_DIR=path/to/micropython, in an ESP-IDF shell"; \
   echo "  MPY_DIR   a MicroPython v1.27.0 checkout with its lib/micropython-lib submodule:"; \

@@ -20,9 +20,10 @@ MicroPython's freezer (its tools/mpy-tool.py) names a frozen module after its .m
 name, so each is compiled with its import path as source name, and laid out as the board
 imports it: lib/ at the top (lib/tic/parser.py -> tic/parser.mpy, source name
 "tic/parser.py"), firmware/ kept (firmware/app.mpy, "firmware/app.py"). build/device's .mpy
-carry only the stem ("parser"), which the freezer cannot use. Beside them, two MicroPython
-manifests with absolute paths: linky.py (one freeze() per module, nothing else: any port's
-manifest can include it) and manifest.py (the ESP32 port's own board manifest, then
+carry only the stem ("parser"), which the freezer cannot use. Modules a board never imports
+(NOT_ON_BOARD) are left out. Beside them, two MicroPython manifests with absolute paths:
+linky.py (one freeze() per module, nothing else: any port's manifest can include it) and
+manifest.py (what the firmware uses of the ESP32 port's own board manifest, BOARD_PART, then
 linky.py: `make image` passes it as FROZEN_MANIFEST).
 """
 
@@ -47,7 +48,7 @@ HOST_ONLY = ("lib/ha.py", "lib/ha_keys.py")
 SHORT_NAMES = BUILD.parent / "short_names.json"  # {source path: {short name: name}}
 FROZEN = BUILD.parent / "frozen"  # the modules again, named for MicroPython's freezer
 FROZEN_FREEZE = FROZEN / "linky.py"  # manifest: the freeze() lines only
-FROZEN_MANIFEST = FROZEN / "manifest.py"  # manifest: the ESP32 board's, then linky.py
+FROZEN_MANIFEST = FROZEN / "manifest.py"  # manifest: BOARD_PART, then linky.py
 # Device modules a board never imports (CPython fallbacks, the simulator's HAL and hooks, host
 # tools' helpers): in build/device for the simulator, not in the frozen tree.
 NOT_ON_BOARD = ("lib/aio_host.py", "lib/mqtt_host.py", "lib/tic/encode.py", "lib/tic/decode.py",
